@@ -1,0 +1,309 @@
+"""The ``semsearch`` command line: the same operations as the HTTP API, on the same library.
+
+Every command takes ``--json`` for machine-readable output on stdout; progress and logs go to stderr.
+Settings come from SEMSEARCH_* environment variables; flags override them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="semsearch: search your own documents by meaning.")
+out = Console()
+err = Console(stderr=True)
+log = logging.getLogger("semsearch")
+
+JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON")
+COLLECTION_OPT = typer.Option(None, "--collection", "-c",
+                              help="Collection name (default: SEMSEARCH_DEFAULT_COLLECTION)")
+
+
+class _State:
+    settings: Settings
+
+
+state = _State()
+
+
+@app.callback()
+def _main(
+    data_dir: Path = typer.Option(None, "--data-dir", help="Data folder (SEMSEARCH_DATA_DIR, default ./data)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more"),
+) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    for noisy in ("sentence_transformers", "transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    state.settings = settings
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+def _embedder(backend: str | None = None) -> Any:
+    from indexer.embedder import load_embedder
+
+    s = state.settings
+    return load_embedder(s.model, backend=backend or s.backend, precision=s.precision)
+
+
+def _collection(name: str | None, *, create: bool, backend: str | None = None) -> Any:
+    from indexer.collection import Collection, read_info
+
+    s = state.settings
+    name = name or s.default_collection
+    if not create:
+        read_info(s.data_dir, name)  # fail fast, before loading the model, if it does not exist
+    return Collection.open(s.data_dir, name, _embedder(backend), create=create,
+                           index_type=s.index_type, limits=s.limits())
+
+
+def _guard(fn: Any) -> Any:
+    """Turn domain errors into one clear line and exit code 2, instead of a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        from indexer.errors import SemsearchError
+
+        try:
+            return fn(*a, **kw)
+        except SemsearchError as e:
+            _fail(e.message)
+    return wrapper
+
+
+# -- index ------------------------------------------------------------------------------------------
+def _print_report(report: Any, as_json: bool) -> None:
+    d = report.to_dict()
+    if as_json:
+        _print_json(d)
+        return
+    f, c = d["files"], d["chunks"]
+    out.print(f"files: {f['added']} added, {f['updated']} updated, {f['unchanged']} unchanged, "
+              f"{f['removed']} removed, {f['skipped']} skipped")
+    rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""
+    out.print(f"chunks: {c['embedded']} embedded, {c['removed']} removed, {c['total']} in the collection "
+              f"({d['seconds']:.1f}s{rate})")
+    if report.skipped:
+        table = Table("skipped", "reason", "detail", box=None, show_edge=False)
+        for s in report.skipped[:50]:
+            table.add_row(escape(s.path), s.reason, escape(s.detail))
+        out.print(table)
+        if len(report.skipped) > 50:
+            out.print(f"... and {len(report.skipped) - 50} more (--json lists all)")
+
+
+def _index_once(coll: Any, path: Path, as_json: bool) -> Any:
+    if as_json or not err.is_terminal:
+        return coll.index_folder(path)
+    columns = (TextColumn("[bold]indexing"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.completed}/{task.total} files"), TextColumn("{task.fields[chunks]} chunks"),
+               TextColumn("{task.fields[rate]} chunks/s"), TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("index", total=None, chunks=0, rate="-", eta="-")
+
+        def update(p: Any) -> None:
+            eta = "-" if p.eta_seconds is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_seconds))
+            bar.update(task, total=p.files_total, completed=p.files_done, chunks=p.chunks_embedded,
+                       rate=f"{p.chunks_per_second:.0f}" if p.chunks_per_second else "-", eta=eta)
+
+        return coll.index_folder(path, progress=update)
+
+
+@app.command()
+@_guard
+def index(
+    path: Path = typer.Argument(..., help="Folder to index (files are added, updated and removed to match it)"),
+    collection: str = COLLECTION_OPT,
+    watch: bool = typer.Option(False, "--watch", help="Keep the collection in sync as files change, until Ctrl-C"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Index a folder of documents."""
+    if not path.is_dir():
+        _fail(f"{path} is not a folder")
+    with _collection(collection, create=True) as coll:
+        _print_report(_index_once(coll, path, as_json), as_json)
+        if watch:
+            from watchfiles import watch as watch_changes
+
+            err.print(f"watching {path} for changes (Ctrl-C to stop)")
+            try:
+                for _changes in watch_changes(path, rust_timeout=0, yield_on_timeout=False):
+                    _print_report(coll.index_folder(path), as_json)
+            except KeyboardInterrupt:
+                err.print("stopped watching")
+
+
+# -- query ------------------------------------------------------------------------------------------
+@app.command()
+@_guard
+def query(
+    text: str = typer.Argument(..., help="What to look for"),
+    k: int = typer.Option(10, "--k", "-k", min=1, help="Number of hits"),
+    mode: str = typer.Option("hybrid", "--mode", help="dense | keyword | hybrid"),
+    path_glob: str = typer.Option(None, "--path-glob", help="Only files whose path matches, e.g. 'docs/**'"),
+    ext: list[str] = typer.Option([], "--ext", help="Only files with this extension (repeatable)"),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (paging)"),
+    explain: bool = typer.Option(False, "--explain", help="Show dense, keyword and fused scores per hit"),
+    collection: str = COLLECTION_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Search a collection."""
+    from indexer.search import Filters
+
+    with _collection(collection, create=False) as coll:
+        hits = coll.search(text, k=k, mode=mode, offset=offset, explain=explain,
+                           filters=Filters(path_glob=path_glob, ext=ext))
+    if as_json:
+        _print_json({"query": text, "mode": mode, "hits": hits.to_list()})
+        return
+    if not hits.hits:
+        out.print("no hits")
+    for i, h in enumerate(hits, start=offset + 1):
+        snippet = re.sub(r"\*\*(.+?)\*\*", r"[bold yellow]\1[/bold yellow]", escape(h.snippet))
+        out.print(f"[bold]{i}.[/bold] {h.score:.4f}  [cyan]{escape(h.id)}[/cyan]  [dim]chars {h.start}-{h.end}[/dim]")
+        out.print(f"   {snippet}")
+        if explain and h.explain:
+            out.print(f"   [dim]{json.dumps(h.explain)}[/dim]")
+
+
+# -- embed / compare ----------------------------------------------------------------------------------
+@app.command()
+@_guard
+def embed(
+    texts: list[str] = typer.Argument(..., help="Texts to embed"),
+    backend: str = typer.Option(None, "--backend", help="sentence-transformers | minimal"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Print the embedding vectors of texts (JSON)."""
+    emb = _embedder(backend)
+    vecs = emb.embed_queries(texts)
+    _print_json({"model": emb.name, "backend": emb.backend, "dimension": emb.dimension,
+                 "tokens": emb.count_tokens(texts),
+                 "embeddings": [[round(float(x), 7) for x in v] for v in vecs]})
+
+
+@app.command()
+@_guard
+def compare(
+    texts: list[str] = typer.Argument(..., help="Two or more texts"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Cosine similarity of two texts, or the matrix for more."""
+    from indexer.similarity import similarity_matrix
+
+    if len(texts) < 2:
+        _fail("compare needs at least two texts")
+    m = similarity_matrix(_embedder(), texts)
+    if as_json:
+        if len(texts) == 2:
+            _print_json({"similarity": float(m[0, 1])})
+        else:
+            _print_json({"texts": texts, "matrix": m.round(6).tolist()})
+        return
+    if len(texts) == 2:
+        out.print(f"{m[0, 1]:.4f}")
+        return
+    table = Table("", *[str(i + 1) for i in range(len(texts))])
+    for i, t in enumerate(texts):
+        table.add_row(f"{i + 1} {escape(t[:30])}", *[f"{m[i, j]:.3f}" for j in range(len(texts))])
+    out.print(table)
+
+
+# -- collections ----------------------------------------------------------------------------------------
+@app.command()
+@_guard
+def collections(as_json: bool = JSON_OPT) -> None:
+    """List collections with counts, model and size on disk."""
+    from indexer.collection import read_info
+
+    infos = [read_info(state.settings.data_dir, n).to_dict() for n in _names()]
+    if as_json:
+        _print_json({"collections": infos})
+        return
+    if not infos:
+        out.print(f"no collections in {state.settings.data_dir}")
+        return
+    table = Table("name", "files", "documents", "chunks", "model", "dim", "index", "size")
+    for i in infos:
+        table.add_row(i["name"], str(i["files"]), str(i["documents"]), str(i["chunks"]), i["model"],
+                      str(i["dimension"]), i["index_type"], f"{i['size_bytes'] / 1e6:.1f} MB")
+    out.print(table)
+
+
+def _names() -> list[str]:
+    from indexer.collection import list_collection_names
+
+    return list_collection_names(state.settings.data_dir)
+
+
+@app.command()
+@_guard
+def remove(
+    path: Path = typer.Argument(..., help="File (or folder) whose chunks to drop"),
+    collection: str = COLLECTION_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Drop a file's chunks from a collection."""
+    with _collection(collection, create=False) as coll:
+        n = coll.remove_path(path)
+    if as_json:
+        _print_json({"removed": n})
+    elif n == 0:
+        _fail(f"{path} is not in the collection")
+    else:
+        out.print(f"removed {n} file(s)")
+
+
+# -- serve ------------------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: str = typer.Option(None, "--host", help="Bind address (SEMSEARCH_HOST)"),
+    port: int = typer.Option(None, "--port", help="Port (SEMSEARCH_PORT)"),
+    workers: int = typer.Option(None, "--workers", help="Worker processes (SEMSEARCH_WORKERS)"),
+) -> None:
+    """Run the HTTP API and web page."""
+    import uvicorn
+
+    s = state.settings
+    os.environ["SEMSEARCH_DATA_DIR"] = str(s.data_dir)  # workers rebuild Settings from the environment
+    uvicorn.run("app.main:create_app", factory=True, host=host or s.host, port=port or s.port,
+                workers=workers or s.workers, log_level="info")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

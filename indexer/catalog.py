@@ -1,0 +1,303 @@
+"""The SQLite catalog: sources (files and documents), chunks, their vectors and the FTS5 index.
+
+This file is the collection's source of truth. Everything is written in single transactions, so a
+crash (even SIGKILL) leaves either the whole batch or none of it. Every write bumps a sequence
+number and appends the chunk ids it added or removed to ``vector_log``; the FAISS index (a derived
+cache, see ``vectors.py``) records the sequence it reflects and replays the log to catch up.
+
+Chunk ids come from AUTOINCREMENT, so an id is never reused: a FAISS id always means one chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.chunking import Chunk
+from indexer.errors import CorruptCollection
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('file', 'doc')),
+    key TEXT NOT NULL,              -- absolute path for files, the caller's id for documents
+    ext TEXT NOT NULL DEFAULT '',
+    size INTEGER NOT NULL DEFAULT 0,
+    mtime REAL NOT NULL DEFAULT 0,
+    sha256 TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    text TEXT,                      -- full text, kept for documents only (files stay on disk)
+    indexed_at REAL NOT NULL,
+    UNIQUE (kind, key)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    ord INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL            -- float32, L2-normalized, little endian
+);
+CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks (source_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
+    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TABLE IF NOT EXISTS vector_log (
+    seq INTEGER NOT NULL,
+    chunk_id INTEGER NOT NULL,
+    op INTEGER NOT NULL             -- +1 added, -1 removed
+);
+CREATE INDEX IF NOT EXISTS vector_log_by_seq ON vector_log (seq);
+"""
+
+
+@dataclass
+class SourceWrite:
+    """One file or document to (re)place in the catalog with its chunks and their vectors."""
+
+    kind: str
+    key: str
+    sha256: str
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray  # (len(chunks), d) float32
+    ext: str = ""
+    size: int = 0
+    mtime: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+
+
+@dataclass
+class WriteResult:
+    seq: int
+    added_ids: np.ndarray  # int64
+    added_vectors: np.ndarray  # (n, d) float32
+    removed_ids: np.ndarray  # int64
+    chunks_added: int = 0
+    chunks_removed: int = 0
+
+
+@dataclass
+class SourceRow:
+    id: int
+    kind: str
+    key: str
+    ext: str
+    size: int
+    mtime: float
+    sha256: str
+    metadata: dict[str, Any]
+    indexed_at: float
+    chunks: int = 0
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash never loses a commit
+    con.execute("PRAGMA foreign_keys=ON")
+    con.execute("PRAGMA busy_timeout=60000")
+    return con
+
+
+class Catalog:
+    """SQLite access for one collection. One writer connection (serialized), one reader per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._w = _connect(path)
+            self._w.executescript(_SCHEMA)
+            self._w.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            self._w.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
+            self._w.execute("INSERT OR IGNORE INTO meta VALUES ('log_floor', '0')")
+        except sqlite3.DatabaseError as e:
+            raise CorruptCollection(f"The catalog {path} cannot be opened: {e}. Restore it from a backup "
+                                    "or delete the collection and index again.") from e
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self.write_lock = threading.RLock()
+
+    # -- connections -----------------------------------------------------------------------------
+    @property
+    def reader(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = _connect(self.path)
+            con.execute("PRAGMA query_only=ON")
+            self._local.con = con
+            with self._readers_lock:
+                self._readers.append(con)
+        return con
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for con in self._readers:
+                con.close()
+            self._readers.clear()
+        self._w.close()
+
+    # -- meta ------------------------------------------------------------------------------------
+    def get_meta(self) -> dict[str, str]:
+        return dict(self.reader.execute("SELECT key, value FROM meta").fetchall())
+
+    def set_meta(self, **values: Any) -> None:
+        with self.write_lock:
+            self._w.execute("BEGIN IMMEDIATE")
+            try:
+                for k, v in values.items():
+                    self._w.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, str(v)))
+                self._w.execute("COMMIT")
+            except BaseException:
+                self._w.execute("ROLLBACK")
+                raise
+
+    @property
+    def seq(self) -> int:
+        return int(self.reader.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
+
+    # -- writes ----------------------------------------------------------------------------------
+    def write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
+              touches: Sequence[tuple[str, float]] = ()) -> WriteResult:
+        """Apply one batch atomically: replace ``upserts``, drop ``deletes`` (kind, key), and record
+        new mtimes for unchanged files (``touches``). Returns what the vector index must apply."""
+        now = time.time()
+        with self.write_lock:
+            con = self._w
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                seq = int(con.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0]) + 1
+                removed: list[int] = []
+                for kind, key in [*deletes, *((u.kind, u.key) for u in upserts)]:
+                    row = con.execute("SELECT id FROM sources WHERE kind=? AND key=?", (kind, key)).fetchone()
+                    if row is None:
+                        continue
+                    ids = [r[0] for r in con.execute("SELECT id FROM chunks WHERE source_id=?", (row[0],))]
+                    removed.extend(ids)
+                    con.execute("DELETE FROM chunks WHERE source_id=?", (row[0],))
+                    con.execute("DELETE FROM sources WHERE id=?", (row[0],))
+                added_ids: list[int] = []
+                added_vecs: list[np.ndarray] = []
+                for u in upserts:
+                    if len(u.chunks) != len(u.vectors):
+                        raise ValueError(f"{u.key}: {len(u.chunks)} chunks but {len(u.vectors)} vectors")
+                    cur = con.execute(
+                        "INSERT INTO sources (kind, key, ext, size, mtime, sha256, metadata, text, indexed_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (u.kind, u.key, u.ext, u.size, u.mtime, u.sha256, json.dumps(u.metadata), u.text, now),
+                    )
+                    sid = cur.lastrowid
+                    vecs = np.ascontiguousarray(u.vectors, dtype="<f4")
+                    for c, v in zip(u.chunks, vecs, strict=True):
+                        cur = con.execute(
+                            "INSERT INTO chunks (source_id, ord, start, end, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
+                            (sid, c.ord, c.start, c.end, c.text, v.tobytes()),
+                        )
+                        assert cur.lastrowid is not None
+                        added_ids.append(cur.lastrowid)
+                    added_vecs.append(vecs)
+                for key, mtime in touches:
+                    con.execute("UPDATE sources SET mtime=? WHERE kind='file' AND key=?", (mtime, key))
+                con.executemany("INSERT INTO vector_log VALUES (?, ?, -1)", [(seq, i) for i in removed])
+                con.executemany("INSERT INTO vector_log VALUES (?, ?, 1)", [(seq, i) for i in added_ids])
+                con.execute("UPDATE meta SET value=? WHERE key='seq'", (str(seq),))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        dim = added_vecs[0].shape[1] if added_vecs else 0
+        return WriteResult(
+            seq=seq,
+            added_ids=np.asarray(added_ids, dtype=np.int64),
+            added_vectors=np.concatenate(added_vecs) if added_vecs else np.zeros((0, dim), np.float32),
+            removed_ids=np.asarray(removed, dtype=np.int64),
+            chunks_added=len(added_ids),
+            chunks_removed=len(removed),
+        )
+
+    def prune_log(self, upto_seq: int) -> None:
+        """Forget log entries that a saved vector index already reflects."""
+        with self.write_lock:
+            self._w.execute("BEGIN IMMEDIATE")
+            try:
+                self._w.execute("DELETE FROM vector_log WHERE seq <= ?", (upto_seq,))
+                floor = int(self._w.execute("SELECT value FROM meta WHERE key='log_floor'").fetchone()[0])
+                self._w.execute("UPDATE meta SET value=? WHERE key='log_floor'", (str(max(floor, upto_seq)),))
+                self._w.execute("COMMIT")
+            except BaseException:
+                self._w.execute("ROLLBACK")
+                raise
+
+    # -- reads used to build / repair the vector index ---------------------------------------------
+    def iter_vectors(self, batch: int = 50_000, ids: Iterable[int] | None = None
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) in batches: every chunk, or only ``ids`` (those that still exist)."""
+        con = self.reader
+        if ids is None:
+            last = 0
+            while True:
+                rows = con.execute("SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                                   (last, batch)).fetchall()
+                if not rows:
+                    return
+                last = rows[-1][0]
+                yield _unpack(rows)
+        else:
+            wanted = list(ids)
+            for i in range(0, len(wanted), 900):
+                part = wanted[i : i + 900]
+                rows = con.execute(f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                                   part).fetchall()
+                if rows:
+                    yield _unpack(rows)
+
+    def log_since(self, seq: int) -> tuple[int, list[tuple[int, int, int]]]:
+        """(log_floor, [(seq, chunk_id, op)]) for entries after ``seq``, in write order."""
+        con = self.reader
+        con.execute("BEGIN")
+        try:
+            floor = int(con.execute("SELECT value FROM meta WHERE key='log_floor'").fetchone()[0])
+            rows = con.execute("SELECT seq, chunk_id, op FROM vector_log WHERE seq > ? ORDER BY rowid",
+                               (seq,)).fetchall()
+        finally:
+            con.execute("COMMIT")
+        return floor, rows
+
+    def count_chunks(self) -> int:
+        return int(self.reader.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        for got_ids, vecs in self.iter_vectors(ids=ids):
+            out.update(zip(got_ids.tolist(), vecs, strict=True))
+        return out
+
+
+def _unpack(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+    return ids, vecs.astype(np.float32)
+
+
+def source_row(r: sqlite3.Row | tuple[Any, ...]) -> SourceRow:
+    return SourceRow(id=r[0], kind=r[1], key=r[2], ext=r[3], size=r[4], mtime=r[5], sha256=r[6],
+                     metadata=json.loads(r[7]), indexed_at=r[8], chunks=r[9] if len(r) > 9 else 0)

@@ -1,0 +1,312 @@
+"""Dense, keyword and hybrid search over one collection, with filters, snippets and score explanations.
+
+Ranking happens at the level users ask about - a file or a document - while every hit still points to
+its best chunk (offsets and a snippet). A source's score in one mode is the best score of its chunks.
+
+- dense: cosine (inner product of unit vectors) from the FAISS index; filters restrict the candidate
+  ids *before* ranking, so a filtered query returns its true top-k.
+- keyword: SQLite FTS5 with bm25 over Porter-stemmed chunk text; the query's words are OR-ed, with
+  English stopwords dropped (they carry no signal and only slow bm25 down).
+- hybrid: reciprocal rank fusion of the dense and keyword rankings (Cormack et al., 2009):
+  ``score = sum_m w_m / (rrf_k + rank_m)`` - rank-based, so the two score scales never need calibrating.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from indexer.errors import InvalidInput
+from indexer.vectors import VectorIndex
+
+Mode = Literal["dense", "keyword", "hybrid"]
+MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
+    some such than that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves""".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class Filters:
+    """Restrictions applied before ranking. Empty fields restrict nothing."""
+
+    path_glob: str | None = None  # matched against the absolute path; relative globs match at any folder
+    ext: Sequence[str] = ()  # e.g. ["md", ".txt"]
+    metadata: dict[str, Any] = field(default_factory=dict)  # equality on document metadata
+    modified_after: float | None = None  # unix time; files by mtime, documents by indexing time
+
+    def is_empty(self) -> bool:
+        return not (self.path_glob or self.ext or self.metadata or self.modified_after is not None)
+
+
+@dataclass
+class SearchOptions:
+    k: int = 10
+    offset: int = 0
+    mode: str = "hybrid"
+    filters: Filters = field(default_factory=Filters)
+    explain: bool = False
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 100  # depth of each ranking that hybrid fuses
+
+
+@dataclass
+class Hit:
+    id: str  # the document id, or the file path
+    kind: str  # "file" or "doc"
+    path: str | None
+    score: float
+    chunk_id: int
+    start: int  # character offsets of the best chunk in the source text
+    end: int
+    snippet: str  # the best passage, with the best matching span marked **like this**
+    span_start: int  # character offsets of the marked span in the source text
+    span_end: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    explain: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if d["explain"] is None:
+            del d["explain"]
+        return d
+
+    def __repr__(self) -> str:
+        return f"Hit({self.score:.4f}, {self.id!r}, {self.start}:{self.end})"
+
+
+@dataclass
+class Hits:
+    hits: list[Hit]
+    mode: str
+    total_candidates: int = 0
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [h.to_dict() for h in self.hits]
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __getitem__(self, i: int) -> Hit:
+        return self.hits[i]
+
+    def __repr__(self) -> str:
+        return f"Hits({self.mode}, {self.hits!r})"
+
+
+# -- filters ---------------------------------------------------------------------------------------
+def _glob_match(pattern: str, path: str | None) -> bool:
+    if path is None:
+        return False
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    return not pattern.startswith("/") and fnmatch.fnmatchcase(path, "*/" + pattern)
+
+
+def register_functions(con: sqlite3.Connection) -> None:
+    con.create_function("path_glob", 2, lambda pat, path: int(_glob_match(pat, path)), deterministic=True)
+
+
+def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    """A WHERE fragment over ``sources s`` and its parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.path_glob:
+        clauses.append("s.kind = 'file' AND path_glob(?, s.key)")
+        params.append(filters.path_glob)
+    if filters.ext:
+        exts = [e.lower() if e.startswith(".") else "." + e.lower() for e in filters.ext]
+        clauses.append(f"s.ext IN ({','.join('?' * len(exts))})")
+        params.extend(exts)
+    for key, value in filters.metadata.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", key):
+            raise InvalidInput(f"metadata filter key {key!r} must match [A-Za-z0-9_.-]{{1,128}}",
+                               field="filters.metadata")
+        if isinstance(value, (dict, list)):
+            raise InvalidInput(f"metadata filter {key!r} must be a string, number, boolean or null",
+                               field="filters.metadata")
+        path = '$."' + key + '"'
+        if value is None:
+            clauses.append("json_extract(s.metadata, ?) IS NULL")
+            params.append(path)
+        else:
+            clauses.append("json_extract(s.metadata, ?) = ?")
+            params.extend([path, int(value) if isinstance(value, bool) else value])
+    if filters.modified_after is not None:
+        clauses.append("(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END) > ?")
+        params.append(filters.modified_after)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def allowed_chunk_ids(con: sqlite3.Connection, filters: Filters) -> np.ndarray | None:
+    if filters.is_empty():
+        return None
+    where, params = filter_sql(filters)
+    rows = con.execute(f"SELECT c.id FROM chunks c JOIN sources s ON s.id = c.source_id WHERE {where}", params)
+    return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+
+# -- the two rankings ---------------------------------------------------------------------------------
+def keyword_query(text: str) -> str | None:
+    """FTS5 MATCH expression: the query's words, quoted (so no FTS syntax leaks in), OR-ed."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    if not words:
+        words = _WORD.findall(text.lower())
+    if not words:
+        return None
+    return " OR ".join('"' + w.replace('"', "") + '"' for w in dict.fromkeys(words))
+
+
+def _group_by_source(con: sqlite3.Connection, chunk_scores: list[tuple[int, float]]
+                     ) -> list[tuple[int, float, int]]:
+    """[(chunk_id, score)] best first -> [(source_id, score, best_chunk_id)] best first."""
+    if not chunk_scores:
+        return []
+    ids = [c for c, _ in chunk_scores]
+    src: dict[int, int] = {}
+    for i in range(0, len(ids), 900):
+        part = ids[i : i + 900]
+        src.update(con.execute(f"SELECT id, source_id FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                               part).fetchall())
+    best: dict[int, tuple[float, int]] = {}
+    for cid, score in chunk_scores:
+        sid = src.get(cid)
+        if sid is not None and sid not in best:
+            best[sid] = (score, cid)
+    return sorted(((s, sc, c) for s, (sc, c) in best.items()), key=lambda t: (-t[1], t[0]))
+
+
+def dense_ranking(con: sqlite3.Connection, index: VectorIndex, qvec: np.ndarray, depth: int,
+                  allowed: np.ndarray | None) -> list[tuple[int, float, int]]:
+    """Top ``depth`` sources by their best chunk's cosine. Fetches chunks until ``depth`` distinct
+    sources are found or the index is exhausted."""
+    want = depth * 3 + 10
+    limit = index.ntotal if allowed is None else len(allowed)
+    while True:
+        hits = index.search(qvec, want, allowed)[0]
+        ranked = _group_by_source(con, hits)
+        if len(ranked) >= depth or len(hits) < want or want >= limit:
+            return ranked[:depth]
+        want *= 4
+
+
+def keyword_ranking(con: sqlite3.Connection, text: str, depth: int, filters: Filters
+                    ) -> list[tuple[int, float, int]]:
+    match = keyword_query(text)
+    if match is None:
+        return []
+    where, params = filter_sql(filters)
+    want = depth * 3 + 10
+    while True:
+        rows = con.execute(
+            "SELECT f.rowid, -bm25(chunks_fts) AS score FROM chunks_fts f "
+            "JOIN chunks c ON c.id = f.rowid JOIN sources s ON s.id = c.source_id "
+            f"WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts) LIMIT ?",
+            [match, *params, want],
+        ).fetchall()
+        ranked = _group_by_source(con, [(r[0], float(r[1])) for r in rows])
+        if len(ranked) >= depth or len(rows) < want:
+            return ranked[:depth]
+        want *= 4
+
+
+def fuse(rankings: dict[str, list[tuple[int, float, int]]], weights: dict[str, float], rrf_k: int
+         ) -> list[tuple[int, float, int, dict[str, Any]]]:
+    """Reciprocal rank fusion. Returns (source_id, fused score, best chunk, per-mode detail)."""
+    fused: dict[int, float] = {}
+    detail: dict[int, dict[str, Any]] = {}
+    chunk_of: dict[int, int] = {}
+    for mode, ranking in rankings.items():
+        for rank, (sid, score, cid) in enumerate(ranking, start=1):
+            fused[sid] = fused.get(sid, 0.0) + weights[mode] / (rrf_k + rank)
+            detail.setdefault(sid, {})[mode] = {"rank": rank, "score": score}
+            chunk_of.setdefault(sid, cid)  # dense is fused first: its best chunk wins ties of passage
+    return sorted(((sid, sc, chunk_of[sid], detail[sid]) for sid, sc in fused.items()),
+                  key=lambda t: (-t[1], t[0]))
+
+
+# -- snippets ---------------------------------------------------------------------------------------
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
+
+
+def _stem(w: str) -> str:
+    return w[:6]
+
+
+def make_snippet(text: str, chunk_start: int, query: str, *, width: int = 320) -> tuple[str, int, int]:
+    """The best sentence of a chunk for ``query`` marked with ``**``, in about ``width`` characters of
+    context. Returns (snippet, span_start, span_end) with the span's offsets in the source text."""
+    terms = {_stem(w) for w in _WORD.findall(query.lower()) if w not in STOPWORDS}
+    best = (-1.0, 0, len(text))
+    for m in _SENTENCE.finditer(text):
+        s, e = m.start(), m.end()
+        words = [_stem(w) for w in _WORD.findall(m.group().lower())]
+        if not words:
+            continue
+        score = len(terms.intersection(words)) + (0.001 if s == 0 else 0)
+        if score > best[0]:
+            best = (score, s, e)
+    _, s, e = best
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    span = text[s:e]
+    if len(span) > width:
+        cut = span[:width].rsplit(" ", 1)[0] or span[:width]
+        return ("**" + cut + "** …").replace("\n", " "), chunk_start + s, chunk_start + s + len(cut)
+    room = max(0, width - len(span))
+    left = text[max(0, s - room // 2) : s]
+    right = text[e : e + room - len(left)]
+    if s - len(left) > 0:
+        left = "… " + left.split(" ", 1)[-1] if " " in left else "… " + left
+    if e + len(right) < len(text):
+        right = right.rsplit(" ", 1)[0] + " …" if " " in right else right + " …"
+    snippet = (left + "**" + span + "**" + right).replace("\n", " ")
+    return snippet.strip(), chunk_start + s, chunk_start + e
+
+
+def build_hits(con: sqlite3.Connection, ranked: list[tuple[int, float, int, dict[str, Any] | None]],
+               query: str, *, explain: bool) -> list[Hit]:
+    """Join ranked (source, score, chunk) rows with the catalog into hits. Rows deleted since the
+    ranking was made are skipped, never shown half-way."""
+    if not ranked:
+        return []
+    cids = [r[2] for r in ranked]
+    rows = {
+        r[0]: r
+        for r in con.execute(
+            "SELECT c.id, c.start, c.end, c.text, s.kind, s.key, s.metadata FROM chunks c "
+            f"JOIN sources s ON s.id = c.source_id WHERE c.id IN ({','.join('?' * len(cids))})", cids)
+    }
+    hits: list[Hit] = []
+    for _sid, score, cid, detail in ranked:
+        row = rows.get(cid)
+        if row is None:
+            continue
+        _, start, end, text, kind, key, meta = row
+        snippet, s0, s1 = make_snippet(text, start, query)
+        hits.append(Hit(
+            id=key, kind=kind, path=key if kind == "file" else None, score=float(score), chunk_id=cid,
+            start=start, end=end, snippet=snippet, span_start=s0, span_end=s1, metadata=json.loads(meta),
+            explain=detail if explain else None,
+        ))
+    return hits

@@ -1,0 +1,169 @@
+"""The FAISS index over chunk ids: a derived, rebuildable cache of the catalog's vectors.
+
+Cosine similarity is computed here as an inner product, which is only right because every vector
+(corpus and query) is L2-normalized in ``embedder.l2_normalize`` before it gets here.
+
+Index types:
+- ``flat``: exact inner-product search (``IndexFlatIP``). Filters are applied *before* ranking with
+  an ``IDSelector``, so a filtered query returns its true top-k.
+- ``hnsw``: approximate (``IndexHNSWFlat``) for collections past about a million chunks. HNSW cannot
+  delete, so removed ids are tombstoned and skipped; ``needs_rebuild`` says when to compact. Filtered
+  queries whose allowed set is small are answered exactly from the stored vectors (see search.py), so
+  a filter never returns fewer than k results that exist.
+
+On disk: ``MAGIC | seq (u64) | sha256(payload) | payload``, written to a temp file, fsynced and
+renamed, so a reader sees the old file or the new one, never half of one; the checksum catches
+anything else. ``seq`` is the catalog sequence the index reflects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import struct
+import threading
+from pathlib import Path
+
+from typing import Any
+
+import faiss as _faiss
+import numpy as np
+
+faiss: Any = _faiss  # its SWIG-generated stubs miss much of the API (SearchParametersHNSW, sel=...)
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"SEMSEARCH-FAISS-1\n"
+INDEX_TYPES = ("flat", "hnsw")
+
+
+class IndexFileError(Exception):
+    """The index file is missing, truncated, corrupt or of another shape; it will be rebuilt."""
+
+
+class VectorIndex:
+    def __init__(self, dim: int, index_type: str = "flat", *, hnsw_m: int = 32, ef_search: int = 128) -> None:
+        if index_type not in INDEX_TYPES:
+            raise ValueError(f"index type must be one of {INDEX_TYPES}, not {index_type!r}")
+        self.dim = dim
+        self.index_type = index_type
+        self.ef_search = ef_search
+        if index_type == "flat":
+            inner = faiss.IndexFlatIP(dim)
+        else:
+            inner = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = 200
+        self.index = faiss.IndexIDMap2(inner)
+        self.tombstones: set[int] = set()
+        self.seq = 0
+        self.lock = threading.RLock()
+
+    # -- mutation ----------------------------------------------------------------------------------
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape[1] != self.dim:
+            raise ValueError(f"vectors have {vectors.shape[1]} dimensions, the index {self.dim}")
+        with self.lock:
+            self.index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
+
+    def remove(self, ids: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        with self.lock:
+            if self.index_type == "flat":
+                self.index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
+            else:
+                self.tombstones.update(int(i) for i in ids)
+
+    def apply(self, added_ids: np.ndarray, added_vectors: np.ndarray, removed_ids: np.ndarray, seq: int) -> None:
+        """Apply one catalog write (removals first: an id is never re-added)."""
+        with self.lock:
+            self.remove(removed_ids)
+            self.add(added_ids, added_vectors)
+            self.seq = max(self.seq, seq)
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal) - len(self.tombstones)
+
+    @property
+    def needs_rebuild(self) -> bool:
+        return self.index_type == "hnsw" and len(self.tombstones) > 0.2 * max(1, int(self.index.ntotal))
+
+    # -- search ------------------------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+        """Top-k (id, inner product) per query row. ``allowed`` restricts the candidates *before*
+        ranking. k is clamped to what exists and FAISS's -1 padding is dropped."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        with self.lock:
+            total = int(self.index.ntotal)
+            if total == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
+                return [[] for _ in range(len(queries))]
+            extra = len(self.tombstones)
+            kk = min(k + extra, total if allowed is None else min(total, len(allowed) + extra))
+            params = None
+            sel = None
+            if allowed is not None:
+                sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+                if self.index_type == "hnsw":
+                    params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.ef_search, kk))
+                else:
+                    params = faiss.SearchParameters(sel=sel)
+            elif self.index_type == "hnsw":
+                params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, kk))
+            scores, ids = self.index.search(queries, kk, params=params)
+        out: list[list[tuple[int, float]]] = []
+        for row_ids, row_scores in zip(ids, scores, strict=True):
+            hits = [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True)
+                    if i >= 0 and int(i) not in self.tombstones]
+            out.append(hits[:k])
+        return out
+
+    # -- persistence -------------------------------------------------------------------------------
+    def save(self, path: Path, seq: int) -> None:
+        """Atomically write the index with the catalog sequence it reflects."""
+        with self.lock:
+            if self.tombstones:
+                self.index.remove_ids(faiss.IDSelectorBatch(np.fromiter(self.tombstones, dtype=np.int64)))
+                self.tombstones.clear()
+            payload = faiss.serialize_index(self.index).tobytes()
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        with open(tmp, "wb") as f:
+            f.write(MAGIC + struct.pack("<Q", seq) + hashlib.sha256(payload).digest())
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.seq = seq
+
+    @classmethod
+    def load(cls, path: Path, dim: int, index_type: str) -> VectorIndex:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as e:
+            raise IndexFileError(f"{path.name} is missing") from e
+        head = len(MAGIC) + 8 + 32
+        if len(data) < head or not data.startswith(MAGIC):
+            raise IndexFileError(f"{path.name} is not a semsearch index file (or is truncated)")
+        (seq,) = struct.unpack("<Q", data[len(MAGIC) : len(MAGIC) + 8])
+        digest, payload = data[len(MAGIC) + 8 : head], data[head:]
+        if hashlib.sha256(payload).digest() != digest:
+            raise IndexFileError(f"{path.name} fails its checksum")
+        try:
+            index = faiss.deserialize_index(np.frombuffer(payload, dtype=np.uint8))
+        except RuntimeError as e:
+            raise IndexFileError(f"{path.name} cannot be read by FAISS: {e}") from e
+        if index.d != dim:
+            raise IndexFileError(f"{path.name} has {index.d} dimensions, the collection {dim}")
+        self = cls(dim, index_type)
+        self.index = index
+        self.seq = int(seq)
+        return self
