@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS sources (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('file', 'doc')),
     key TEXT NOT NULL,              -- absolute path for files, the caller's id for documents
+    root TEXT NOT NULL DEFAULT '',  -- the folder a file was indexed from (path globs match below it)
     ext TEXT NOT NULL DEFAULT '',
     size INTEGER NOT NULL DEFAULT 0,
     mtime REAL NOT NULL DEFAULT 0,
@@ -83,6 +84,7 @@ class SourceWrite:
     mtime: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
     text: str | None = None
+    root: str = ""
 
 
 @dataclass
@@ -201,9 +203,10 @@ class Catalog:
                     if len(u.chunks) != len(u.vectors):
                         raise ValueError(f"{u.key}: {len(u.chunks)} chunks but {len(u.vectors)} vectors")
                     cur = con.execute(
-                        "INSERT INTO sources (kind, key, ext, size, mtime, sha256, metadata, text, indexed_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (u.kind, u.key, u.ext, u.size, u.mtime, u.sha256, json.dumps(u.metadata), u.text, now),
+                        "INSERT INTO sources (kind, key, root, ext, size, mtime, sha256, metadata, text, indexed_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (u.kind, u.key, u.root, u.ext, u.size, u.mtime, u.sha256, json.dumps(u.metadata), u.text,
+                         now),
                     )
                     sid = cur.lastrowid
                     vecs = np.ascontiguousarray(u.vectors, dtype="<f4")

@@ -367,7 +367,7 @@ class Collection:
                 continue
             write = SourceWrite(kind="file", key=key, sha256=sha, chunks=chunks,
                                 vectors=np.zeros((0, 0), np.float32), ext=cand.path.suffix.lower(),
-                                size=cand.size, mtime=cand.mtime)
+                                size=cand.size, mtime=cand.mtime, root=str(root))
             pending.append((write, "added" if old is None else "updated"))
             pending_chunks += len(chunks)
             if pending_chunks >= self.limits.batch_chunks or len(touches) >= 1000:

@@ -13,7 +13,7 @@ its best chunk (offsets and a snippet). A source's score in one mode is the best
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import json
 import re
 import sqlite3
@@ -45,7 +45,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class Filters:
     """Restrictions applied before ranking. Empty fields restrict nothing."""
 
-    path_glob: str | None = None  # matched against the absolute path; relative globs match at any folder
+    path_glob: str | None = None  # relative: below the indexed folder ("docs/**"); absolute: the full path
     ext: Sequence[str] = ()  # e.g. ["md", ".txt"]
     metadata: dict[str, Any] = field(default_factory=dict)  # equality on document metadata
     modified_after: float | None = None  # unix time; files by mtime, documents by indexing time
@@ -115,16 +115,46 @@ class Hits:
 
 
 # -- filters ---------------------------------------------------------------------------------------
-def _glob_match(pattern: str, path: str | None) -> bool:
+@functools.lru_cache(maxsize=256)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Shell-style glob with ``**``: ``*`` and ``?`` stay within one folder, ``**`` crosses folders."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + re.escape(body[1:]) if body[0] == "!" else re.escape(body)) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def glob_match(pattern: str, path: str | None, root: str = "") -> bool:
+    """Absolute patterns match the absolute path; relative ones match the path below the indexed folder."""
     if path is None:
         return False
-    if fnmatch.fnmatchcase(path, pattern):
-        return True
-    return not pattern.startswith("/") and fnmatch.fnmatchcase(path, "*/" + pattern)
+    if not pattern.startswith("/") and root and path.startswith(root.rstrip("/") + "/"):
+        path = path[len(root.rstrip("/")) + 1 :]
+    return glob_regex(pattern).match(path) is not None
 
 
 def register_functions(con: sqlite3.Connection) -> None:
-    con.create_function("path_glob", 2, lambda pat, path: int(_glob_match(pat, path)), deterministic=True)
+    con.create_function("path_glob", 3, lambda pat, path, root: int(glob_match(pat, path, root)),
+                        deterministic=True)
 
 
 def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
@@ -132,7 +162,7 @@ def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if filters.path_glob:
-        clauses.append("s.kind = 'file' AND path_glob(?, s.key)")
+        clauses.append("s.kind = 'file' AND path_glob(?, s.key, s.root)")
         params.append(filters.path_glob)
     if filters.ext:
         exts = [e.lower() if e.startswith(".") else "." + e.lower() for e in filters.ext]

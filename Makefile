@@ -1,0 +1,59 @@
+# The README's commands. Everything installs into ./.venv; nothing else needs to be running.
+#   make run    install the service and start it on http://127.0.0.1:8000 (bundled model, ./data)
+#   make test   install the test extras (and system packages the tests need), then lint + type-check + test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: help install install-test run test lint typecheck pytest bench eval clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	# torch first and pinned: pip takes the CPU build of 2.13.0 from this machine's wheel folder
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed  ## install the service into .venv
+
+install-test: $(VENV)/.installed-test  ## install the service and the test tools into .venv
+
+run: install  ## start the API and web page on SEMSEARCH_HOST:SEMSEARCH_PORT (default 127.0.0.1:8000)
+	$(BIN)/semsearch serve
+
+lint: install-test  ## ruff
+	$(BIN)/ruff check app indexer tests benchmarks
+
+typecheck: install-test  ## mypy
+	$(BIN)/mypy
+
+pytest: install-test  ## the test suite
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck pytest  ## everything CI runs
+
+bench: install  ## performance benchmark against plain sentence-transformers + FAISS
+	$(BIN)/semsearch bench
+
+clean:  ## remove the virtual environment and caches (not ./data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+-include mk/*.mk
+
+.PHONY: docker-smoke
+docker-smoke:  ## build the container image with podman, run it, index docker/example and query it
+	bash docker/smoke.sh

@@ -1,0 +1,95 @@
+"""SIGKILL the indexer at several moments, then check the collection opens, searches, and converges
+to exactly what an uninterrupted run produces - without re-embedding what was already committed."""
+
+from __future__ import annotations
+
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from indexer.collection import Collection
+from tests.e2e.conftest import SEMSEARCH, as_json, cli_env
+
+WORDS = ("river mountain engine protein galaxy violin harvest circuit glacier lantern orchard compiler "
+         "volcano theorem falcon copper meadow satellite enzyme harbor quartz tundra beacon canyon").split()
+QUERIES = ["glacier and tundra", "protein enzyme", "violin in the orchard"]
+
+
+def make_corpus(root: Path, n: int = 240) -> None:
+    rng = random.Random(7)
+    for i in range(n):
+        sentences = [" ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + "." for _ in range(14)]
+        p = root / f"part{i % 6}" / f"doc{i:04d}.txt"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(f"Document {i}. " + " ".join(sentences))
+
+
+def chunk_count(data: Path) -> int:
+    db = data / "collections" / "default" / "catalog.sqlite3"
+    if not db.exists():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def run(data: Path, *args: str) -> dict:
+    proc = subprocess.run([*SEMSEARCH, *args, "--json"], env=cli_env(data, SEMSEARCH_BATCH_CHUNKS="8"),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return as_json(proc)
+
+
+def results(data: Path, embedder) -> list[list[tuple[str, float]]]:
+    """Top hits for QUERIES, opening the collection in this process (which repairs it if needed)."""
+    with Collection.open(data, "default", embedder, create=False) as coll:
+        assert coll.vectors.ntotal == coll.catalog.count_chunks()
+        return [[(h.id, round(h.score, 5)) for h in coll.search(q, k=5, mode="hybrid")] for q in QUERIES]
+
+
+def test_sigkill_during_indexing_converges_to_a_clean_run(tmp_path, embedder):
+    root = tmp_path / "corpus"
+    make_corpus(root)
+    clean, crashed = tmp_path / "clean", tmp_path / "crashed"
+
+    reference = run(clean, "index", str(root))
+    total = reference["chunks"]["total"]
+    assert reference["files"]["added"] == 240 and total >= 240
+
+    # Kill the indexer three times, each time after it committed more than the time before.
+    seen = 0
+    kills = 0
+    for _ in range(3):
+        proc = subprocess.Popen([*SEMSEARCH, "index", str(root), "--json"],
+                                env=cli_env(crashed, SEMSEARCH_BATCH_CHUNKS="8"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 300
+        target = seen + max(8, (total - seen) // 3)
+        while proc.poll() is None and time.monotonic() < deadline and chunk_count(crashed) < target:
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        now = chunk_count(crashed)
+        assert now >= seen, "a kill must never lose committed work"
+        seen = now
+        # The killed collection opens and answers right away (the vector index is caught up from the catalog).
+        if now:
+            assert all(results(crashed, embedder))
+    assert kills >= 2, "the corpus indexed too fast to be interrupted; make it larger"
+    assert 0 < seen < total
+
+    final = run(crashed, "index", str(root))
+    assert final["chunks"]["total"] == total
+    # committed files were not embedded again: only the rest were
+    assert final["files"]["unchanged"] >= 1 and final["chunks"]["embedded"] <= total - seen + 8
+    assert results(crashed, embedder) == results(clean, embedder)

@@ -1,0 +1,261 @@
+"""Collection: indexing a folder, re-indexing, searching with filters, repair, and model checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.collection import INDEX_FILE, Collection, Limits, list_collection_names, read_info
+from indexer.errors import CollectionNotFound, InvalidInput, ModelMismatch
+from indexer.search import Filters
+
+TOPICS = {
+    "animals/cats.txt": "Cats sleep most of the day in warm, sunny places. A cat purrs when it is content.",
+    "animals/dogs.md": "# Dogs\n\nDogs are loyal companions that love long walks and playing fetch in the park.",
+    "cooking/bread.md": "# Baking bread\n\nKnead the dough, let it rise for an hour, then bake it until the crust is "
+    "golden.",
+    "cooking/pasta.txt": "Boil the pasta in salted water and toss it with garlic, olive oil and parmesan.",
+    "space/mars.rst": "Mars\n====\n\nMars is the fourth planet from the Sun; its red colour comes from iron oxide "
+    "dust.",
+    "space/notes.html": "<html><head><style>p{}</style><script>var planet='x'</script></head>"
+    "<body><p>The Moon orbits the Earth and causes the ocean tides.</p></body></html>",
+    "code/server.py": "def start_server(port):\n    '''Start the HTTP server and listen on the given port.'''\n",
+}
+
+
+def make_folder(root: Path, files: dict[str, str] = TOPICS) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    return root
+
+
+class Counting:
+    """Counts texts the collection sends to the model (wraps the real embedder's embed)."""
+
+    def __init__(self, embedder, monkeypatch):
+        self.texts = 0
+        real = embedder.embed
+
+        def embed(texts, **kw):
+            self.texts += len(texts)
+            return real(texts, **kw)
+
+        monkeypatch.setattr(embedder, "embed", embed)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return make_folder(tmp_path / "docs")
+
+
+@pytest.fixture
+def coll(tmp_path, embedder):
+    c = Collection.open(tmp_path / "data", "test", embedder)
+    yield c
+    c.close()
+
+
+def test_index_then_search_by_meaning(coll, folder):
+    report = coll.index_folder(folder)
+    assert report.added == len(TOPICS) and report.chunks_embedded == len(TOPICS)
+    assert report.to_dict()["chunks"]["total"] == len(TOPICS)
+    for mode in ("dense", "keyword", "hybrid"):
+        hits = coll.search("where do cats nap", mode=mode, k=3)
+        assert hits[0].path == str(folder / "animals/cats.txt"), mode
+    hit = coll.search("which planet is red", mode="dense", k=1)[0]
+    text = (folder / "space/mars.rst").read_text()
+    assert hit.path.endswith("mars.rst")
+    assert text[hit.start : hit.end].startswith("Mars")
+    assert "iron oxide" in text[hit.span_start : hit.span_end]
+    assert "**" in hit.snippet
+
+
+def test_html_is_indexed_as_text_without_scripts(coll, folder):
+    coll.index_folder(folder)
+    hit = coll.search("tides and the moon", mode="dense", k=1)[0]
+    assert hit.path.endswith("notes.html")
+    assert "planet" not in hit.snippet and "<p>" not in hit.snippet
+    assert coll.search("var planet", mode="keyword", k=5).hits == [] or all(
+        not h.path.endswith("notes.html") for h in coll.search("var", mode="keyword", k=5))
+
+
+def test_unchanged_folder_embeds_nothing(coll, folder, embedder, monkeypatch):
+    coll.index_folder(folder)
+    counter = Counting(embedder, monkeypatch)
+    os.utime(folder / "animals/cats.txt")  # touched but identical: sha256 says unchanged
+    report = coll.index_folder(folder)
+    assert counter.texts == 0
+    assert (report.added, report.updated, report.unchanged, report.removed) == (0, 0, len(TOPICS), 0)
+    assert report.chunks_embedded == 0
+
+
+def test_changed_file_replaces_its_chunks_and_deleted_file_disappears(coll, folder, embedder, monkeypatch):
+    coll.index_folder(folder)
+    (folder / "cooking/pasta.txt").write_text("Risotto needs arborio rice stirred slowly with warm stock.")
+    (folder / "animals/dogs.md").unlink()
+    counter = Counting(embedder, monkeypatch)
+    report = coll.index_folder(folder)
+    assert counter.texts == 1
+    assert (report.updated, report.removed, report.unchanged) == (1, 1, len(TOPICS) - 2)
+    assert report.chunks_total == len(TOPICS) - 1
+    hits = coll.search("arborio rice", mode="keyword", k=5)
+    assert [h.path for h in hits] == [str(folder / "cooking/pasta.txt")]
+    assert coll.search("boil pasta with garlic", mode="keyword", k=5).hits == []
+    assert all(not h.path.endswith("dogs.md") for h in coll.search("loyal dogs", mode="dense", k=10))
+
+
+def test_skips_are_reported_never_fatal(tmp_path, embedder):
+    root = make_folder(tmp_path / "docs", {"ok.txt": "A readable note about gardening and tomatoes."})
+    (root / "big.txt").write_text("word " * 5000)
+    (root / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (root / "archive.zip").write_bytes(b"PK\x03\x04")
+    (root / ".secret").mkdir()
+    (root / ".secret" / "key.txt").write_text("hidden")
+    (root / ".env").write_text("TOKEN=1")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("outside the folder")
+    (root / "link-out.txt").symlink_to(outside)
+    (root / "loop").symlink_to(root)
+    (root / "broken.txt").symlink_to(tmp_path / "missing.txt")
+    with Collection.open(tmp_path / "data", "skips", embedder, limits=Limits(max_file_bytes=10_000)) as c:
+        report = c.index_folder(root)
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert reasons == {
+        "big.txt": "too_large", "image.txt": "binary", "archive.zip": "unsupported", ".secret": "hidden",
+        ".env": "hidden", "link-out.txt": "symlink_outside", "loop": "symlink_loop", "broken.txt": "unreadable",
+    }
+    assert report.added == 1
+    assert all(s.detail for s in report.skipped)
+    d = report.to_dict()
+    assert d["files"]["skipped"] == len(reasons) and {"path", "reason", "detail"} <= set(d["skipped"][0])
+
+
+def test_filters_apply_before_ranking(tmp_path, embedder):
+    files = {f"notes/n{i:02d}.txt": f"Note {i}: the cat sat on the mat and purred." for i in range(12)}
+    files |= {f"docs/d{i}.md": f"Document {i} about felines and other animals." for i in range(4)}
+    root = make_folder(tmp_path / "docs", files)
+    with Collection.open(tmp_path / "data", "f", embedder) as c:
+        c.index_folder(root)
+        # unfiltered, the .txt notes dominate the top 4 for this query
+        assert all(h.path.endswith(".txt") for h in c.search("cat sat on the mat", mode="dense", k=4))
+        for mode in ("dense", "keyword", "hybrid"):
+            q = "cat on the mat animals" if mode != "dense" else "cat sat on the mat"
+            hits = c.search(q, mode=mode, k=4, filters=Filters(ext=["md"]))
+            assert len(hits) == 4 and all(h.path.endswith(".md") for h in hits), mode
+        hits = c.search("cat", mode="dense", k=20, filters=Filters(path_glob="docs/*"))
+        assert len(hits) == 4 and all("/docs/docs/" in h.path for h in hits)
+        assert c.search("cat", mode="dense", k=5, filters=Filters(ext=["pdf"])).hits == []
+        # paging: offset continues the same ranking
+        full = [h.id for h in c.search("cat", mode="hybrid", k=10)]
+        assert [h.id for h in c.search("cat", mode="hybrid", k=5, offset=5)] == full[5:10]
+
+
+def test_k_larger_than_collection_is_clamped(coll, folder):
+    coll.index_folder(folder)
+    assert len(coll.search("anything", mode="dense", k=500)) == len(TOPICS)
+
+
+def test_explain_gives_both_rankings_and_the_fused_score(coll, folder):
+    coll.index_folder(folder)
+    hit = coll.search("cats sleep in warm places", mode="hybrid", k=1, explain=True)[0]
+    assert hit.explain is not None
+    assert hit.explain["dense"]["rank"] == 1 and hit.explain["keyword"]["rank"] == 1
+    assert hit.explain["fused"] == pytest.approx(hit.score)
+
+
+def test_bad_mode_and_k_are_clear_errors(coll):
+    with pytest.raises(InvalidInput, match="mode must be one of"):
+        coll.search("x", mode="semantic")
+    with pytest.raises(InvalidInput, match="k must be at least 1"):
+        coll.search("x", k=0)
+
+
+def test_model_mismatch_names_the_model_it_was_built_with(tmp_path, embedder, monkeypatch):
+    Collection.open(tmp_path, "m", embedder).close()
+    monkeypatch.setattr(embedder, "name", "some/other-model")
+    with pytest.raises(ModelMismatch, match="built with model 'sentence-transformers/all-MiniLM-L6-v2'"):
+        Collection.open(tmp_path, "m", embedder)
+
+
+def test_missing_collection_is_a_clear_error(tmp_path, embedder):
+    Collection.open(tmp_path, "exists", embedder).close()
+    with pytest.raises(CollectionNotFound, match="Existing collections: exists"):
+        Collection.open(tmp_path, "nope", embedder, create=False)
+    assert list_collection_names(tmp_path) == ["exists"]
+    with pytest.raises(InvalidInput, match="not allowed"):
+        Collection.open(tmp_path, "../evil", embedder)
+
+
+def _top(c, q="where do cats nap"):
+    return [(h.id, round(h.score, 5)) for h in c.search(q, mode="dense", k=5)]
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "truncated", "stale"])
+def test_damaged_vector_file_is_repaired_without_reembedding(tmp_path, folder, embedder, monkeypatch, damage):
+    data = tmp_path / "data"
+    with Collection.open(data, "r", embedder) as c:
+        c.index_folder(folder)
+        expected = _top(c)
+    faiss_file = data / "collections" / "r" / INDEX_FILE
+    if damage == "missing":
+        faiss_file.unlink()
+    elif damage == "corrupt":
+        blob = bytearray(faiss_file.read_bytes())
+        blob[len(blob) // 2] ^= 0xFF
+        faiss_file.write_bytes(bytes(blob))
+    elif damage == "truncated":
+        faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    else:  # an old checkpoint: the catalog moved on (a file removed, one added) since it was written
+        old = tmp_path / "old.faiss"
+        shutil.copy(faiss_file, old)
+        with Collection.open(data, "r", embedder) as c:
+            (folder / "cooking/bread.md").unlink()
+            (folder / "animals/more-cats.txt").write_text("Kittens nap in sunny windows all afternoon.")
+            c.index_folder(folder)
+            expected = _top(c)
+        shutil.copy(old, faiss_file)
+    counter = Counting(embedder, monkeypatch)
+    with Collection.open(data, "r", embedder) as c:
+        assert c.vectors.ntotal == c.catalog.count_chunks()
+        assert _top(c) == expected
+    assert counter.texts == 0
+
+
+def test_documents_upsert_get_delete(coll):
+    counts = coll.upsert_documents([
+        {"id": "a", "text": "The quick brown fox jumps over the lazy dog.", "metadata": {"lang": "en"}},
+        {"id": "b", "text": "Le renard brun saute par-dessus le chien paresseux.", "metadata": {"lang": "fr"}},
+    ])
+    assert counts["added"] == 2
+    assert coll.upsert_documents([{"id": "a", "text": "The quick brown fox jumps over the lazy dog.",
+                                   "metadata": {"lang": "en"}}])["unchanged"] == 1
+    assert coll.get_document("b").metadata == {"lang": "fr"}
+    hits = coll.search("fox", mode="dense", k=5, filters=Filters(metadata={"lang": "fr"}))
+    assert [h.id for h in hits] == ["b"]
+    assert coll.delete_documents(["a", "zzz"]) == 1
+    assert [h.id for h in coll.search("fox", mode="dense", k=5)] == ["b"]
+    rows, total = coll.list_sources(kind="doc")
+    assert total == 1 and rows[0].key == "b"
+
+
+def test_info_without_loading_a_model(coll, folder, tmp_path):
+    coll.index_folder(folder)
+    coll.checkpoint()
+    info = read_info(tmp_path / "data", "test")
+    assert (info.files, info.chunks, info.dimension) == (len(TOPICS), len(TOPICS), 384)
+    assert info.model == "sentence-transformers/all-MiniLM-L6-v2" and info.size_bytes > 0
+
+
+def test_vectors_are_unit_length_and_match_the_model(coll, folder, embedder):
+    coll.index_folder(folder)
+    ids, vecs = next(coll.catalog.iter_vectors())
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    text = (folder / "animals/cats.txt").read_text()
+    q = embedder.embed_queries([text])[0]
+    assert float(np.max(vecs @ q)) > 0.999
