@@ -24,7 +24,6 @@ import os
 import struct
 import threading
 from pathlib import Path
-
 from typing import Any
 
 import faiss as _faiss
