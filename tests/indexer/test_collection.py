@@ -259,3 +259,16 @@ def test_vectors_are_unit_length_and_match_the_model(coll, folder, embedder):
     text = (folder / "animals/cats.txt").read_text()
     q = embedder.embed_queries([text])[0]
     assert float(np.max(vecs @ q)) > 0.999
+
+
+def test_progress_reports_files_chunks_rate_and_eta(tmp_path, embedder):
+    files = {f"n{i}.txt": f"Note number {i} about a different topic entirely." for i in range(9)}
+    root = make_folder(tmp_path / "docs", files)
+    seen = []
+    with Collection.open(tmp_path / "data", "p", embedder, limits=Limits(batch_chunks=2)) as c:
+        c.index_folder(root, progress=seen.append)
+    assert seen[0].files_done == 0 and seen[-1].files_done == seen[-1].files_total == 9
+    done = [p.files_done for p in seen]
+    assert done == sorted(done) and len(seen) >= 5
+    assert seen[-1].chunks_embedded == 9 and seen[-1].chunks_per_second > 0
+    assert any(p.eta_seconds is not None for p in seen[1:-1])

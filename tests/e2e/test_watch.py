@@ -1,0 +1,57 @@
+"""`semsearch index --watch` keeps a collection in sync with a folder until Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import threading
+import time
+
+from tests.e2e.conftest import SEMSEARCH, cli_env
+
+
+def test_watch_follows_edits_and_deletions_until_ctrl_c(tmp_path):
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "a.md").write_text("Tomatoes need full sun and regular watering.")
+    proc = subprocess.Popen([*SEMSEARCH, "index", str(root), "--watch", "--json"], env=cli_env(tmp_path / "data"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[dict] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(json.loads(line))
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def next_report(timeout: float = 180) -> dict:
+        try:
+            return lines.get(timeout=timeout)
+        except queue.Empty:
+            proc.kill()
+            raise AssertionError(f"no report from --watch; stderr: {proc.stderr.read() if proc.stderr else ''}")
+
+    try:
+        assert next_report()["files"]["added"] == 1
+        time.sleep(0.5)
+        (root / "b.md").write_text("Basil grows well next to tomatoes.")
+        report = next_report()
+        while report["files"]["added"] == 0:  # a burst of events may arrive as more than one round
+            report = next_report()
+        assert report["files"]["added"] == 1 and report["chunks"]["total"] == 2
+        (root / "a.md").unlink()
+        report = next_report()
+        while report["files"]["removed"] == 0:
+            report = next_report()
+        assert report["chunks"]["total"] == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0
