@@ -224,10 +224,17 @@ class Collection:
 
     def refresh(self) -> None:
         """Pick up writes made by another process (e.g. the CLI indexing while the server runs)."""
-        if self.catalog.seq != self.vectors.seq and not self.catalog.write_lock._is_owned():  # type: ignore[attr-defined]
-            with self.catalog.write_lock, self.vectors.lock:
-                if self.catalog.seq != self.vectors.seq and not self._catch_up(self.vectors):
-                    self.vectors = self._rebuild(self.catalog.seq)
+        if self.catalog.seq != self.vectors.seq:
+            with self.catalog.write_lock:
+                self._sync_vectors()
+
+    def _sync_vectors(self) -> None:
+        """Bring the vector index to the catalog's sequence. The caller holds the write lock."""
+        if self.catalog.seq == self.vectors.seq:
+            return
+        with self.vectors.lock:
+            if not self._catch_up(self.vectors):
+                self.vectors = self._rebuild(self.catalog.seq)
 
     def _checkpoint(self, index: VectorIndex | None = None) -> None:
         index = index or self.vectors
@@ -267,7 +274,7 @@ class Collection:
                touches: Sequence[tuple[str, float]] = ()) -> tuple[int, int]:
         """Commit one batch to the catalog and the vector index together. Returns (added, removed) chunks."""
         with self.catalog.write_lock:
-            self.refresh()
+            self._sync_vectors()
             with self.vectors.lock:
                 res = self.catalog.write(upserts, deletes, touches)
                 self.vectors.apply(res.added_ids, res.added_vectors, res.removed_ids, res.seq)

@@ -272,3 +272,16 @@ def test_progress_reports_files_chunks_rate_and_eta(tmp_path, embedder):
     assert done == sorted(done) and len(seen) >= 5
     assert seen[-1].chunks_embedded == 9 and seen[-1].chunks_per_second > 0
     assert any(p.eta_seconds is not None for p in seen[1:-1])
+
+
+def test_reader_sees_writes_made_by_another_process(tmp_path, embedder):
+    """A server keeps a collection open while `semsearch index` (another process) writes to it."""
+    server = Collection.open(tmp_path, "shared", embedder)
+    server.upsert_documents([{"id": "old", "text": "Penguins live in the southern hemisphere."}])
+    other = Collection.open(tmp_path, "shared", embedder)  # a second handle = another process's view
+    other.upsert_documents([{"id": "new", "text": "Volcanoes erupt molten rock called lava."}])
+    other.delete_documents(["old"])
+    other.close()
+    assert [h.id for h in server.search("lava from a volcano", mode="dense", k=5)] == ["new"]
+    assert server.vectors.ntotal == 1
+    server.close()
