@@ -30,9 +30,9 @@ def test_watch_follows_edits_and_deletions_until_ctrl_c(tmp_path):
     def next_report(timeout: float = 180) -> dict:
         try:
             return lines.get(timeout=timeout)
-        except queue.Empty:
+        except queue.Empty as e:
             proc.kill()
-            raise AssertionError(f"no report from --watch; stderr: {proc.stderr.read() if proc.stderr else ''}")
+            raise AssertionError(f"no report from --watch; stderr: {proc.stderr.read() if proc.stderr else ''}") from e
 
     try:
         assert next_report()["files"]["added"] == 1
