@@ -503,7 +503,8 @@ class Collection:
                     d = depth if opts.mode == "keyword" else max(depth, opts.candidates)
                     rankings["keyword"] = keyword_ranking(con, query, d, opts.filters)
                 if opts.mode == "hybrid":
-                    fused = fuse(rankings, {"dense": opts.dense_weight, "keyword": opts.keyword_weight}, opts.rrf_k)
+                    fused = fuse(rankings, {"dense": opts.dense_weight, "keyword": opts.keyword_weight}, opts.rrf_k,
+                                 method=opts.fusion)
                     ranked: list[tuple[int, float, int, dict[str, Any] | None]] = [
                         (sid, sc, cid, {**det, "fused": sc}) for sid, sc, cid, det in fused]
                 else:
