@@ -25,8 +25,8 @@ from app.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="semsearch: search your own documents by meaning.")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # long paths stay on one line (and greppable) when piped
+err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("semsearch")
 
 JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON")
@@ -287,6 +287,36 @@ def remove(
 
 # -- serve ------------------------------------------------------------------------------------------
 @app.command()
+@_guard
+def explain(
+    text: str = typer.Argument(..., help="A sentence to follow through the model"),
+    links: int = typer.Option(5, "--links", min=1, max=50, help="Strongest attention links shown per layer"),
+    compare_with: str = typer.Option(None, "--compare", help="Also show which tokens align with this text"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Walk through the bundled NumPy transformer: tokens, matrix, attention, FFN, pooling, vector."""
+    import numpy as np
+
+    from indexer.embedder import resolve_model
+    from indexer.transformer import MiniLM, render_trace_text, token_similarity, trace
+
+    _, path = resolve_model(state.settings.model)
+    model = MiniLM.from_pretrained(path)
+    tr = trace(model, text)
+    pairs = token_similarity(model, text, compare_with) if compare_with else None
+    if as_json:
+        _print_json({**tr, "token_similarity": pairs} if pairs else tr)
+        return
+    out.print(escape(render_trace_text(tr, links_per_layer=links)))
+    if pairs:
+        sim = np.asarray(pairs["similarity"])
+        out.print(f"\ntoken alignment with {compare_with!r} (best match per token, cosine of final token vectors)")
+        for i, tok in enumerate(pairs["tokens_a"]):
+            j = int(sim[i].argmax())
+            out.print(f"   {escape(tok):>16} -> {escape(pairs['tokens_b'][j]):<16} {sim[i, j]:.3f}")
+
+
+@app.command()
 def serve(
     host: str = typer.Option(None, "--host", help="Bind address (SEMSEARCH_HOST)"),
     port: int = typer.Option(None, "--port", help="Port (SEMSEARCH_PORT)"),
@@ -299,6 +329,49 @@ def serve(
     os.environ["SEMSEARCH_DATA_DIR"] = str(s.data_dir)  # workers rebuild Settings from the environment
     uvicorn.run("app.main:create_app", factory=True, host=host or s.host, port=port or s.port,
                 workers=workers or s.workers, log_level="info")
+
+
+# -- eval -------------------------------------------------------------------------------------------
+@app.command("eval")
+@_guard
+def eval_(
+    dataset_dir: Path = typer.Argument(..., help="BEIR-format folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv"),
+    collection: str = typer.Option(None, "--collection", "-c",
+                                   help="Collection to index into and reuse (default: beir-<folder name>)"),
+    mode: list[str] = typer.Option([], "--mode", help="dense | keyword | hybrid (repeatable; default all three)"),
+    split: str = typer.Option("test", "--split", help="qrels split to evaluate"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Measure retrieval quality on a BEIR dataset: nDCG@10, Recall@100, MRR@10, index time, latency."""
+    from indexer.evaluation import EVAL_MODES, run_beir
+
+    if not dataset_dir.is_dir():
+        _fail(f"{dataset_dir} is not a folder")
+    modes = tuple(dict.fromkeys(mode)) or EVAL_MODES
+    s = state.settings
+    embedder = _embedder()
+
+    def tell(stage: str, done: int, total: int) -> None:
+        if err.is_terminal and not as_json:
+            err.print(f"[dim]{stage}: {done}/{total}[/dim]", end="\r")
+
+    try:
+        result = run_beir(dataset_dir, data_dir=s.data_dir, collection=collection, embedder=embedder,
+                          modes=modes, split=split, index_type=s.index_type, limits=s.limits(), progress=tell)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    if as_json:
+        _print_json(result)
+        return
+    table = Table("mode", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", title=f"{dataset_dir.name} ({split})")
+    for m in modes:
+        r = result[m]
+        table.add_row(m, f"{r['ndcg@10']:.4f}", f"{r['recall@100']:.4f}", f"{r['mrr@10']:.4f}",
+                      f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}")
+    out.print(table)
+    ix = result["index"]
+    out.print(f"index: collection {ix['collection']}, {ix['documents']} documents, {ix['docs_embedded']} embedded "
+              f"({ix['chunks_embedded']} chunks, {ix['chunks_total']} in the collection) in {ix['seconds']:.1f}s")
 
 
 def main() -> None:

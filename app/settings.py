@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_k: int = Field(1000, ge=1, description="Largest k (and offset + limit) a query may ask for")
     max_documents: int = Field(1000, ge=1, description="Documents per upsert request")
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest request body")
+    max_explain_chars: int = Field(300, ge=1, le=10_000,
+                                   description="Characters per text for /explain (a trace grows with tokens squared)")
 
     @field_validator("api_keys", mode="before")
     @classmethod

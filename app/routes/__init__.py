@@ -1,0 +1,30 @@
+"""One router per resource. Shared here: the collection-name path parameter and documented errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path
+
+from app.schemas import NAME_PATTERN, ErrorResponse
+
+CollectionName = Annotated[str, Path(pattern=NAME_PATTERN, min_length=1, max_length=64,
+                                     description="Collection name", examples=["notes"])]
+
+_DESCRIPTIONS = {
+    400: "Malformed request (e.g. a body that cannot be parsed)",
+    401: "Missing or invalid API key (when SEMSEARCH_API_KEYS is set)",
+    403: "Path outside the allowed roots",
+    404: "Not found",
+    409: "Conflict: exists already, other model, or busy",
+    413: "Request body over SEMSEARCH_MAX_BODY_BYTES",
+    422: "Invalid input or over a limit; `field` names it",
+    500: "Internal error (details only in the server log)",
+    503: "Still starting",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route can return (all share one shape)."""
+    wanted = sorted({*codes, 400, 401, 413, 422, 500})
+    return {c: {"model": ErrorResponse, "description": _DESCRIPTIONS[c]} for c in wanted}

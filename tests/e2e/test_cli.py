@@ -63,3 +63,16 @@ def test_errors_are_one_clear_line(tmp_path, run_cli):
     assert "Collection 'missing' does not exist" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli("index", str(tmp_path / "nowhere"), check=False)
     assert proc.returncode == 2 and "is not a folder" in proc.stderr
+
+
+def test_explain_walks_through_the_model(run_cli, embedder):
+    human = run_cli("explain", "The cat sat on the mat.", "--compare", "A kitten rested on a rug.")
+    for step in ("1. tokens and ids", "2. input matrix (9 x 384)", "layer 5", "L2 normalization", "total"):
+        assert step in human.stdout
+    assert "cat" in human.stdout and "kitten" in human.stdout
+    tr = as_json(run_cli("explain", "The cat sat on the mat.", "--json"))
+    assert tr["tokens"][:3] == ["[CLS]", "the", "cat"] and len(tr["ids"]) == 9
+    assert len(tr["layers"]) == 6 and np.asarray(tr["layers"][0]["attention"]).shape == (12, 9, 9)
+    assert tr["parameters"]["total"] > 22_000_000
+    vec = np.asarray(tr["normalized"])
+    assert float(vec @ embedder.embed_queries(["The cat sat on the mat."])[0]) > 0.99999

@@ -1,0 +1,118 @@
+"""The HTTP service: ``create_app(settings)`` builds everything; the model loads once in ``lifespan``.
+
+Run it with ``semsearch serve`` (or ``uvicorn app.main:create_app --factory``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from app.deps import require_api_key
+from app.errors import CatchAllMiddleware, install_error_handlers
+from app.metrics import MeteredEmbedder, Metrics, MetricsMiddleware
+from app.middleware import AuthMiddleware, BodyLimitMiddleware
+from app.registry import CollectionRegistry
+from app.routes import collections, compare, documents, embed, explain, health, jobs, query
+from app.schemas import build_models
+from app.settings import Settings
+from indexer.embedder import Embedder, load_embedder
+from indexer.jobs import JobManager
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+
+DESCRIPTION = """Semantic search over your own documents: embed, index, query and compare.
+
+* **Auth**: when `SEMSEARCH_API_KEYS` is set, every route except `/healthz`, `/readyz`, the web page and
+  these docs needs `Authorization: Bearer <key>`.
+* **Errors** all look like `{"error": {"code": "...", "message": "...", "field": "..."}}`.
+* **Limits** (texts per request, characters, k, body size) are settings; each field below states its own.
+"""
+
+
+def _summarized(router: APIRouter) -> APIRouter:
+    """A handler's docstring: first line -> OpenAPI summary, the rest -> description."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.description and not route.summary:
+            route.summary, _, rest = route.description.partition("\n")
+            route.description = inspect.cleandoc(rest)
+    return router
+
+
+def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+    """Build the app. ``embedder`` skips loading the model (tests share one across apps)."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        model = embedder
+        if model is None:
+            log.info("loading model %s (%s)", settings.model, settings.backend)
+            model = await run_in_threadpool(load_embedder, settings.model, backend=settings.backend,
+                                            precision=settings.precision)
+        metered = cast(Embedder, MeteredEmbedder(model, metrics))
+        registry = CollectionRegistry(settings, metered)
+        job_manager = JobManager()
+        warmed_up = threading.Event()
+        app.state.embedder, app.state.collections, app.state.jobs = metered, registry, job_manager
+        app.state.warmed_up = warmed_up
+
+        def warm_up() -> None:
+            try:
+                registry.warm_up()
+            finally:
+                warmed_up.set()
+
+        warm = threading.Thread(target=warm_up, name="warm-up", daemon=True)
+        warm.start()
+        log.info("ready: model %s (%d dimensions), data in %s", model.name, model.dimension, settings.data_dir)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(job_manager.shutdown)
+            await run_in_threadpool(warm.join, 60)  # don't let it open a collection after close_all
+            await run_in_threadpool(registry.close_all)
+            app.state.embedder = app.state.collections = None
+
+    app = FastAPI(title="semsearch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.minilm = explain.LazyMiniLM()
+    metrics.watch(lambda: getattr(app.state, "collections", None), lambda: getattr(app.state, "jobs", None))
+
+    install_error_handlers(app)
+    # Added innermost first. Metrics see every status; the catch-all turns escapes into 500s; the key is
+    # checked before the body size, and both before any body is read.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthMiddleware, keys=settings.api_keys)
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    models = build_models(settings)
+    auth: list[Any] = [Depends(require_api_key)] if settings.api_keys else []
+    app.include_router(_summarized(health.router))
+    for r in (embed.router(models), compare.router(models), collections.router, documents.router(models),
+              query.router(models), jobs.router, explain.router(models), health.metrics_router):
+        app.include_router(_summarized(r), dependencies=auth)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    return app

@@ -1,0 +1,187 @@
+"""The app's open collections: one ``Collection`` per name, opened on first use, closed at shutdown.
+
+Requests hold a *lease* on a collection while they use it, so deleting one waits for the requests
+in flight (and refuses new ones) instead of pulling files from under a running query.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.errors import CollectionBusy
+from app.settings import Settings
+from indexer.collection import (
+    Collection,
+    CollectionInfo,
+    delete_collection,
+    list_collection_names,
+    read_info,
+    validate_name,
+)
+from indexer.embedder import Embedder
+from indexer.errors import CollectionNotFound, CorruptCollection, SemsearchError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Entry:
+    collection: Collection
+    users: int = 0
+    idle: threading.Condition = field(default_factory=threading.Condition)
+
+
+def _corrupt(name: str, exc: Exception) -> CorruptCollection:
+    log.error("collection %r: cannot read its catalog: %s", name, exc)
+    return CorruptCollection(f"Collection {name!r} cannot be read (its catalog is damaged); see the server log.",
+                             field="collection")
+
+
+class CollectionRegistry:
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.embedder = embedder
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self._opening: dict[str, threading.Lock] = {}
+        self._deleting: set[str] = set()
+        self.unavailable: dict[str, str] = {}  # name -> why it could not be opened (shown by /readyz)
+
+    # -- opening ---------------------------------------------------------------------------------
+    def _entry(self, name: str, *, create: bool = False) -> _Entry:
+        validate_name(name)
+        with self._lock:
+            if name in self._deleting:
+                raise CollectionNotFound(name)
+            entry = self._entries.get(name)
+            if entry is not None:
+                return entry
+            opening = self._opening.setdefault(name, threading.Lock())
+        with opening:  # one thread opens (and maybe repairs) a collection; others wait for it
+            with self._lock:
+                entry = self._entries.get(name)
+                if entry is not None:
+                    return entry
+            try:
+                coll = Collection.open(self.data_dir, name, self.embedder, create=create,
+                                       index_type=self.settings.index_type, limits=self.settings.limits())
+            except SemsearchError as e:
+                if not isinstance(e, CollectionNotFound):
+                    self.unavailable[name] = e.message
+                raise
+            except sqlite3.DatabaseError as e:
+                self.unavailable[name] = "catalog cannot be read"
+                raise _corrupt(name, e) from e
+            self.unavailable.pop(name, None)
+            with self._lock:
+                entry = self._entries[name] = _Entry(coll)
+            return entry
+
+    @contextmanager
+    def lease(self, name: str, *, create: bool = False) -> Iterator[Collection]:
+        """Use collection ``name`` (opened on first use); deleting it waits until the lease ends."""
+        while True:
+            entry = self._entry(name, create=create)
+            with entry.idle:
+                with self._lock:
+                    current = self._entries.get(name) is entry and name not in self._deleting
+                if current:
+                    entry.users += 1
+                    break
+            # deleted between lookup and lease: look again (it will be reported missing or reopened)
+        try:
+            yield entry.collection
+        finally:
+            with entry.idle:
+                entry.users -= 1
+                entry.idle.notify_all()
+
+    def create(self, name: str, *, index_type: str | None = None) -> CollectionInfo:
+        validate_name(name)
+        with self._lock:
+            if name in self._deleting:
+                raise CollectionBusy(f"Collection {name!r} is being deleted; try again.", field="name")
+        coll = Collection.create(self.data_dir, name, self.embedder,
+                                 index_type=index_type or self.settings.index_type, limits=self.settings.limits())
+        with self._lock:
+            self._entries[name] = _Entry(coll)
+        return coll.info()
+
+    def delete(self, name: str, *, timeout: float = 60.0) -> None:
+        """Close and remove a collection once the requests using it are done."""
+        validate_name(name)
+        with self._lock:
+            if name in self._deleting:
+                raise CollectionBusy(f"Collection {name!r} is already being deleted.", field="name")
+            self._deleting.add(name)
+            entry = self._entries.pop(name, None)
+        try:
+            if entry is not None:
+                with entry.idle:
+                    if not entry.idle.wait_for(lambda: entry.users == 0, timeout):
+                        with self._lock:
+                            self._entries[name] = entry
+                        raise CollectionBusy(f"Collection {name!r} is still in use; try again.", field="name")
+                entry.collection.close()
+            delete_collection(self.data_dir, name)
+            self.unavailable.pop(name, None)
+        finally:
+            with self._lock:
+                self._deleting.discard(name)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        with self._lock:
+            deleting = set(self._deleting)
+        return [n for n in list_collection_names(self.data_dir) if n not in deleting]
+
+    def loaded(self) -> list[str]:
+        with self._lock:
+            return sorted(self._entries)
+
+    def info(self, name: str) -> CollectionInfo:
+        validate_name(name)
+        with self._lock:
+            if name in self._deleting:
+                raise CollectionNotFound(name)
+            entry = self._entries.get(name)
+        try:
+            return entry.collection.info() if entry is not None else read_info(self.data_dir, name)
+        except (sqlite3.DatabaseError, FileNotFoundError) as e:
+            if isinstance(e, FileNotFoundError):  # removed by another process between listing and reading
+                raise CollectionNotFound(name) from e
+            raise _corrupt(name, e) from e
+
+    def infos(self) -> list[CollectionInfo]:
+        out = []
+        for name in self.names():
+            try:
+                out.append(self.info(name))
+            except (CollectionNotFound, CorruptCollection):
+                continue  # vanished meanwhile, or listed under /readyz's "unavailable"
+        return out
+
+    def warm_up(self) -> None:
+        """Open every existing collection now, so FAISS repairs happen before traffic does."""
+        for name in self.names():
+            try:
+                self._entry(name)
+            except SemsearchError as e:
+                log.warning("collection %r not opened: %s", name, e.message)
+
+    def close_all(self) -> None:
+        with self._lock:
+            entries = list(self._entries.items())
+            self._entries.clear()
+        for name, entry in entries:
+            try:
+                entry.collection.close()
+            except Exception:
+                log.exception("closing collection %r", name)

@@ -1,0 +1,29 @@
+"""Comparing texts by meaning: a pair, a matrix, or candidates ranked against a query."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.deps import EmbedderDep, bind
+from app.routes import errors
+from app.schemas import ApiModels, CompareRequest, CompareResponse, RankedCandidate
+from indexer.similarity import rank_candidates, similarity_matrix
+
+
+def router(models: ApiModels) -> APIRouter:
+    r = APIRouter(tags=["compare"])
+
+    @r.post("/compare", response_model=CompareResponse, response_model_exclude_none=True, responses=errors())
+    @bind(body=models.compare)
+    def compare(body: CompareRequest, embedder: EmbedderDep) -> CompareResponse:
+        """Cosine similarity: two texts -> a score, N texts -> an N x N matrix, query + candidates -> ranking."""
+        if body.texts is not None:
+            m = similarity_matrix(embedder, body.texts)
+            return CompareResponse(model=embedder.name, matrix=m.tolist(),
+                                   similarity=float(m[0, 1]) if len(body.texts) == 2 else None)
+        assert body.query is not None and body.candidates is not None  # the schema guarantees one form
+        ranked = rank_candidates(embedder, body.query, body.candidates)
+        return CompareResponse(model=embedder.name, ranked=[
+            RankedCandidate(index=i, text=body.candidates[i], score=s) for i, s in ranked])
+
+    return r

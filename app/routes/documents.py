@@ -1,0 +1,75 @@
+"""Documents: upsert a batch (chunked and embedded like files), get, list with paging, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from app.deps import CollectionsDep, bind
+from app.routes import CollectionName, errors
+from app.schemas import (
+    MAX_ID_CHARS,
+    ApiModels,
+    DeleteDocumentsRequest,
+    DeleteResponse,
+    DocumentOut,
+    SourceList,
+    SourceOut,
+    UpsertRequest,
+    UpsertResponse,
+)
+
+DocId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS, description="Document id")]
+
+
+def router(models: ApiModels) -> APIRouter:
+    r = APIRouter(prefix="/collections/{name}/documents", tags=["documents"])
+
+    @r.post("", response_model=UpsertResponse, responses=errors(404, 409))
+    @bind(body=models.upsert)
+    def upsert_documents(name: CollectionName, body: UpsertRequest, collections: CollectionsDep) -> UpsertResponse:
+        """Add or replace documents by id; unchanged ones cost nothing."""
+        with collections.lease(name) as coll:
+            counts = coll.upsert_documents([d.model_dump() for d in body.documents])
+        return UpsertResponse(**counts)
+
+    @r.get("", response_model=SourceList, responses=errors(404))
+    def list_documents(
+        name: CollectionName, collections: CollectionsDep,
+        offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
+        kind: Annotated[Literal["doc", "file", "all"], Query(description="doc (API documents), file, or all")] = "doc",
+    ) -> SourceList:
+        """List documents (or indexed files) with paging, ordered by id."""
+        with collections.lease(name) as coll:
+            rows, total = coll.list_sources(kind=None if kind == "all" else kind, offset=offset, limit=limit)
+        items = [SourceOut(id=row.key, kind=row.kind, ext=row.ext, size=row.size, mtime=row.mtime,
+                           metadata=row.metadata, chunks=row.chunks, indexed_at=row.indexed_at) for row in rows]
+        return SourceList(items=items, total=total, offset=offset, limit=limit)
+
+    @r.post("/delete", response_model=DeleteResponse, responses=errors(404))
+    @bind(body=models.delete_documents)
+    def delete_documents(name: CollectionName, body: DeleteDocumentsRequest,
+                         collections: CollectionsDep) -> DeleteResponse:
+        """Delete documents by id (ids not in the collection are ignored and not counted)."""
+        with collections.lease(name) as coll:
+            return DeleteResponse(deleted=coll.delete_documents(list(dict.fromkeys(body.ids))))
+
+    @r.get("/{doc_id:path}", response_model=DocumentOut, responses=errors(404))
+    def get_document(name: CollectionName, doc_id: DocId, collections: CollectionsDep) -> DocumentOut:
+        """One document's text and metadata."""
+        with collections.lease(name) as coll:
+            doc = coll.get_document(doc_id)
+        return DocumentOut(id=doc.id, text=doc.text, metadata=doc.metadata)
+
+    @r.delete("/{doc_id:path}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+              responses=errors(404))
+    def delete_document(name: CollectionName, doc_id: DocId, collections: CollectionsDep) -> Response:
+        """Delete one document."""
+        with collections.lease(name) as coll:
+            coll.get_document(doc_id)  # 404 when absent
+            coll.delete_documents([doc_id])
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    return r

@@ -1,0 +1,47 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from app.deps import MetricsDep
+from app.routes import errors
+from app.schemas import Ready
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up (no auth)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "Still starting"}})
+async def readyz(request: Request) -> JSONResponse:
+    """Model loaded and existing collections opened (no auth); 503 until then."""
+    state = request.app.state
+    embedder = getattr(state, "embedder", None)
+    registry = getattr(state, "collections", None)
+    warmed = getattr(state, "warmed_up", None)
+    ready = embedder is not None and registry is not None and warmed is not None and warmed.is_set()
+    body = Ready(status="ready" if ready else "starting")
+    if embedder is not None:
+        body.model, body.dimension, body.backend = embedder.name, embedder.dimension, embedder.backend
+    if registry is not None:
+        body.collections = registry.loaded()
+        body.unavailable = dict(registry.unavailable)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+metrics_router = APIRouter(tags=["health"])
+
+
+@metrics_router.get("/metrics", response_class=Response, responses={
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format"},
+    **errors()})
+def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus metrics: requests and latency per route, embed batch sizes, index sizes, jobs."""
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,81 @@
+"""Folder indexing as background jobs: start one, watch its progress, cancel it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from app.deps import CollectionsDep, JobsDep, SettingsDep
+from app.routes import CollectionName, errors
+from app.schemas import IndexFolderRequest, Job, JobList, JobState
+from indexer.errors import InvalidInput, PathNotAllowed
+
+router = APIRouter(tags=["jobs"])
+
+JobId = Annotated[str, Path(min_length=1, max_length=64, description="Job id from POST .../index-folder")]
+
+
+def resolve_folder(raw: str, roots: list[FsPath]) -> FsPath:
+    """The real path of ``raw`` if it lies inside an allowed root; relative paths start at the first root.
+
+    Symlinks and ``..`` are resolved before the check, so neither can lead outside a root."""
+    named = ", ".join(str(r) for r in roots)
+    p = FsPath(raw)
+    real = FsPath(os.path.realpath(p if p.is_absolute() else roots[0] / p))
+    if not any(real == root or real.is_relative_to(root) for root in roots):
+        raise PathNotAllowed(f"{raw!r} is outside the folders this server may index: {named} "
+                             "(SEMSEARCH_ALLOWED_ROOTS).", field="path")
+    if not real.is_dir():
+        raise InvalidInput(f"{raw!r} is not a folder on the server (allowed roots: {named}).", field="path")
+    return real
+
+
+def _job(data: dict[str, Any]) -> Job:
+    return Job(**data)
+
+
+@router.post("/collections/{name}/index-folder", status_code=status.HTTP_202_ACCEPTED, response_model=Job,
+             responses=errors(403, 404, 409))
+def index_folder(name: CollectionName, body: IndexFolderRequest, response: Response, collections: CollectionsDep,
+                 jobs: JobsDep, settings: SettingsDep) -> Job:
+    """Index a server-side folder in the background (new, changed and deleted files); returns the job."""
+    folder = resolve_folder(body.path, settings.roots())
+    with collections.lease(name, create=body.create):
+        pass  # open (or create) now, so a missing collection or another model fails this request
+
+    def work(progress: Any, cancel: Any) -> Any:
+        with collections.lease(name) as coll:
+            return coll.index_folder(folder, progress=progress, cancel=cancel)
+
+    job = jobs.submit(name, work, kind="index_folder", params={"path": str(folder)})
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return _job(job.to_dict())
+
+
+@router.get("/jobs", response_model=JobList, responses=errors())
+def list_jobs(jobs: JobsDep,
+              collection: Annotated[str | None, Query(max_length=64, description="Only this collection's")] = None,
+              state: Annotated[JobState | None, Query(description="Only jobs in this state")] = None) -> JobList:
+    """Jobs held in memory (the last 200 finished ones and all unfinished), newest first."""
+    return JobList(jobs=[_job(j.to_dict()) for j in jobs.list_jobs(key=collection, state=state)])
+
+
+@router.get("/jobs/{job_id}", response_model=Job, responses=errors(404))
+def get_job(job_id: JobId, jobs: JobsDep) -> Job:
+    """A job's state, files and chunks done / total, rate, ETA; its report and errors when finished."""
+    return _job(jobs.get(job_id).to_dict())
+
+
+@router.delete("/jobs/{job_id}", response_model=Job, responses=errors(404))
+def cancel_job(job_id: JobId, jobs: JobsDep) -> Job:
+    """Cancel a job: a queued one ends now, a running one after the file in progress."""
+    return _job(jobs.cancel(job_id).to_dict())
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=Job, responses=errors(404))
+def cancel_job_post(job_id: JobId, jobs: JobsDep) -> Job:
+    """Same as DELETE /jobs/{job_id}."""
+    return _job(jobs.cancel(job_id).to_dict())

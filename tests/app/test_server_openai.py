@@ -1,0 +1,111 @@
+"""A real server (``uvicorn app.main:create_app --factory``, settings from the environment, as
+``semsearch serve`` runs it) on a loopback port, driven by the official ``openai`` client and httpx."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import openai
+import pytest
+from openai import OpenAI
+from sentence_transformers import util
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "server-test-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("server-data")
+    (data / "docs").mkdir()
+    (data / "docs" / "tea.txt").write_text("Green tea is brewed with water below boiling.")
+    (data / "docs" / "moon.md").write_text("The Moon orbits the Earth about once a month.")
+    port = _free_port()
+    env = {**os.environ, "SEMSEARCH_DATA_DIR": str(data), "SEMSEARCH_API_KEYS": KEY, "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=data, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read() if proc.stdout else ""
+                pytest.fail(f"server did not become ready (exit {proc.poll()}):\n{out[-3000:]}")
+            time.sleep(0.25)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_openai_client_float_and_default_base64(server, embedder):
+    client = OpenAI(base_url=server + "/v1", api_key=KEY)
+    texts = ["The cat sat on the mat.", "A feline rested on the rug."]
+    # The client asks for base64 by default and decodes it itself.
+    res = client.embeddings.create(model="all-MiniLM-L6-v2", input=texts)
+    assert res.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert [d.index for d in res.data] == [0, 1] and len(res.data[0].embedding) == 384
+    assert res.usage.prompt_tokens == sum(embedder.count_tokens(texts))
+    as_float = client.embeddings.create(model="x", input=texts, encoding_format="float")
+    np.testing.assert_allclose(res.data[0].embedding, as_float.data[0].embedding, atol=1e-7)
+
+    expected = embedder.model.encode(texts, convert_to_tensor=True)
+    got = np.array([d.embedding for d in res.data], dtype=np.float32)
+    np.testing.assert_allclose(got, expected.numpy() / np.linalg.norm(expected.numpy(), axis=1, keepdims=True),
+                               atol=1e-5)
+    cos = float(util.cos_sim(expected[0], expected[1]))
+    assert abs(float(got[0] @ got[1]) - cos) < 1e-5
+
+    one = client.embeddings.create(model="x", input="just one string")
+    assert len(one.data) == 1
+
+
+def test_openai_client_with_a_wrong_key_gets_401(server):
+    client = OpenAI(base_url=server + "/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as info:
+        client.embeddings.create(model="x", input="hello")
+    assert info.value.status_code == 401
+
+
+def test_curl_style_flow_over_real_http(server):
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=server, headers=auth, timeout=60) as http:
+        assert http.post("/collections", json={"name": "web"}).status_code == 201
+        job = http.post("/collections/web/index-folder", json={"path": "."}).json()
+        deadline = time.monotonic() + 60
+        while (state := http.get(f"/jobs/{job['id']}").json()["state"]) not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert state == "succeeded"
+        hits = http.get("/collections/web/query", params={"q": "how do I make tea", "k": 1}).json()["hits"]
+        assert hits[0]["path"].endswith("tea.txt")
+        metrics = http.get("/metrics").text
+        assert 'route="/collections/{name}/query"' in metrics
+        assert 'semsearch_collection_chunks{collection="web"} 2.0' in metrics
+    assert httpx.get(server + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(server + "/collections").status_code == 401
