@@ -12,8 +12,8 @@ from indexer.transformer import BertConfig, BertEncoder, assign, load_weights
 @pytest.fixture(scope="module")
 def mixed_texts(scifact_queries, scifact_passages, minilm) -> list[str]:
     """200 texts: short queries, mid-length passage openings, and full passages cut at 256 tokens."""
-    long = [p for p in scifact_passages if minilm.tokenizer.encode(p).truncated][:16]
-    medium = [" ".join(p.split()[:60]) for p in scifact_passages[100:164]]
+    long = [p for p in scifact_passages if minilm.tokenizer.encode(p).truncated][:12]
+    medium = [" ".join(p.split()[:60]) for p in scifact_passages[100:168]]
     texts = scifact_queries[:120] + medium + long
     assert len(texts) == 200
     return texts
@@ -25,10 +25,11 @@ def checkpoint(model_dir) -> dict[str, np.ndarray]:
 
 
 def test_embeddings_match_sentence_transformers(minilm, st_model, mixed_texts):
-    ours = minilm.encode(mixed_texts, batch_size=32)
-    reference = st_model.encode(mixed_texts, batch_size=32, convert_to_numpy=True)
+    # Batches of 16, sorted by length: the 256-token texts share a batch with shorter, padded ones.
+    ours = minilm.encode(mixed_texts, batch_size=16)
+    reference = st_model.encode(mixed_texts, batch_size=16, convert_to_numpy=True)
     assert ours.shape == (200, 384) and ours.dtype == np.float32
-    assert sum(minilm.tokenizer.encode(t).truncated for t in mixed_texts) == 16
+    assert sum(minilm.tokenizer.encode(t).truncated for t in mixed_texts) == 12
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)
     cosine = np.sum(ours * reference, axis=1) / np.linalg.norm(reference, axis=1)
     assert cosine.min() >= 0.99999
