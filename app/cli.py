@@ -73,7 +73,7 @@ def _embedder(backend: str | None = None) -> Any:
     from indexer.embedder import load_embedder
 
     s = state.settings
-    return load_embedder(s.model, backend=backend or s.backend, precision=s.precision)
+    return load_embedder(s.model, backend=backend or s.backend, precision=s.precision, engine=s.engine)
 
 
 def _collection(name: str | None, *, create: bool, backend: str | None = None) -> Any:
@@ -372,6 +372,44 @@ def eval_(
     ix = result["index"]
     out.print(f"index: collection {ix['collection']}, {ix['documents']} documents, {ix['docs_embedded']} embedded "
               f"({ix['chunks_embedded']} chunks, {ix['chunks_total']} in the collection) in {ix['seconds']:.1f}s")
+
+
+@app.command()
+@_guard
+def bench(
+    corpus: Path = typer.Option(None, "--corpus", help="BEIR folder or any folder of documents (default: SciFact)"),
+    repeats: int = typer.Option(None, "--repeats", min=1, help="Repeats per figure (default 3; 2 with --quick)"),
+    quick: bool = typer.Option(False, "--quick", help="Small sizes: a smoke test in about two minutes"),
+    section: list[str] = typer.Option([], "--section", help="embed | query | http | index | hnsw (repeatable)"),
+    files: int = typer.Option(None, "--files", min=4, help="Small files for the re-index/memory figures (10000)"),
+    hnsw_1m: bool = typer.Option(False, "--hnsw-1m", help="Also HNSW recall at 1M vectors (slow: ~25 min build here)"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Benchmark against plain sentence-transformers + FAISS (A/B alternating in one run)."""
+    from indexer.bench import SECTIONS, BenchConfig, run_bench, table_rows
+
+    bad = [s for s in section if s not in SECTIONS]
+    if bad:
+        _fail(f"--section must be one of {', '.join(SECTIONS)}, not {', '.join(bad)}")
+    cfg = BenchConfig.make(quick=quick, hnsw_1m=hnsw_1m, corpus=corpus, repeats=repeats, reindex_files=files,
+                           sections=tuple(dict.fromkeys(section)) or None)
+    embedder = _embedder("sentence-transformers")
+    try:
+        result = run_bench(cfg, embedder, progress=lambda msg: err.print(f"[dim]bench: {escape(msg)}[/dim]"))
+    except (FileNotFoundError, RuntimeError) as e:
+        _fail(str(e))
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    table = Table("figure", "value", "measured (median [min-max] over repeats)", "target",
+                  title=f"semsearch vs sentence-transformers + FAISS ({result.environment['embed_path']}, "
+                        f"{result.environment['precision']})")
+    for row in table_rows(result):
+        table.add_row(*row)
+    out.print(table, width=max(out.width, 160))
+    env = result.environment
+    out.print(f"cpu: {env['cpu']['model']} ({env['cpu']['cores']} cores; {' '.join(env['cpu']['flags'])}); "
+              f"corpus: {env['corpus']}; load average {' '.join(f'{x:.1f}' for x in env['load_average'])}")
 
 
 def main() -> None:

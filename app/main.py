@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         if model is None:
             log.info("loading model %s (%s)", settings.model, settings.backend)
             model = await run_in_threadpool(load_embedder, settings.model, backend=settings.backend,
-                                            precision=settings.precision)
+                                            precision=settings.precision, engine=settings.engine)
         metered = cast(Embedder, MeteredEmbedder(model, metrics))
         registry = CollectionRegistry(settings, metered)
         job_manager = JobManager()

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
                        description="Embedding model: the bundled default, or a local sentence-transformers folder")
     backend: str = Field("sentence-transformers", description="sentence-transformers | minimal (NumPy)")
     precision: str = Field("auto", description="auto (bf16 bulk embedding where the CPU has it) | fp32 | bf16")
+    engine: str = Field("auto", description="auto | openvino | torch | encode: how the sentence-transformers "
+                        "backend runs the model (auto picks the fastest one that reproduces encode())")
     default_collection: str = Field("default", description="Collection used when none is named")
     index_type: str = Field("flat", description="Index type for new collections: flat (exact) | hnsw")
 

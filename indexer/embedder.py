@@ -2,9 +2,13 @@
 
 Two backends implement one small protocol:
 
-- ``sentence-transformers`` (default): the real model through torch. On CPUs with native bf16
-  (AVX512-BF16 or AMX) bulk document batches run under bf16 autocast, which is ~2x faster and keeps
-  cosine >= 0.9999 with fp32; queries always run in fp32. ``precision="fp32"`` forces fp32 everywhere.
+- ``sentence-transformers`` (default): the real model, run by the fastest *engine* that reproduces
+  ``SentenceTransformer.encode`` (checked at load): OpenVINO (the model's graph compiled for the CPU),
+  else a direct torch forward on the weights, else ``encode`` itself. Bulk document batches are
+  length-sorted and packed by a token budget, and run in bf16 where the CPU has native bf16
+  (AVX512-BF16 or AMX; cosine >= 0.9999 with fp32); queries always run in fp32 (exact), and
+  concurrent query calls share forward passes (:mod:`indexer.batching`). ``precision="fp32"`` /
+  ``SEMSEARCH_PRECISION=fp32`` forces fp32 everywhere; ``engine=`` / ``SEMSEARCH_ENGINE`` picks the engine.
 - ``minimal``: the bundled from-scratch NumPy transformer (``indexer.transformer``) - same weights,
   same vectors, no torch in the embedding path.
 
@@ -18,15 +22,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from indexer.batching import MicroBatcher
 from indexer.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -68,13 +74,48 @@ def resolve_model(model: str) -> tuple[str, Path]:
     )
 
 
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu_features() -> dict[str, Any]:
+    """The CPU model and the SIMD features that decide the fast paths (for logs and the benchmark)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        info = ""
+    flags: set[str] = set()
+    model = ""
+    for line in info.splitlines():
+        if line.startswith("flags") and not flags:
+            flags = set(line.split(":", 1)[1].split())
+        elif line.startswith("model name") and not model:
+            model = line.split(":", 1)[1].strip()
+    return {"model": model, "cores": os.cpu_count(), "flags": [f for f in CPU_FLAGS if f in flags]}
+
+
 def cpu_has_bf16() -> bool:
     """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
+    return any(f in ("avx512_bf16", "amx_bf16") for f in cpu_features()["flags"])
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    """``auto`` -> ``bf16`` where the CPU has native bf16, else ``fp32`` (with a log line).
+
+    ``auto`` also honours ``SEMSEARCH_PRECISION`` so a library user can force fp32 without code.
+    """
+    if precision == "auto":
+        precision = os.environ.get("SEMSEARCH_PRECISION", "auto").strip().lower() or "auto"
+    if precision not in ("auto", "fp32", "bf16"):
+        raise InvalidInput(f"precision must be auto, fp32 or bf16, not {precision!r} (SEMSEARCH_PRECISION)",
+                           field="precision")
+    if precision == "auto":
+        if cpu_has_bf16():
+            return "bf16"
+        log.info("CPU has no native bf16 (AVX512-BF16/AMX): bulk embedding runs in fp32")
+        return "fp32"
+    if precision == "bf16" and not cpu_has_bf16():
+        log.warning("precision bf16 forced on a CPU without native bf16: it is emulated and likely slower than fp32")
+    return precision
 
 
 @dataclass
@@ -108,6 +149,8 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
         self._cache_lock = threading.Lock()
+        # Concurrent embed_queries callers share forward passes; a lone caller runs at once.
+        self._query_batcher: MicroBatcher[str] = MicroBatcher(self._embed_query_batch, max_items=64)
 
     # -- tokenizer -----------------------------------------------------------------------------
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
@@ -145,7 +188,7 @@ class Embedder:
                     self._cache.move_to_end(t)
                     out[i] = hit
         if missing:
-            vecs = l2_normalize(self._encode([texts[i] for i in missing], batch_size=32, bulk=False))
+            vecs = self._query_batcher([texts[i] for i in missing])
             with self._cache_lock:
                 for i, v in zip(missing, vecs, strict=True):
                     out[i] = v
@@ -153,6 +196,19 @@ class Embedder:
                     if len(self._cache) > self._cache_size:
                         self._cache.popitem(last=False)
         return out
+
+    def _embed_query_batch(self, texts: list[str]) -> np.ndarray:
+        return l2_normalize(self._encode(texts, batch_size=64, bulk=False))
+
+    def clear_cache(self) -> None:
+        """Forget cached query vectors (the benchmark uses it so every timed query is computed)."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    @property
+    def batch_stats(self) -> dict[str, float]:
+        """How many concurrent query calls shared a forward pass so far."""
+        return self._query_batcher.stats.to_dict()
 
     @classmethod
     def load(cls, model: str = DEFAULT_MODEL, *, backend: str = "sentence-transformers",
@@ -173,15 +229,196 @@ def _read_max_seq_length(path: Path) -> int:
     return int(json.loads((path / "config.json").read_text()).get("max_position_embeddings", 512))
 
 
+class _FastBert:
+    """A BERT encoder + pooling forward on the checkpoint's own weights, called without the per-call
+    overhead of ``SentenceTransformer.encode`` and ``transformers``' generic forward.
+
+    It computes exactly what the model computes - embeddings, then per layer fused QKV projection,
+    scaled dot-product attention, output projection + residual + LayerNorm, feed-forward + residual +
+    LayerNorm - then mean (or CLS) pooling. In ``bf16`` the matrix products run on bf16 copies of the
+    weights while the residual stream, LayerNorm and pooling stay fp32; in ``fp32`` every step is fp32.
+    """
+
+    def __init__(self, bert: Any, pooling: str, torch: Any) -> None:
+        self.torch = torch
+        self.F = torch.nn.functional
+        cfg = bert.config
+        act = {"gelu": self.F.gelu, "relu": self.F.relu}.get(cfg.hidden_act)
+        if act is None:
+            raise ValueError(f"activation {cfg.hidden_act!r}")
+        self.act = act
+        self.pooling = pooling
+        self.heads = int(cfg.num_attention_heads)
+        e = bert.embeddings
+        self.word = e.word_embeddings.weight.detach()
+        self.pos = e.position_embeddings.weight.detach()
+        tt = getattr(e, "token_type_embeddings", None)
+        self.type0 = tt.weight.detach()[0] if tt is not None else None
+        self.ln0 = _ln(e.LayerNorm)
+        self.fp32 = [self._layer(layer, torch.float32) for layer in bert.encoder.layer]
+        self._layers_src = list(bert.encoder.layer)
+        self.bf16: list[tuple[Any, ...]] | None = None
+
+    @staticmethod
+    def _layer(layer: Any, dtype: Any) -> tuple[Any, ...]:
+        import torch
+
+        a, o = layer.attention.self, layer.attention.output
+        wqkv = torch.cat([a.query.weight, a.key.weight, a.value.weight]).detach().to(dtype).contiguous()
+        bqkv = torch.cat([a.query.bias, a.key.bias, a.value.bias]).detach().to(dtype)
+        return (wqkv, bqkv, o.dense.weight.detach().to(dtype), o.dense.bias.detach().to(dtype), _ln(o.LayerNorm),
+                layer.intermediate.dense.weight.detach().to(dtype), layer.intermediate.dense.bias.detach().to(dtype),
+                layer.output.dense.weight.detach().to(dtype), layer.output.dense.bias.detach().to(dtype),
+                _ln(layer.output.LayerNorm))
+
+    def enable_bf16(self) -> None:
+        if self.bf16 is None:
+            self.bf16 = [self._layer(layer, self.torch.bfloat16) for layer in self._layers_src]
+
+    def __call__(self, ids: Any, mask: Any | None, *, bf16: bool = False) -> Any:
+        """(B, L) token ids (+ 0/1 mask, None when nothing is padded) -> (B, d) pooled fp32 vectors."""
+        torch, F = self.torch, self.F
+        b, n = ids.shape
+        d = self.word.shape[1]
+        h = self.heads
+        layers = self.bf16 if bf16 and self.bf16 is not None else self.fp32
+        dtype = torch.bfloat16 if layers is self.bf16 else torch.float32
+        x = self.word[ids] + self.pos[:n]
+        if self.type0 is not None:
+            x = x + self.type0
+        x = F.layer_norm(x, (d,), *self.ln0)
+        attn_mask = None if mask is None else mask[:, None, None, :].bool()
+        for wqkv, bqkv, wo, bo, ln1, wi, bi, wo2, bo2, ln2 in layers:
+            qkv = F.linear(x.to(dtype), wqkv, bqkv).view(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4)
+            a = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attn_mask)
+            a = a.transpose(1, 2).reshape(b, n, d)
+            x = F.layer_norm(F.linear(a, wo, bo).float() + x, (d,), *ln1)
+            f = self.act(F.linear(x.to(dtype), wi, bi))
+            x = F.layer_norm(F.linear(f, wo2, bo2).float() + x, (d,), *ln2)
+        if self.pooling == "cls":
+            return x[:, 0]
+        if mask is None:
+            return x.mean(dim=1)
+        m = mask.unsqueeze(-1).to(x.dtype)
+        return (x * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
+
+
+def _ln(module: Any) -> tuple[Any, Any, float]:
+    return module.weight.detach(), module.bias.detach(), float(module.eps)
+
+
+def _pipeline(model: Any) -> tuple[Any, str] | None:
+    """(the Hugging Face model, pooling) for a Transformer + mean/CLS Pooling (+ Normalize) pipeline, else None."""
+    modules = list(model)
+    kinds = [type(m).__name__ for m in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or any(k != "Normalize" for k in kinds[2:]):
+        log.info("direct forward off: model pipeline is %s, not Transformer + Pooling (+ Normalize)", kinds)
+        return None
+    transformer, pooling = modules[0], modules[1]
+    hf = getattr(transformer, "auto_model", None)
+    mode = {"mean": "mean", "cls": "cls", "mean_tokens": "mean", "cls_token": "cls"}.get(
+        str(getattr(pooling, "pooling_mode", None)))
+    if hf is None or mode is None or getattr(transformer, "do_lower_case", False):
+        log.info("direct forward off: pooling %s", getattr(pooling, "pooling_mode", "?"))
+        return None
+    return hf, mode
+
+
+def _torch_bert(hf: Any, pooling: str, torch: Any) -> _FastBert | None:
+    cfg = hf.config
+    if cfg.model_type != "bert" or getattr(cfg, "position_embedding_type", "absolute") != "absolute":
+        log.info("torch direct forward off: model type %s", cfg.model_type)
+        return None
+    try:
+        return _FastBert(hf, pooling, torch)
+    except (AttributeError, ValueError) as e:
+        log.info("torch direct forward off: %s", e)
+        return None
+
+
+class _OpenVinoModel:
+    """The model's own graph converted to OpenVINO (pooling included) and compiled for the CPU: fp32
+    for queries (and bulk in fp32), bf16 inference precision for bulk where the CPU has native bf16.
+    OpenVINO fuses bias + activation, LayerNorm and attention into few kernels and has a small per-call
+    cost, which is what a single short query needs."""
+
+    def __init__(self, hf: Any, pooling: str, torch: Any, *, bf16: bool) -> None:
+        import openvino as ov
+
+        class Pooled(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.hf = hf
+
+            def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+                x = self.hf(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                if pooling == "cls":
+                    return x[:, 0]
+                m = attention_mask.unsqueeze(-1).to(x.dtype)
+                return (x * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
+
+        example = (torch.ones((2, 8), dtype=torch.long), torch.ones((2, 8), dtype=torch.long))
+        import warnings
+
+        import transformers
+
+        verbosity = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()  # tracing logs config notes that mean nothing here
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            graph = ov.convert_model(Pooled().eval(), example_input=example,
+                                     input=[("input_ids", [-1, -1], ov.Type.i64),
+                                            ("attention_mask", [-1, -1], ov.Type.i64)])
+        transformers.logging.set_verbosity(verbosity)
+        core = ov.Core()
+        config = {"PERFORMANCE_HINT": "LATENCY"}
+        self.fp32 = core.compile_model(graph, "CPU", {**config, "INFERENCE_PRECISION_HINT": "f32"})
+        self.bf16 = core.compile_model(graph, "CPU", {**config, "INFERENCE_PRECISION_HINT": "bf16"}) if bf16 else None
+        self._requests: dict[bool, queue.SimpleQueue[Any]] = {False: queue.SimpleQueue(), True: queue.SimpleQueue()}
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray, *, bf16: bool = False) -> np.ndarray:
+        use_bf16 = bf16 and self.bf16 is not None
+        pool = self._requests[use_bf16]
+        try:
+            req = pool.get_nowait()
+        except queue.Empty:  # one infer request per concurrent caller, reused afterwards
+            req = (self.bf16 if use_bf16 else self.fp32).create_infer_request()  # type: ignore[union-attr]
+        try:
+            res = req.infer({"input_ids": ids, "attention_mask": mask})
+            return np.array(res[0], dtype=np.float32)
+        finally:
+            pool.put(req)
+
+
+ENGINES = ("auto", "openvino", "torch", "encode")
+WIDTH_STEP = 16  # bulk batches pad their width to a multiple of this (fewer shapes to compile)
+
+
 class SentenceTransformerEmbedder(Embedder):
+    """The sentence-transformers model, run by the fastest engine that reproduces it.
+
+    Engines (``engine=`` or ``SEMSEARCH_ENGINE``; ``auto`` takes the first that loads and passes a
+    self-check against ``SentenceTransformer.encode`` at load):
+
+    - ``openvino``: the model's graph compiled by OpenVINO (see :class:`_OpenVinoModel`).
+    - ``torch``: :class:`_FastBert`, a direct torch forward on the weights (plain BERT models only).
+    - ``encode``: ``SentenceTransformer.encode`` itself (any model), bf16 autocast for bulk batches.
+
+    The first two share the batching: the model's fast tokenizer (truncated at ``max_seq_length``),
+    texts sorted by length and packed by a token budget (little padding, big batches of short texts).
+    Bulk batches use bf16 where the CPU has native bf16 (``precision``); queries are always fp32.
+    """
+
     backend = "sentence-transformers"
 
-    def __init__(self, name: str, path: Path, *, precision: Precision = "auto", **kw: Any) -> None:
+    def __init__(self, name: str, path: Path, *, precision: Precision = "auto", engine: str = "auto",
+                 **kw: Any) -> None:
         super().__init__(name, path, **kw)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
+        from tokenizers import Tokenizer
 
         transformers.logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
@@ -193,13 +430,63 @@ class SentenceTransformerEmbedder(Embedder):
         if not dim:
             raise InvalidInput(f"model {name!r} does not report its embedding dimension", field="model")
         self.dimension = int(dim)
-        if precision == "auto":
-            precision = "bf16" if cpu_has_bf16() else "fp32"
-            if precision == "fp32":
-                log.info("CPU has no native bf16 (AVX512-BF16/AMX): bulk embedding runs in fp32")
-        self.precision = precision
+        self.precision = resolve_precision(precision)
+        self._embed_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._embed_tokenizer.enable_truncation(self.max_seq_length)
+        self._embed_tokenizer.no_padding()
+        self._forward: Callable[[np.ndarray, np.ndarray, bool], np.ndarray] | None = None
+        self.engine = "encode"
+        self._pick_engine(resolve_engine(engine))
+
+    def _pick_engine(self, wanted: str) -> None:
+        torch = self._torch
+        found = _pipeline(self.model) if wanted != "encode" else None
+        if found is None:
+            return
+        hf, pooling = found
+        if wanted in ("auto", "openvino"):
+            try:
+                ov_model = _OpenVinoModel(hf, pooling, torch, bf16=self.precision == "bf16")
+                self._forward = lambda ids, mask, bf16: ov_model(ids, mask, bf16=bf16)
+                if self._self_check():
+                    self.engine = "openvino"
+                    return
+            except Exception as e:  # noqa: BLE001 - any conversion failure falls back to torch
+                (log.warning if wanted == "openvino" else log.info)("OpenVINO engine unavailable: %s", e)
+        tb = _torch_bert(hf, pooling, torch)
+        if tb is not None:
+            if self.precision == "bf16":
+                tb.enable_bf16()
+
+            def forward(ids: np.ndarray, mask: np.ndarray, bf16: bool) -> np.ndarray:
+                with torch.inference_mode():
+                    m = None if mask.all() else torch.from_numpy(mask)
+                    return tb(torch.from_numpy(ids), m, bf16=bf16).float().numpy()
+
+            self._forward = forward
+            if self._self_check():
+                self.engine = "torch"
+                return
+        self._forward = None
+        self.engine = "encode"
+
+    def _self_check(self) -> bool:
+        probe = ["A quick self-check of the direct forward path, against sentence-transformers.", "semsearch",
+                 "x " * (self.max_seq_length + 10)]
+        ref = l2_normalize(self._st_encode(probe, batch_size=4, bulk=False))
+        got = l2_normalize(self._direct_encode(probe, batch_size=4, bulk=False))
+        cos = float(np.min(np.sum(ref * got, axis=1)))
+        if cos < 0.99999:
+            log.warning("direct forward disabled: cosine %.6f vs sentence-transformers; using encode()", cos)
+            return False
+        return True
 
     def _encode(self, texts: list[str], *, batch_size: int, bulk: bool) -> np.ndarray:
+        if self._forward is None:
+            return self._st_encode(texts, batch_size=batch_size, bulk=bulk)
+        return self._direct_encode(texts, batch_size=batch_size, bulk=bulk)
+
+    def _st_encode(self, texts: list[str], *, batch_size: int, bulk: bool) -> np.ndarray:
         torch = self._torch
         use_bf16 = bulk and self.precision == "bf16"
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
@@ -208,6 +495,49 @@ class SentenceTransformerEmbedder(Embedder):
                 show_progress_bar=False,
             )
         return np.asarray(vecs, dtype=np.float32)
+
+    def _direct_encode(self, texts: list[str], *, batch_size: int, bulk: bool) -> np.ndarray:
+        assert self._forward is not None
+        bf16 = bulk and self.precision == "bf16"
+        tok = self._embed_tokenizer
+        ids_list = [e.ids for e in tok.encode_batch(texts)] if len(texts) > 1 else [tok.encode(texts[0]).ids]
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        max_rows = 8 * batch_size if bulk else batch_size
+        for rows in token_budget_batches([len(i) for i in ids_list], batch_size * self.max_seq_length,
+                                         max_rows=max_rows):
+            width = len(ids_list[rows[0]])
+            if bulk:  # few distinct shapes: compiled kernels are reused across batches
+                width = min(self.max_seq_length, -(-width // WIDTH_STEP) * WIDTH_STEP)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                ids[r, : len(ids_list[i])] = ids_list[i]
+                mask[r, : len(ids_list[i])] = 1
+            out[rows] = self._forward(ids, mask, bf16)
+        return out
+
+
+def resolve_engine(engine: str = "auto") -> str:
+    if engine == "auto":
+        engine = os.environ.get("SEMSEARCH_ENGINE", "auto").strip().lower() or "auto"
+    if engine not in ENGINES:
+        raise InvalidInput(f"engine must be one of {', '.join(ENGINES)}, not {engine!r} (SEMSEARCH_ENGINE)",
+                           field="engine")
+    return engine
+
+
+def token_budget_batches(lengths: Sequence[int], budget: int, *, max_rows: int) -> list[list[int]]:
+    """Indices grouped into batches, longest first, each padded width x rows <= ``budget`` tokens
+    (and <= ``max_rows`` rows; a text longer than the budget still gets a batch of its own)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    at = 0
+    while at < len(order):
+        width = max(1, lengths[order[at]])
+        n = max(1, min(max_rows, budget // width))
+        batches.append(order[at : at + n])
+        at += n
+    return batches
 
 
 class MinimalEmbedder(Embedder):
@@ -227,13 +557,12 @@ class MinimalEmbedder(Embedder):
 
 
 def load_embedder(model: str = DEFAULT_MODEL, *, backend: str = "sentence-transformers",
-                  precision: str = "auto") -> Embedder:
+                  precision: str = "auto", engine: str = "auto") -> Embedder:
     """Load an embedding model (see :meth:`Embedder.load`)."""
     name, path = resolve_model(model)
     if backend == "sentence-transformers":
-        if precision not in ("auto", "fp32", "bf16"):
-            raise InvalidInput(f"precision must be auto, fp32 or bf16, not {precision!r}", field="precision")
-        return SentenceTransformerEmbedder(name, path, precision=precision)  # type: ignore[arg-type]
+        return SentenceTransformerEmbedder(name, path, precision=resolve_precision(precision),  # type: ignore[arg-type]
+                                           engine=engine)
     if backend == "minimal":
         return MinimalEmbedder(name, path)
     raise InvalidInput(

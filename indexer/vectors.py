@@ -8,8 +8,9 @@ Index types:
   an ``IDSelector``, so a filtered query returns its true top-k.
 - ``hnsw``: approximate (``IndexHNSWFlat``) for collections past about a million chunks. HNSW cannot
   delete, so removed ids are tombstoned and skipped; ``needs_rebuild`` says when to compact. Filtered
-  queries whose allowed set is small are answered exactly from the stored vectors (see search.py), so
-  a filter never returns fewer than k results that exist.
+  queries whose allowed set is small are answered exactly from the stored vectors; larger ones walk
+  the graph with an ``IDSelector``, widening k and efSearch until k live hits are found - so a filter
+  never returns fewer than k results that exist (see ``_search_hnsw``).
 
 On disk: ``MAGIC | seq (u64) | sha256(payload) | payload``, written to a temp file, fsynced and
 renamed, so a reader sees the old file or the new one, never half of one; the checksum catches
@@ -101,25 +102,75 @@ class VectorIndex:
             total = int(self.index.ntotal)
             if total == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
                 return [[] for _ in range(len(queries))]
-            extra = len(self.tombstones)
-            kk = min(k + extra, total if allowed is None else min(total, len(allowed) + extra))
+            if self.index_type == "hnsw":
+                return [self._search_hnsw(q, k, allowed) for q in queries]
+            kk = min(k, total if allowed is None else min(total, len(allowed)))
             params = None
-            sel = None
             if allowed is not None:
                 sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-                if self.index_type == "hnsw":
-                    params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.ef_search, kk))
-                else:
-                    params = faiss.SearchParameters(sel=sel)
-            elif self.index_type == "hnsw":
-                params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, kk))
+                params = faiss.SearchParameters(sel=sel)
             scores, ids = self.index.search(queries, kk, params=params)
-        out: list[list[tuple[int, float]]] = []
-        for row_ids, row_scores in zip(ids, scores, strict=True):
-            hits = [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True)
+        return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0][:k]
+                for row_ids, row_scores in zip(ids, scores, strict=True)]
+
+    #: a filter allowing at most this many ids (or this share of the index) is answered exactly
+    EXACT_FILTER_MAX = 20_000
+    EXACT_FILTER_SHARE = 0.05
+
+    def _search_hnsw(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """HNSW top-k that still returns k hits when a filter or tombstones remove candidates.
+
+        A small allowed set (relative to the index) is ranked exactly over its own stored vectors: the
+        graph walk would mostly visit excluded nodes. Otherwise the walk runs with an ``IDSelector``
+        and, whenever it yields fewer than k live hits, is retried with k and efSearch doubled, until
+        k are found or the candidates are exhausted (then the allowed set is ranked exactly)."""
+        total = int(self.index.ntotal)
+        q = query.reshape(1, self.dim)
+        live: np.ndarray | None = None
+        if allowed is not None:
+            live = np.unique(np.asarray(allowed, dtype=np.int64))
+            if self.tombstones:
+                live = live[~np.isin(live, np.fromiter(self.tombstones, dtype=np.int64))]
+            live = live[self._contains(live)]
+            if len(live) == 0:
+                return []
+            if len(live) <= self.EXACT_FILTER_MAX and len(live) <= max(1000, self.EXACT_FILTER_SHARE * total):
+                return self._exact(q, k, live)
+        want = min(k, total - len(self.tombstones) if live is None else len(live))
+        sel = None if live is None else faiss.IDSelectorBatch(np.ascontiguousarray(live, dtype=np.int64))
+        kk = min(total, k + len(self.tombstones))
+        ef = max(self.ef_search, kk)
+        while True:
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef) if sel is not None else \
+                faiss.SearchParametersHNSW(efSearch=ef)
+            scores, ids = self.index.search(q, kk, params=params)
+            hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True)
                     if i >= 0 and int(i) not in self.tombstones]
-            out.append(hits[:k])
-        return out
+            if len(hits) >= want:
+                return hits[:k]
+            if kk >= total and ef >= total:
+                break
+            kk, ef = min(total, kk * 2), min(max(total, 16), ef * 2)
+        if live is None:
+            live = self._live_ids()
+        return self._exact(q, k, live)
+
+    def _contains(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` are in the index."""
+        return np.isin(ids, faiss.vector_to_array(self.index.id_map))
+
+    def _live_ids(self) -> np.ndarray:
+        ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        if self.tombstones:
+            ids = ids[~np.isin(ids, np.fromiter(self.tombstones, dtype=np.int64))]
+        return ids
+
+    def _exact(self, q: np.ndarray, k: int, ids: np.ndarray) -> list[tuple[int, float]]:
+        """Exact top-k over the stored vectors of ``ids`` (all present, none tombstoned)."""
+        vecs = self.index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64)).reshape(len(ids), self.dim)
+        scores = vecs @ q[0]
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(int(ids[j]), float(scores[j])) for j in top]
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: Path, seq: int) -> None:

@@ -1,0 +1,117 @@
+"""Micro-batching: concurrent callers of one batch function share forward passes.
+
+A model forward pass over 8 short queries costs little more than over one, so when several threads
+ask for query embeddings at the same time (an HTTP server under load), running them together raises
+throughput. :class:`MicroBatcher` does that without ever adding a wait:
+
+- a caller that finds the batcher idle runs its own items at once (a lone request is never delayed);
+- callers that arrive while a batch is running queue up; when the running batch finishes, the first
+  of them becomes the next leader and runs everything queued (up to ``max_items``) in one call;
+- every caller gets back exactly the rows for its own items, in order; an exception raised by the
+  batch function is re-raised in every caller of that batch.
+
+The leader hands off instead of looping, so it returns as soon as its own batch is done.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Request(Generic[T]):
+    items: list[T]
+    event: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # promoted to run the next batch
+    done: bool = False
+    result: np.ndarray | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class BatchStats:
+    calls: int = 0  # requests served
+    batches: int = 0  # calls of the batch function
+    items: int = 0
+    largest: int = 0  # most requests coalesced into one batch
+
+    def to_dict(self) -> dict[str, float]:
+        return {"calls": self.calls, "batches": self.batches, "items": self.items, "largest": self.largest,
+                "requests_per_batch": round(self.calls / self.batches, 3) if self.batches else 0.0}
+
+
+class MicroBatcher(Generic[T]):
+    """Coalesce concurrent ``__call__(items)`` into calls of ``fn(all_items) -> rows``.
+
+    ``fn`` must return one row per item (a 2-D array). ``max_items`` bounds one batch; a single
+    request larger than that still runs, alone.
+    """
+
+    def __init__(self, fn: Callable[[list[T]], np.ndarray], *, max_items: int = 64) -> None:
+        self._fn = fn
+        self.max_items = max(1, max_items)
+        self._lock = threading.Lock()
+        self._queue: list[_Request[T]] = []
+        self._busy = False
+        self.stats = BatchStats()
+
+    def __call__(self, items: Sequence[T]) -> np.ndarray:
+        req: _Request[T] = _Request(list(items))
+        with self._lock:
+            self._queue.append(req)
+            if not self._busy:
+                self._busy = True
+                req.lead = True
+        if not req.lead:
+            req.event.wait()
+            if req.done:
+                return self._result(req)
+            # promoted: our request heads the queue, run the next batch ourselves
+        self._run_batch()
+        req.event.wait()  # set by _run_batch: our request is always in the batch we ran
+        return self._result(req)
+
+    @staticmethod
+    def _result(req: _Request[T]) -> np.ndarray:
+        if req.error is not None:
+            raise req.error
+        assert req.result is not None
+        return req.result
+
+    def _run_batch(self) -> None:
+        with self._lock:
+            batch = [self._queue.pop(0)]
+            n = len(batch[0].items)
+            while self._queue and n + len(self._queue[0].items) <= self.max_items:
+                n += len(self._queue[0].items)
+                batch.append(self._queue.pop(0))
+        try:
+            rows = self._fn([x for r in batch for x in r.items])
+            at = 0
+            for r in batch:
+                r.result = rows[at : at + len(r.items)]
+                at += len(r.items)
+        except BaseException as e:  # noqa: B036 - delivered to every waiting caller, not swallowed
+            for r in batch:
+                r.error = e
+        with self._lock:
+            self.stats.calls += len(batch)
+            self.stats.batches += 1
+            self.stats.items += n
+            self.stats.largest = max(self.stats.largest, len(batch))
+            for r in batch:
+                r.done = True
+                r.event.set()
+            if self._queue:
+                nxt = self._queue[0]
+                nxt.lead = True
+                nxt.event.set()
+            else:
+                self._busy = False

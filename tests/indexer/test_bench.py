@@ -1,0 +1,66 @@
+"""The benchmark's statistics and a tiny in-process run of its fast sections."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from indexer.bench import (
+    BenchConfig,
+    Corpus,
+    alternate,
+    check_targets,
+    make_folder,
+    ratio,
+    replicate,
+    run_bench,
+    summarize,
+    table_rows,
+    unique_queries,
+)
+
+
+def test_summarize_and_ratio():
+    s = summarize([3.0, 1.0, 2.0])
+    assert s == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    assert ratio([4.0, 6.0, 5.0], [2.0, 2.5, 3.0]) == 2.0  # ratio of medians
+    assert summarize([])["n"] == 0
+
+
+def test_alternate_rotates_the_order():
+    seen: list[str] = []
+    sides = {"a": lambda: seen.append("a") or 1.0, "b": lambda: seen.append("b") or 2.0}
+    got = alternate(sides, 3)
+    assert seen == ["a", "b", "b", "a", "a", "b"]
+    assert got == {"a": [1.0, 1.0, 1.0], "b": [2.0, 2.0, 2.0]}
+
+
+def test_targets():
+    met = check_targets({"embed_ratio": 2.6, "query_ratio": 0.8, "reindex_ratio": 0.01, "http_qps_ratio": None})
+    assert met == {"embed_ratio": True, "query_ratio": False, "reindex_ratio": True}
+
+
+def test_helpers(tmp_path):
+    qs = unique_queries(["a", "b"])
+    assert [next(qs) for _ in range(5)] == ["a", "b", "a (1)", "b (1)", "a (2)"]
+    base = np.eye(4, dtype=np.float32)
+    r = replicate(base, 10)
+    assert r.shape == (10, 4) and np.allclose(np.linalg.norm(r, axis=1), 1, atol=1e-5)
+    assert np.allclose(r[:4], base)
+    corpus = Corpus("t", ["One sentence here. Another sentence there. And a third one now."], ["q"])
+    root = make_folder(tmp_path / "f", corpus, 150)
+    files = sorted(root.rglob("*.txt"))
+    assert len(files) == 150 and len({p.parent for p in files}) == 2
+
+
+def test_tiny_run_in_process(embedder):
+    cfg = BenchConfig.make(quick=True, embed_chunks=8, queries=3, index_size=300, repeats=2,
+                           hnsw_sizes=(2000,), sections=("embed", "query", "hnsw"))
+    result = run_bench(cfg, embedder)
+    d = result.to_dict()
+    for key in ("embed_ratio", "query_ratio", "fidelity_min_cos", "recall@10"):
+        assert key in d
+    assert d["fidelity_min_cos"] >= 0.9999
+    assert d["embed"]["plain_chunks_per_s"]["n"] == 2
+    assert d["hnsw"]["2000"]["filtered"]["1%"]["k_hits_inside_filter"]
+    assert d["environment"]["backend"] == "sentence-transformers"
+    assert table_rows(result)
