@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 Backend = Literal["sentence-transformers", "minimal"]
-Precision = Literal["auto", "fp32", "bf16"]
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -212,9 +211,9 @@ class Embedder:
 
     @classmethod
     def load(cls, model: str = DEFAULT_MODEL, *, backend: str = "sentence-transformers",
-             precision: str = "auto") -> Embedder:
+             precision: str = "auto", engine: str = "auto") -> Embedder:
         """Load a model once; callers keep the object for the life of the process."""
-        return load_embedder(model, backend=backend, precision=precision)
+        return load_embedder(model, backend=backend, precision=precision, engine=engine)
 
     def info(self) -> EmbedderInfo:
         return EmbedderInfo(self.name, self.dimension, self.max_seq_length, self.backend, self.precision)
@@ -411,7 +410,7 @@ class SentenceTransformerEmbedder(Embedder):
 
     backend = "sentence-transformers"
 
-    def __init__(self, name: str, path: Path, *, precision: Precision = "auto", engine: str = "auto",
+    def __init__(self, name: str, path: Path, *, precision: str = "auto", engine: str = "auto",
                  **kw: Any) -> None:
         super().__init__(name, path, **kw)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -561,8 +560,7 @@ def load_embedder(model: str = DEFAULT_MODEL, *, backend: str = "sentence-transf
     """Load an embedding model (see :meth:`Embedder.load`)."""
     name, path = resolve_model(model)
     if backend == "sentence-transformers":
-        return SentenceTransformerEmbedder(name, path, precision=resolve_precision(precision),  # type: ignore[arg-type]
-                                           engine=engine)
+        return SentenceTransformerEmbedder(name, path, precision=precision, engine=engine)
     if backend == "minimal":
         return MinimalEmbedder(name, path)
     raise InvalidInput(
