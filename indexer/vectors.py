@@ -128,9 +128,7 @@ class VectorIndex:
         q = query.reshape(1, self.dim)
         live: np.ndarray | None = None
         if allowed is not None:
-            live = np.unique(np.asarray(allowed, dtype=np.int64))
-            if self.tombstones:
-                live = live[~np.isin(live, np.fromiter(self.tombstones, dtype=np.int64))]
+            live = self._drop_tombstones(np.unique(np.asarray(allowed, dtype=np.int64)))
             live = live[self._contains(live)]
             if len(live) == 0:
                 return []
@@ -159,11 +157,13 @@ class VectorIndex:
         """Which of ``ids`` are in the index."""
         return np.isin(ids, faiss.vector_to_array(self.index.id_map))
 
+    def _drop_tombstones(self, ids: np.ndarray) -> np.ndarray:
+        if not self.tombstones:
+            return ids
+        return ids[~np.isin(ids, np.fromiter(self.tombstones, dtype=np.int64))]
+
     def _live_ids(self) -> np.ndarray:
-        ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
-        if self.tombstones:
-            ids = ids[~np.isin(ids, np.fromiter(self.tombstones, dtype=np.int64))]
-        return ids
+        return self._drop_tombstones(faiss.vector_to_array(self.index.id_map).astype(np.int64))
 
     def _exact(self, q: np.ndarray, k: int, ids: np.ndarray) -> list[tuple[int, float]]:
         """Exact top-k over the stored vectors of ``ids`` (all present, none tombstoned)."""
