@@ -19,29 +19,29 @@ from indexer.embedder import Embedder
 from indexer.jobs import JobManager
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_embedder(request: Request) -> Embedder:
+async def get_embedder(request: Request) -> Embedder:
     embedder = getattr(request.app.state, "embedder", None)
     if embedder is None:
         raise HTTPException(503, "The model is still loading; try again in a moment.")
     return embedder
 
 
-def get_collections(request: Request) -> CollectionRegistry:
+async def get_collections(request: Request) -> CollectionRegistry:
     registry = getattr(request.app.state, "collections", None)
     if registry is None:
         raise HTTPException(503, "The service is still starting; try again in a moment.")
     return registry
 
 
-def get_jobs(request: Request) -> JobManager:
+async def get_jobs(request: Request) -> JobManager:
     return request.app.state.jobs
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
@@ -72,7 +72,7 @@ def key_problem(authorization: str | None, keys: list[SecretStr]) -> tuple[str, 
     return None if ok else ("Invalid API key.", CHALLENGE + ', error="invalid_token"')
 
 
-def require_api_key(request: Request,
+async def require_api_key(request: Request,
                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     """Declares the bearer scheme in OpenAPI and checks the key (``AuthMiddleware`` has already
     checked it before the body was read; this keeps a route safe if it is mounted elsewhere)."""

@@ -30,7 +30,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -97,13 +97,19 @@ class Hit:
     explain: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """The hit as plain data (``explain`` only when set). Shallow, unlike ``dataclasses.asdict``,
+        which deep-copies and costs more than the rest of turning a hit into JSON; the nested dicts
+        are built fresh for every search, so nothing shared leaks out."""
+        d = {f.name: getattr(self, f.name) for f in _HIT_FIELDS}
         if d["explain"] is None:
             del d["explain"]
         return d
 
     def __repr__(self) -> str:
         return f"Hit({self.score:.4f}, {self.id!r}, {self.start}:{self.end})"
+
+
+_HIT_FIELDS = fields(Hit)
 
 
 @dataclass
@@ -320,21 +326,57 @@ def fuse(rankings: dict[str, list[tuple[int, float, int]]], weights: dict[str, f
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
 
 
-def _stem(w: str) -> str:
-    return w[:6]
+STEM = 6  # snippet matching compares words by their first STEM letters ("planets" ~ "planet")
 
 
-def make_snippet(text: str, chunk_start: int, query: str, *, width: int = 320) -> tuple[str, int, int]:
+@dataclass(frozen=True)
+class QueryTerms:
+    """A query's terms (stopwords dropped, cut to STEM letters) and one regex over lowercased text
+    finding the words that match one: the same word, or for a term of STEM letters, any word that
+    starts with it."""
+
+    terms: frozenset[str]
+    regex: re.Pattern[str]
+
+    @classmethod
+    def of(cls, query: str) -> QueryTerms | None:
+        terms = frozenset(w[:STEM] for w in _WORD.findall(query.lower()) if w not in STOPWORDS)
+        if not terms:
+            return None
+        alts = sorted((re.escape(t) + (r"\w*" if len(t) == STEM else r"\b") for t in terms), key=len, reverse=True)
+        return cls(terms, re.compile(r"\b(?:" + "|".join(alts) + ")"))
+
+    def find(self, text: str) -> list[tuple[int, str]]:
+        """(offset, term) of every matching word of ``text``."""
+        low = text.lower()
+        if len(low) == len(text):  # one C-level scan (case-folding the pattern instead is 2x slower)
+            return [(m.start(), m.group()[:STEM]) for m in self.regex.finditer(low)]
+        return [(m.start(), w) for m in _WORD.finditer(text) if (w := m.group().lower()[:STEM]) in self.terms]
+
+
+def make_snippet(text: str, chunk_start: int, query: str, *, width: int = 320,
+                 terms: QueryTerms | None = None) -> tuple[str, int, int]:
     """The best sentence of a chunk for ``query`` marked with ``**``, in about ``width`` characters of
-    context. Returns (snippet, span_start, span_end) with the span's offsets in the source text."""
-    terms = {_stem(w) for w in _WORD.findall(query.lower()) if w not in STOPWORDS}
+    context. Returns (snippet, span_start, span_end) with the span's offsets in the source text.
+
+    The best sentence has the most distinct query terms (ties: the earliest, the chunk's first
+    sentence slightly preferred). ``terms`` is ``QueryTerms.of(query)``, passed in when one query
+    makes many snippets."""
+    if terms is None:
+        terms = QueryTerms.of(query)
+    found = terms.find(text) if terms is not None else []
     best = (-1.0, 0, len(text))
+    at = 0
     for m in _SENTENCE.finditer(text):
         s, e = m.start(), m.end()
-        words = [_stem(w) for w in _WORD.findall(m.group().lower())]
-        if not words:
+        if not _WORD.search(text, s, e):
             continue
-        score = len(terms.intersection(words)) + (0.001 if s == 0 else 0)
+        seen = set()
+        while at < len(found) and found[at][0] < e:
+            if found[at][0] >= s:
+                seen.add(found[at][1])
+            at += 1
+        score = len(seen) + (0.001 if s == 0 else 0)
         if score > best[0]:
             best = (score, s, e)
     _, s, e = best
@@ -369,12 +411,13 @@ def build_hits(con: sqlite3.Connection, ranked: list[tuple[int, float, int, dict
             f"JOIN sources s ON s.id = c.source_id WHERE c.id IN ({','.join('?' * len(cids))})", cids)
     }
     hits: list[Hit] = []
+    terms = QueryTerms.of(query)
     for _sid, score, cid, detail in ranked:
         row = rows.get(cid)
         if row is None:
             continue
         _, start, end, text, kind, key, meta = row
-        snippet, s0, s1 = make_snippet(text, start, query)
+        snippet, s0, s1 = make_snippet(text, start, query, terms=terms)
         hits.append(Hit(
             id=key, kind=kind, path=key if kind == "file" else None, score=float(score), chunk_id=cid,
             start=start, end=end, snippet=snippet, span_start=s0, span_end=s1, metadata=json.loads(meta),

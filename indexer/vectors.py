@@ -38,6 +38,18 @@ MAGIC = b"SEMSEARCH-FAISS-1\n"
 INDEX_TYPES = ("flat", "hnsw")
 
 
+#: FAISS's OpenMP threads pay off only on big searches: below this many (vectors x queries) a search
+#: runs on the calling thread alone. Two threads on a 20k-vector query take twice the CPU for no gain in
+#: latency, CPU that concurrent requests need (measured: 1.1 ms on one thread vs 2.4 ms wall, 4.9 ms CPU).
+PARALLEL_MIN_WORK = 1_000_000
+_MAX_THREADS = max(1, faiss.omp_get_max_threads())
+
+
+def _set_threads(work: int) -> None:
+    """OpenMP threads for the next FAISS call on this thread (the setting is per calling thread)."""
+    faiss.omp_set_num_threads(1 if work < PARALLEL_MIN_WORK else _MAX_THREADS)
+
+
 class IndexFileError(Exception):
     """The index file is missing, truncated, corrupt or of another shape; it will be rebuilt."""
 
@@ -102,6 +114,7 @@ class VectorIndex:
             total = int(self.index.ntotal)
             if total == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
                 return [[] for _ in range(len(queries))]
+            _set_threads(total * len(queries))
             if self.index_type == "hnsw":
                 return [self._search_hnsw(q, k, allowed) for q in queries]
             kk = min(k, total if allowed is None else min(total, len(allowed)))
