@@ -207,7 +207,7 @@ def embed(
 ) -> None:
     """Print the embedding vectors of texts (JSON)."""
     emb = _embedder(backend)
-    vecs = emb.embed_queries(texts)
+    vecs = emb.embed_queries(texts, exact=True)  # the model's own fp32 vectors
     _print_json({"model": emb.name, "backend": emb.backend, "dimension": emb.dimension,
                  "tokens": emb.count_tokens(texts),
                  "embeddings": [[round(float(x), 7) for x in v] for v in vecs]})

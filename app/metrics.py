@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -83,6 +83,17 @@ class _StateCollector(Collector):
         for state, n in counts.items():
             jobs.add_metric([state], n)
         yield from (chunks, sources, size, jobs)
+        stats = getattr(registry.embedder, "batch_stats", None) if registry is not None else None
+        if stats:  # how well concurrent queries share forward passes (see indexer.batching)
+            for name, key, doc in (
+                ("semsearch_query_embed_requests", "calls", "Query embedding requests served"),
+                ("semsearch_query_embed_batches", "batches", "Forward passes that served query requests"),
+                ("semsearch_query_embed_shared_batches", "shared_batches",
+                 "Query forward passes that ran beside another one (one core each)"),
+            ):
+                c = CounterMetricFamily(name, doc)
+                c.add_metric([], float(stats[key]))
+                yield c
 
 
 class MeteredEmbedder:
@@ -103,8 +114,8 @@ class MeteredEmbedder:
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         return self._timed("document", len(texts), lambda: self.inner.embed(texts, batch_size=batch_size))
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._timed("query", len(texts), lambda: self.inner.embed_queries(texts))
+    def embed_queries(self, texts: Sequence[str], *, exact: bool = False) -> np.ndarray:
+        return self._timed("query", len(texts), lambda: self.inner.embed_queries(texts, exact=exact))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

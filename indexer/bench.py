@@ -15,6 +15,9 @@ Sections (each can be skipped):
 - ``http``: a real server (uvicorn, ``app.main:create_app``) in a subprocess over a temp data folder
   holding a collection of ``index_size`` chunks; ``GET /collections/bench/query?q=..&k=10&mode=dense``
   at concurrency 8 vs 1 (queries/s), and the concurrency-1 p50 vs the in-process p50 of the same search.
+  The client is the standard library's ``http.client`` on keep-alive connections, one per client
+  thread: it costs about 0.4 ms of CPU per request (httpx about 1.1 ms), so the figures measure the
+  server, not the client sharing its cores.
 - ``index``: a folder of ``reindex_files`` small files indexed by a subprocess (``python -m
   indexer.bench --child-index``): first run vs unchanged re-run (``Collection.index_folder``, what
   ``semsearch index`` runs, model load excluded), and peak RSS, also for a folder 4x smaller to show
@@ -51,7 +54,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "scifact"
 SECTIONS = ("embed", "query", "http", "index", "hnsw")
-TARGETS = {"embed_ratio": (">=", 2.5), "fidelity_min_cos": (">=", 0.9999), "query_ratio": ("<=", 0.7),
+TARGETS = {"embed_ratio": (">=", 2.5), "fidelity_min_cos": (">=", 0.9999), "query_fidelity_min_cos": (">=", 0.9999),
+           "query_ratio": ("<=", 0.7),
            "http_qps_ratio": (">=", 1.8), "http_p50_excess_ms": ("<=", 2.0), "reindex_ratio": ("<=", 0.05),
            "memory_peak_gib": ("<", 2.0)}
 
@@ -253,6 +257,9 @@ def bench_embed(embedder: Any, corpus: Corpus, cfg: BenchConfig) -> tuple[dict[s
     nq = min(len(chunks), 64)
     cos_query = np.sum(ref[:nq] * embedder.embed_queries(chunks[:nq]), axis=1)
     embedder.clear_cache()
+    # the path concurrent queries take (one core per batch, its own compiled model) must be as faithful
+    shared = embedder._embed_query_batch(chunks[:nq], True)
+    cos_query = np.minimum(cos_query, np.sum(ref[:nq] * shared, axis=1))
     tokens = embedder.count_tokens(chunks)
     figures = {
         "chunks": len(chunks),
@@ -369,7 +376,8 @@ def _free_port() -> int:
 
 def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig, work: Path) -> dict[str, Any]:
     """The real server in a subprocess: qps at concurrency N vs 1, and concurrency-1 p50 vs in process."""
-    import httpx
+    import http.client
+    import urllib.parse
 
     from indexer.collection import Collection
 
@@ -388,16 +396,19 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
     try:
         _wait_ready(url, proc, timeout=180)
         stream = unique_queries(corpus.queries)
-        path = f"{url}/collections/bench/query"
+        path = "/collections/bench/query"
 
-        def get(client: httpx.Client, q: str) -> float:
+        def get(client: http.client.HTTPConnection, q: str) -> float:
             t0 = time.perf_counter()
-            r = client.get(path, params={"q": q, "k": 10, "mode": "dense"})
+            client.request("GET", f"{path}?{urllib.parse.urlencode({'q': q, 'k': 10, 'mode': 'dense'})}")
+            r = client.getresponse()
+            body = r.read()
             dt = (time.perf_counter() - t0) * 1000
-            if r.status_code != 200:
-                raise RuntimeError(f"GET {path} -> {r.status_code}: {r.text[:300]}")
-            if len(r.json().get("hits", [])) != 10:
-                raise RuntimeError(f"GET {path} returned {len(r.json().get('hits', []))} hits, not 10")
+            if r.status != 200:
+                raise RuntimeError(f"GET {path} -> {r.status}: {body[:300]!r}")
+            hits = json.loads(body).get("hits", [])
+            if len(hits) != 10:
+                raise RuntimeError(f"GET {path} returned {len(hits)} hits, not 10")
             return dt
 
         lock = threading.Lock()
@@ -408,22 +419,29 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
             errors: list[BaseException] = []
 
             def worker(part: list[str]) -> None:
+                client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                 try:
-                    with httpx.Client(timeout=60) as client:
-                        client.get(f"{url}/healthz")  # connect outside the timed part
-                        start.wait()
-                        for q in part:
-                            dt = get(client, q)
-                            with lock:
-                                lat.append(dt)
+                    client.request("GET", "/healthz")  # connect outside the timed part
+                    client.getresponse().read()
+                    start.wait()
+                    for q in part:
+                        dt = get(client, q)
+                        with lock:
+                            lat.append(dt)
                 except BaseException as e:  # noqa: B036 - re-raised below in the caller
                     errors.append(e)
+                    start.abort()  # a client that failed to connect must not leave the others waiting
+                finally:
+                    client.close()
 
             start = threading.Barrier(concurrency + 1)
             threads = [threading.Thread(target=worker, args=(qs[i::concurrency],)) for i in range(concurrency)]
             for t in threads:
                 t.start()
-            start.wait()
+            try:
+                start.wait()
+            except threading.BrokenBarrierError:
+                pass  # a client failed: its error is raised below
             t0 = time.perf_counter()
             for t in threads:
                 t.join()

@@ -163,7 +163,10 @@ class Embedder:
         return [min(len(e.ids), self.max_seq_length) for e in encs]
 
     # -- embedding -----------------------------------------------------------------------------
-    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False,
+                shared: bool = False) -> np.ndarray:
+        """(n, d) raw vectors. ``bulk``: document batches (big, length-packed); ``exact``: fp32 whatever
+        the precision setting; ``shared``: other calls run beside this one."""
         raise NotImplementedError
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
@@ -173,9 +176,18 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return l2_normalize(self._encode(texts, batch_size=batch_size, bulk=True))
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Queries -> (n, d) unit vectors, always at full precision, cached by text."""
+    def embed_queries(self, texts: Sequence[str], *, exact: bool = False) -> np.ndarray:
+        """Queries -> (n, d) unit vectors.
+
+        For search (default): the embedder's precision (bf16 where the CPU has it natively, within
+        cos 0.9999 of fp32), micro-batched with concurrent callers, cached by text. ``exact=True``:
+        fp32 whatever the precision - the vectors sentence-transformers computes (what the embed and
+        compare APIs return) - computed on every call."""
         texts = list(texts)
+        if exact:
+            if not texts:
+                return np.zeros((0, self.dimension), dtype=np.float32)
+            return l2_normalize(self._encode(texts, batch_size=64, bulk=False, exact=True))
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         missing: list[int] = []
         with self._cache_lock:
@@ -196,8 +208,8 @@ class Embedder:
                         self._cache.popitem(last=False)
         return out
 
-    def _embed_query_batch(self, texts: list[str]) -> np.ndarray:
-        return l2_normalize(self._encode(texts, batch_size=64, bulk=False))
+    def _embed_query_batch(self, texts: list[str], shared: bool = False) -> np.ndarray:
+        return l2_normalize(self._encode(texts, batch_size=64, bulk=False, shared=shared))
 
     def clear_cache(self) -> None:
         """Forget cached query vectors (the benchmark uses it so every timed query is computed)."""
@@ -217,6 +229,14 @@ class Embedder:
 
     def info(self) -> EmbedderInfo:
         return EmbedderInfo(self.name, self.dimension, self.max_seq_length, self.backend, self.precision)
+
+
+def _cpu_count() -> int:
+    """Cores this process may run on (its affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _read_max_seq_length(path: Path) -> int:
@@ -370,18 +390,32 @@ class _OpenVinoModel:
                                             ("attention_mask", [-1, -1], ov.Type.i64)])
         transformers.logging.set_verbosity(verbosity)
         core = ov.Core()
-        config = {"PERFORMANCE_HINT": "LATENCY"}
-        self.fp32 = core.compile_model(graph, "CPU", {**config, "INFERENCE_PRECISION_HINT": "f32"})
-        self.bf16 = core.compile_model(graph, "CPU", {**config, "INFERENCE_PRECISION_HINT": "bf16"}) if bf16 else None
-        self._requests: dict[bool, queue.SimpleQueue[Any]] = {False: queue.SimpleQueue(), True: queue.SimpleQueue()}
+        latency = {"PERFORMANCE_HINT": "LATENCY"}  # one call spread over every core
+        self.fp32 = core.compile_model(graph, "CPU", {**latency, "INFERENCE_PRECISION_HINT": "f32"})
+        self.bf16 = core.compile_model(graph, "CPU", {**latency, "INFERENCE_PRECISION_HINT": "bf16"}) if bf16 else None
+        # One stream per core, one thread each, for calls made while others run: concurrent batches then
+        # run side by side instead of each being split across every core (less synchronisation).
+        self.lanes = _cpu_count()
+        self.shared = core.compile_model(graph, "CPU", {
+            "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.lanes,
+            "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32"}) if self.lanes > 1 else None
+        self._requests: dict[str, queue.SimpleQueue[Any]] = {
+            "fp32": queue.SimpleQueue(), "bf16": queue.SimpleQueue(), "shared": queue.SimpleQueue()}
 
-    def __call__(self, ids: np.ndarray, mask: np.ndarray, *, bf16: bool = False) -> np.ndarray:
-        use_bf16 = bf16 and self.bf16 is not None
-        pool = self._requests[use_bf16]
+    def __call__(self, ids: np.ndarray, mask: np.ndarray, *, bf16: bool = False, shared: bool = False) -> np.ndarray:
+        """Pooled vectors: in bf16 where asked and compiled, else fp32; ``shared`` (other calls run
+        beside this one) runs on one core of the per-core model, in the model's precision."""
+        if shared and self.shared is not None and (bf16 == (self.bf16 is not None)):
+            kind, model = "shared", self.shared
+        elif bf16 and self.bf16 is not None:
+            kind, model = "bf16", self.bf16
+        else:
+            kind, model = "fp32", self.fp32
+        pool = self._requests[kind]
         try:
             req = pool.get_nowait()
         except queue.Empty:  # one infer request per concurrent caller, reused afterwards
-            req = (self.bf16 if use_bf16 else self.fp32).create_infer_request()  # type: ignore[union-attr]
+            req = model.create_infer_request()
         try:
             res = req.infer({"input_ids": ids, "attention_mask": mask})
             return np.array(res[0], dtype=np.float32)
@@ -433,7 +467,7 @@ class SentenceTransformerEmbedder(Embedder):
         self._embed_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._embed_tokenizer.enable_truncation(self.max_seq_length)
         self._embed_tokenizer.no_padding()
-        self._forward: Callable[[np.ndarray, np.ndarray, bool], np.ndarray] | None = None
+        self._forward: Callable[..., np.ndarray] | None = None  # (ids, mask, bf16, shared=False) -> vectors
         self.engine = "encode"
         self._pick_engine(resolve_engine(engine))
 
@@ -446,9 +480,10 @@ class SentenceTransformerEmbedder(Embedder):
         if wanted in ("auto", "openvino"):
             try:
                 ov_model = _OpenVinoModel(hf, pooling, torch, bf16=self.precision == "bf16")
-                self._forward = lambda ids, mask, bf16: ov_model(ids, mask, bf16=bf16)
+                self._forward = lambda ids, mask, bf16, shared=False: ov_model(ids, mask, bf16=bf16, shared=shared)
                 if self._self_check():
                     self.engine = "openvino"
+                    self._query_batcher.lanes = ov_model.lanes
                     return
             except Exception as e:  # noqa: BLE001 - any conversion failure falls back to torch
                 (log.warning if wanted == "openvino" else log.info)("OpenVINO engine unavailable: %s", e)
@@ -457,7 +492,7 @@ class SentenceTransformerEmbedder(Embedder):
             if self.precision == "bf16":
                 tb.enable_bf16()
 
-            def forward(ids: np.ndarray, mask: np.ndarray, bf16: bool) -> np.ndarray:
+            def forward(ids: np.ndarray, mask: np.ndarray, bf16: bool, shared: bool = False) -> np.ndarray:
                 with torch.inference_mode():
                     m = None if mask.all() else torch.from_numpy(mask)
                     return tb(torch.from_numpy(ids), m, bf16=bf16).float().numpy()
@@ -469,25 +504,34 @@ class SentenceTransformerEmbedder(Embedder):
         self._forward = None
         self.engine = "encode"
 
+    #: the fidelity bar: every vector of the fast path within this cosine of fp32 sentence-transformers
+    MIN_COSINE = 0.9999
+
     def _self_check(self) -> bool:
+        """Every path of the direct engine against ``SentenceTransformer.encode`` in fp32: the exact
+        path to 1e-5, the fast (bf16 where enabled) paths - alone and shared - to ``MIN_COSINE``."""
         probe = ["A quick self-check of the direct forward path, against sentence-transformers.", "semsearch",
                  "x " * (self.max_seq_length + 10)]
-        ref = l2_normalize(self._st_encode(probe, batch_size=4, bulk=False))
-        got = l2_normalize(self._direct_encode(probe, batch_size=4, bulk=False))
-        cos = float(np.min(np.sum(ref * got, axis=1)))
-        if cos < 0.99999:
-            log.warning("direct forward disabled: cosine %.6f vs sentence-transformers; using encode()", cos)
-            return False
+        ref = l2_normalize(self._st_encode(probe, batch_size=4, bulk=False, exact=True))
+        for exact, shared, bar in ((True, False, 0.99999), (False, False, self.MIN_COSINE),
+                                   (False, True, self.MIN_COSINE)):
+            got = l2_normalize(self._direct_encode(probe, batch_size=4, bulk=False, exact=exact, shared=shared))
+            cos = float(np.min(np.sum(ref * got, axis=1)))
+            if cos < bar:
+                log.warning("direct forward disabled: cosine %.6f vs sentence-transformers (%s, %s); using encode()",
+                            cos, "fp32" if exact else self.precision, "shared" if shared else "alone")
+                return False
         return True
 
-    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False,
+                shared: bool = False) -> np.ndarray:
         if self._forward is None:
-            return self._st_encode(texts, batch_size=batch_size, bulk=bulk)
-        return self._direct_encode(texts, batch_size=batch_size, bulk=bulk)
+            return self._st_encode(texts, batch_size=batch_size, bulk=bulk, exact=exact)
+        return self._direct_encode(texts, batch_size=batch_size, bulk=bulk, exact=exact, shared=shared)
 
-    def _st_encode(self, texts: list[str], *, batch_size: int, bulk: bool) -> np.ndarray:
+    def _st_encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False) -> np.ndarray:
         torch = self._torch
-        use_bf16 = bulk and self.precision == "bf16"
+        use_bf16 = not exact and self.precision == "bf16"
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             vecs = self.model.encode(
                 texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=False,
@@ -495,9 +539,10 @@ class SentenceTransformerEmbedder(Embedder):
             )
         return np.asarray(vecs, dtype=np.float32)
 
-    def _direct_encode(self, texts: list[str], *, batch_size: int, bulk: bool) -> np.ndarray:
+    def _direct_encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False,
+                       shared: bool = False) -> np.ndarray:
         assert self._forward is not None
-        bf16 = bulk and self.precision == "bf16"
+        bf16 = not exact and self.precision == "bf16"
         tok = self._embed_tokenizer
         ids_list = [e.ids for e in tok.encode_batch(texts)] if len(texts) > 1 else [tok.encode(texts[0]).ids]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
@@ -512,7 +557,7 @@ class SentenceTransformerEmbedder(Embedder):
             for r, i in enumerate(rows):
                 ids[r, : len(ids_list[i])] = ids_list[i]
                 mask[r, : len(ids_list[i])] = 1
-            out[rows] = self._forward(ids, mask, bf16)
+            out[rows] = self._forward(ids, mask, bf16, shared=shared)
         return out
 
 
@@ -551,7 +596,8 @@ class MinimalEmbedder(Embedder):
         self.model = MiniLM.from_pretrained(path)
         self.dimension = int(self.model.config.hidden_size)
 
-    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False,
+                shared: bool = False) -> np.ndarray:
         return np.asarray(self.model.encode(texts, batch_size=batch_size), dtype=np.float32)
 
 

@@ -35,7 +35,7 @@ def router(models: ApiModels) -> APIRouter:
     @bind(body=models.embed)
     def embed(body: EmbedRequest, embedder: EmbedderDep) -> EmbedResponse:
         """Embed texts into L2-normalized vectors (cosine = dot product)."""
-        vecs = embedder.embed_queries(body.texts)
+        vecs = embedder.embed_queries(body.texts, exact=True)  # the model's own fp32 vectors
         tokens = embedder.count_tokens(body.texts)
         cut = [len(embedder.token_offsets(t)) + 2 > embedder.max_seq_length for t in body.texts]  # + [CLS], [SEP]
         return EmbedResponse(model=embedder.name, dimension=embedder.dimension, embeddings=vecs.tolist(),
@@ -49,7 +49,7 @@ def router(models: ApiModels) -> APIRouter:
             raise ModelNotServed(f"dimensions={body.dimensions} is not available: {embedder.name} makes "
                                  f"{embedder.dimension}-dimensional vectors (omit dimensions).", field="dimensions")
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
-        vecs = embedder.embed_queries(texts)
+        vecs = embedder.embed_queries(texts, exact=True)
         tokens = sum(embedder.count_tokens(texts))
         data = [OpenAIEmbedding(index=i, embedding=_as_base64(v) if body.encoding_format == "base64" else v.tolist())
                 for i, v in enumerate(vecs)]
