@@ -295,20 +295,20 @@ class Collection:
     def index_folder(self, root: Path | str, *, progress: Callable[[Progress], None] | None = None,
                      cancel: threading.Event | None = None) -> IndexReport:
         """Bring the collection in line with the files under ``root``: add new files, replace changed
-        ones, drop deleted ones. Unchanged files (same size and mtime, or same sha256) cost no embedding."""
+        ones, drop deleted ones. Unchanged files (same size and mtime, or same sha256) cost no embedding.
+
+        Streams: the folder is walked once to count its files (for progress), then again while
+        files are read, chunked and embedded in bounded batches; no list of the folder's files is
+        kept. What is known of previously indexed files (size, mtime, sha256) is held as small
+        tuples and shrinks as they are seen; what is left at the end was deleted."""
         started = time.monotonic()
         root = Path(root).expanduser().absolute()
         if not root.is_dir():
             raise InvalidInput(f"{root} is not a folder", field="path")
         report = IndexReport()
-        known = {r.key: r for r in self._file_rows(root)}
-        candidates: list[Candidate] = []
-        for item in walk(root, max_bytes=self.limits.max_file_bytes):
-            if isinstance(item, Skipped):
-                report.skipped.append(item)
-            else:
-                candidates.append(item)
-        seen: set[str] = {s.path for s in report.skipped if s.reason == "unreadable"}  # keep on transient errors
+        known = self._file_states(root)  # key -> (size, mtime, sha256); popped when the file is seen
+        total = sum(isinstance(item, Candidate) for item in walk(root, max_bytes=self.limits.max_file_bytes))
+        gone: list[str] = []  # known files seen again but no longer indexable (empty, unsupported, ...)
         pending: list[tuple[SourceWrite, str]] = []
         pending_chunks = 0
         touches: list[tuple[str, float]] = []
@@ -337,32 +337,37 @@ class Collection:
                 return
             elapsed = time.monotonic() - started
             rate = report.chunks_embedded / report.embed_seconds if report.embed_seconds else 0.0
-            eta = elapsed / done * (len(candidates) - done) if done else None
-            progress(Progress(done, len(candidates), report.chunks_embedded, rate, eta, current))
+            eta = elapsed / done * max(0, total - done) if done else None
+            progress(Progress(done, max(total, done), report.chunks_embedded, rate, eta, current))
 
         tell("")
-        for cand in candidates:
+        for cand in walk(root, max_bytes=self.limits.max_file_bytes):
             if cancel is not None and cancel.is_set():
                 break
+            if isinstance(cand, Skipped):
+                report.skipped.append(cand)
+                if cand.reason == "unreadable":  # keep what we had: a transient error must not delete data
+                    under = cand.path.rstrip("/") + "/"  # (an unreadable folder keeps the files under it)
+                    for k in [k for k in known if k == cand.path or k.startswith(under)]:
+                        del known[k]
+                continue
             key = str(cand.path)
-            seen.add(key)
-            old = known.get(key)
+            old = known.pop(key, None)
             done += 1
-            if old is not None and old.size == cand.size and old.mtime == cand.mtime:
+            if old is not None and old[0] == cand.size and old[1] == cand.mtime:
                 report.unchanged += 1
                 continue
             try:
                 sha = _sha256_file(cand.path)
-                if old is not None and old.sha256 == sha:
+                if old is not None and old[2] == sha:
                     report.unchanged += 1
                     touches.append((key, cand.mtime))
                     continue
                 text = read_file(cand.path, max_bytes=self.limits.max_file_bytes)
             except SkipFile as e:
                 report.skipped.append(Skipped(key, e.reason, e.detail))
-                if e.reason == "unreadable":
-                    continue  # keep what we had; a transient error must not delete data
-                seen.discard(key)
+                if e.reason != "unreadable" and old is not None:  # unreadable: keep what we had
+                    gone.append(key)
                 continue
             except OSError as e:
                 report.skipped.append(Skipped(key, "unreadable", e.strerror or str(e)))
@@ -370,7 +375,8 @@ class Collection:
             chunks = self._chunk(text)
             if not chunks:
                 report.skipped.append(Skipped(key, "empty", "no text to index"))
-                seen.discard(key)
+                if old is not None:
+                    gone.append(key)
                 continue
             write = SourceWrite(kind="file", key=key, sha256=sha, chunks=chunks,
                                 vectors=np.zeros((0, 0), np.float32), ext=cand.path.suffix.lower(),
@@ -383,7 +389,7 @@ class Collection:
         flush()
         cancelled = cancel is not None and cancel.is_set()
         if not cancelled:
-            gone = [k for k in known if k not in seen]
+            gone.extend(known)  # indexed before, not found now
             if gone:
                 _, removed = self._write(deletes=[("file", k) for k in gone])
                 report.removed = len(gone)
@@ -393,6 +399,14 @@ class Collection:
         report.chunks_total = self.catalog.count_chunks()
         report.seconds = time.monotonic() - started
         return report
+
+    def _file_states(self, root: Path) -> dict[str, tuple[int, float, str]]:
+        """key -> (size, mtime, sha256) of the indexed files under ``root``."""
+        prefix = str(root).rstrip("/") + "/"
+        rows = self.catalog.reader.execute(
+            "SELECT key, size, mtime, sha256 FROM sources WHERE kind='file' AND substr(key, 1, ?) = ?",
+            (len(prefix), prefix))
+        return {key: (size, mtime, sha) for key, size, mtime, sha in rows}
 
     def _file_rows(self, root: Path) -> list[SourceRow]:
         prefix = str(root).rstrip("/") + "/"

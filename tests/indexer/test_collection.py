@@ -285,3 +285,68 @@ def test_reader_sees_writes_made_by_another_process(tmp_path, embedder):
     assert [h.id for h in server.search("lava from a volcano", mode="dense", k=5)] == ["new"]
     assert server.vectors.ntotal == 1
     server.close()
+
+
+def test_index_folder_streams_the_walk(tmp_path, embedder, monkeypatch):
+    """The first batch is embedded while the walk is still early in the folder: no list of the
+    folder's files is built before embedding starts (memory stays flat as folders grow)."""
+    import indexer.collection as collection_module
+
+    files = {f"d{i // 50:02d}/n{i:04d}.txt": f"Note {i} on topic {i % 7}." for i in range(400)}
+    root = make_folder(tmp_path / "many", files)
+    c = Collection.open(tmp_path / "data", "stream", embedder, limits=Limits(batch_chunks=32))
+    yielded = [0]
+    real_walk = collection_module.walk
+
+    def counting_walk(*a, **kw):
+        for item in real_walk(*a, **kw):
+            yielded[0] += 1
+            yield item
+
+    at_first_embed: list[int] = []
+    real_embed = embedder.embed
+
+    def embed(texts, **kw):
+        if not at_first_embed:
+            at_first_embed.append(yielded[0])
+        return real_embed(texts, **kw)
+
+    monkeypatch.setattr(collection_module, "walk", counting_walk)
+    monkeypatch.setattr(embedder, "embed", embed)
+    try:
+        report = c.index_folder(root)
+    finally:
+        c.close()
+    assert report.added == 400
+    # the counting pass yields 400 items; the indexing pass had yielded about one batch when it embedded
+    assert 400 + 32 <= at_first_embed[0] <= 400 + 40
+
+
+def test_an_unreadable_folder_keeps_its_files(tmp_path, embedder, monkeypatch):
+    """A folder that cannot be listed this time (permissions, a flaky mount) is reported, and the
+    files indexed under it are kept, not deleted; they go only when the folder is really gone."""
+    import indexer.sync as sync_module
+
+    root = make_folder(tmp_path / "docs")
+    c = Collection.open(tmp_path / "data", "keep", embedder)
+    try:
+        c.index_folder(root)
+        real_scandir = sync_module.os.scandir
+        cooking = str(root / "cooking")
+
+        def scandir(path):
+            if str(path) == cooking:
+                raise PermissionError(13, "Permission denied")
+            return real_scandir(path)
+
+        monkeypatch.setattr(sync_module.os, "scandir", scandir)
+        report = c.index_folder(root)
+        assert report.removed == 0 and report.unchanged == len(TOPICS) - 2
+        assert any(s.path == cooking and s.reason == "unreadable" for s in report.skipped)
+        assert {h.path for h in c.search("knead the dough and bake bread", k=3, mode="dense")} & {
+            str(root / "cooking/bread.md")}
+        monkeypatch.setattr(sync_module.os, "scandir", real_scandir)
+        shutil.rmtree(root / "cooking")
+        assert c.index_folder(root).removed == 2
+    finally:
+        c.close()
