@@ -298,3 +298,24 @@ def test_load_scifact() -> None:
     assert evaluate(run, dataset.qrels, ks=[10]) == pytest.approx(
         {f"{m}@{k}": 1.0 for m in ("ndcg", "recall", "mrr") for k in (10, 100)}
     )
+
+
+def test_compare_eval_fails_when_ndcg_moves_past_the_tolerance(tmp_path):
+    """benchmarks/compare_eval.py, which `make eval-precision` runs on fp32 vs the fast path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "compare_eval.py"
+    spec = importlib.util.spec_from_file_location("compare_eval", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    base = {m: {"ndcg@10": v} for m, v in (("dense", 0.6557), ("keyword", 0.6856), ("hybrid", 0.7294))}
+    near = {m: {"ndcg@10": v} for m, v in (("dense", 0.6573), ("keyword", 0.6856), ("hybrid", 0.7305))}
+    far = {**near, "dense": {"ndcg@10": 0.6583}}
+    a, b, c = (tmp_path / f"{n}.json" for n in "abc")
+    for p, d in ((a, base), (b, near), (c, far)):
+        p.write_text(json.dumps(d))
+    assert mod.main([str(a), str(b)]) == 0
+    assert mod.main([str(a), str(c)]) == 1  # dense moved by +0.0026
+    lines, ok = mod.compare(base, far, 0.002)
+    assert not ok and "delta +0.0026" in lines[0]
