@@ -187,18 +187,17 @@ class VectorIndex:
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: Path, seq: int) -> None:
-        """Atomically write the index with the catalog sequence it reflects."""
-        with self.lock:
-            if self.tombstones:
-                self.index.remove_ids(faiss.IDSelectorBatch(np.fromiter(self.tombstones, dtype=np.int64)))
-                self.tombstones.clear()
-            payload = faiss.serialize_index(self.index).tobytes()
+        """Atomically write the index with the catalog sequence it reflects.
+
+        The index is streamed to the file (hashed on the way) instead of serialized in memory first,
+        which held two extra copies of every vector at each checkpoint. Writing happens under the
+        lock (into the page cache); the fsync and the rename do not."""
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            f.write(MAGIC + struct.pack("<Q", seq) + hashlib.sha256(payload).digest())
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            self._write_file(tmp, seq)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, path)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -207,23 +206,50 @@ class VectorIndex:
             os.close(dir_fd)
         self.seq = seq
 
+    def _write_file(self, tmp: Path, seq: int) -> None:
+        head = len(MAGIC) + 8
+        with open(tmp, "wb") as f:
+            with self.lock:
+                if self.tombstones:
+                    self.index.remove_ids(faiss.IDSelectorBatch(np.fromiter(self.tombstones, dtype=np.int64)))
+                    self.tombstones.clear()
+                f.write(MAGIC + struct.pack("<Q", seq) + bytes(32))  # the digest is filled in below
+                digest = hashlib.sha256()
+
+                def write(block: bytes) -> int:
+                    f.write(block)
+                    digest.update(block)
+                    return len(block)
+
+                faiss.write_index(self.index, faiss.PyCallbackIOWriter(write))
+            f.seek(head)
+            f.write(digest.digest())
+            f.flush()
+            os.fsync(f.fileno())
+
     @classmethod
     def load(cls, path: Path, dim: int, index_type: str) -> VectorIndex:
+        """Read an index file, checking its checksum before FAISS parses a byte (streamed: the
+        file is never held in memory beside the index it builds)."""
         try:
-            data = path.read_bytes()
+            f = open(path, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError as e:
             raise IndexFileError(f"{path.name} is missing") from e
-        head = len(MAGIC) + 8 + 32
-        if len(data) < head or not data.startswith(MAGIC):
-            raise IndexFileError(f"{path.name} is not a semsearch index file (or is truncated)")
-        (seq,) = struct.unpack("<Q", data[len(MAGIC) : len(MAGIC) + 8])
-        digest, payload = data[len(MAGIC) + 8 : head], data[head:]
-        if hashlib.sha256(payload).digest() != digest:
-            raise IndexFileError(f"{path.name} fails its checksum")
-        try:
-            index = faiss.deserialize_index(np.frombuffer(payload, dtype=np.uint8))
-        except RuntimeError as e:
-            raise IndexFileError(f"{path.name} cannot be read by FAISS: {e}") from e
+        with f:
+            head = f.read(len(MAGIC) + 8 + 32)
+            if len(head) < len(MAGIC) + 8 + 32 or not head.startswith(MAGIC):
+                raise IndexFileError(f"{path.name} is not a semsearch index file (or is truncated)")
+            (seq,) = struct.unpack("<Q", head[len(MAGIC) : len(MAGIC) + 8])
+            digest = hashlib.sha256()
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+            if digest.digest() != head[len(MAGIC) + 8 :]:
+                raise IndexFileError(f"{path.name} fails its checksum")
+            f.seek(len(head))
+            try:
+                index = faiss.read_index(faiss.PyCallbackIOReader(f.read))
+            except RuntimeError as e:
+                raise IndexFileError(f"{path.name} cannot be read by FAISS: {e}") from e
         if index.d != dim:
             raise IndexFileError(f"{path.name} has {index.d} dimensions, the collection {dim}")
         self = cls(dim, index_type)

@@ -32,3 +32,24 @@ def test_small_searches_run_on_the_calling_thread_alone(monkeypatch):
     monkeypatch.setattr(vectors, "PARALLEL_MIN_WORK", 100)
     idx.search(x[:1], 5)
     assert faiss.omp_get_max_threads() == vectors._MAX_THREADS  # big enough: every core
+
+
+def test_save_and_load_stream_instead_of_copying_the_index(tmp_path):
+    """A checkpoint used to serialize the index in memory (two extra copies of every vector);
+    now it streams to the file and back. Python-side allocations stay far below the index size."""
+    import tracemalloc
+
+    idx, x = _flat(20_000, dim=384)  # ~31 MB of vectors
+    path = tmp_path / "v.faiss"
+    tracemalloc.start()
+    try:
+        idx.save(path, seq=7)
+        saved_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        back = VectorIndex.load(path, 384, "flat")
+        loaded_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert saved_peak < 8e6 and loaded_peak < 8e6, (saved_peak, loaded_peak)
+    assert back.seq == 7 and back.ntotal == 20_000
+    assert [i for i, _ in back.search(x[5:6], 3)[0]] == [i for i, _ in idx.search(x[5:6], 3)[0]]
