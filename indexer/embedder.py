@@ -5,10 +5,11 @@ Two backends implement one small protocol:
 - ``sentence-transformers`` (default): the real model, run by the fastest *engine* that reproduces
   ``SentenceTransformer.encode`` (checked at load): OpenVINO (the model's graph compiled for the CPU),
   else a direct torch forward on the weights, else ``encode`` itself. Bulk document batches are
-  length-sorted and packed by a token budget, and run in bf16 where the CPU has native bf16
-  (AVX512-BF16 or AMX; cosine >= 0.9999 with fp32); queries always run in fp32 (exact), and
-  concurrent query calls share forward passes (:mod:`indexer.batching`). ``precision="fp32"`` /
-  ``SEMSEARCH_PRECISION=fp32`` forces fp32 everywhere; ``engine=`` / ``SEMSEARCH_ENGINE`` picks the engine.
+  length-sorted and packed by a token budget. Documents and search queries run in bf16 where the
+  CPU has native bf16 (AVX512-BF16 or AMX; cosine >= 0.9999 with fp32); ``embed_queries(exact=True)``
+  is fp32 (what the embed and compare APIs return). Concurrent query calls share forward passes, one
+  batch per core (:mod:`indexer.batching`). ``precision="fp32"`` / ``SEMSEARCH_PRECISION=fp32``
+  forces fp32 everywhere; ``engine=`` / ``SEMSEARCH_ENGINE`` picks the engine.
 - ``minimal``: the bundled from-scratch NumPy transformer (``indexer.transformer``) - same weights,
   same vectors, no torch in the embedding path.
 
@@ -439,7 +440,7 @@ class SentenceTransformerEmbedder(Embedder):
 
     The first two share the batching: the model's fast tokenizer (truncated at ``max_seq_length``),
     texts sorted by length and packed by a token budget (little padding, big batches of short texts).
-    Bulk batches use bf16 where the CPU has native bf16 (``precision``); queries are always fp32.
+    Documents and search queries use bf16 where the CPU has native bf16 (``precision``); ``exact`` calls are fp32.
     """
 
     backend = "sentence-transformers"
@@ -513,8 +514,8 @@ class SentenceTransformerEmbedder(Embedder):
         probe = ["A quick self-check of the direct forward path, against sentence-transformers.", "semsearch",
                  "x " * (self.max_seq_length + 10)]
         ref = l2_normalize(self._st_encode(probe, batch_size=4, bulk=False, exact=True))
-        for exact, shared, bar in ((True, False, 0.99999), (False, False, self.MIN_COSINE),
-                                   (False, True, self.MIN_COSINE)):
+        fast = self.MIN_COSINE if self.precision == "bf16" else 0.99999  # in fp32 every path is exact
+        for exact, shared, bar in ((True, False, 0.99999), (False, False, fast), (False, True, fast)):
             got = l2_normalize(self._direct_encode(probe, batch_size=4, bulk=False, exact=exact, shared=shared))
             cos = float(np.min(np.sum(ref * got, axis=1)))
             if cos < bar:
