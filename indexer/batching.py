@@ -34,7 +34,6 @@ T = TypeVar("T")
 class _Request(Generic[T]):
     items: list[T]
     event: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False  # runs a batch: found a free lane (a promoted request learns it from its event)
     done: bool = False
     result: np.ndarray | None = None
     error: BaseException | None = None
@@ -73,12 +72,12 @@ class MicroBatcher(Generic[T]):
     def __call__(self, items: Sequence[T]) -> np.ndarray:
         req: _Request[T] = _Request(list(items))
         with self._lock:
-            if self._running < self.lanes:  # a free lane (then nobody is queued): run at once
+            lead = self._running < self.lanes  # a free lane (then nobody is queued): run at once
+            if lead:
                 self._running += 1
-                req.lead = True
             else:
                 self._queue.append(req)
-        if not req.lead:
+        if not lead:
             req.event.wait()
             if req.done:
                 return self._result(req)

@@ -297,8 +297,8 @@ class Collection:
         """Bring the collection in line with the files under ``root``: add new files, replace changed
         ones, drop deleted ones. Unchanged files (same size and mtime, or same sha256) cost no embedding.
 
-        Streams: the folder is walked once to count its files (for progress), then again while
-        files are read, chunked and embedded in bounded batches; no list of the folder's files is
+        Streams: the folder is walked while files are read, chunked and embedded in bounded batches
+        (and once before, to count its files, when ``progress`` is given); no list of its files is
         kept. What is known of previously indexed files (size, mtime, sha256) is held as small
         tuples and shrinks as they are seen; what is left at the end was deleted."""
         started = time.monotonic()
@@ -307,7 +307,9 @@ class Collection:
             raise InvalidInput(f"{root} is not a folder", field="path")
         report = IndexReport()
         known = self._file_states(root)  # key -> (size, mtime, sha256); popped when the file is seen
-        total = sum(isinstance(item, Candidate) for item in walk(root, max_bytes=self.limits.max_file_bytes))
+        # the files to do, for progress and ETA only: no second walk when nobody is watching
+        total = 0 if progress is None else sum(
+            isinstance(item, Candidate) for item in walk(root, max_bytes=self.limits.max_file_bytes))
         gone: list[str] = []  # known files seen again but no longer indexable (empty, unsupported, ...)
         pending: list[tuple[SourceWrite, str]] = []
         pending_chunks = 0
@@ -408,17 +410,10 @@ class Collection:
             (len(prefix), prefix))
         return {key: (size, mtime, sha) for key, size, mtime, sha in rows}
 
-    def _file_rows(self, root: Path) -> list[SourceRow]:
-        prefix = str(root).rstrip("/") + "/"
-        rows = self.catalog.reader.execute(
-            "SELECT id, kind, key, ext, size, mtime, sha256, metadata, indexed_at FROM sources "
-            "WHERE kind='file' AND substr(key, 1, ?) = ?", (len(prefix), prefix)).fetchall()
-        return [source_row(r) for r in rows]
-
     def remove_path(self, path: Path | str) -> int:
         """Drop a file's chunks (or every file under a folder). Returns the number of files removed."""
         p = Path(path).expanduser().absolute()
-        keys = [r.key for r in self._file_rows(p)]
+        keys = list(self._file_states(p))
         row = self.catalog.reader.execute("SELECT 1 FROM sources WHERE kind='file' AND key=?", (str(p),)).fetchone()
         if row:
             keys.append(str(p))

@@ -397,6 +397,7 @@ class _OpenVinoModel:
         # One stream per core, one thread each, for calls made while others run: concurrent batches then
         # run side by side instead of each being split across every core (less synchronisation).
         self.lanes = _cpu_count()
+        self.shared_bf16 = bf16  # the per-core model runs in the embedder's precision
         self.shared = core.compile_model(graph, "CPU", {
             "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.lanes,
             "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32"}) if self.lanes > 1 else None
@@ -406,7 +407,7 @@ class _OpenVinoModel:
     def __call__(self, ids: np.ndarray, mask: np.ndarray, *, bf16: bool = False, shared: bool = False) -> np.ndarray:
         """Pooled vectors: in bf16 where asked and compiled, else fp32; ``shared`` (other calls run
         beside this one) runs on one core of the per-core model, in the model's precision."""
-        if shared and self.shared is not None and (bf16 == (self.bf16 is not None)):
+        if shared and self.shared is not None and bf16 == self.shared_bf16:
             kind, model = "shared", self.shared
         elif bf16 and self.bf16 is not None:
             kind, model = "bf16", self.bf16

@@ -17,6 +17,8 @@ import pytest
 from openai import OpenAI
 from sentence_transformers import util
 
+from indexer.bench import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 KEY = "server-test-key"
 
@@ -55,12 +57,7 @@ def server(tmp_path_factory):
             time.sleep(0.25)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=30)
 
 
 def test_openai_client_float_and_default_base64(server, embedder):

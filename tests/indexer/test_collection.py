@@ -314,7 +314,7 @@ def test_index_folder_streams_the_walk(tmp_path, embedder, monkeypatch):
     monkeypatch.setattr(collection_module, "walk", counting_walk)
     monkeypatch.setattr(embedder, "embed", embed)
     try:
-        report = c.index_folder(root)
+        report = c.index_folder(root, progress=lambda p: None)  # a watcher: the counting pass runs too
     finally:
         c.close()
     assert report.added == 400
