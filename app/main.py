@@ -5,6 +5,7 @@ Run it with ``semsearch serve`` (or ``uvicorn app.main:create_app --factory``).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import threading
@@ -26,8 +27,9 @@ from app.middleware import AuthMiddleware, BodyLimitMiddleware
 from app.registry import CollectionRegistry
 from app.routes import collections, compare, documents, embed, explain, health, jobs, query
 from app.schemas import build_models
+from app.search_lanes import SearchLanes
 from app.settings import Settings
-from indexer.embedder import Embedder, load_embedder
+from indexer.embedder import Embedder, cpu_count, load_embedder
 from indexer.jobs import JobManager
 
 log = logging.getLogger(__name__)
@@ -66,9 +68,12 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                                             precision=settings.precision, engine=settings.engine)
         metered = cast(Embedder, MeteredEmbedder(model, metrics))
         registry = CollectionRegistry(settings, metered)
+        lanes = SearchLanes(functools.partial(query.run_query_group, registry), lanes=cpu_count())
+        lanes.start()
         job_manager = JobManager()
         warmed_up = threading.Event()
         app.state.embedder, app.state.collections, app.state.jobs = metered, registry, job_manager
+        app.state.search_lanes = lanes
         app.state.warmed_up = warmed_up
 
         def warm_up() -> None:
@@ -83,16 +88,18 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         try:
             yield
         finally:
+            await run_in_threadpool(lanes.close)
             await run_in_threadpool(job_manager.shutdown)
             await run_in_threadpool(warm.join, 60)  # don't let it open a collection after close_all
             await run_in_threadpool(registry.close_all)
-            app.state.embedder = app.state.collections = None
+            app.state.embedder = app.state.collections = app.state.search_lanes = None
 
     app = FastAPI(title="semsearch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.minilm = explain.LazyMiniLM()
-    metrics.watch(lambda: getattr(app.state, "collections", None), lambda: getattr(app.state, "jobs", None))
+    metrics.watch(lambda: getattr(app.state, "collections", None), lambda: getattr(app.state, "jobs", None),
+                  lambda: getattr(app.state, "search_lanes", None))
 
     install_error_handlers(app)
     # Added innermost first. Metrics see every status; the catch-all turns escapes into 500s; the key is

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from app.registry import CollectionRegistry
+    from app.search_lanes import SearchLanes
     from indexer.embedder import Embedder
     from indexer.jobs import JobManager
 
@@ -43,10 +44,11 @@ class Metrics:
         self.embed_seconds = Histogram("semsearch_embed_duration_seconds", "Seconds per embedding call",
                                        ["kind"], buckets=LATENCY_BUCKETS, registry=self.registry)
 
-    def watch(self, collections: Callable[[], CollectionRegistry | None], jobs: Callable[[], JobManager | None]
-              ) -> None:
-        """Report index sizes and job counts, read at scrape time (from whatever the app holds then)."""
-        self.registry.register(_StateCollector(collections, jobs))
+    def watch(self, collections: Callable[[], CollectionRegistry | None], jobs: Callable[[], JobManager | None],
+              lanes: Callable[[], SearchLanes | None] = lambda: None) -> None:
+        """Report index sizes, job counts and search-lane batching, read at scrape time (from whatever
+        the app holds then)."""
+        self.registry.register(_StateCollector(collections, jobs, lanes))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -54,9 +56,10 @@ class Metrics:
 
 class _StateCollector(Collector):
     def __init__(self, collections: Callable[[], CollectionRegistry | None],
-                 jobs: Callable[[], JobManager | None]) -> None:
+                 jobs: Callable[[], JobManager | None], lanes: Callable[[], SearchLanes | None]) -> None:
         self.collections = collections
         self.jobs = jobs
+        self.lanes = lanes
 
     def describe(self) -> list[Metric]:
         return []  # nothing to check for duplicates at registration; collect() runs at scrape time
@@ -89,10 +92,22 @@ class _StateCollector(Collector):
                 ("semsearch_query_embed_requests", "calls", "Query embedding requests served"),
                 ("semsearch_query_embed_batches", "batches", "Forward passes that served query requests"),
                 ("semsearch_query_embed_shared_batches", "shared_batches",
-                 "Query forward passes that ran beside another one (one core each)"),
+                 "Query forward passes that ran on one core (beside other work)"),
             ):
                 c = CounterMetricFamily(name, doc)
                 c.add_metric([], float(stats[key]))
+                yield c
+        lanes = self.lanes()
+        if lanes is not None:  # how well concurrent query requests share search calls (see app.search_lanes)
+            lane_stats = lanes.stats.to_dict()
+            for name, key, doc in (
+                ("semsearch_search_lane_requests", "requests", "Query requests answered by the search lanes"),
+                ("semsearch_search_lane_batches", "batches", "Batches of query requests the search lanes took"),
+                ("semsearch_search_lane_busy_batches", "busy_batches",
+                 "Batches run beside other work (their embedding stays on one core)"),
+            ):
+                c = CounterMetricFamily(name, doc)
+                c.add_metric([], float(lane_stats[key]))
                 yield c
 
 
@@ -114,8 +129,8 @@ class MeteredEmbedder:
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         return self._timed("document", len(texts), lambda: self.inner.embed(texts, batch_size=batch_size))
 
-    def embed_queries(self, texts: Sequence[str], *, exact: bool = False) -> np.ndarray:
-        return self._timed("query", len(texts), lambda: self.inner.embed_queries(texts, exact=exact))
+    def embed_queries(self, texts: Sequence[str], *, exact: bool = False, busy: bool = False) -> np.ndarray:
+        return self._timed("query", len(texts), lambda: self.inner.embed_queries(texts, exact=exact, busy=busy))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

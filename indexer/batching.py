@@ -14,8 +14,10 @@ throughput. :class:`MicroBatcher` does that without ever adding a wait:
 
 The batch function is called as ``fn(items, shared)``: ``shared`` is False when the batch is the only
 work in flight (the engine may then spread it over every core for the lowest latency) and True when
-other batches run beside it (each should then stay on one core). A leader hands off instead of
-looping, so it returns as soon as its own batch is done.
+other batches run beside it (each should then stay on one core). A caller that knows of other work
+the batcher cannot see (a server's other searches, between their embedding steps) passes ``busy=True``
+so its batch counts as shared too. A leader hands off instead of looping, so it returns as soon as its
+own batch is done.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ T = TypeVar("T")
 @dataclass
 class _Request(Generic[T]):
     items: list[T]
+    busy: bool = False  # the caller knows of other work in flight
     event: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     result: np.ndarray | None = None
@@ -69,8 +72,8 @@ class MicroBatcher(Generic[T]):
         self._running = 0
         self.stats = BatchStats()
 
-    def __call__(self, items: Sequence[T]) -> np.ndarray:
-        req: _Request[T] = _Request(list(items))
+    def __call__(self, items: Sequence[T], *, busy: bool = False) -> np.ndarray:
+        req: _Request[T] = _Request(list(items), busy)
         with self._lock:
             lead = self._running < self.lanes  # a free lane (then nobody is queued): run at once
             if lead:
@@ -99,7 +102,7 @@ class MicroBatcher(Generic[T]):
             while self._queue and n + len(self._queue[0].items) <= self.max_items:
                 n += len(self._queue[0].items)
                 batch.append(self._queue.pop(0))
-            shared = self._running > 1 or bool(self._queue)
+            shared = self._running > 1 or bool(self._queue) or any(r.busy for r in batch)
         try:
             rows = self._fn([x for r in batch for x in r.items], shared)
             at = 0

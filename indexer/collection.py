@@ -485,29 +485,51 @@ class Collection:
         """One query; see :meth:`search_batch`."""
         return self.search_batch([query], **options)[0]
 
-    def search_batch(self, queries: Sequence[str], *, options: SearchOptions | None = None, **kw: Any) -> list[Hits]:
-        """Rank this collection's files and documents for each query (modes: dense, keyword, hybrid)."""
+    def embed_queries(self, queries: Sequence[str], *, busy: bool = False) -> np.ndarray:
+        """The query vectors :meth:`search_batch` would compute (this collection's model, search
+        precision). ``busy=True``: other searches are in flight, so the forward pass stays on one core
+        (see :meth:`Embedder.embed_queries`)."""
+        return self.embedder.embed_queries(queries, busy=busy)
+
+    def search_batch(self, queries: Sequence[str], *, options: SearchOptions | None = None,
+                     vectors: np.ndarray | None = None, **kw: Any) -> list[Hits]:
+        """Rank this collection's files and documents for each query (modes: dense, keyword, hybrid).
+
+        The queries share one embedding call and one read snapshot, so a server that groups concurrent
+        requests pays the per-search costs once. ``vectors``: the queries' vectors from
+        :meth:`embed_queries`, when the caller computed them first."""
         opts = options or SearchOptions(**kw)
         if opts.mode not in MODES:
             raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {opts.mode!r}", field="mode")
         if opts.k < 1:
             raise InvalidInput("k must be at least 1", field="k")
+        if not queries:
+            return []
         depth = opts.offset + opts.k
-        qvecs = self.embedder.embed_queries(queries) if opts.mode != "keyword" else None
+        qvecs = None
+        if opts.mode != "keyword":
+            qvecs = self.embed_queries(queries) if vectors is None else np.asarray(vectors, dtype=np.float32)
+            if qvecs.shape != (len(queries), self.embedder.dimension):
+                raise InvalidInput(f"vectors must have shape ({len(queries)}, {self.embedder.dimension}), "
+                                   f"not {qvecs.shape}", field="vectors")
         self.refresh()
         con = self.catalog.reader
         register_functions(con)
         results: list[Hits] = []
-        for qi, query in enumerate(queries):
-            con.execute("BEGIN")
-            try:
+        con.execute("BEGIN")
+        try:
+            dense: list[list[tuple[int, float, int]]] = []
+            with self.vectors.lock:  # pin the snapshot and search FAISS at the same state
+                con.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
+                if qvecs is not None:
+                    allowed = allowed_chunk_ids(con, opts.filters)
+                    d = depth if opts.mode == "dense" else max(depth, opts.candidates)
+                    dense = [dense_ranking(con, self.vectors, qvecs[qi : qi + 1], d, allowed)
+                             for qi in range(len(queries))]
+            for qi, query in enumerate(queries):
                 rankings: dict[str, list[tuple[int, float, int]]] = {}
-                with self.vectors.lock:  # pin the snapshot and search FAISS at the same state
-                    con.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
-                    if qvecs is not None:
-                        allowed = allowed_chunk_ids(con, opts.filters)
-                        d = depth if opts.mode == "dense" else max(depth, opts.candidates)
-                        rankings["dense"] = dense_ranking(con, self.vectors, qvecs[qi : qi + 1], d, allowed)
+                if qvecs is not None:
+                    rankings["dense"] = dense[qi]
                 if opts.mode != "dense":
                     d = depth if opts.mode == "keyword" else max(depth, opts.candidates)
                     rankings["keyword"] = keyword_ranking(con, query, d, opts.filters)
@@ -519,11 +541,10 @@ class Collection:
                 else:
                     ranked = [(sid, sc, cid, {opts.mode: {"rank": r, "score": sc}})
                               for r, (sid, sc, cid) in enumerate(rankings[opts.mode], start=1)]
-                total = len(ranked)
                 hits = build_hits(con, ranked[opts.offset : depth], query, explain=opts.explain)
-            finally:
-                con.execute("COMMIT")
-            results.append(Hits(hits, opts.mode, total))
+                results.append(Hits(hits, opts.mode, len(ranked)))
+        finally:
+            con.execute("COMMIT")
         return results
 
     def info(self) -> CollectionInfo:

@@ -177,13 +177,15 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return l2_normalize(self._encode(texts, batch_size=batch_size, bulk=True))
 
-    def embed_queries(self, texts: Sequence[str], *, exact: bool = False) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str], *, exact: bool = False, busy: bool = False) -> np.ndarray:
         """Queries -> (n, d) unit vectors.
 
         For search (default): the embedder's precision (bf16 where the CPU has it natively, within
         cos 0.9999 of fp32), micro-batched with concurrent callers, cached by text. ``exact=True``:
         fp32 whatever the precision - the vectors sentence-transformers computes (what the embed and
-        compare APIs return) - computed on every call."""
+        compare APIs return) - computed on every call. ``busy=True``: the caller has other work in
+        flight, so the forward pass stays on one core instead of spreading over all of them (less CPU
+        per query; the load-time self-check holds both paths to the same fidelity bar)."""
         texts = list(texts)
         if exact:
             if not texts:
@@ -200,7 +202,7 @@ class Embedder:
                     self._cache.move_to_end(t)
                     out[i] = hit
         if missing:
-            vecs = self._query_batcher([texts[i] for i in missing])
+            vecs = self._query_batcher([texts[i] for i in missing], busy=busy)
             with self._cache_lock:
                 for i, v in zip(missing, vecs, strict=True):
                     out[i] = v
@@ -232,7 +234,7 @@ class Embedder:
         return EmbedderInfo(self.name, self.dimension, self.max_seq_length, self.backend, self.precision)
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
     """Cores this process may run on (its affinity mask, not the machine's total)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -396,7 +398,7 @@ class _OpenVinoModel:
         self.bf16 = core.compile_model(graph, "CPU", {**latency, "INFERENCE_PRECISION_HINT": "bf16"}) if bf16 else None
         # One stream per core, one thread each, for calls made while others run: concurrent batches then
         # run side by side instead of each being split across every core (less synchronisation).
-        self.lanes = _cpu_count()
+        self.lanes = cpu_count()
         self.shared_bf16 = bf16  # the per-core model runs in the embedder's precision
         self.shared = core.compile_model(graph, "CPU", {
             "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.lanes,

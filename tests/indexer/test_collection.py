@@ -176,6 +176,32 @@ def test_bad_mode_and_k_are_clear_errors(coll):
         coll.search("x", k=0)
 
 
+def test_a_batch_of_queries_ranks_like_each_query_alone(coll, folder):
+    """search_batch shares one embedding call and one snapshot; the answers are the single ones."""
+    coll.index_folder(folder)
+    queries = ["cats purring", "the planets", "bread", "cats purring"]
+    for mode in ("dense", "keyword", "hybrid"):
+        together = coll.search_batch(queries, k=3, mode=mode, explain=True)
+        alone = [coll.search(q, k=3, mode=mode, explain=True) for q in queries]
+        assert [[(h.id, round(h.score, 5), h.snippet) for h in hits] for hits in together] == \
+            [[(h.id, round(h.score, 5), h.snippet) for h in hits] for hits in alone]
+        assert [hits.total_candidates for hits in together] == [hits.total_candidates for hits in alone]
+    assert coll.search_batch([], k=3) == []
+
+
+def test_search_batch_takes_the_callers_query_vectors(coll, folder):
+    coll.index_folder(folder)
+    queries = ["cats purring", "the planets"]
+    vectors = coll.embed_queries(queries, busy=True)
+    given = coll.search_batch(queries, k=2, mode="dense", vectors=vectors)
+    assert [[h.id for h in hits] for hits in given] == [[h.id for h in coll.search(q, k=2, mode="dense")]
+                                                        for q in queries]
+    flipped = coll.search_batch(queries, k=2, mode="dense", vectors=vectors[::-1])  # used as given
+    assert [h.id for h in flipped[0]] == [h.id for h in given[1]]
+    with pytest.raises(InvalidInput, match=r"vectors must have shape \(2, 384\)"):
+        coll.search_batch(queries, k=2, mode="dense", vectors=vectors[:1])
+
+
 def test_model_mismatch_names_the_model_it_was_built_with(tmp_path, embedder, monkeypatch):
     Collection.open(tmp_path, "m", embedder).close()
     monkeypatch.setattr(embedder, "name", "some/other-model")

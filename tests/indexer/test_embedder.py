@@ -224,6 +224,16 @@ def test_microbatcher_lanes_run_side_by_side_and_say_so():
     assert b([7]).ravel().tolist() == [8.0] and fn.flags == [False]  # alone again: both lanes were returned
 
 
+def test_microbatcher_busy_caller_runs_on_one_core():
+    """A lone call is spread over every core unless its caller says other work is in flight."""
+    fn = _Overlap(0.0)
+    b = MicroBatcher(fn, lanes=2)
+    b([1])
+    b([2], busy=True)
+    assert fn.flags == [False, True]
+    assert b.stats.shared == 1
+
+
 def test_microbatcher_one_lane_never_overlaps():
     fn = _Overlap(0.02)
     b = MicroBatcher(fn, lanes=1)
@@ -234,10 +244,10 @@ def test_microbatcher_one_lane_never_overlaps():
 def test_embedder_uses_a_lane_per_core_for_shared_batches(embedder):
     import os
 
-    from indexer.embedder import _cpu_count
+    from indexer.embedder import cpu_count
 
     if embedder.engine == "openvino":
-        assert embedder._query_batcher.lanes == _cpu_count() == len(os.sched_getaffinity(0))
+        assert embedder._query_batcher.lanes == cpu_count() == len(os.sched_getaffinity(0))
     else:
         assert embedder._query_batcher.lanes == 1  # torch's threads are process-wide: one batch at a time
 
