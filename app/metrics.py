@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -88,27 +88,28 @@ class _StateCollector(Collector):
         yield from (chunks, sources, size, jobs)
         stats = getattr(registry.embedder, "batch_stats", None) if registry is not None else None
         if stats:  # how well concurrent queries share forward passes (see indexer.batching)
-            for name, key, doc in (
+            yield from _counters(stats, (
                 ("semsearch_query_embed_requests", "calls", "Query embedding requests served"),
                 ("semsearch_query_embed_batches", "batches", "Forward passes that served query requests"),
                 ("semsearch_query_embed_shared_batches", "shared_batches",
                  "Query forward passes that ran on one core (beside other work)"),
-            ):
-                c = CounterMetricFamily(name, doc)
-                c.add_metric([], float(stats[key]))
-                yield c
+            ))
         lanes = self.lanes()
         if lanes is not None:  # how well concurrent query requests share search calls (see app.search_lanes)
-            lane_stats = lanes.stats.to_dict()
-            for name, key, doc in (
+            yield from _counters(lanes.stats.to_dict(), (
                 ("semsearch_search_lane_requests", "requests", "Query requests answered by the search lanes"),
                 ("semsearch_search_lane_batches", "batches", "Batches of query requests the search lanes took"),
                 ("semsearch_search_lane_busy_batches", "busy_batches",
                  "Batches run beside other work (their embedding stays on one core)"),
-            ):
-                c = CounterMetricFamily(name, doc)
-                c.add_metric([], float(lane_stats[key]))
-                yield c
+            ))
+
+
+def _counters(stats: Mapping[str, float], spec: Iterable[tuple[str, str, str]]) -> Iterator[CounterMetricFamily]:
+    """One unlabelled counter per ``(metric name, stats key, help text)``."""
+    for name, key, doc in spec:
+        c = CounterMetricFamily(name, doc)
+        c.add_metric([], float(stats[key]))
+        yield c
 
 
 class MeteredEmbedder:

@@ -27,7 +27,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,7 @@ class LaneStats:
 class _Pending:
     key: Any
     item: Any
-    future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop = field(repr=False)
+    future: asyncio.Future[Any]  # of the submitting event loop, which resolves it
 
 
 class Lane:
@@ -119,8 +118,7 @@ class SearchLanes:
 
     async def submit(self, key: Any, item: Any) -> Any:
         """The result of ``item`` (run with everything else of the same ``key`` a lane takes with it)."""
-        loop = asyncio.get_running_loop()
-        pending = _Pending(key, item, loop.create_future(), loop)
+        pending = _Pending(key, item, asyncio.get_running_loop().create_future())
         with self._cv:
             if self._closed:
                 raise LanesClosed("The service is shutting down; try again in a moment.")
@@ -206,7 +204,7 @@ class SearchLanes:
 
 def _hand_back(p: _Pending, result: Any, error: BaseException | None) -> None:
     try:
-        p.loop.call_soon_threadsafe(_resolve, p.future, result, error)
+        p.future.get_loop().call_soon_threadsafe(_resolve, p.future, result, error)
     except RuntimeError:  # the event loop has closed: nobody is waiting any more
         log.debug("search lane result dropped: event loop closed")
 
