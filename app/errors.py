@@ -94,13 +94,18 @@ def _validation_message(err: dict[str, Any]) -> str:
     return str(err.get("msg", "invalid value"))
 
 
-async def _semsearch_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, e.SemsearchError)
+def semsearch_error_response(exc: e.SemsearchError) -> JSONResponse:
+    """The response for a domain error (also used by handlers that bypass FastAPI's routing)."""
     status = status_of(exc)
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc.message)
         return error_response(status, exc.code, "The collection's catalog cannot be read; see the server log.")
     return error_response(status, exc.code, exc.message, exc.field)
+
+
+async def _semsearch_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, e.SemsearchError)
+    return semsearch_error_response(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -102,19 +102,23 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                   lambda: getattr(app.state, "search_lanes", None))
 
     install_error_handlers(app)
-    # Added innermost first. Metrics see every status; the catch-all turns escapes into 500s; the key is
-    # checked before the body size, and both before any body is read.
+    models = build_models(settings)
+    auth: list[Any] = [Depends(require_api_key)] if settings.api_keys else []
+    query_router = query.router(models)
+    app.include_router(_summarized(health.router))
+    for r in (embed.router(models), compare.router(models), collections.router, documents.router(models),
+              query_router, jobs.router, explain.router(models), health.metrics_router):
+        app.include_router(_summarized(r), dependencies=auth)
+
+    # Added innermost first. The GET query fast path answers behind every check; metrics see every
+    # status; the catch-all turns escapes into 500s; the key is checked before the body size, and both
+    # before any body is read.
+    app.add_middleware(query.GetQueryFastPath, route=query.get_route(query_router),
+                       params=models.query_params, settings=settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, keys=settings.api_keys)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-
-    models = build_models(settings)
-    auth: list[Any] = [Depends(require_api_key)] if settings.api_keys else []
-    app.include_router(_summarized(health.router))
-    for r in (embed.router(models), compare.router(models), collections.router, documents.router(models),
-              query.router(models), jobs.router, explain.router(models), health.metrics_router):
-        app.include_router(_summarized(r), dependencies=auth)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
