@@ -14,7 +14,9 @@ Sections (each can be skipped):
   perturbations (renormalized) up to ``index_size`` when the corpus has fewer chunks.
 - ``http``: a real server (uvicorn, ``app.main:create_app``) in a subprocess over a temp data folder
   holding a collection of ``index_size`` chunks; ``GET /collections/bench/query?q=..&k=10&mode=dense``
-  at concurrency 8 vs 1 (queries/s), and the concurrency-1 p50 vs the in-process p50 of the same search.
+  at concurrency 8 vs 1 (queries/s), and the concurrency-1 p50 vs the in-process p50 of the same search
+  over the same texts (each repeat's concurrency-1 texts are searched again in process, in a block of
+  their own between the HTTP runs).
   The client is the standard library's ``http.client`` on keep-alive connections, one per client
   thread: it costs about 0.4 ms of CPU per request (httpx about 1.1 ms), so the figures measure the
   server, not the client sharing its cores.
@@ -413,8 +415,8 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
 
         lock = threading.Lock()
 
-        def run(concurrency: int, n: int) -> tuple[float, list[float]]:
-            qs = [next(stream) for _ in range(n)]
+        def run(concurrency: int, qs: list[str]) -> tuple[float, list[float]]:
+            n = len(qs)
             lat: list[float] = []
             errors: list[BaseException] = []
 
@@ -450,34 +452,39 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
                 raise errors[0]
             return n / wall, lat
 
-        def in_process(n: int) -> list[float]:
+        def in_process(qs: list[str]) -> list[float]:
             lat = []
-            for _ in range(n):
-                q = next(stream)
+            for q in qs:
                 t0 = time.perf_counter()
                 hits = coll.search(q, k=10, mode="dense")
                 lat.append((time.perf_counter() - t0) * 1000)
                 assert len(hits) == 10
             return lat
 
-        run(1, 10)  # warm up the server and the client path
-        run(cfg.concurrency, 2 * cfg.concurrency)
-        in_process(5)
+        def texts(n: int) -> list[str]:
+            return [next(stream) for _ in range(n)]
+
+        run(1, texts(10))  # warm up the server and the client path
+        run(cfg.concurrency, texts(2 * cfg.concurrency))
+        in_process(texts(5))
         qps: dict[str, list[float]] = {"c1": [], "cN": []}
         p50: dict[str, list[float]] = {"http_c1": [], "in_process": [], "http_cN": []}
         for r in range(cfg.repeats):
+            # The lone-query texts go over HTTP and, in their own block, in process: the same texts, and
+            # each side sees each text once (two processes, two caches), so no cache answers either.
+            lone = texts(cfg.http_requests // 2)
             order = ["c1", "inproc", "cN"] if r % 2 == 0 else ["cN", "inproc", "c1"]
             for what in order:
                 if what == "c1":
-                    q1, lat1 = run(1, cfg.http_requests // 2)
+                    q1, lat1 = run(1, lone)
                     qps["c1"].append(q1)
                     p50["http_c1"].append(percentile(lat1, 50))
                 elif what == "cN":
-                    qn, latn = run(cfg.concurrency, cfg.http_requests)
+                    qn, latn = run(cfg.concurrency, texts(cfg.http_requests))
                     qps["cN"].append(qn)
                     p50["http_cN"].append(percentile(latn, 50))
                 else:
-                    p50["in_process"].append(percentile(in_process(cfg.http_requests // 4), 50))
+                    p50["in_process"].append(percentile(in_process(lone), 50))
         excess = [a - b for a, b in zip(p50["http_c1"], p50["in_process"], strict=True)]
         return {"chunks": chunks, "concurrency": cfg.concurrency, "mode": "dense",
                 "qps_c1": summarize(qps["c1"]), f"qps_c{cfg.concurrency}": summarize(qps["cN"]),

@@ -64,3 +64,16 @@ def test_tiny_run_in_process(embedder):
     assert d["hnsw"]["2000"]["filtered"]["1%"]["k_hits_inside_filter"]
     assert d["environment"]["backend"] == "sentence-transformers"
     assert table_rows(result)
+
+
+def test_tiny_http_section(embedder):
+    """A real server in a subprocess; its lone-query latency vs in-process searches of the same texts."""
+    cfg = BenchConfig.make(quick=True, queries=3, index_size=300, repeats=1, http_requests=8, concurrency=2,
+                           sections=("http",))
+    result = run_bench(cfg, embedder)
+    h = result.to_dict()["http"]
+    assert h["qps_c1"]["median"] > 0 and h["qps_c2"]["median"] > 0
+    assert h["http_c1_p50_ms"]["n"] == h["in_process_p50_ms"]["n"] == 1
+    assert h["http_p50_excess_ms"] == h["http_c1_p50_ms"]["median"] - h["in_process_p50_ms"]["median"]
+    assert result.figures["http_p50_excess_ms"] == h["http_p50_excess_ms"]
+    assert any(row[0] == "HTTP c1 p50 - in-process" for row in table_rows(result))
