@@ -472,7 +472,6 @@ class SentenceTransformerEmbedder(Embedder):
         self._embed_tokenizer.enable_truncation(self.max_seq_length)
         self._embed_tokenizer.no_padding()
         self._forward: Callable[..., np.ndarray] | None = None  # (ids, mask, bf16, shared=False) -> vectors
-        self._pad_queries = False  # search queries padded to query_width(): see there
         self.engine = "encode"
         self._pick_engine(resolve_engine(engine))
 
@@ -486,14 +485,12 @@ class SentenceTransformerEmbedder(Embedder):
             try:
                 ov_model = _OpenVinoModel(hf, pooling, torch, bf16=self.precision == "bf16")
                 self._forward = lambda ids, mask, bf16, shared=False: ov_model(ids, mask, bf16=bf16, shared=shared)
-                self._pad_queries = True
                 if self._self_check():
                     self.engine = "openvino"
                     self._query_batcher.lanes = ov_model.lanes
                     return
             except Exception as e:  # noqa: BLE001 - any conversion failure falls back to torch
                 (log.warning if wanted == "openvino" else log.info)("OpenVINO engine unavailable: %s", e)
-        self._pad_queries = False
         tb = _torch_bert(hf, pooling, torch)
         if tb is not None:
             if self.precision == "bf16":
@@ -559,8 +556,6 @@ class SentenceTransformerEmbedder(Embedder):
             width = len(ids_list[rows[0]])
             if bulk:  # few distinct shapes: compiled kernels are reused across batches
                 width = min(self.max_seq_length, -(-width // WIDTH_STEP) * WIDTH_STEP)
-            elif self._pad_queries and not exact:
-                width = query_width(width, self.max_seq_length)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
@@ -568,22 +563,6 @@ class SentenceTransformerEmbedder(Embedder):
                 mask[r, : len(ids_list[i])] = 1
             out[rows] = self._forward(ids, mask, bf16, shared=shared)
         return out
-
-
-#: Search queries are padded to the first of these widths that holds them (masked padding: the
-#: vectors do not change beyond bf16 noise). OpenVINO re-prepares its kernels whenever an input's
-#: shape changes: one query's forward pass took 4.3-5.2 ms over queries of 8-40 tokens against 2.1-3.1
-#: ms with every query at 32 tokens (AMX machine; two widths alternating still cost 4.1 ms). One width
-#: for the usual query (SciFact: median 21 tokens, 90% <= 34) beats exact widths despite the padding.
-QUERY_WIDTHS = (32, 64, 128, 256, 512)
-
-
-def query_width(tokens: int, max_length: int) -> int:
-    """The padded width of a search-query batch whose longest query has ``tokens`` tokens."""
-    for width in QUERY_WIDTHS:
-        if tokens <= width:
-            return min(width, max(tokens, max_length))
-    return tokens
 
 
 def resolve_engine(engine: str = "auto") -> str:

@@ -16,7 +16,6 @@ from indexer.embedder import (
     cpu_has_bf16,
     l2_normalize,
     load_embedder,
-    query_width,
     resolve_engine,
     resolve_precision,
     token_budget_batches,
@@ -280,32 +279,3 @@ def test_public_api_kept(embedder):
     assert embedder.backend == "sentence-transformers" and embedder.precision in ("fp32", "bf16")
     assert embedder.token_offsets("hello world")[0] == (0, 5)
     assert embedder.count_tokens(["hello world"]) == [4]
-
-
-def test_query_widths_are_few():
-    assert [query_width(n, 256) for n in (1, 21, 32, 33, 64, 65, 200, 256)] == [32, 32, 32, 64, 64, 128, 256, 256]
-    assert query_width(40, 50) == 50  # never past the model's own limit, unless a text already is
-    assert query_width(20, 16) == 20
-
-
-def test_search_queries_run_at_one_width_on_openvino(embedder, monkeypatch):
-    """OpenVINO re-prepares its kernels at every new input shape: search queries of any length up to
-    32 tokens must reach it as one shape (the exact path keeps the widths sentence-transformers uses)."""
-    if embedder.engine != "openvino":
-        pytest.skip("only the OpenVINO engine pads query widths")
-    widths: list[tuple[int, int]] = []  # (width, real tokens)
-    forward = embedder._forward
-
-    def spy(ids: np.ndarray, mask: np.ndarray, bf16: bool, shared: bool = False) -> np.ndarray:
-        widths.append((ids.shape[1], int(mask.sum(axis=1).max())))
-        return forward(ids, mask, bf16, shared=shared)
-
-    monkeypatch.setattr(embedder, "_forward", spy)
-    embedder.clear_cache()
-    queries = ["tea", "how long should sourdough rise before baking", "word " * 25]
-    padded = np.vstack([embedder.embed_queries([q]) for q in queries])
-    exact = embedder.embed_queries(queries, exact=True)
-    embedder.clear_cache()
-    assert [w for w, _ in widths[:3]] == [32, 32, 32] and widths[0][1] == 3  # "tea": 29 masked pads
-    assert widths[3][0] == widths[3][1] == max(embedder.count_tokens(queries))  # exact: the longest
-    assert np.min(np.sum(padded * exact, axis=1)) >= 0.9999
