@@ -132,7 +132,7 @@ class GetQueryFastPath:
             return
         match = self.route.path_regex.match(scope["path"])
         lanes = getattr(scope["app"].state, "search_lanes", None) if match else None
-        if match is None or lanes is None or not _NAME.match(name := match["name"]):
+        if match is None or lanes is None or not _NAME.fullmatch(name := match["name"]):
             await self.app(scope, receive, send)
             return
         raw: dict[str, Any] = {}

@@ -90,6 +90,7 @@ def test_defaults_and_a_repeated_key_read_like_starlette():
     ("/collections/notes/query", "q=x&mode=fuzzy", "GET", "", FakeLanes()),
     ("/collections/notes/query", "q=x&ext=", "GET", "", FakeLanes()),
     ("/collections/bad name!/query", "q=x", "GET", "", FakeLanes()),  # the name pattern
+    ("/collections/notes\n/query", "q=x", "GET", "", FakeLanes()),  # "$" would allow a trailing newline
     ("/collections/notes/query/", "q=x", "GET", "", FakeLanes()),
     ("/collections/notes/documents", "q=x", "GET", "", FakeLanes()),
     ("/api/collections/notes/query", "q=x", "GET", "/api", FakeLanes()),  # mounted under a prefix
