@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, get_origin
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.datastructures import QueryParams as StarletteQueryParams
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -123,7 +123,7 @@ class GetQueryFastPath:
         self.route = route
         self.params = params
         self.settings = settings
-        # Starlette's QueryParams semantics: the last value of a repeated key wins, list fields get them all.
+        # As FastAPI reads them: list fields take every value of their key, others the last one.
         self.lists = frozenset(name for name, f in params.model_fields.items() if get_origin(f.annotation) is list)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -135,12 +135,8 @@ class GetQueryFastPath:
         if match is None or lanes is None or not _NAME.fullmatch(name := match["name"]):
             await self.app(scope, receive, send)
             return
-        raw: dict[str, Any] = {}
-        for key, value in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
-            if key in self.lists:
-                raw.setdefault(key, []).append(value)
-            else:
-                raw[key] = value
+        query = StarletteQueryParams(scope["query_string"])  # what the route would parse
+        raw: dict[str, Any] = {key: query.getlist(key) if key in self.lists else query[key] for key in query}
         try:
             params = self.params.model_validate(raw)
         except ValidationError:  # the route reports it, field by field
