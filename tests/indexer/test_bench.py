@@ -66,14 +66,44 @@ def test_tiny_run_in_process(embedder):
     assert table_rows(result)
 
 
-def test_tiny_http_section(embedder):
-    """A real server in a subprocess; its lone-query latency vs in-process searches of the same texts."""
+def test_tiny_http_section(embedder, monkeypatch):
+    """A real server in a subprocess; each lone query over HTTP is followed at once by the same search
+    in process, and the overhead figure compares those pairs."""
+    import http.client
+    import threading
+    import urllib.parse
+
+    from indexer.collection import Collection
+
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    request, search = http.client.HTTPConnection.request, Collection.search
+
+    def logged_request(self, method, url, *args, **kwargs):
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("q")
+        if q:
+            with lock:
+                events.append(("http", q[0]))
+        return request(self, method, url, *args, **kwargs)
+
+    def logged_search(self, query, *args, **kwargs):
+        with lock:
+            events.append(("local", query))
+        return search(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "request", logged_request)
+    monkeypatch.setattr(Collection, "search", logged_search)
     cfg = BenchConfig.make(quick=True, queries=3, index_size=300, repeats=1, http_requests=8, concurrency=2,
                            sections=("http",))
     result = run_bench(cfg, embedder)
     h = result.to_dict()["http"]
     assert h["qps_c1"]["median"] > 0 and h["qps_c2"]["median"] > 0
-    assert h["http_c1_p50_ms"]["n"] == h["in_process_p50_ms"]["n"] == 1
-    assert h["http_p50_excess_ms"] == h["http_c1_p50_ms"]["median"] - h["in_process_p50_ms"]["median"]
+    assert h["http_c1_p50_ms"]["n"] == h["http_lone_p50_ms"]["n"] == h["in_process_p50_ms"]["n"] == 1
+    assert h["http_p50_excess_ms"] == h["http_lone_p50_ms"]["median"] - h["in_process_p50_ms"]["median"]
     assert result.figures["http_p50_excess_ms"] == h["http_p50_excess_ms"]
+    local = [i for i, (kind, _) in enumerate(events) if kind == "local"]
+    assert len(local) == 10 + 8 // 2  # the warm-up pairs and one repeat's lone queries
+    for i in local:  # every in-process search right after the same text over HTTP
+        assert events[i - 1] == ("http", events[i][1])
+    assert len({q for kind, q in events if kind == "http"}) == len([e for e in events if e[0] == "http"])
     assert any(row[0] == "HTTP c1 p50 - in-process" for row in table_rows(result))
