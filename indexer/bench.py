@@ -413,6 +413,17 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
                 raise RuntimeError(f"GET {path} returned {len(hits)} hits, not 10")
             return dt
 
+        def connect() -> http.client.HTTPConnection:
+            """A keep-alive client connection, opened (and checked) outside the timed part."""
+            client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                client.request("GET", "/healthz")
+                client.getresponse().read()
+            except BaseException:
+                client.close()
+                raise
+            return client
+
         lock = threading.Lock()
 
         def run(concurrency: int, qs: list[str]) -> tuple[float, list[float]]:
@@ -421,10 +432,9 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
             errors: list[BaseException] = []
 
             def worker(part: list[str]) -> None:
-                client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                client = None
                 try:
-                    client.request("GET", "/healthz")  # connect outside the timed part
-                    client.getresponse().read()
+                    client = connect()
                     start.wait()
                     for q in part:
                         dt = get(client, q)
@@ -434,7 +444,8 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
                     errors.append(e)
                     start.abort()  # a client that failed to connect must not leave the others waiting
                 finally:
-                    client.close()
+                    if client is not None:
+                        client.close()
 
             start = threading.Barrier(concurrency + 1)
             threads = [threading.Thread(target=worker, args=(qs[i::concurrency],)) for i in range(concurrency)]
@@ -463,10 +474,8 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
             """Each text over HTTP at concurrency 1, then at once the same search in process: the two
             sides alternate query by query, so a slow spell of this shared machine hits both alike.
             Each process sees each text once (two caches), so no cache answers either side."""
-            client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            client = connect()
             try:
-                client.request("GET", "/healthz")  # connect outside the timed part
-                client.getresponse().read()
                 http_lat, local_lat = [], []
                 for q in qs:
                     http_lat.append(get(client, q))
