@@ -73,7 +73,8 @@ def _embedder(backend: str | None = None) -> Any:
     from indexer.embedder import load_embedder
 
     s = state.settings
-    return load_embedder(s.model, backend=backend or s.backend, precision=s.precision, engine=s.engine)
+    return load_embedder(s.model, backend=backend or s.backend, precision=s.precision, engine=s.engine,
+                         model_cache=s.model_cache)
 
 
 def _collection(name: str | None, *, create: bool, backend: str | None = None) -> Any:

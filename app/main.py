@@ -65,7 +65,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         if model is None:
             log.info("loading model %s (%s)", settings.model, settings.backend)
             model = await run_in_threadpool(load_embedder, settings.model, backend=settings.backend,
-                                            precision=settings.precision, engine=settings.engine)
+                                            precision=settings.precision, engine=settings.engine,
+                                            model_cache=settings.model_cache)
         metered = cast(Embedder, MeteredEmbedder(model, metrics))
         registry = CollectionRegistry(settings, metered)
         lanes = SearchLanes(functools.partial(query.run_query_group, registry), lanes=cpu_count())

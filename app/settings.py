@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     precision: str = Field("auto", description="auto (bf16 bulk embedding where the CPU has it) | fp32 | bf16")
     engine: str = Field("auto", description="auto | openvino | torch | encode: how the sentence-transformers "
                         "backend runs the model (auto picks the fastest one that reproduces encode())")
+    model_cache: str = Field("", description="Folder for converted model graphs (default "
+                             "$XDG_CACHE_HOME/semsearch or ~/.cache/semsearch); off: convert at every load")
     default_collection: str = Field("default", description="Collection used when none is named")
     index_type: str = Field("flat", description="Index type for new collections: flat (exact) | hnsw")
 

@@ -20,10 +20,13 @@ normalized, so corpus and queries are always comparable by inner product.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import queue
+import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -226,9 +229,9 @@ class Embedder:
 
     @classmethod
     def load(cls, model: str = DEFAULT_MODEL, *, backend: str = "sentence-transformers",
-             precision: str = "auto", engine: str = "auto") -> Embedder:
+             precision: str = "auto", engine: str = "auto", model_cache: str = "") -> Embedder:
         """Load a model once; callers keep the object for the life of the process."""
-        return load_embedder(model, backend=backend, precision=precision, engine=engine)
+        return load_embedder(model, backend=backend, precision=precision, engine=engine, model_cache=model_cache)
 
     def info(self) -> EmbedderInfo:
         return EmbedderInfo(self.name, self.dimension, self.max_seq_length, self.backend, self.precision)
@@ -358,14 +361,100 @@ def _torch_bert(hf: Any, pooling: str, torch: Any) -> _FastBert | None:
         return None
 
 
+#: bump when :meth:`_OpenVinoModel.convert` builds a different graph: cached graphs of the old one are ignored
+GRAPH_FORMAT = 1
+
+
+def model_cache_dir(setting: str = "") -> Path | None:
+    """Where converted model graphs are kept between runs: ``setting`` (the ``model_cache`` setting),
+    else ``SEMSEARCH_MODEL_CACHE``, else ``$XDG_CACHE_HOME/semsearch``, else ``~/.cache/semsearch``;
+    ``off`` turns the cache off."""
+    raw = setting.strip() or os.environ.get("SEMSEARCH_MODEL_CACHE", "").strip()
+    if raw.lower() == "off":
+        return None
+    if raw:
+        return Path(raw).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "semsearch"
+
+
+def _version(dist: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+class _GraphCache:
+    """One model's OpenVINO graph on disk, with what a load needs without torch or sentence-transformers:
+    the dimension, the token window, and the fp32 ``SentenceTransformer.encode`` vectors of the
+    self-check's probe texts (the loaded graph is checked against them, as a fresh one is against
+    the model).
+
+    The entry's name is a hash of the model folder's files (path, size, modification time), the
+    versions of the libraries that convert it and :data:`GRAPH_FORMAT`: a changed model or upgrade
+    converts afresh. An entry is written to a temporary folder and renamed into place, so a reader
+    never sees half of one; an entry that fails to load or to pass the check is removed."""
+
+    def __init__(self, root: Path, path: Path) -> None:
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        desc = {"format": GRAPH_FORMAT, "model": str(path.resolve()),
+                "files": [(str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in files],
+                "versions": [_version(d) for d in ("openvino", "torch", "transformers", "sentence-transformers")]}
+        key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:32]
+        self.dir = root / "openvino" / key
+
+    def load(self) -> tuple[Any, dict[str, Any]] | None:
+        """(graph, metadata), or None when there is no complete entry."""
+        if not (self.dir / "meta.json").is_file():
+            return None
+        try:
+            import openvino as ov
+
+            meta = json.loads((self.dir / "meta.json").read_text())
+            return ov.Core().read_model(str(self.dir / "model.xml")), meta
+        except Exception as e:  # noqa: BLE001 - unreadable entry: convert again
+            log.warning("cached model graph %s unreadable (%s); converting the model again", self.dir, e)
+            self.remove()
+            return None
+
+    def save(self, graph: Any, meta: dict[str, Any]) -> None:
+        """Write the entry; a cache that cannot be written only costs the next load a conversion."""
+        try:
+            import openvino as ov
+
+            self.dir.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=self.dir.parent))
+            try:
+                ov.save_model(graph, str(tmp / "model.xml"), compress_to_fp16=False)
+                (tmp / "meta.json").write_text(json.dumps(meta))
+                os.replace(tmp, self.dir)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; the leftovers of a failure
+        except Exception as e:  # noqa: BLE001 - includes another process having written it first
+            if not (self.dir / "meta.json").is_file():
+                log.warning("model graph not cached in %s (%s): the next load converts it again "
+                            "(SEMSEARCH_MODEL_CACHE=off turns the cache off)", self.dir.parent, e)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class _OpenVinoModel:
     """The model's own graph converted to OpenVINO (pooling included) and compiled for the CPU: fp32
     for queries (and bulk in fp32), bf16 inference precision for bulk where the CPU has native bf16.
     OpenVINO fuses bias + activation, LayerNorm and attention into few kernels and has a small per-call
     cost, which is what a single short query needs."""
 
-    def __init__(self, hf: Any, pooling: str, torch: Any, *, bf16: bool) -> None:
+    @staticmethod
+    def convert(hf: Any, pooling: str, torch: Any) -> Any:
+        """The Hugging Face model + pooling traced into an OpenVINO graph (``ov.Model``, fp32 weights)."""
+        import warnings
+
         import openvino as ov
+        import transformers
 
         class Pooled(torch.nn.Module):
             def __init__(self) -> None:
@@ -380,18 +469,21 @@ class _OpenVinoModel:
                 return (x * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
 
         example = (torch.ones((2, 8), dtype=torch.long), torch.ones((2, 8), dtype=torch.long))
-        import warnings
-
-        import transformers
-
         verbosity = transformers.logging.get_verbosity()
         transformers.logging.set_verbosity_error()  # tracing logs config notes that mean nothing here
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")
-            graph = ov.convert_model(Pooled().eval(), example_input=example,
-                                     input=[("input_ids", [-1, -1], ov.Type.i64),
-                                            ("attention_mask", [-1, -1], ov.Type.i64)])
-        transformers.logging.set_verbosity(verbosity)
+        try:
+            with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+                warnings.simplefilter("ignore")
+                return ov.convert_model(Pooled().eval(), example_input=example,
+                                        input=[("input_ids", [-1, -1], ov.Type.i64),
+                                               ("attention_mask", [-1, -1], ov.Type.i64)])
+        finally:
+            transformers.logging.set_verbosity(verbosity)
+
+    def __init__(self, graph: Any, *, bf16: bool) -> None:
+        """Compile ``graph`` (from :meth:`convert`, or read back from :class:`_GraphCache`)."""
+        import openvino as ov
+
         core = ov.Core()
         latency = {"PERFORMANCE_HINT": "LATENCY"}  # one call spread over every core
         self.fp32 = core.compile_model(graph, "CPU", {**latency, "INFERENCE_PRECISION_HINT": "f32"})
@@ -449,48 +541,112 @@ class SentenceTransformerEmbedder(Embedder):
     backend = "sentence-transformers"
 
     def __init__(self, name: str, path: Path, *, precision: str = "auto", engine: str = "auto",
-                 **kw: Any) -> None:
+                 model_cache: str = "", **kw: Any) -> None:
         super().__init__(name, path, **kw)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import torch
-        import transformers
-        from sentence_transformers import SentenceTransformer
         from tokenizers import Tokenizer
 
-        transformers.logging.disable_progress_bar()  # no "Loading weights" bar on every start
-
-        self._torch = torch
-        self.model = SentenceTransformer(str(path), device="cpu")
-        self.model.eval()
-        self.max_seq_length = int(self.model.max_seq_length or self.max_seq_length)
-        dim = getattr(self.model, "get_embedding_dimension", self.model.get_sentence_embedding_dimension)()
-        if not dim:
-            raise InvalidInput(f"model {name!r} does not report its embedding dimension", field="model")
-        self.dimension = int(dim)
         self.precision = resolve_precision(precision)
+        self._model: Any = None  # the SentenceTransformer, loaded on first use (see ``model``)
+        self._torch: Any = None
+        self._model_lock = threading.Lock()
         self._embed_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self._embed_tokenizer.enable_truncation(self.max_seq_length)
         self._embed_tokenizer.no_padding()
         self._forward: Callable[..., np.ndarray] | None = None  # (ids, mask, bf16, shared=False) -> vectors
         self.engine = "encode"
-        self._pick_engine(resolve_engine(engine))
+        wanted = resolve_engine(engine)
+        root = model_cache_dir(model_cache) if wanted in ("auto", "openvino") else None
+        cache = _GraphCache(root, path) if root is not None else None
+        if cache is not None and self._open_cached(cache):
+            return  # no torch, transformers or sentence-transformers imported
+        _ = self.model
+        self._pick_engine(wanted, cache)
 
-    def _pick_engine(self, wanted: str) -> None:
+    @property
+    def model(self) -> Any:
+        """The ``SentenceTransformer`` itself, loaded on first use: a load from the graph cache
+        never needs it (importing sentence-transformers alone takes seconds)."""
+        if self._model is None:
+            with self._model_lock:
+                if self._model is None:
+                    self._load_sentence_transformer()
+        return self._model
+
+    def _load_sentence_transformer(self) -> None:
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.logging.disable_progress_bar()  # no "Loading weights" bar on every start
+        model = SentenceTransformer(str(self.path), device="cpu")
+        model.eval()
+        dim = getattr(model, "get_embedding_dimension", model.get_sentence_embedding_dimension)()
+        if not dim:
+            raise InvalidInput(f"model {self.name!r} does not report its embedding dimension", field="model")
+        self._set_window(int(model.max_seq_length or self.max_seq_length), int(dim))
+        self._torch = torch
+        self._model = model
+
+    def _set_window(self, max_seq_length: int, dimension: int) -> None:
+        self.max_seq_length, self.dimension = max_seq_length, dimension
+        self._embed_tokenizer.enable_truncation(max_seq_length)
+
+    def _use_openvino(self, ov_model: _OpenVinoModel) -> None:
+        self._forward = lambda ids, mask, bf16, shared=False: ov_model(ids, mask, bf16=bf16, shared=shared)
+        self._query_batcher.lanes = ov_model.lanes
+
+    def _open_cached(self, cache: _GraphCache) -> bool:
+        """The OpenVINO engine from a cached graph, checked against the reference vectors stored with it."""
+        entry = cache.load()
+        if entry is None:
+            return False
+        graph, meta = entry
+        try:
+            self._set_window(int(meta["max_seq_length"]), int(meta["dimension"]))
+            probe = [str(t) for t in meta["probe"]]
+            ref = np.asarray(meta["reference"], dtype=np.float32).reshape(len(probe), self.dimension)
+            self._use_openvino(_OpenVinoModel(graph, bf16=self.precision == "bf16"))
+            failed = self._self_check(probe, ref)
+            if failed is None:
+                self.engine = "openvino"
+                return True
+            log.warning("cached model graph %s fails the self-check (%s); converting the model again",
+                        cache.dir, failed)
+        except Exception as e:  # noqa: BLE001 - a bad entry costs a fresh conversion, never the load
+            log.warning("cached model graph %s not usable (%s); converting the model again", cache.dir, e)
+        cache.remove()
+        self._forward = None
+        self._query_batcher.lanes = 1
+        self._set_window(_read_max_seq_length(self.path), 0)
+        return False
+
+    def _probe(self) -> list[str]:
+        return ["A quick self-check of the direct forward path, against sentence-transformers.", "semsearch",
+                "x " * (self.max_seq_length + 10)]
+
+    def _pick_engine(self, wanted: str, cache: _GraphCache | None = None) -> None:
         torch = self._torch
         found = _pipeline(self.model) if wanted != "encode" else None
         if found is None:
             return
         hf, pooling = found
+        probe = self._probe()
+        ref = l2_normalize(self._st_encode(probe, batch_size=4, bulk=False, exact=True))
         if wanted in ("auto", "openvino"):
             try:
-                ov_model = _OpenVinoModel(hf, pooling, torch, bf16=self.precision == "bf16")
-                self._forward = lambda ids, mask, bf16, shared=False: ov_model(ids, mask, bf16=bf16, shared=shared)
-                if self._self_check():
+                graph = _OpenVinoModel.convert(hf, pooling, torch)
+                self._use_openvino(_OpenVinoModel(graph, bf16=self.precision == "bf16"))
+                failed = self._self_check(probe, ref)
+                if failed is None:
                     self.engine = "openvino"
-                    self._query_batcher.lanes = ov_model.lanes
+                    if cache is not None:
+                        cache.save(graph, {"dimension": self.dimension, "max_seq_length": self.max_seq_length,
+                                           "pooling": pooling, "probe": probe, "reference": ref.tolist()})
                     return
+                log.warning("OpenVINO engine off: %s", failed)
             except Exception as e:  # noqa: BLE001 - any conversion failure falls back to torch
                 (log.warning if wanted == "openvino" else log.info)("OpenVINO engine unavailable: %s", e)
+            self._query_batcher.lanes = 1
         tb = _torch_bert(hf, pooling, torch)
         if tb is not None:
             if self.precision == "bf16":
@@ -502,30 +658,29 @@ class SentenceTransformerEmbedder(Embedder):
                     return tb(torch.from_numpy(ids), m, bf16=bf16).float().numpy()
 
             self._forward = forward
-            if self._self_check():
+            failed = self._self_check(probe, ref)
+            if failed is None:
                 self.engine = "torch"
                 return
+            log.warning("torch direct forward off: %s; using encode()", failed)
         self._forward = None
         self.engine = "encode"
 
     #: the fidelity bar: every vector of the fast path within this cosine of fp32 sentence-transformers
     MIN_COSINE = 0.9999
 
-    def _self_check(self) -> bool:
-        """Every path of the direct engine against ``SentenceTransformer.encode`` in fp32: the exact
-        path to 1e-5, the fast (bf16 where enabled) paths - alone and shared - to ``MIN_COSINE``."""
-        probe = ["A quick self-check of the direct forward path, against sentence-transformers.", "semsearch",
-                 "x " * (self.max_seq_length + 10)]
-        ref = l2_normalize(self._st_encode(probe, batch_size=4, bulk=False, exact=True))
+    def _self_check(self, probe: list[str], ref: np.ndarray) -> str | None:
+        """Every path of the direct engine against ``ref``, what ``SentenceTransformer.encode`` in fp32
+        gives for ``probe``: the exact path to 1e-5, the fast (bf16 where enabled) paths - alone and
+        shared - to ``MIN_COSINE``. None when all pass, else what failed."""
         fast = self.MIN_COSINE if self.precision == "bf16" else 0.99999  # in fp32 every path is exact
         for exact, shared, bar in ((True, False, 0.99999), (False, False, fast), (False, True, fast)):
             got = l2_normalize(self._direct_encode(probe, batch_size=4, bulk=False, exact=exact, shared=shared))
             cos = float(np.min(np.sum(ref * got, axis=1)))
             if cos < bar:
-                log.warning("direct forward disabled: cosine %.6f vs sentence-transformers (%s, %s); using encode()",
-                            cos, "fp32" if exact else self.precision, "shared" if shared else "alone")
-                return False
-        return True
+                return (f"cosine {cos:.6f} vs sentence-transformers, under {bar} "
+                        f"({'fp32' if exact else self.precision}, {'shared' if shared else 'alone'})")
+        return None
 
     def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False,
                 shared: bool = False) -> np.ndarray:
@@ -534,10 +689,11 @@ class SentenceTransformerEmbedder(Embedder):
         return self._direct_encode(texts, batch_size=batch_size, bulk=bulk, exact=exact, shared=shared)
 
     def _st_encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False) -> np.ndarray:
+        model = self.model
         torch = self._torch
         use_bf16 = not exact and self.precision == "bf16"
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-            vecs = self.model.encode(
+            vecs = model.encode(
                 texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=False,
                 show_progress_bar=False,
             )
@@ -606,11 +762,11 @@ class MinimalEmbedder(Embedder):
 
 
 def load_embedder(model: str = DEFAULT_MODEL, *, backend: str = "sentence-transformers",
-                  precision: str = "auto", engine: str = "auto") -> Embedder:
-    """Load an embedding model (see :meth:`Embedder.load`)."""
+                  precision: str = "auto", engine: str = "auto", model_cache: str = "") -> Embedder:
+    """Load an embedding model (see :meth:`Embedder.load`). ``model_cache``: see :func:`model_cache_dir`."""
     name, path = resolve_model(model)
     if backend == "sentence-transformers":
-        return SentenceTransformerEmbedder(name, path, precision=precision, engine=engine)
+        return SentenceTransformerEmbedder(name, path, precision=precision, engine=engine, model_cache=model_cache)
     if backend == "minimal":
         return MinimalEmbedder(name, path)
     raise InvalidInput(
