@@ -375,7 +375,10 @@ def model_cache_dir(setting: str = "") -> Path | None:
     if raw:
         return Path(raw).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "semsearch"
+    try:
+        return (Path(xdg) if xdg else Path.home() / ".cache") / "semsearch"
+    except RuntimeError:  # no home folder to be found: no cache
+        return None
 
 
 def _version(dist: str) -> str:
@@ -409,6 +412,8 @@ class _GraphCache:
     def load(self) -> tuple[Any, dict[str, Any]] | None:
         """(graph, metadata), or None when there is no complete entry."""
         if not (self.dir / "meta.json").is_file():
+            if self.dir.exists():  # not one this class wrote (they appear whole): clear the way for one
+                self.remove()
             return None
         try:
             import openvino as ov
@@ -583,7 +588,8 @@ class SentenceTransformerEmbedder(Embedder):
         dim = getattr(model, "get_embedding_dimension", model.get_sentence_embedding_dimension)()
         if not dim:
             raise InvalidInput(f"model {self.name!r} does not report its embedding dimension", field="model")
-        self._set_window(int(model.max_seq_length or self.max_seq_length), int(dim))
+        if not self.dimension:  # else set from the graph cache, and tokenizers may be in use by now
+            self._set_window(int(model.max_seq_length or self.max_seq_length), int(dim))
         self._torch = torch
         self._model = model
 

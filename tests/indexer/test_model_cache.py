@@ -72,6 +72,14 @@ def test_unreadable_entry_is_converted_again(first, cache_root, caplog):
     assert _GraphCache(cache_root, e.path).load() is not None  # written again, whole
 
 
+def test_incomplete_entry_is_replaced(first, cache_root):
+    entry = _entry(cache_root)
+    (entry / "meta.json").unlink()
+    e = load_embedder()
+    assert e.engine == "openvino" and e._model is not None  # converted again
+    assert (entry / "meta.json").is_file()  # and the entry written whole
+
+
 def test_entry_failing_the_check_is_replaced(first, cache_root, caplog):
     entry = _entry(cache_root)
     meta = json.loads((entry / "meta.json").read_text())
