@@ -402,9 +402,9 @@ class _GraphCache:
     never sees half of one; an entry that fails to load or to pass the check is removed."""
 
     def __init__(self, root: Path, path: Path) -> None:
-        files = sorted(p for p in path.rglob("*") if p.is_file())
+        stats = sorted((str(f.relative_to(path)), f.stat()) for f in path.rglob("*") if f.is_file())
         desc = {"format": GRAPH_FORMAT, "model": str(path.resolve()),
-                "files": [(str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in files],
+                "files": [(name, st.st_size, st.st_mtime_ns) for name, st in stats],
                 "versions": [_version(d) for d in ("openvino", "torch", "transformers", "sentence-transformers")]}
         key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:32]
         self.dir = root / "openvino" / key
@@ -597,9 +597,15 @@ class SentenceTransformerEmbedder(Embedder):
         self.max_seq_length, self.dimension = max_seq_length, dimension
         self._embed_tokenizer.enable_truncation(max_seq_length)
 
-    def _use_openvino(self, ov_model: _OpenVinoModel) -> None:
+    def _try_openvino(self, graph: Any, probe: list[str], ref: np.ndarray) -> str | None:
+        """Compile ``graph`` and make it the engine if it passes the self-check; else what failed."""
+        ov_model = _OpenVinoModel(graph, bf16=self.precision == "bf16")
         self._forward = lambda ids, mask, bf16, shared=False: ov_model(ids, mask, bf16=bf16, shared=shared)
-        self._query_batcher.lanes = ov_model.lanes
+        failed = self._self_check(probe, ref)
+        if failed is None:
+            self.engine = "openvino"
+            self._query_batcher.lanes = ov_model.lanes
+        return failed
 
     def _open_cached(self, cache: _GraphCache) -> bool:
         """The OpenVINO engine from a cached graph, checked against the reference vectors stored with it."""
@@ -611,10 +617,8 @@ class SentenceTransformerEmbedder(Embedder):
             self._set_window(int(meta["max_seq_length"]), int(meta["dimension"]))
             probe = [str(t) for t in meta["probe"]]
             ref = np.asarray(meta["reference"], dtype=np.float32).reshape(len(probe), self.dimension)
-            self._use_openvino(_OpenVinoModel(graph, bf16=self.precision == "bf16"))
-            failed = self._self_check(probe, ref)
+            failed = self._try_openvino(graph, probe, ref)
             if failed is None:
-                self.engine = "openvino"
                 return True
             log.warning("cached model graph %s fails the self-check (%s); converting the model again",
                         cache.dir, failed)
@@ -622,7 +626,6 @@ class SentenceTransformerEmbedder(Embedder):
             log.warning("cached model graph %s not usable (%s); converting the model again", cache.dir, e)
         cache.remove()
         self._forward = None
-        self._query_batcher.lanes = 1
         self._set_window(_read_max_seq_length(self.path), 0)
         return False
 
@@ -641,10 +644,8 @@ class SentenceTransformerEmbedder(Embedder):
         if wanted in ("auto", "openvino"):
             try:
                 graph = _OpenVinoModel.convert(hf, pooling, torch)
-                self._use_openvino(_OpenVinoModel(graph, bf16=self.precision == "bf16"))
-                failed = self._self_check(probe, ref)
+                failed = self._try_openvino(graph, probe, ref)
                 if failed is None:
-                    self.engine = "openvino"
                     if cache is not None:
                         cache.save(graph, {"dimension": self.dimension, "max_seq_length": self.max_seq_length,
                                            "pooling": pooling, "probe": probe, "reference": ref.tolist()})
@@ -652,7 +653,6 @@ class SentenceTransformerEmbedder(Embedder):
                 log.warning("OpenVINO engine off: %s", failed)
             except Exception as e:  # noqa: BLE001 - any conversion failure falls back to torch
                 (log.warning if wanted == "openvino" else log.info)("OpenVINO engine unavailable: %s", e)
-            self._query_batcher.lanes = 1
         tb = _torch_bert(hf, pooling, torch)
         if tb is not None:
             if self.precision == "bf16":
