@@ -6,6 +6,7 @@ Settings come from SEMSEARCH_* environment variables; flags override them.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -329,7 +330,18 @@ def serve(
     s = state.settings
     os.environ["SEMSEARCH_DATA_DIR"] = str(s.data_dir)  # workers rebuild Settings from the environment
     uvicorn.run("app.main:create_app", factory=True, host=host or s.host, port=port or s.port,
-                workers=workers or s.workers, log_level="info")
+                workers=workers or s.workers, log_level="info", log_config=server_log_config())
+
+
+def server_log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the service's own INFO lines (model loaded and how, ready, jobs) in
+    the same format; uvicorn applies it in every worker process too."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    for name in ("app", "indexer", "semsearch"):
+        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 # -- eval -------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -235,6 +236,10 @@ class Embedder:
 
     def info(self) -> EmbedderInfo:
         return EmbedderInfo(self.name, self.dimension, self.max_seq_length, self.backend, self.precision)
+
+    def describe(self) -> str:
+        """How the model runs, for a log line."""
+        return f"backend {self.backend}, {self.precision}"
 
 
 def cpu_count() -> int:
@@ -559,6 +564,8 @@ class SentenceTransformerEmbedder(Embedder):
         self._embed_tokenizer.no_padding()
         self._forward: Callable[..., np.ndarray] | None = None  # (ids, mask, bf16, shared=False) -> vectors
         self.engine = "encode"
+        #: where the OpenVINO graph came from: "cache" (no conversion), "conversion", or "" (other engine)
+        self.graph_source = ""
         wanted = resolve_engine(engine)
         root = model_cache_dir(model_cache) if wanted in ("auto", "openvino") else None
         cache = _GraphCache(root, path) if root is not None else None
@@ -593,6 +600,10 @@ class SentenceTransformerEmbedder(Embedder):
         self._torch = torch
         self._model = model
 
+    def describe(self) -> str:
+        graph = {"cache": ", graph from the cache", "conversion": ", graph converted"}.get(self.graph_source, "")
+        return f"engine {self.engine}, {self.precision}{graph}"
+
     def _set_window(self, max_seq_length: int, dimension: int) -> None:
         self.max_seq_length, self.dimension = max_seq_length, dimension
         self._embed_tokenizer.enable_truncation(max_seq_length)
@@ -619,6 +630,7 @@ class SentenceTransformerEmbedder(Embedder):
             ref = np.asarray(meta["reference"], dtype=np.float32).reshape(len(probe), self.dimension)
             failed = self._try_openvino(graph, probe, ref)
             if failed is None:
+                self.graph_source = "cache"
                 return True
             log.warning("cached model graph %s fails the self-check (%s); converting the model again",
                         cache.dir, failed)
@@ -646,6 +658,7 @@ class SentenceTransformerEmbedder(Embedder):
                 graph = _OpenVinoModel.convert(hf, pooling, torch)
                 failed = self._try_openvino(graph, probe, ref)
                 if failed is None:
+                    self.graph_source = "conversion"
                     if cache is not None:
                         cache.save(graph, {"dimension": self.dimension, "max_seq_length": self.max_seq_length,
                                            "pooling": pooling, "probe": probe, "reference": ref.tolist()})
@@ -771,11 +784,16 @@ def load_embedder(model: str = DEFAULT_MODEL, *, backend: str = "sentence-transf
                   precision: str = "auto", engine: str = "auto", model_cache: str = "") -> Embedder:
     """Load an embedding model (see :meth:`Embedder.load`). ``model_cache``: see :func:`model_cache_dir`."""
     name, path = resolve_model(model)
+    t0 = time.perf_counter()
+    loaded: Embedder
     if backend == "sentence-transformers":
-        return SentenceTransformerEmbedder(name, path, precision=precision, engine=engine, model_cache=model_cache)
-    if backend == "minimal":
-        return MinimalEmbedder(name, path)
-    raise InvalidInput(
-        f"backend must be 'sentence-transformers' or 'minimal', not {backend!r} (SEMSEARCH_BACKEND)",
-        field="backend",
-    )
+        loaded = SentenceTransformerEmbedder(name, path, precision=precision, engine=engine, model_cache=model_cache)
+    elif backend == "minimal":
+        loaded = MinimalEmbedder(name, path)
+    else:
+        raise InvalidInput(
+            f"backend must be 'sentence-transformers' or 'minimal', not {backend!r} (SEMSEARCH_BACKEND)",
+            field="backend",
+        )
+    log.info("model %s loaded in %.1f s: %s", name, time.perf_counter() - t0, loaded.describe())
+    return loaded

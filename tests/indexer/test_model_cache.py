@@ -49,12 +49,16 @@ def first(cache_root):
     return e
 
 
-def test_second_load_comes_from_the_cache(first, cache_root, monkeypatch):
+def test_second_load_comes_from_the_cache(first, cache_root, monkeypatch, caplog):
     entry = _entry(cache_root)
     meta = json.loads((entry / "meta.json").read_text())
     assert meta["dimension"] == 384 and meta["max_seq_length"] == 256 and len(meta["reference"]) == 3
+    assert first.graph_source == "conversion" and "graph converted" in first.describe()
     _no_conversion(monkeypatch)
-    e = load_embedder()
+    with caplog.at_level(logging.INFO, logger="indexer.embedder"):
+        e = load_embedder()
+    assert e.graph_source == "cache"  # the load says so: the Docker smoke test reads this line
+    assert "loaded in " in caplog.text and "engine openvino" in caplog.text and "graph from the cache" in caplog.text
     assert e.engine == "openvino" and e.dimension == first.dimension and e.max_seq_length == first.max_seq_length
     assert e._model is None  # sentence-transformers was never needed
     np.testing.assert_allclose(e.embed(TEXTS), first.embed(TEXTS), atol=1e-6)
