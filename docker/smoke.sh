@@ -162,6 +162,15 @@ while :; do
   sleep 2
 done
 
+step "model load: graph from the image's cache (converted at build time)"
+line=$(podman logs "$NAME" 2>&1 | grep -m1 'loaded in' || true)
+[ -n "$line" ] || fail "no 'model ... loaded in' line in the container log"
+case $line in
+  *"graph from the cache"*) ok "$(echo "$line" | sed "s/^INFO: *//")" ;;
+  *"engine openvino"*) fail "the container converted the graph instead of using the image's cache: $line" ;;
+  *) ok "$(echo "$line" | sed "s/^INFO: *//") (no OpenVINO engine on this CPU: nothing to cache)" ;;
+esac
+
 step "GET / (the web page: app/static made it into the installed package)"
 STATUS=$(http GET /)
 expect 200
