@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sqlite3
 import statistics
 import sys
@@ -140,7 +141,7 @@ def _batches(ids_list: Sequence[Sequence[int]], window: int) -> list[tuple[list[
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--draws", type=int, default=6, help="emulated models (default 6: draw 0 to 5)")
-    p.add_argument("--data-dir", type=Path, default=ROOT / "data")
+    p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("SEMSEARCH_DATA_DIR") or ROOT / "data"))
     p.add_argument("--collection", default="beir-scifact-fp32", help="the fp32 SciFact collection")
     p.add_argument("--dataset", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
     p.add_argument("--tolerance", type=float, default=0.002)
