@@ -124,18 +124,10 @@ def _fp32_collection(data_dir: Path, name: str) -> tuple[list[str], list[str], n
 
 
 def _batches(ids_list: Sequence[Sequence[int]], window: int) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
-    from indexer.embedder import WIDTH_STEP, token_budget_batches
+    """Documents batched as the bulk path batches them (``embed`` with its default batch size, 32)."""
+    from indexer.embedder import padded_batches
 
-    out = []
-    for rows in token_budget_batches([len(i) for i in ids_list], 32 * window, max_rows=256):
-        width = min(window, -(-len(ids_list[rows[0]]) // WIDTH_STEP) * WIDTH_STEP)
-        ids = np.zeros((len(rows), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for r, i in enumerate(rows):
-            ids[r, : len(ids_list[i])] = ids_list[i]
-            mask[r, : len(ids_list[i])] = 1
-        out.append((rows, ids, mask))
-    return out
+    return list(padded_batches(ids_list, 32 * window, max_rows=8 * 32, window=window))
 
 
 def main(argv: list[str]) -> int:

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -725,17 +725,9 @@ class SentenceTransformerEmbedder(Embedder):
         tok = self._embed_tokenizer
         ids_list = [e.ids for e in tok.encode_batch(texts)] if len(texts) > 1 else [tok.encode(texts[0]).ids]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        max_rows = 8 * batch_size if bulk else batch_size
-        for rows in token_budget_batches([len(i) for i in ids_list], batch_size * self.max_seq_length,
-                                         max_rows=max_rows):
-            width = len(ids_list[rows[0]])
-            if bulk:  # few distinct shapes: compiled kernels are reused across batches
-                width = min(self.max_seq_length, -(-width // WIDTH_STEP) * WIDTH_STEP)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                ids[r, : len(ids_list[i])] = ids_list[i]
-                mask[r, : len(ids_list[i])] = 1
+        for rows, ids, mask in padded_batches(ids_list, batch_size * self.max_seq_length,
+                                              max_rows=8 * batch_size if bulk else batch_size,
+                                              window=self.max_seq_length if bulk else None):
             out[rows] = self._forward(ids, mask, bf16, shared=shared)
         return out
 
@@ -761,6 +753,23 @@ def token_budget_batches(lengths: Sequence[int], budget: int, *, max_rows: int) 
         batches.append(order[at : at + n])
         at += n
     return batches
+
+
+def padded_batches(ids_list: Sequence[Sequence[int]], budget: int, *, max_rows: int, window: int | None = None
+                   ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    """The :func:`token_budget_batches` of ``ids_list`` as (rows, token ids, attention mask), zero-padded
+    to the batch's longest text. With ``window`` (bulk), the width is rounded up to a multiple of
+    :data:`WIDTH_STEP`, at most ``window``: few distinct shapes, so compiled kernels are reused."""
+    for rows in token_budget_batches([len(i) for i in ids_list], budget, max_rows=max_rows):
+        width = len(ids_list[rows[0]])
+        if window is not None:
+            width = min(window, -(-width // WIDTH_STEP) * WIDTH_STEP)
+        ids = np.zeros((len(rows), width), dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, i in enumerate(rows):
+            ids[r, : len(ids_list[i])] = ids_list[i]
+            mask[r, : len(ids_list[i])] = 1
+        yield rows, ids, mask
 
 
 class MinimalEmbedder(Embedder):

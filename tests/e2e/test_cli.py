@@ -81,16 +81,14 @@ def test_explain_walks_through_the_model(run_cli, embedder):
 def test_serve_says_how_the_model_loaded(tmp_path, embedder):
     """`semsearch serve` logs the service's own lines (not only uvicorn's): how the model loaded, then ready.
     The session's first load filled the graph cache, so this process takes the graph from it."""
-    import socket
     import subprocess
     import time
     import urllib.request
 
+    from indexer.bench import _free_port
     from tests.e2e.conftest import SEMSEARCH, cli_env
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     proc = subprocess.Popen([*SEMSEARCH, "serve", "--port", str(port)], env=cli_env(tmp_path / "data"),
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
