@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from app.cli.common import app, command, embedder, fail, out, print_json, remote, state
+from app.cli.common import app, command, embedder, err, fail, out, print_json, remote, state
 from app.settings import IndexType
 
 group = typer.Typer(help="List, inspect, create and delete collections.", no_args_is_help=False)
@@ -113,8 +113,10 @@ def delete(
     if not yes:
         if not sys.stdin.isatty():
             fail(f"not deleting collection {name!r} without confirmation: stdin is not a terminal (pass --yes)")
-        if not typer.confirm(f"Delete collection {name!r} ({body['files']} files, {body['documents']} documents, "
-                             f"{body['chunks']} chunks)?", default=False, err=True):
+        # Not typer.confirm: click's prompt echoes part of itself on stdout, which must stay clean.
+        err.print(f"Delete collection {name!r} ({body['files']} files, {body['documents']} documents, "
+                  f"{body['chunks']} chunks)? [y/N] ", end="", markup=False)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             fail("not deleted")
     if client is not None:
         client.delete_collection(name)

@@ -59,10 +59,8 @@ def search_options(settings: Settings, *, k: int, offset: int, mode: str, filter
     if offset + k > settings.max_k:
         raise LimitExceeded(f"offset + k is {offset + k}, over the limit of {settings.max_k} (SEMSEARCH_MAX_K)",
                             field="offset")
-    opts = SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain)
-    if fusion is not None:  # else the library's default
-        opts.fusion = fusion
-    return opts
+    return SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
+                         fusion=fusion if fusion is not None else settings.fusion)  # SEMSEARCH_FUSION
 
 
 def get_options(settings: Settings, params: QueryParams) -> SearchOptions:
