@@ -10,7 +10,6 @@ import sys
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from app.cli.common import app, command, embedder, err, fail, out, print_json, remote, state
 from app.settings import IndexType
@@ -53,6 +52,8 @@ def _list() -> None:
     if not infos:
         out.print("no collections" if client is not None else f"no collections in {state.settings.data_dir}")
         return
+    from rich.table import Table
+
     table = Table("name", "files", "documents", "chunks", "model", "dim", "index", "size")
     for i in infos:
         table.add_row(i["name"], str(i["files"]), str(i["documents"]), str(i["chunks"]), i["model"],

@@ -8,8 +8,6 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from app.cli import common
 from app.cli.common import COLLECTION_OPT, JSON_OPT, app, command, err, fail, open_collection, out, print_json, state
@@ -27,6 +25,8 @@ def _print_report(report: Any, as_json: bool) -> None:
     out.print(f"chunks: {c['embedded']} embedded, {c['removed']} removed, {c['total']} in the collection "
               f"({d['seconds']:.1f}s{rate})")
     if report.skipped:
+        from rich.table import Table
+
         table = Table("skipped", "reason", "detail", box=None, show_edge=False)
         for s in report.skipped[:50]:
             table.add_row(escape(s.path), s.reason, escape(s.detail))
@@ -38,6 +38,8 @@ def _print_report(report: Any, as_json: bool) -> None:
 def _index_once(coll: Any, path: Path, as_json: bool) -> Any:
     if as_json or not err.is_terminal:
         return coll.index_folder(path)
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("[bold]indexing"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.completed}/{task.total} files"), TextColumn("{task.fields[chunks]} chunks"),
                TextColumn("{task.fields[rate]} chunks/s"), TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn())
@@ -126,6 +128,8 @@ def eval_(
     if as_json:
         print_json(result)
         return
+    from rich.table import Table
+
     table = Table("mode", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", title=f"{dataset_dir.name} ({split})")
     for m in modes:
         r = result[m]

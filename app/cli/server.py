@@ -9,7 +9,6 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from app.cli.common import JSON_OPT, app, command, embedder, err, fail, out, print_json, state
 
@@ -69,6 +68,8 @@ def bench(
     if as_json:
         print_json(result.to_dict())
         return
+    from rich.table import Table
+
     table = Table("figure", "value", "measured (median [min-max] over repeats)", "target",
                   title=f"semsearch vs sentence-transformers + FAISS ({result.environment['embed_path']}, "
                         f"{result.environment['precision']})")

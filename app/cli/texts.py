@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from app.cli.common import JSON_OPT, app, command, embedder, fail, out, print_json, remote, state
 
@@ -49,6 +48,8 @@ def compare(
     if len(texts) == 2:
         out.print(f"{body['similarity']:.4f}")
         return
+    from rich.table import Table
+
     table = Table("", *[str(i + 1) for i in range(len(texts))])
     for i, t in enumerate(texts):
         table.add_row(f"{i + 1} {escape(t[:30])}", *[f"{m[i][j]:.3f}" for j in range(len(texts))])
