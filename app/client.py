@@ -44,11 +44,12 @@ class ServerUnreachable(Exception):
 class Client:
     """The routes the CLI uses, each returning the HTTP response body (parsed JSON)."""
 
-    def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 600.0) -> None:
+    def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 600.0, proxies: bool = True) -> None:
+        """``proxies``: honour HTTP(S)_PROXY / NO_PROXY (not for a server found on this machine)."""
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.url, headers=headers,
-                                  timeout=httpx.Timeout(timeout, connect=5.0), trust_env=False)
+                                  timeout=httpx.Timeout(timeout, connect=5.0), trust_env=proxies)
 
     def close(self) -> None:
         self._http.close()
@@ -131,4 +132,4 @@ def find_server(settings: Settings, *, explicit: str | None = None) -> Client | 
     if r.headers.get(SETUP_HEADER) != settings.fingerprint():
         log.info("server on %s serves another data folder or model; not using it", candidate)
         return None
-    return Client(candidate, api_key=key)
+    return Client(candidate, api_key=key, proxies=False)

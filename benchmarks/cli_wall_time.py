@@ -5,7 +5,8 @@
 
 It indexes this repository's own documentation (README.md, DEVELOPERS.md, docs/) into a temporary
 data folder, runs the same query ``--runs`` times each way as a user would (a fresh process each
-time), checks that every way prints the same JSON, and prints the median, min and max seconds with
+time), checks that every way prints the same JSON, and prints the median, min and max wall seconds,
+the median CPU seconds of the process (user + system: close to the wall time on an idle machine) and
 the load average before and after (the machine may be shared: read the figures next to it).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -41,25 +43,33 @@ def corpus(dest: Path, limit: int | None = None) -> Path:
     return dest
 
 
-def run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system: what the wall time would be on an idle core) and stdout."""
+    cpu, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run([*SEMSEARCH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if proc.returncode != 0:
         raise RuntimeError(f"semsearch {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}")
-    return seconds, proc.stdout
+    return seconds, cpu, proc.stdout
 
 
 def timed(label: str, args: list[str], env: dict[str, str], cwd: Path, runs: int) -> dict[str, Any]:
-    times, outputs = [], set()
+    times, cpus, outputs = [], [], set()
     for _ in range(runs):
-        seconds, stdout = run(args, env, cwd)
+        seconds, cpu, stdout = run(args, env, cwd)
         times.append(seconds)
+        cpus.append(cpu)
         outputs.add(stdout)
     if len(outputs) != 1:
         raise RuntimeError(f"{label}: the runs printed different answers")
     return {"label": label, "median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3),
-            "max_s": round(max(times), 3), "runs": runs, "output": outputs.pop()}
+            "max_s": round(max(times), 3), "cpu_median_s": round(statistics.median(cpus), 3),
+            "runs": runs, "output": outputs.pop()}
 
 
 def measure(runs: int, work: Path, *, files: int | None = None) -> dict[str, Any]:
@@ -101,7 +111,8 @@ def main() -> None:
         return
     print(f"semsearch query {QUERY!r} --k 5 --json, {a.runs} runs each (fresh process per run)")
     for r in result["rows"]:
-        print(f"  {r['label']:<48} median {r['median_s']:.2f} s  (min {r['min_s']:.2f}, max {r['max_s']:.2f})")
+        print(f"  {r['label']:<48} median {r['median_s']:.2f} s  (min {r['min_s']:.2f}, max {r['max_s']:.2f}); "
+              f"CPU {r['cpu_median_s']:.2f} s")
     print(f"  same output every way: {'yes' if result['same_output'] else 'NO'}")
     before, after = result["load_average_before"], result["load_average_after"]
     print(f"load average {' '.join(map(str, before))} before, {' '.join(map(str, after))} after "

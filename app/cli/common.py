@@ -169,6 +169,9 @@ def load_settings() -> Settings:
 # -- errors ---------------------------------------------------------------------------------------------
 def report_error(exc: BaseException) -> int:
     """Print one line for ``exc`` on stderr (the traceback too with -v) and return its exit code."""
+    if isinstance(exc, BrokenPipeError):  # `semsearch query x | head -1`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return EXIT_OK
     code, message = classify(exc)
     if code == EXIT_INTERNAL:
         if state.verbose:

@@ -17,6 +17,7 @@ def test_the_benchmark_times_both_ways_and_they_agree(tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert [r["label"].split(" ")[0] for r in result["rows"]] == ["no", "server", "server"]
-    assert all(r["runs"] == 1 and 0 < r["min_s"] <= r["median_s"] <= r["max_s"] for r in result["rows"])
+    assert all(r["runs"] == 1 and 0 < r["min_s"] <= r["median_s"] <= r["max_s"] and r["cpu_median_s"] > 0
+               for r in result["rows"])
     assert result["same_output"] is True
     assert len(result["load_average_before"]) == len(result["load_average_after"]) == 3
