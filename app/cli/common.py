@@ -122,7 +122,7 @@ def command(fn: Any) -> Any:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except BaseException as e:  # noqa: BLE001 - the one place errors become exit codes
+        except BaseException as e:  # the one place errors become exit codes
             raise typer.Exit(report_error(e)) from None
 
     params = list(sig.parameters.values()) + extra
@@ -141,7 +141,7 @@ def _main(**given: Any) -> None:
     set_globals(**given)
     try:
         load_settings()  # every setting is checked before any command runs
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         raise typer.Exit(report_error(e)) from None
 
 
@@ -218,7 +218,7 @@ def main() -> None:
         app()
     except SystemExit:
         raise
-    except BaseException as e:  # noqa: BLE001 - the top-level guard
+    except BaseException as e:  # the top-level guard
         sys.exit(report_error(e))
 
 
