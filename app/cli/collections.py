@@ -11,7 +11,8 @@ from typing import Any
 
 import typer
 
-from app.cli.common import app, command, embedder, err, fail, out, print_json, remote, state
+from app.cli import common
+from app.cli.common import app, command, err, fail, out, print_json, remote, state
 from app.settings import IndexType
 
 group = typer.Typer(help="List, inspect, create and delete collections.", no_args_is_help=False)
@@ -91,7 +92,7 @@ def create(
 
         s = state.settings
         validate_name(name)  # before loading the model
-        with Collection.create(s.data_dir, name, embedder(), index_type=index_type or s.index_type,
+        with Collection.create(s.data_dir, name, common.embedder(), index_type=index_type or s.index_type,
                                limits=s.limits()) as coll:
             body = coll.info().to_dict()
     _print_info(body, created=True)

@@ -10,7 +10,8 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from app.cli.common import JSON_OPT, app, command, embedder, err, fail, out, print_json, state
+from app.cli import common
+from app.cli.common import JSON_OPT, app, command, err, fail, out, print_json, state
 
 
 @app.command()
@@ -60,7 +61,7 @@ def bench(
         fail(f"--section must be one of {', '.join(SECTIONS)}, not {', '.join(bad)}")
     cfg = BenchConfig.make(quick=quick, hnsw_1m=hnsw_1m, corpus=corpus, repeats=repeats, reindex_files=files,
                            sections=tuple(dict.fromkeys(section)) or None)
-    model = embedder("sentence-transformers")
+    model = common.embedder("sentence-transformers")
     try:
         result = run_bench(cfg, model, progress=lambda msg: err.print(f"[dim]bench: {escape(msg)}[/dim]"))
     except (FileNotFoundError, RuntimeError) as e:

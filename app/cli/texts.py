@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from app.cli.common import JSON_OPT, app, command, embedder, fail, out, print_json, remote, state
+from app.cli import common
+from app.cli.common import JSON_OPT, app, command, fail, out, print_json, remote, state
 
 
 @app.command()
@@ -22,7 +23,7 @@ def embed(
         return
     from app.routes.embed import embed_response
 
-    print_json(embed_response(embedder(backend), texts).model_dump(mode="json"))
+    print_json(embed_response(common.embedder(backend), texts).model_dump(mode="json"))
 
 
 @app.command()
@@ -40,7 +41,7 @@ def compare(
     else:
         from app.routes.compare import matrix_response
 
-        body = matrix_response(embedder(), texts).model_dump(mode="json", exclude_none=True)
+        body = matrix_response(common.embedder(), texts).model_dump(mode="json", exclude_none=True)
     if as_json:
         print_json(body)
         return
