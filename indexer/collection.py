@@ -194,14 +194,15 @@ class Collection:
             self._checkpoint(index)
         return index
 
-    def _rebuild(self, seq: int) -> VectorIndex:
+    def _rebuild(self, seq: int, *, save: bool = True) -> VectorIndex:
         index = VectorIndex(self.dimension, self.index_type)
         with self.catalog.write_lock:  # no write may slip in between reading and recording seq
             seq = self.catalog.seq
             for ids, vecs in self.catalog.iter_vectors():
                 index.add(ids, vecs)
             index.seq = seq
-        self._checkpoint(index)
+        if save:
+            self._checkpoint(index)
         return index
 
     def _catch_up(self, index: VectorIndex) -> bool:
@@ -246,9 +247,11 @@ class Collection:
         self._last_checkpoint = time.monotonic()
 
     def checkpoint(self) -> None:
-        """Write the FAISS file now (it is also written after each indexing run and on close)."""
+        """Write the FAISS file now (it is also written after each indexing run and on close) and move
+        the catalog's WAL into ``catalog.sqlite3``. Errors are logged: what was committed stays committed."""
         if self.vectors.seq != self._saved_seq():
-            self._checkpoint()
+            self._checkpoint_after_commit()
+        self.catalog.checkpoint_wal("TRUNCATE")
 
     def _saved_seq(self) -> int:
         return int(self.catalog.get_meta().get("log_floor", 0))
@@ -277,11 +280,26 @@ class Collection:
             self._sync_vectors()
             with self.vectors.lock:
                 res = self.catalog.write(upserts, deletes, touches)
-                self.vectors.apply(res.added_ids, res.added_vectors, res.removed_ids, res.seq)
+                # Committed: from here on nothing may answer an error (the catalog is the truth).
+                try:
+                    self.vectors.apply(res.added_ids, res.added_vectors, res.removed_ids, res.seq)
+                except Exception:
+                    log.exception("%s: applying write %d to the vector index failed; rebuilding it from the "
+                                  "catalog", self.name, res.seq)
+                    self.vectors = self._rebuild(res.seq, save=False)
             self._pending_changes += res.chunks_added + res.chunks_removed
             if self._pending_changes >= self.limits.checkpoint_every or self.vectors.needs_rebuild:
-                self._checkpoint()
+                self._checkpoint_after_commit()
+            self.catalog.checkpoint_wal()
         return res.chunks_added, res.chunks_removed
+
+    def _checkpoint_after_commit(self) -> None:
+        """Save the vector file after a committed write; a failure (disk full ...) is logged, not raised:
+        the write is safe in the catalog and the file is written again at the next checkpoint."""
+        try:
+            self._checkpoint()
+        except Exception:
+            log.exception("%s: saving the vector index failed; it is retried at the next checkpoint", self.name)
 
     def _embed_sources(self, items: list[tuple[SourceWrite, str]]) -> list[SourceWrite]:
         texts = [c.text for w, _ in items for c in w.chunks]
