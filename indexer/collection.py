@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import threading
@@ -30,6 +31,7 @@ from indexer.catalog import Catalog, SourceRow, SourceWrite, source_row
 from indexer.chunking import Chunk, chunk_text
 from indexer.embedder import Embedder
 from indexer.errors import (
+    CatalogBehindIndex,
     CollectionExists,
     CollectionNotFound,
     DocumentNotFound,
@@ -118,6 +120,36 @@ def delete_collection(data_dir: Path, name: str) -> None:
     shutil.rmtree(path)
 
 
+_TEMP_RE = re.compile(r".+\.tmp(\d+)")  # what VectorIndex.save writes before its rename: NAME.tmpPID
+
+
+def remove_stale_temp_files(folder: Path) -> list[str]:
+    """Delete temp files a killed process left in ``folder`` (``vectors.faiss.tmpPID`` and other
+    ``*.tmpPID``). A file whose process still runs (another process saving right now) is kept."""
+    removed = []
+    for p in folder.iterdir():
+        m = _TEMP_RE.fullmatch(p.name)
+        if m is None or not p.is_file() or _pid_alive(int(m.group(1))):
+            continue
+        p.unlink(missing_ok=True)
+        removed.append(p.name)
+    if removed:
+        log.warning("%s: removed temp files left by a stopped process: %s", folder.name, ", ".join(removed))
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # this process may be saving it right now (the same collection opened twice)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -173,6 +205,7 @@ class Collection:
 
     def _open_vectors(self) -> VectorIndex:
         file = self.path / INDEX_FILE
+        remove_stale_temp_files(self.path)
         seq = self.catalog.seq
         try:
             index = VectorIndex.load(file, self.dimension, self.index_type)
@@ -180,9 +213,9 @@ class Collection:
             if self.catalog.count_chunks() or file.exists():
                 log.warning("%s: %s; rebuilding the vector index from the catalog (no re-embedding)", self.name, e)
             return self._rebuild(seq)
-        if index.seq > seq:
-            log.warning("%s: vector index is ahead of the catalog (seq %d > %d); rebuilding", self.name, index.seq, seq)
-            return self._rebuild(seq)
+        if index.seq > seq:  # never rebuild from a catalog older than the vectors: that destroys them
+            self.catalog.close()
+            raise CatalogBehindIndex(self.name, seq, index.seq)
         if index.seq < seq and not self._catch_up(index):
             log.warning("%s: vector index too old for the change log; rebuilding", self.name)
             return self._rebuild(seq)

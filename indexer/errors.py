@@ -88,3 +88,21 @@ class CorruptCollection(SemsearchError):
     """The catalog itself (not the derived FAISS file) cannot be read."""
 
     code = "corrupt_collection"
+
+
+class CatalogBehindIndex(CorruptCollection):
+    """The vector file reflects writes the catalog does not hold: the catalog lost committed data."""
+
+    code = "catalog_behind_index"
+
+    def __init__(self, collection: str, catalog_seq: int, index_seq: int) -> None:
+        super().__init__(
+            f"Collection {collection!r}: its catalog is at write {catalog_seq} but its vector file reflects "
+            f"write {index_seq}, so the catalog has lost committed writes (it was copied or restored without "
+            "its catalog.sqlite3-wal file, or from an older backup). Nothing was changed and the vectors are "
+            "kept. Recover by putting the matching catalog.sqlite3-wal back beside catalog.sqlite3, or by "
+            "restoring a snapshot (`semsearch snapshot restore`); to accept the loss instead, delete "
+            "vectors.faiss and open the collection again (it is rebuilt from the catalog).",
+            field="collection")
+        self.catalog_seq = catalog_seq
+        self.index_seq = index_seq
