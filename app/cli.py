@@ -246,21 +246,46 @@ def compare(
 @app.command()
 @_guard
 def collections(as_json: bool = JSON_OPT) -> None:
-    """List collections with counts, model and size on disk."""
-    from indexer.collection import read_info
+    """List collections with counts, model and size on disk (damaged ones are marked)."""
+    from indexer.collection import scan_collections
 
-    infos = [read_info(state.settings.data_dir, n).to_dict() for n in _names()]
+    found, damaged = scan_collections(state.settings.data_dir)
+    infos = [i.to_dict() for i in found]
     if as_json:
-        _print_json({"collections": infos})
+        _print_json({"collections": infos, "damaged": damaged})
         return
-    if not infos:
+    if not infos and not damaged:
         out.print(f"no collections in {state.settings.data_dir}")
         return
     table = Table("name", "files", "documents", "chunks", "model", "dim", "index", "size")
     for i in infos:
         table.add_row(i["name"], str(i["files"]), str(i["documents"]), str(i["chunks"]), i["model"],
                       str(i["dimension"]), i["index_type"], f"{i['size_bytes'] / 1e6:.1f} MB")
+    for name in damaged:
+        table.add_row(escape(name), "[red]DAMAGED[/red]", "-", "-", "-", "-", "-", "-")
     out.print(table)
+    for why in damaged.values():
+        err.print(f"[red]damaged:[/red] {escape(why)}")
+
+
+@app.command("delete")
+@_guard
+def delete_(
+    name: str = typer.Argument(..., help="The collection to delete (also when its catalog is damaged)"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Delete a collection and its files (its snapshots are kept)."""
+    from indexer.collection import delete_collection, validate_name
+
+    validate_name(name)
+    if not yes and not typer.confirm(f"Delete collection {name!r} and all its files?", err=True):
+        _fail("not deleted")
+    delete_collection(state.settings.data_dir, name)
+    if as_json:
+        _print_json({"deleted": name})
+    else:
+        out.print(f"deleted collection {name}")
 
 
 def _names() -> list[str]:

@@ -160,13 +160,25 @@ class CollectionRegistry:
             raise _corrupt(name, e) from e
 
     def infos(self) -> list[CollectionInfo]:
-        out = []
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[CollectionInfo], list[str]]:
+        """(healthy collections' infos, names of the damaged ones): a damaged catalog hides no other."""
+        out, bad = [], []
         for name in self.names():
             try:
                 out.append(self.info(name))
-            except (CollectionNotFound, CorruptCollection):
-                continue  # vanished meanwhile, or listed under /readyz's "unavailable"
-        return out
+            except CollectionNotFound:
+                continue  # vanished meanwhile
+            except CorruptCollection:
+                bad.append(name)
+        return out, bad
+
+    def require(self, name: str) -> None:
+        """CollectionNotFound unless ``name`` exists on disk (damaged or not): what DELETE checks."""
+        validate_name(name)
+        if name not in self.names():
+            raise CollectionNotFound(name)
 
     def warm_up(self) -> None:
         """Open every existing collection now, so FAISS repairs happen before traffic does."""

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from indexer.chunking import Chunk
-from indexer.errors import CorruptCollection
+from indexer.errors import damaged_catalog
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +135,7 @@ class Catalog:
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('log_floor', '0')")
         except sqlite3.DatabaseError as e:
-            raise CorruptCollection(f"The catalog {path} cannot be opened: {e}. Restore it from a backup "
-                                    "or delete the collection and index again.") from e
+            raise damaged_catalog(path.parent.name, e) from e
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -34,9 +35,11 @@ from indexer.errors import (
     CatalogBehindIndex,
     CollectionExists,
     CollectionNotFound,
+    CorruptCollection,
     DocumentNotFound,
     InvalidInput,
     ModelMismatch,
+    damaged_catalog,
 )
 from indexer.readers import SkipFile, read_file
 from indexer.search import (
@@ -92,6 +95,20 @@ class Document:
     id: str
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def id_problem(doc_id: str) -> str | None:
+    """Why ``doc_id`` cannot be a document id, or None. Ids with control characters (newline, tab,
+    NUL ...) are refused rather than stored: they cannot travel in a URL path, a log line or a CLI
+    argument intact, so such a document could never be fetched or deleted on its own."""
+    m = _CONTROL_RE.search(doc_id)
+    if m is None:
+        return None
+    return (f"document id {doc_id[:80]!r} contains the control character {m.group()!r} at position {m.start()}; "
+            "ids may not contain control characters (U+0000-U+001F, U+007F-U+009F)")
 
 
 def validate_name(name: str) -> str:
@@ -169,6 +186,14 @@ class Collection:
         self.limits = limits or Limits()
         path.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(path / CATALOG_FILE)
+        try:
+            self._open(index_type)
+        except sqlite3.DatabaseError as e:
+            self.catalog.close()
+            raise damaged_catalog(self.name, e) from e
+
+    def _open(self, index_type: str) -> None:
+        embedder = self.embedder
         meta = self.catalog.get_meta()
         if "model" not in meta:
             self.catalog.set_meta(model=embedder.name, dimension=embedder.dimension, index_type=index_type,
@@ -478,6 +503,8 @@ class Collection:
         """Add or replace documents by id (chunked and embedded like files). Unchanged ones cost nothing."""
         batch = [d if isinstance(d, Document) else Document(**d) for d in docs]
         ids = [d.id for d in batch]
+        for problem in filter(None, map(id_problem, ids)):
+            raise InvalidInput(problem, field="documents.id")
         if len(set(ids)) != len(ids):
             raise InvalidInput("document ids must be unique within one request", field="documents")
         existing = dict(self.catalog.reader.execute(
@@ -612,12 +639,29 @@ def _info(path: Path, catalog: Catalog) -> CollectionInfo:
 
 
 def read_info(data_dir: Path | str, name: str) -> CollectionInfo:
-    """A collection's counts, model and size, without loading any model."""
+    """A collection's counts, model and size, without loading any model. A damaged catalog is a
+    ``CorruptCollection`` that says how to recover, never a raw ``sqlite3`` error."""
     path = collections_dir(Path(data_dir)) / validate_name(name)
     if not (path / CATALOG_FILE).exists():
         raise CollectionNotFound(name, list_collection_names(Path(data_dir)))
     catalog = Catalog(path / CATALOG_FILE)
     try:
         return _info(path, catalog)
+    except sqlite3.DatabaseError as e:
+        raise damaged_catalog(name, e) from e
     finally:
         catalog.close()
+
+
+def scan_collections(data_dir: Path | str) -> tuple[list[CollectionInfo], dict[str, str]]:
+    """(healthy collections' infos, {damaged name: why}): one damaged catalog hides no other."""
+    infos: list[CollectionInfo] = []
+    bad: dict[str, str] = {}
+    for name in list_collection_names(Path(data_dir)):
+        try:
+            infos.append(read_info(data_dir, name))
+        except CollectionNotFound:
+            continue  # removed meanwhile
+        except CorruptCollection as e:
+            bad[name] = e.message
+    return infos, bad

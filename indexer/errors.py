@@ -90,6 +90,14 @@ class CorruptCollection(SemsearchError):
     code = "corrupt_collection"
 
 
+def damaged_catalog(name: str, exc: Exception) -> CorruptCollection:
+    """The error for a collection whose catalog cannot be read (it names no path: it may reach a client)."""
+    return CorruptCollection(
+        f"Collection {name!r} cannot be read: its catalog is damaged ({exc}). Restore it from a snapshot "
+        f"(`semsearch snapshot restore {name} SNAPSHOT`) or delete it (`semsearch delete {name}`, "
+        f"DELETE /collections/{name}) and index again.", field="collection")
+
+
 class CatalogBehindIndex(CorruptCollection):
     """The vector file reflects writes the catalog does not hold: the catalog lost committed data."""
 

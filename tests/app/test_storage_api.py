@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.app.conftest import AUTH, KEY  # noqa: F401 - used below
+from tests.app.conftest import AUTH, KEY
 
 DOCS = [{"id": f"d{i}", "text": t} for i, t in enumerate([
     "Cats sleep most of the day in warm places.", "Dogs love long walks in the park.",
@@ -24,3 +24,64 @@ def test_hnsw_collection_takes_upsert_delete_update_and_is_deleted(client):
     assert client.get("/collections/big").json()["chunks"] == 3
     assert client.delete("/collections/big").status_code == 204
     assert client.get("/collections/big").status_code == 404
+
+
+def _damage(data_dir, name):
+    (data_dir / "collections" / name / "catalog.sqlite3").write_bytes(b"this is not a database" * 200)
+
+
+def test_a_damaged_collection_is_listed_as_damaged_and_can_be_deleted(make_client, tmp_data_dir):
+    client = make_client()
+    for name in ("good", "bad"):
+        assert client.post("/collections", json={"name": name}).status_code == 201
+    client.post("/collections/good/documents", json={"documents": DOCS[:1]})
+    client.__exit__(None, None, None)  # a restart, with one catalog damaged meanwhile
+    _damage(tmp_data_dir, "bad")
+    client = make_client()
+    body = client.get("/collections").json()
+    assert [c["name"] for c in body["collections"]] == ["good"] and body["damaged"] == ["bad"]
+    r = client.post("/collections/bad/query", json={"query": "x"})
+    assert r.status_code == 500 and str(tmp_data_dir) not in r.text
+    assert client.delete("/collections/bad").status_code == 204
+    assert client.get("/collections").json()["damaged"] == []
+    assert client.post("/collections", json={"name": "bad"}).status_code == 201  # the advice can be followed
+
+
+def test_readyz_names_collections_only_to_key_holders(make_client, tmp_data_dir):
+    client = make_client()
+    client.post("/collections", json={"name": "secret-project"})
+    client.post("/collections", json={"name": "broken"})
+    client.__exit__(None, None, None)
+    _damage(tmp_data_dir, "broken")
+    secured = make_client(api_keys=[KEY])
+    anonymous = secured.get("/readyz")
+    assert anonymous.status_code == 200
+    assert "secret-project" not in anonymous.text and "broken" not in anonymous.text
+    assert str(tmp_data_dir) not in anonymous.text
+    assert anonymous.json()["collections"] == [] and anonymous.json()["unavailable"] == {}
+    keyed = secured.get("/readyz", headers=AUTH).json()
+    assert keyed["collections"] == ["secret-project"] and list(keyed["unavailable"]) == ["broken"]
+    assert secured.get("/readyz", headers={"Authorization": "Bearer wrong"}).json()["collections"] == []
+
+
+def test_document_ids_with_control_characters_are_refused(client):
+    client.post("/collections", json={"name": "ids"})
+    for bad in ["a\nb", "a\rb", "tab\there", "nul\x00", "del\x7f", "c1\x85"]:
+        r = client.post("/collections/ids/documents", json={"documents": [{"id": bad, "text": "some text"}]})
+        assert r.status_code == 422, bad
+        err = r.json()["error"]
+        assert err["field"] == "documents.0.id" and "control character" in err["message"]
+    assert client.get("/collections/ids").json()["documents"] == 0
+    ok = client.post("/collections/ids/documents", json={"documents": [{"id": "ünï cødé / 1", "text": "text"}]})
+    assert ok.status_code == 200
+
+
+def test_the_library_refuses_control_character_ids_too(tmp_path, embedder):
+    import pytest
+
+    from indexer.collection import Collection
+    from indexer.errors import InvalidInput
+
+    with Collection.create(tmp_path, "c", embedder) as coll, pytest.raises(InvalidInput) as e:
+        coll.upsert_documents([{"id": "x\ny", "text": "text"}])
+    assert e.value.field == "documents.id"
