@@ -127,7 +127,8 @@ def list_collection_names(data_dir: Path) -> list[str]:
     root = collections_dir(data_dir)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / CATALOG_FILE).exists())
+    # (a restore's hidden staging folder holds a catalog too, but is no collection: NAME_RE)
+    return sorted(p.name for p in root.iterdir() if NAME_RE.fullmatch(p.name) and (p / CATALOG_FILE).exists())
 
 
 def delete_collection(data_dir: Path, name: str) -> None:
