@@ -450,6 +450,62 @@ def bench(
               f"corpus: {env['corpus']}; load average {' '.join(f'{x:.1f}' for x in env['load_average'])}")
 
 
+# -- snapshots --------------------------------------------------------------------------------------------
+snapshot_app = typer.Typer(no_args_is_help=True, help="Snapshots of a collection: the backup procedure.")
+app.add_typer(snapshot_app, name="snapshot")
+
+
+def _print_snapshot(s: dict[str, Any]) -> None:
+    out.print(f"{escape(s['name'])}  {s['chunks']} chunks, catalog at write {s['catalog_seq']}, "
+              f"{s['size_bytes'] / 1e6:.1f} MB")
+
+
+@snapshot_app.command("create")
+@_guard
+def snapshot_create(name: str = typer.Argument(..., help="Collection to snapshot"), as_json: bool = JSON_OPT) -> None:
+    """Take a snapshot (safe while a server queries and indexes the collection)."""
+    from indexer.snapshots import create_snapshot
+
+    info = create_snapshot(state.settings.data_dir, name).to_dict()
+    if as_json:
+        _print_json(info)
+    else:
+        _print_snapshot(info)
+
+
+@snapshot_app.command("list")
+@_guard
+def snapshot_list(name: str = typer.Argument(..., help="Collection"), as_json: bool = JSON_OPT) -> None:
+    """List a collection's snapshots, newest first."""
+    from indexer.snapshots import list_snapshots
+
+    infos = [s.to_dict() for s in list_snapshots(state.settings.data_dir, name)]
+    if as_json:
+        _print_json({"snapshots": infos})
+    elif not infos:
+        out.print(f"no snapshots of {escape(name)}")
+    for s in [] if as_json else infos:
+        _print_snapshot(s)
+
+
+@snapshot_app.command("restore")
+@_guard
+def snapshot_restore(
+    name: str = typer.Argument(..., help="Collection to replace (or create)"),
+    snapshot: str = typer.Argument(..., help="A snapshot name from `snapshot list`, or a .snapshot file's path"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Replace a collection with a snapshot, whole or not at all. Stop any server using the collection
+    first (or restore through the API: POST /collections/NAME/snapshots/SNAPSHOT/restore)."""
+    from indexer.snapshots import restore_snapshot
+
+    info = restore_snapshot(state.settings.data_dir, name, snapshot).to_dict()
+    if as_json:
+        _print_json(info)
+    else:
+        out.print(f"restored {escape(name)} from {escape(info['name'])} ({info['chunks']} chunks)")
+
+
 def main() -> None:
     app()
 

@@ -25,7 +25,7 @@ from app.errors import CatchAllMiddleware, install_error_handlers
 from app.metrics import MeteredEmbedder, Metrics, MetricsMiddleware
 from app.middleware import AuthMiddleware, BodyLimitMiddleware
 from app.registry import CollectionRegistry
-from app.routes import collections, compare, documents, embed, explain, health, jobs, query
+from app.routes import collections, compare, documents, embed, explain, health, jobs, query, snapshots
 from app.schemas import build_models
 from app.search_lanes import SearchLanes
 from app.settings import Settings
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     query_router = query.router(models)
     app.include_router(_summarized(health.router))
     for r in (embed.router(models), compare.router(models), collections.router, documents.router(models),
-              query_router, jobs.router, explain.router(models), health.metrics_router):
+              query_router, jobs.router, snapshots.router, explain.router(models), health.metrics_router):
         app.include_router(_summarized(r), dependencies=auth)
 
     # Added innermost first. The GET query fast path answers behind every check; metrics see every

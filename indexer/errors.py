@@ -114,3 +114,18 @@ class CatalogBehindIndex(CorruptCollection):
             field="collection")
         self.catalog_seq = catalog_seq
         self.index_seq = index_seq
+
+
+class SnapshotNotFound(SemsearchError):
+    code = "snapshot_not_found"
+
+    def __init__(self, collection: str, name: str) -> None:
+        super().__init__(f"Collection {collection!r} has no snapshot {name!r}; list them with GET "
+                         f"/collections/{collection}/snapshots or `semsearch snapshot list {collection}`.",
+                         field="snapshot")
+
+
+class BadSnapshot(InvalidInput):
+    """The file is not a snapshot this version can restore, or it fails its checksums."""
+
+    code = "bad_snapshot"

@@ -46,7 +46,7 @@ from indexer.collection import (
     remove_stale_temp_files,
     validate_name,
 )
-from indexer.errors import CollectionNotFound, InvalidInput, SemsearchError
+from indexer.errors import BadSnapshot, CollectionNotFound, InvalidInput, SnapshotNotFound
 from indexer.vectors import MAGIC, MAGIC_V1
 
 log = logging.getLogger(__name__)
@@ -56,21 +56,6 @@ MANIFEST = "manifest.json"
 FORMAT = 1
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.snapshot")
 _ATTEMPTS = 5  # times the (vectors, catalog) pair is taken again when a checkpoint replaced the vectors
-
-
-class SnapshotNotFound(SemsearchError):
-    code = "snapshot_not_found"
-
-    def __init__(self, collection: str, name: str) -> None:
-        super().__init__(f"Collection {collection!r} has no snapshot {name!r}; list them with GET "
-                         f"/collections/{collection}/snapshots or `semsearch snapshot list {collection}`.",
-                         field="snapshot")
-
-
-class BadSnapshot(InvalidInput):
-    """The file is not a snapshot this version can restore, or it fails its checksums."""
-
-    code = "bad_snapshot"
 
 
 @dataclass

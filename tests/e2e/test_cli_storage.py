@@ -37,3 +37,22 @@ def test_damaged_collection_is_marked_refused_clearly_and_deletable(run_cli, emb
     assert as_json(run_cli("collections", "--json"))["damaged"] == {}
     missing = run_cli("delete", "bad", "--yes", check=False)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_snapshot_create_list_restore(run_cli, embedder, tmp_path):
+    data = run_cli.data_dir
+    _make(data, embedder, "notes")
+    snap = as_json(run_cli("snapshot", "create", "notes", "--json"))
+    assert snap["collection"] == "notes" and snap["chunks"] == 1
+    assert [s["name"] for s in as_json(run_cli("snapshot", "list", "notes", "--json"))["snapshots"]] == [snap["name"]]
+    with Collection.open(data, "notes", embedder, create=False) as c:  # changed after the snapshot
+        c.upsert_documents([{"id": "b", "text": "Dogs fetch."}])
+    restored = run_cli("snapshot", "restore", "notes", snap["name"])
+    assert "restored notes" in restored.stdout
+    with Collection.open(data, "notes", embedder, create=False) as c:
+        assert c.info().documents == 1
+    # a snapshot file restored as another collection (e.g. on another machine)
+    file = data / "snapshots" / "notes" / snap["name"]
+    assert as_json(run_cli("snapshot", "restore", "copy", str(file), "--json"))["chunks"] == 1
+    bad = run_cli("snapshot", "restore", "notes", "nope.snapshot", check=False)
+    assert bad.returncode == 2 and "has no snapshot" in bad.stderr and "Traceback" not in bad.stderr
