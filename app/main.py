@@ -30,7 +30,7 @@ from app.schemas import build_models
 from app.search_lanes import SearchLanes
 from app.settings import Settings
 from indexer.embedder import Embedder, cpu_count, load_embedder
-from indexer.jobs import JobManager
+from indexer.jobs import JobManager, jobs_file
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         registry = CollectionRegistry(settings, metered)
         lanes = SearchLanes(functools.partial(query.run_query_group, registry), lanes=cpu_count())
         lanes.start()
-        job_manager = JobManager()
+        job_manager = await run_in_threadpool(JobManager, jobs_file(settings.data_dir))
         warmed_up = threading.Event()
         app.state.embedder, app.state.collections, app.state.jobs = metered, registry, job_manager
         app.state.search_lanes = lanes

@@ -396,7 +396,7 @@ class IndexFolderRequest(_Request):
         return v
 
 
-JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 
 
 class Job(BaseModel):

@@ -81,7 +81,7 @@ class JobNotFound(SemsearchError):
     code = "job_not_found"
 
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"Job {job_id!r} does not exist (jobs live in the server's memory).", field="id")
+        super().__init__(f"Job {job_id!r} does not exist (finished jobs are kept: the last 200).", field="id")
 
 
 class CorruptCollection(SemsearchError):
