@@ -171,7 +171,7 @@ class Catalog:
             try:
                 self._w.execute("PRAGMA busy_timeout=5000")
                 busy, frames, copied = self._w.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
-            except sqlite3.OperationalError as e:  # locked by another process: the next write retries
+            except sqlite3.Error as e:  # e.g. locked by another process: the next write retries
                 log.warning("%s: WAL checkpoint postponed: %s", self.path, e)
                 return False
             finally:

@@ -72,6 +72,9 @@ class Limits:
     batch_chunks: int = 256  # chunks embedded and committed together
     embed_batch_size: int = 32
     checkpoint_every: int = 50_000  # logged vector changes before the FAISS file is rewritten
+    # A write moves the catalog's WAL into catalog.sqlite3 at once if the last such move is this old,
+    # else a timer does it this long after the last one: bursts of small writes pay one fsync per period.
+    wal_checkpoint_seconds: float = 1.0
 
 
 @dataclass
@@ -209,6 +212,9 @@ class Collection:
         self.created = float(meta.get("created", 0))
         self._pending_changes = 0
         self._last_checkpoint = time.monotonic()
+        self._wal_moved = float("-inf")  # monotonic time of the last WAL checkpoint
+        self._wal_timer: threading.Timer | None = None
+        self._closed = False
         self.vectors = self._open_vectors()
 
     # -- opening ---------------------------------------------------------------------------------
@@ -298,6 +304,9 @@ class Collection:
 
     def _checkpoint(self, index: VectorIndex | None = None) -> None:
         index = index or self.vectors
+        # The catalog's commits reach disk (WAL synced, pages copied) before a vector file that reflects
+        # them does, so even a power loss cannot leave the vectors ahead of the catalog.
+        self._move_wal()
         with index.lock:
             seq = index.seq
             index.save(self.path / INDEX_FILE, seq)
@@ -308,9 +317,10 @@ class Collection:
     def checkpoint(self) -> None:
         """Write the FAISS file now (it is also written after each indexing run and on close) and move
         the catalog's WAL into ``catalog.sqlite3``. Errors are logged: what was committed stays committed."""
+        with self.catalog.write_lock:
+            self._move_wal("TRUNCATE")
         if self.vectors.seq != self._saved_seq():
             self._checkpoint_after_commit()
-        self.catalog.checkpoint_wal("TRUNCATE")
 
     def _saved_seq(self) -> int:
         return int(self.catalog.get_meta().get("log_floor", 0))
@@ -319,6 +329,10 @@ class Collection:
         try:
             self.checkpoint()
         finally:
+            with self.catalog.write_lock:
+                self._closed = True
+                if self._wal_timer is not None:
+                    self._wal_timer.cancel()
             self.catalog.close()
 
     def __enter__(self) -> Collection:
@@ -348,9 +362,30 @@ class Collection:
                     self.vectors = self._rebuild(res.seq, save=False)
             self._pending_changes += res.chunks_added + res.chunks_removed
             if self._pending_changes >= self.limits.checkpoint_every or self.vectors.needs_rebuild:
-                self._checkpoint_after_commit()
-            self.catalog.checkpoint_wal()
+                self._checkpoint_after_commit()  # (checkpoints the WAL first)
+            else:
+                self._move_wal_soon()
         return res.chunks_added, res.chunks_removed
+
+    def _move_wal_soon(self) -> None:
+        """Checkpoint the WAL now, or within ``wal_checkpoint_seconds`` (caller holds the write lock)."""
+        wait = self._wal_moved + self.limits.wal_checkpoint_seconds - time.monotonic()
+        if wait <= 0:
+            self._move_wal()
+        elif self._wal_timer is None:
+            self._wal_timer = threading.Timer(wait, self._move_wal_later)
+            self._wal_timer.daemon = True
+            self._wal_timer.start()
+
+    def _move_wal_later(self) -> None:
+        with self.catalog.write_lock:
+            self._wal_timer = None
+            if not self._closed:
+                self._move_wal()
+
+    def _move_wal(self, mode: str = "PASSIVE") -> None:
+        self.catalog.checkpoint_wal(mode)
+        self._wal_moved = time.monotonic()
 
     def _checkpoint_after_commit(self) -> None:
         """Save the vector file after a committed write; a failure (disk full ...) is logged, not raised:

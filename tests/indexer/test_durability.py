@@ -6,10 +6,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
-from indexer.collection import CATALOG_FILE, INDEX_FILE, Collection
+from indexer.collection import CATALOG_FILE, INDEX_FILE, Collection, Limits
 from indexer.errors import CatalogBehindIndex, CorruptCollection
 
 DOCS = [{"id": "a", "text": "Cats sleep in warm places."}, {"id": "b", "text": "Mars is a red planet."}]
@@ -20,11 +21,15 @@ def _copy_catalog_only(src, dst):
     shutil.copy(src / CATALOG_FILE, dst / CATALOG_FILE)  # no -wal, no -shm, no vector file
 
 
-def test_catalog_file_alone_holds_committed_writes(tmp_path, embedder):
-    coll = Collection.create(tmp_path / "live", "c", embedder)
+@pytest.mark.parametrize("period", [0.0, 0.5])
+def test_catalog_file_alone_holds_committed_writes(tmp_path, embedder, period):
+    """period 0: each write moves the WAL into the catalog; 0.5 s: a burst of writes is moved by the
+    timer within the period (the first write of a burst at once)."""
+    coll = Collection.create(tmp_path / "live", "c", embedder, limits=Limits(wal_checkpoint_seconds=period))
     coll.upsert_documents(DOCS)
     coll.delete_documents(["b"])
     coll.upsert_documents([{"id": "c", "text": "Bread rises slowly."}])
+    time.sleep(period * 2)
     # the collection is still open (its -wal exists): copy only catalog.sqlite3
     assert (coll.path / (CATALOG_FILE + "-wal")).exists()
     _copy_catalog_only(coll.path, tmp_path / "copy" / "collections" / "c")
