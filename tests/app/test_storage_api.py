@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.app.conftest import AUTH, KEY
 
 DOCS = [{"id": f"d{i}", "text": t} for i, t in enumerate([
@@ -54,6 +56,8 @@ def test_readyz_names_collections_only_to_key_holders(make_client, tmp_data_dir)
     client.__exit__(None, None, None)
     _damage(tmp_data_dir, "broken")
     secured = make_client(api_keys=[KEY])
+    while secured.get("/readyz").json()["status"] != "ready":  # the collections open in the background
+        time.sleep(0.05)
     anonymous = secured.get("/readyz")
     assert anonymous.status_code == 200
     assert "secret-project" not in anonymous.text and "broken" not in anonymous.text
