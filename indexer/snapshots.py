@@ -109,12 +109,12 @@ def create_snapshot(data_dir: Path | str, collection: str) -> SnapshotInfo:
     tar_tmp = out_dir / f"{name}{SUFFIX}.tmp{os.getpid()}"
     vectors: IO[bytes] | None = None
     try:
-        for _attempt in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             vectors = _open_or_none(src / INDEX_FILE)  # 1. pin the vector file's current version
             catalog_tmp.unlink(missing_ok=True)
             _backup_catalog(src / CATALOG_FILE, catalog_tmp)  # 2. then the catalog, never older
-            if vectors is None or _same_file(vectors, src / INDEX_FILE):
-                break
+            if vectors is None or _same_file(vectors, src / INDEX_FILE) or attempt == _ATTEMPTS - 1:
+                break  # (the last pair is still valid: at worst a restore rebuilds the vectors from its catalog)
             vectors.close()  # a checkpoint replaced the vectors meanwhile (and may have pruned the log)
         meta = _catalog_meta(catalog_tmp)
         vectors_seq = _vectors_seq(vectors) if vectors is not None else None

@@ -149,3 +149,17 @@ def test_snapshot_names_are_checked_and_deleted_collections_keep_snapshots(tmp_p
         assert coll.info().documents == 1
     delete_snapshot(data, "s", snap.name)
     assert list_snapshots(data, "s") == []
+
+
+def test_a_vector_file_replaced_at_every_attempt_still_gives_a_valid_snapshot(tmp_path, embedder, monkeypatch):
+    import indexer.snapshots as snapshots
+
+    data = tmp_path / "data"
+    with Collection.create(data, "s", embedder) as coll:
+        coll.upsert_documents([_doc(i) for i in range(4)])
+        expected = _results(coll)
+    monkeypatch.setattr(snapshots, "_same_file", lambda f, path: False)  # as if a checkpoint raced each try
+    snap = create_snapshot(data, "s")
+    restore_snapshot(data, "copy", snapshot_path(data, "s", snap.name))
+    with Collection.open(data, "copy", embedder, create=False) as copy:
+        assert copy.info().chunks == 4 and _results(copy) == expected
