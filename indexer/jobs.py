@@ -354,7 +354,10 @@ class JobManager:
         now = time.monotonic()
         if now - local.progress_saved_at >= PROGRESS_SECONDS:
             local.progress_saved_at = now
-            self._update(local.job_id, progress=data, heartbeat=time.time())
+            try:
+                self._update(local.job_id, progress=data, heartbeat=time.time())
+            except sqlite3.Error:  # the work's commits matter more than one progress line: keep going
+                log.exception("job %s: saving progress failed", local.job_id)
 
     def _finish(self, local: _Local, state: State, **changes: Any) -> None:
         if local.progress is not None:

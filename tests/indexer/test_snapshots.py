@@ -163,3 +163,26 @@ def test_a_vector_file_replaced_at_every_attempt_still_gives_a_valid_snapshot(tm
     restore_snapshot(data, "copy", snapshot_path(data, "s", snap.name))
     with Collection.open(data, "copy", embedder, create=False) as copy:
         assert copy.info().chunks == 4 and _results(copy) == expected
+
+
+def test_temp_files_of_a_killed_snapshot_are_removed(tmp_path, embedder):
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    with Collection.create(data, "s", embedder) as coll:
+        coll.upsert_documents([_doc(0)])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder = data / "snapshots" / "s"
+    folder.mkdir(parents=True)
+    left = [folder / f"s-x.snapshot.tmp{dead.pid}", folder / f"s-x.catalog.tmp{dead.pid}"]
+    for p in left:
+        p.write_bytes(b"half")
+    staging = data / "collections" / f".s.restore.tmp{dead.pid}"
+    staging.mkdir()
+    (staging / "catalog.sqlite3").write_bytes(b"half")
+    snap = create_snapshot(data, "s")
+    assert not any(p.exists() for p in left) and [p.name for p in folder.iterdir()] == [snap.name]
+    restore_snapshot(data, "s", snap.name)
+    assert not staging.exists() and list_collection_names(data) == ["s"]
