@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import sqlite3
@@ -54,6 +53,7 @@ from indexer.search import (
     register_functions,
 )
 from indexer.sync import Candidate, IndexReport, Progress, Skipped, walk
+from indexer.tempfiles import remove_stale_temp_files
 from indexer.vectors import IndexFileError, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -139,36 +139,6 @@ def delete_collection(data_dir: Path, name: str) -> None:
     if not (path / CATALOG_FILE).exists():
         raise CollectionNotFound(name, list_collection_names(data_dir))
     shutil.rmtree(path)
-
-
-_TEMP_RE = re.compile(r".+\.tmp(\d+)")  # what VectorIndex.save writes before its rename: NAME.tmpPID
-
-
-def remove_stale_temp_files(folder: Path) -> list[str]:
-    """Delete temp files a killed process left in ``folder`` (``vectors.faiss.tmpPID`` and other
-    ``*.tmpPID``). A file whose process still runs (another process saving right now) is kept."""
-    removed = []
-    for p in folder.iterdir():
-        m = _TEMP_RE.fullmatch(p.name)
-        if m is None or not p.is_file() or _pid_alive(int(m.group(1))):
-            continue
-        p.unlink(missing_ok=True)
-        removed.append(p.name)
-    if removed:
-        log.warning("%s: removed temp files left by a stopped process: %s", folder.name, ", ".join(removed))
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True  # this process may be saving it right now (the same collection opened twice)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def _sha256_file(path: Path) -> str:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from indexer.errors import JobNotFound, SemsearchError
+from indexer.tempfiles import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class JobManager:
             if owner_host == host and int(pid) == os.getpid():
                 gone = owner not in _LIVE_OWNERS  # an earlier process with our pid (a container's pid 1)
             else:
-                gone = now - heartbeat > STALE_SECONDS or (owner_host == host and not _pid_alive(int(pid)))
+                gone = now - heartbeat > STALE_SECONDS or (owner_host == host and not pid_alive(int(pid)))
             if gone and self._update(job_id, ("queued", "running"), state="interrupted", finished_at=now,
                                      error=_interrupted(json.loads(progress))):
                 n += 1
@@ -411,16 +412,6 @@ def _interrupted(progress: dict[str, Any]) -> dict[str, Any]:
     return {"code": "interrupted", "field": None,
             "message": "The server stopped while this job was queued or running." + done +
                        " Start it again to finish: unchanged files cost nothing."}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def jobs_file(data_dir: Path | str) -> Path:

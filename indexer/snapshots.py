@@ -43,10 +43,10 @@ from indexer.collection import (
     INDEX_FILE,
     collections_dir,
     list_collection_names,
-    remove_stale_temp_files,
     validate_name,
 )
 from indexer.errors import BadSnapshot, CollectionNotFound, InvalidInput, SnapshotNotFound
+from indexer.tempfiles import remove_stale_dirs, remove_stale_temp_files
 from indexer.vectors import MAGIC, MAGIC_V1
 
 log = logging.getLogger(__name__)
@@ -274,7 +274,7 @@ def restore_snapshot(data_dir: Path | str, collection: str, snapshot: Path | str
     manifest = read_manifest(path)
     root = collections_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
-    _remove_stale_dirs(root)
+    remove_stale_dirs(root, _STALE_RE)  # a killed restore's unpack, or the old collection after the exchange
     staging = root / f".{collection}.restore.tmp{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -347,21 +347,6 @@ def _exchange(a: Path, b: Path) -> None:
 
 
 _STALE_RE = re.compile(r"\..+\.restore\.tmp(\d+)")
-
-
-def _remove_stale_dirs(root: Path) -> None:
-    """Folders a killed restore left (the old collection after the exchange, or an unfinished unpack)."""
-    for p in root.iterdir():
-        m = _STALE_RE.fullmatch(p.name)
-        if m is None or not p.is_dir():
-            continue
-        try:
-            os.kill(int(m.group(1)), 0)
-            continue  # that restore still runs
-        except ProcessLookupError:
-            shutil.rmtree(p, ignore_errors=True)
-        except PermissionError:
-            continue
 
 
 def _fsync_dir(path: Path) -> None:
