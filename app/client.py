@@ -88,6 +88,15 @@ class Client:
     def delete_collection(self, name: str) -> None:
         self.request("DELETE", f"/collections/{_seg(name)}")
 
+    def create_snapshot(self, name: str) -> dict[str, Any]:
+        return self.request("POST", f"/collections/{_seg(name)}/snapshots")
+
+    def list_snapshots(self, name: str) -> dict[str, Any]:
+        return self.request("GET", f"/collections/{_seg(name)}/snapshots")
+
+    def restore_snapshot(self, name: str, snapshot: str) -> dict[str, Any]:
+        return self.request("POST", f"/collections/{_seg(name)}/snapshots/{_seg(snapshot)}/restore")
+
 
 def _seg(name: str) -> str:
     return quote(name, safe="")

@@ -37,6 +37,7 @@ STATUS: list[tuple[type[e.SemsearchError], int]] = [
     (e.CollectionNotFound, 404),
     (e.DocumentNotFound, 404),
     (e.JobNotFound, 404),
+    (e.SnapshotNotFound, 404),
     (e.CollectionExists, 409),
     (e.ModelMismatch, 409),
     (ModelNotServed, 409),

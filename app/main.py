@@ -25,12 +25,12 @@ from app.errors import CatchAllMiddleware, install_error_handlers
 from app.metrics import MeteredEmbedder, Metrics, MetricsMiddleware
 from app.middleware import AuthMiddleware, BodyLimitMiddleware
 from app.registry import CollectionRegistry
-from app.routes import collections, compare, documents, embed, explain, health, jobs, query
+from app.routes import collections, compare, documents, embed, explain, health, jobs, query, snapshots
 from app.schemas import build_models
 from app.search_lanes import SearchLanes
 from app.settings import InvalidSettings, Settings
 from indexer.embedder import Embedder, cpu_count, load_embedder
-from indexer.jobs import JobManager
+from indexer.jobs import JobManager, jobs_file
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         registry = CollectionRegistry(settings, metered)
         lanes = SearchLanes(functools.partial(query.run_query_group, registry), lanes=cpu_count())
         lanes.start()
-        job_manager = JobManager()
+        job_manager = await run_in_threadpool(JobManager, jobs_file(settings.data_dir))
         warmed_up = threading.Event()
         app.state.embedder, app.state.collections, app.state.jobs = metered, registry, job_manager
         app.state.search_lanes = lanes
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     query_router = query.router(models)
     app.include_router(_summarized(health.router))
     for r in (embed.router(models), compare.router(models), collections.router, documents.router(models),
-              query_router, jobs.router, explain.router(models), health.metrics_router):
+              query_router, jobs.router, snapshots.router, explain.router(models), health.metrics_router):
         app.include_router(_summarized(r), dependencies=auth)
 
     # Added innermost first. The GET query fast path answers behind every check; metrics see every

@@ -19,6 +19,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from indexer.jobs import STATES as JOB_STATES
+
 if TYPE_CHECKING:
     from app.registry import CollectionRegistry
     from app.search_lanes import SearchLanes
@@ -79,8 +81,8 @@ class _StateCollector(Collector):
                 size.add_metric([info.name], info.size_bytes)
         except Exception:  # a scrape must never fail because one collection is odd
             log.exception("collecting collection metrics")
-        jobs = GaugeMetricFamily("semsearch_jobs", "Background jobs held in memory, by state", labels=["state"])
-        counts: dict[str, int] = dict.fromkeys(("queued", "running", "succeeded", "failed", "cancelled"), 0)
+        jobs = GaugeMetricFamily("semsearch_jobs", "Background jobs in the data folder, by state", labels=["state"])
+        counts: dict[str, int] = dict.fromkeys(JOB_STATES, 0)
         for job in manager.list_jobs() if manager is not None else []:
             counts[job.state] = counts.get(job.state, 0) + 1
         for state, n in counts.items():

@@ -116,10 +116,17 @@ class CollectionRegistry:
 
     def delete(self, name: str, *, timeout: float = 60.0) -> None:
         """Close and remove a collection once the requests using it are done."""
+        with self.exclusive(name, timeout=timeout):
+            delete_collection(self.data_dir, name)
+
+    @contextmanager
+    def exclusive(self, name: str, *, timeout: float = 60.0) -> Iterator[None]:
+        """Close ``name`` once the requests using it are done and keep new ones out (they get 404)
+        while the block replaces or removes its files (delete, snapshot restore)."""
         validate_name(name)
         with self._lock:
             if name in self._deleting:
-                raise CollectionBusy(f"Collection {name!r} is already being deleted.", field="name")
+                raise CollectionBusy(f"Collection {name!r} is already being deleted or restored.", field="name")
             self._deleting.add(name)
             entry = self._entries.pop(name, None)
         try:
@@ -130,7 +137,7 @@ class CollectionRegistry:
                             self._entries[name] = entry
                         raise CollectionBusy(f"Collection {name!r} is still in use; try again.", field="name")
                 entry.collection.close()
-            delete_collection(self.data_dir, name)
+            yield
             self.unavailable.pop(name, None)
         finally:
             with self._lock:
@@ -160,13 +167,25 @@ class CollectionRegistry:
             raise _corrupt(name, e) from e
 
     def infos(self) -> list[CollectionInfo]:
-        out = []
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[CollectionInfo], list[str]]:
+        """(healthy collections' infos, names of the damaged ones): a damaged catalog hides no other."""
+        out, bad = [], []
         for name in self.names():
             try:
                 out.append(self.info(name))
-            except (CollectionNotFound, CorruptCollection):
-                continue  # vanished meanwhile, or listed under /readyz's "unavailable"
-        return out
+            except CollectionNotFound:
+                continue  # vanished meanwhile
+            except CorruptCollection:
+                bad.append(name)
+        return out, bad
+
+    def require(self, name: str) -> None:
+        """CollectionNotFound unless ``name`` exists on disk (damaged or not): what DELETE checks."""
+        validate_name(name)
+        if name not in self.names():
+            raise CollectionNotFound(name)
 
     def warm_up(self) -> None:
         """Open every existing collection now, so FAISS repairs happen before traffic does."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from pydantic.fields import FieldInfo
 
 from app.settings import Settings
+from indexer.collection import id_problem
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_ID_CHARS = 512
@@ -213,16 +214,27 @@ class CollectionInfo(BaseModel):
 
 class CollectionList(BaseModel):
     collections: list[CollectionInfo]
+    damaged: list[str] = Field(default_factory=list, description="Collections whose catalog cannot be read: "
+                               "restore a snapshot or DELETE them")
 
 
 # -- documents ----------------------------------------------------------------------------------------
 class DocumentIn(_Request):
-    id: str = Field(min_length=1, max_length=MAX_ID_CHARS, description="Your id; upserting the same id replaces it",
-                    examples=["doc-1"])
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS, examples=["doc-1"],
+                    description="Your id; upserting the same id replaces it. No control characters "
+                    "(newline, tab, NUL, U+0000-U+001F, U+007F-U+009F)")
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Text to chunk, embed and index")
     metadata: dict[str, Any] = Field(default_factory=dict,
                                      description=f"Any JSON object (at most {MAX_METADATA_BYTES:,} bytes); "
                                      "queries can filter on its top-level keys")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        problem = id_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
 
     @field_validator("metadata")
     @classmethod
@@ -384,7 +396,7 @@ class IndexFolderRequest(_Request):
         return v
 
 
-JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 
 
 class Job(BaseModel):
@@ -410,6 +422,27 @@ class Job(BaseModel):
 
 class JobList(BaseModel):
     jobs: list[Job]
+
+
+# -- snapshots ---------------------------------------------------------------------------------------------
+SNAPSHOT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.snapshot$"
+
+
+class Snapshot(BaseModel):
+    name: str = Field(description="File name under <data>/snapshots/<collection>/")
+    collection: str = Field(description="The collection it was taken of")
+    created: float
+    size_bytes: int
+    catalog_seq: int = Field(description="The catalog write the snapshot holds")
+    vectors_seq: int | None = Field(description="The write its vector file reflects (None: rebuilt on restore)")
+    chunks: int
+    model: str
+    dimension: int
+    index_type: str
+
+
+class SnapshotList(BaseModel):
+    snapshots: list[Snapshot] = Field(description="Newest first")
 
 
 # -- health ------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ Chunk ids come from AUTOINCREMENT, so an id is never reused: a FAISS id always m
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -22,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from indexer.chunking import Chunk
-from indexer.errors import CorruptCollection
+from indexer.errors import damaged_catalog
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -132,8 +135,7 @@ class Catalog:
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('log_floor', '0')")
         except sqlite3.DatabaseError as e:
-            raise CorruptCollection(f"The catalog {path} cannot be opened: {e}. Restore it from a backup "
-                                    "or delete the collection and index again.") from e
+            raise damaged_catalog(path.parent.name, e) from e
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -157,6 +159,24 @@ class Catalog:
                 con.close()
             self._readers.clear()
         self._w.close()
+
+    def checkpoint_wal(self, mode: str = "PASSIVE") -> bool:
+        """Copy committed pages from the ``-wal`` file into ``catalog.sqlite3``, so the catalog file
+        alone holds every committed write (a copy without its ``-wal``, or a lost ``-wal``, loses
+        nothing). PASSIVE never waits for readers; TRUNCATE (used at the end of runs) also empties the
+        ``-wal`` file, waiting at most a few seconds for readers. True if every frame was copied."""
+        if mode not in ("PASSIVE", "TRUNCATE"):
+            raise ValueError(f"checkpoint mode must be PASSIVE or TRUNCATE, not {mode!r}")
+        with self.write_lock:
+            try:
+                self._w.execute("PRAGMA busy_timeout=5000")
+                busy, frames, copied = self._w.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            except sqlite3.Error as e:  # e.g. locked by another process: the next write retries
+                log.warning("%s: WAL checkpoint postponed: %s", self.path, e)
+                return False
+            finally:
+                self._w.execute("PRAGMA busy_timeout=60000")
+        return not busy and frames == copied
 
     # -- meta ------------------------------------------------------------------------------------
     def get_meta(self) -> dict[str, str]:

@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -30,11 +31,14 @@ from indexer.catalog import Catalog, SourceRow, SourceWrite, source_row
 from indexer.chunking import Chunk, chunk_text
 from indexer.embedder import Embedder
 from indexer.errors import (
+    CatalogBehindIndex,
     CollectionExists,
     CollectionNotFound,
+    CorruptCollection,
     DocumentNotFound,
     InvalidInput,
     ModelMismatch,
+    damaged_catalog,
 )
 from indexer.readers import SkipFile, read_file
 from indexer.search import (
@@ -49,6 +53,7 @@ from indexer.search import (
     register_functions,
 )
 from indexer.sync import Candidate, IndexReport, Progress, Skipped, walk
+from indexer.tempfiles import remove_stale_temp_files
 from indexer.vectors import IndexFileError, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -67,6 +72,9 @@ class Limits:
     batch_chunks: int = 256  # chunks embedded and committed together
     embed_batch_size: int = 32
     checkpoint_every: int = 50_000  # logged vector changes before the FAISS file is rewritten
+    # A write moves the catalog's WAL into catalog.sqlite3 at once if the last such move is this old,
+    # else a timer does it this long after the last one: bursts of small writes pay one fsync per period.
+    wal_checkpoint_seconds: float = 1.0
 
 
 @dataclass
@@ -92,6 +100,20 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def id_problem(doc_id: str) -> str | None:
+    """Why ``doc_id`` cannot be a document id, or None. Ids with control characters (newline, tab,
+    NUL ...) are refused rather than stored: they cannot travel in a URL path, a log line or a CLI
+    argument intact, so such a document could never be fetched or deleted on its own."""
+    m = _CONTROL_RE.search(doc_id)
+    if m is None:
+        return None
+    return (f"document id {doc_id[:80]!r} contains the control character {m.group()!r} at position {m.start()}; "
+            "ids may not contain control characters (U+0000-U+001F, U+007F-U+009F)")
+
+
 def validate_name(name: str) -> str:
     if not NAME_RE.fullmatch(name):
         raise InvalidInput(
@@ -108,7 +130,8 @@ def list_collection_names(data_dir: Path) -> list[str]:
     root = collections_dir(data_dir)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / CATALOG_FILE).exists())
+    # (a restore's hidden staging folder holds a catalog too, but is no collection: NAME_RE)
+    return sorted(p.name for p in root.iterdir() if NAME_RE.fullmatch(p.name) and (p / CATALOG_FILE).exists())
 
 
 def delete_collection(data_dir: Path, name: str) -> None:
@@ -137,6 +160,14 @@ class Collection:
         self.limits = limits or Limits()
         path.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(path / CATALOG_FILE)
+        try:
+            self._open(index_type)
+        except sqlite3.DatabaseError as e:
+            self.catalog.close()
+            raise damaged_catalog(self.name, e) from e
+
+    def _open(self, index_type: str) -> None:
+        embedder = self.embedder
         meta = self.catalog.get_meta()
         if "model" not in meta:
             self.catalog.set_meta(model=embedder.name, dimension=embedder.dimension, index_type=index_type,
@@ -151,6 +182,9 @@ class Collection:
         self.created = float(meta.get("created", 0))
         self._pending_changes = 0
         self._last_checkpoint = time.monotonic()
+        self._wal_moved = float("-inf")  # monotonic time of the last WAL checkpoint
+        self._wal_timer: threading.Timer | None = None
+        self._closed = False
         self.vectors = self._open_vectors()
 
     # -- opening ---------------------------------------------------------------------------------
@@ -173,6 +207,7 @@ class Collection:
 
     def _open_vectors(self) -> VectorIndex:
         file = self.path / INDEX_FILE
+        remove_stale_temp_files(self.path)
         seq = self.catalog.seq
         try:
             index = VectorIndex.load(file, self.dimension, self.index_type)
@@ -180,9 +215,9 @@ class Collection:
             if self.catalog.count_chunks() or file.exists():
                 log.warning("%s: %s; rebuilding the vector index from the catalog (no re-embedding)", self.name, e)
             return self._rebuild(seq)
-        if index.seq > seq:
-            log.warning("%s: vector index is ahead of the catalog (seq %d > %d); rebuilding", self.name, index.seq, seq)
-            return self._rebuild(seq)
+        if index.seq > seq:  # never rebuild from a catalog older than the vectors: that destroys them
+            self.catalog.close()
+            raise CatalogBehindIndex(self.name, seq, index.seq)
         if index.seq < seq and not self._catch_up(index):
             log.warning("%s: vector index too old for the change log; rebuilding", self.name)
             return self._rebuild(seq)
@@ -194,14 +229,15 @@ class Collection:
             self._checkpoint(index)
         return index
 
-    def _rebuild(self, seq: int) -> VectorIndex:
+    def _rebuild(self, seq: int, *, save: bool = True) -> VectorIndex:
         index = VectorIndex(self.dimension, self.index_type)
         with self.catalog.write_lock:  # no write may slip in between reading and recording seq
             seq = self.catalog.seq
             for ids, vecs in self.catalog.iter_vectors():
                 index.add(ids, vecs)
             index.seq = seq
-        self._checkpoint(index)
+        if save:
+            self._checkpoint(index)
         return index
 
     def _catch_up(self, index: VectorIndex) -> bool:
@@ -238,6 +274,9 @@ class Collection:
 
     def _checkpoint(self, index: VectorIndex | None = None) -> None:
         index = index or self.vectors
+        # The catalog's commits reach disk (WAL synced, pages copied) before a vector file that reflects
+        # them does, so even a power loss cannot leave the vectors ahead of the catalog.
+        self._move_wal()
         with index.lock:
             seq = index.seq
             index.save(self.path / INDEX_FILE, seq)
@@ -246,9 +285,12 @@ class Collection:
         self._last_checkpoint = time.monotonic()
 
     def checkpoint(self) -> None:
-        """Write the FAISS file now (it is also written after each indexing run and on close)."""
+        """Write the FAISS file now (it is also written after each indexing run and on close) and move
+        the catalog's WAL into ``catalog.sqlite3``. Errors are logged: what was committed stays committed."""
+        with self.catalog.write_lock:
+            self._move_wal("TRUNCATE")
         if self.vectors.seq != self._saved_seq():
-            self._checkpoint()
+            self._checkpoint_after_commit()
 
     def _saved_seq(self) -> int:
         return int(self.catalog.get_meta().get("log_floor", 0))
@@ -257,6 +299,10 @@ class Collection:
         try:
             self.checkpoint()
         finally:
+            with self.catalog.write_lock:
+                self._closed = True
+                if self._wal_timer is not None:
+                    self._wal_timer.cancel()
             self.catalog.close()
 
     def __enter__(self) -> Collection:
@@ -277,11 +323,47 @@ class Collection:
             self._sync_vectors()
             with self.vectors.lock:
                 res = self.catalog.write(upserts, deletes, touches)
-                self.vectors.apply(res.added_ids, res.added_vectors, res.removed_ids, res.seq)
+                # Committed: from here on nothing may answer an error (the catalog is the truth).
+                try:
+                    self.vectors.apply(res.added_ids, res.added_vectors, res.removed_ids, res.seq)
+                except Exception:
+                    log.exception("%s: applying write %d to the vector index failed; rebuilding it from the "
+                                  "catalog", self.name, res.seq)
+                    self.vectors = self._rebuild(res.seq, save=False)
             self._pending_changes += res.chunks_added + res.chunks_removed
             if self._pending_changes >= self.limits.checkpoint_every or self.vectors.needs_rebuild:
-                self._checkpoint()
+                self._checkpoint_after_commit()  # (checkpoints the WAL first)
+            else:
+                self._move_wal_soon()
         return res.chunks_added, res.chunks_removed
+
+    def _move_wal_soon(self) -> None:
+        """Checkpoint the WAL now, or within ``wal_checkpoint_seconds`` (caller holds the write lock)."""
+        wait = self._wal_moved + self.limits.wal_checkpoint_seconds - time.monotonic()
+        if wait <= 0:
+            self._move_wal()
+        elif self._wal_timer is None:
+            self._wal_timer = threading.Timer(wait, self._move_wal_later)
+            self._wal_timer.daemon = True
+            self._wal_timer.start()
+
+    def _move_wal_later(self) -> None:
+        with self.catalog.write_lock:
+            self._wal_timer = None
+            if not self._closed:
+                self._move_wal()
+
+    def _move_wal(self, mode: str = "PASSIVE") -> None:
+        self.catalog.checkpoint_wal(mode)
+        self._wal_moved = time.monotonic()
+
+    def _checkpoint_after_commit(self) -> None:
+        """Save the vector file after a committed write; a failure (disk full ...) is logged, not raised:
+        the write is safe in the catalog and the file is written again at the next checkpoint."""
+        try:
+            self._checkpoint()
+        except Exception:
+            log.exception("%s: saving the vector index failed; it is retried at the next checkpoint", self.name)
 
     def _embed_sources(self, items: list[tuple[SourceWrite, str]]) -> list[SourceWrite]:
         texts = [c.text for w, _ in items for c in w.chunks]
@@ -427,6 +509,8 @@ class Collection:
         """Add or replace documents by id (chunked and embedded like files). Unchanged ones cost nothing."""
         batch = [d if isinstance(d, Document) else Document(**d) for d in docs]
         ids = [d.id for d in batch]
+        for problem in filter(None, map(id_problem, ids)):
+            raise InvalidInput(problem, field="documents.id")
         if len(set(ids)) != len(ids):
             raise InvalidInput("document ids must be unique within one request", field="documents")
         existing = dict(self.catalog.reader.execute(
@@ -561,12 +645,29 @@ def _info(path: Path, catalog: Catalog) -> CollectionInfo:
 
 
 def read_info(data_dir: Path | str, name: str) -> CollectionInfo:
-    """A collection's counts, model and size, without loading any model."""
+    """A collection's counts, model and size, without loading any model. A damaged catalog is a
+    ``CorruptCollection`` that says how to recover, never a raw ``sqlite3`` error."""
     path = collections_dir(Path(data_dir)) / validate_name(name)
     if not (path / CATALOG_FILE).exists():
         raise CollectionNotFound(name, list_collection_names(Path(data_dir)))
     catalog = Catalog(path / CATALOG_FILE)
     try:
         return _info(path, catalog)
+    except sqlite3.DatabaseError as e:
+        raise damaged_catalog(name, e) from e
     finally:
         catalog.close()
+
+
+def scan_collections(data_dir: Path | str) -> tuple[list[CollectionInfo], dict[str, str]]:
+    """(healthy collections' infos, {damaged name: why}): one damaged catalog hides no other."""
+    infos: list[CollectionInfo] = []
+    bad: dict[str, str] = {}
+    for name in list_collection_names(Path(data_dir)):
+        try:
+            infos.append(read_info(data_dir, name))
+        except CollectionNotFound:
+            continue  # removed meanwhile
+        except CorruptCollection as e:
+            bad[name] = e.message
+    return infos, bad

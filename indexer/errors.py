@@ -81,10 +81,51 @@ class JobNotFound(SemsearchError):
     code = "job_not_found"
 
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"Job {job_id!r} does not exist (jobs live in the server's memory).", field="id")
+        super().__init__(f"Job {job_id!r} does not exist (finished jobs are kept: the last 200).", field="id")
 
 
 class CorruptCollection(SemsearchError):
     """The catalog itself (not the derived FAISS file) cannot be read."""
 
     code = "corrupt_collection"
+
+
+def damaged_catalog(name: str, exc: Exception) -> CorruptCollection:
+    """The error for a collection whose catalog cannot be read (it names no path: it may reach a client)."""
+    return CorruptCollection(
+        f"Collection {name!r} cannot be read: its catalog is damaged ({exc}). Restore it from a snapshot "
+        f"(`semsearch snapshot restore {name} SNAPSHOT`) or delete it (`semsearch collections delete {name}`, "
+        f"DELETE /collections/{name}) and index again.", field="collection")
+
+
+class CatalogBehindIndex(CorruptCollection):
+    """The vector file reflects writes the catalog does not hold: the catalog lost committed data."""
+
+    code = "catalog_behind_index"
+
+    def __init__(self, collection: str, catalog_seq: int, index_seq: int) -> None:
+        super().__init__(
+            f"Collection {collection!r}: its catalog is at write {catalog_seq} but its vector file reflects "
+            f"write {index_seq}, so the catalog has lost committed writes (it was copied or restored without "
+            "its catalog.sqlite3-wal file, or from an older backup). Nothing was changed and the vectors are "
+            "kept. Recover by putting the matching catalog.sqlite3-wal back beside catalog.sqlite3, or by "
+            "restoring a snapshot (`semsearch snapshot restore`); to accept the loss instead, delete "
+            "vectors.faiss and open the collection again (it is rebuilt from the catalog).",
+            field="collection")
+        self.catalog_seq = catalog_seq
+        self.index_seq = index_seq
+
+
+class SnapshotNotFound(SemsearchError):
+    code = "snapshot_not_found"
+
+    def __init__(self, collection: str, name: str) -> None:
+        super().__init__(f"Collection {collection!r} has no snapshot {name!r}; list them with GET "
+                         f"/collections/{collection}/snapshots or `semsearch snapshot list {collection}`.",
+                         field="snapshot")
+
+
+class BadSnapshot(InvalidInput):
+    """The file is not a snapshot this version can restore, or it fails its checksums."""
+
+    code = "bad_snapshot"

@@ -1,198 +1,420 @@
-"""Background jobs: long work (indexing a folder) run on threads, with state, progress and cancel.
+"""Background jobs: long work (indexing a folder) run on threads, with durable state, progress and cancel.
 
-A job belongs to a *key* (the collection name). Jobs with the same key run one at a time, in the
-order they were submitted; jobs with different keys run in parallel. Each key gets a worker thread
-while it has work and the thread exits when its queue is empty, so an idle manager holds no threads.
+A job belongs to a *key* (the collection name). Within one process, jobs with the same key run one at
+a time in the order they were submitted and jobs with different keys run in parallel; each key gets
+a worker thread while it has work.
 
-States: ``queued -> running -> succeeded | failed | cancelled``. Cancelling a queued job drops it;
-cancelling a running one sets its event, which the work checks between files, and the job ends
-``cancelled`` with whatever it finished (every committed batch stays committed).
+State lives in a SQLite file (``<data>/jobs.sqlite3``), so every worker process of a server sees
+every job, and a restart forgets none:
+- ``queued -> running -> succeeded | failed | cancelled``, plus ``interrupted``: the process running
+  (or holding) the job stopped first. A stopped server's jobs are marked ``interrupted`` by the next
+  manager that opens the file (its owner's pid is gone, or its heartbeat is stale); what they
+  committed stays in the collection, and their last progress says how far they got. They are not
+  resumed on their own: the server that restarts may have other roots or settings, and running the
+  job again is cheap (unchanged files cost nothing).
+- Cancel works from any process: it sets a flag in the file; the owner's watcher thread sees it
+  within ``POLL_SECONDS`` and sets the event the work checks between files/batches. A queued job
+  ends at once. A job whose work finished without ever *seeing* the cancel reports ``succeeded``
+  (and ``cancel_requested``): its final state says what it did, not what was asked.
+- Progress is a JSON object (whatever the work reports), spread into ``to_dict()``, so new fields
+  need no schema change here.
 
-Jobs live in memory: a restart forgets them (the work they committed stays in the catalog).
 Nothing here knows about HTTP.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
+import socket
+import sqlite3
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from indexer.errors import JobNotFound, SemsearchError
+from indexer.tempfiles import pid_alive
 
 log = logging.getLogger(__name__)
 
-State = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+State = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
+JOBS_FILE = "jobs.sqlite3"
+
+POLL_SECONDS = 0.5  # how often a running job's owner looks for a cancel asked by another process
+HEARTBEAT_SECONDS = 5.0  # how often an owner marks its unfinished jobs alive
+STALE_SECONDS = 120.0  # an unfinished job not marked alive for this long has lost its process
+PROGRESS_SECONDS = 0.2  # progress is written at most this often (the last one always)
+
+_LIVE_OWNERS: set[str] = set()  # owners of this process's open managers (a fact about the process)
 
 # The work a job runs: it gets a progress callback and a cancel event, and returns a report (an object
 # with ``to_dict()``, or a dict).
 Work = Callable[[Callable[[Any], None], threading.Event], Any]
 
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,           -- JSON
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    progress TEXT NOT NULL DEFAULT '{}',  -- JSON: whatever the work reports
+    report TEXT,                    -- JSON
+    error TEXT,                     -- JSON {code, message, field}
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    owner TEXT NOT NULL,            -- host:pid:token of the process that runs (or will run) it
+    heartbeat REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
+"""
+_COLUMNS = ("id, key, kind, params, state, created_at, started_at, finished_at, progress, report, error, "
+            "cancel_requested")
+
 
 @dataclass
 class Job:
+    """A job as stored: a snapshot, read again for fresh state."""
+
     id: str
     key: str
     kind: str
     params: dict[str, Any]
-    work: Work = field(repr=False)
-    state: State = "queued"
-    created_at: float = field(default_factory=time.time)
+    state: State
+    created_at: float
     started_at: float | None = None
     finished_at: float | None = None
     progress: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
-    cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
-    done_event: threading.Event = field(default_factory=threading.Event, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    cancel_requested: bool = False
 
     @property
     def finished(self) -> bool:
         return self.state in FINISHED
 
     def to_dict(self) -> dict[str, Any]:
-        """A consistent snapshot (taken under the job's lock)."""
-        with self._lock:
-            return {
-                "id": self.id, "collection": self.key, "kind": self.kind, "params": dict(self.params),
-                "state": self.state, "created_at": self.created_at, "started_at": self.started_at,
-                "finished_at": self.finished_at, **self.progress,
-                "cancel_requested": self.cancel_event.is_set(),
-                "report": self.report, "error": self.error,
-            }
+        return {
+            "id": self.id, "collection": self.key, "kind": self.kind, "params": dict(self.params),
+            "state": self.state, "created_at": self.created_at, "started_at": self.started_at,
+            "finished_at": self.finished_at, **self.progress, "cancel_requested": self.cancel_requested,
+            "report": self.report, "error": self.error,
+        }
 
-    def _set(self, **changes: Any) -> None:
-        with self._lock:
-            for k, v in changes.items():
-                setattr(self, k, v)
 
-    def _on_progress(self, p: Any) -> None:
-        data = dataclasses.asdict(p) if dataclasses.is_dataclass(p) and not isinstance(p, type) else dict(p)
-        if data.get("chunks_per_second") is not None:
-            data["chunks_per_second"] = round(float(data["chunks_per_second"]), 1)
-        if data.get("eta_seconds") is not None:
-            data["eta_seconds"] = round(float(data["eta_seconds"]), 1)
-        with self._lock:
-            self.progress = data
+class CancelFlag(threading.Event):
+    """The event the work checks; it remembers whether the work ever saw it set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.observed = False
+
+    def is_set(self) -> bool:
+        if super().is_set():
+            self.observed = True
+            return True
+        return False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if super().wait(timeout):
+            self.observed = True
+            return True
+        return False
+
+
+@dataclass
+class _Local:
+    """What only the owning process has: the work, its cancel flag, the latest unsaved progress."""
+
+    job_id: str
+    key: str
+    work: Work
+    cancel: CancelFlag = field(default_factory=CancelFlag)
+    done: threading.Event = field(default_factory=threading.Event)
+    progress: dict[str, Any] | None = None
+    progress_saved_at: float = 0.0
+
+
+def _row_job(r: tuple[Any, ...]) -> Job:
+    return Job(id=r[0], key=r[1], kind=r[2], params=json.loads(r[3]), state=r[4], created_at=r[5], started_at=r[6],
+               finished_at=r[7], progress=json.loads(r[8]), report=json.loads(r[9]) if r[9] else None,
+               error=json.loads(r[10]) if r[10] else None, cancel_requested=bool(r[11]))
 
 
 class JobManager:
-    """Runs jobs on background threads, one at a time per key; keeps the last ``keep`` finished jobs."""
+    """Runs jobs on background threads (one at a time per key) and keeps their state in ``path``
+    (``None``: in memory, for one process). Keeps the last ``keep`` finished jobs."""
 
-    def __init__(self, *, keep: int = 200) -> None:
+    def __init__(self, path: Path | str | None = None, *, keep: int = 200) -> None:
         self._keep = keep
+        # host:pid:token - the token tells this process from an earlier one with the same pid (a container's pid 1)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._db_lock = threading.Lock()
+        self._db = sqlite3.connect(":memory:" if path is None else str(path), timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._queues: dict[str, deque[Job]] = {}
+        self._local: dict[str, _Local] = {}
+        self._queues: dict[str, deque[_Local]] = {}
         self._workers: dict[str, threading.Thread] = {}
-        self._closed = False
+        self._closed = threading.Event()
+        _LIVE_OWNERS.add(self.owner)
+        self.interrupt_abandoned()
+        self._watcher = threading.Thread(target=self._watch, name="jobs-watch", daemon=True)
+        self._watcher.start()
 
+    # -- storage ------------------------------------------------------------------------------------
+    def _sql(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._db_lock:
+            cur = self._db.execute(sql, params)
+            return cur.fetchall() if cur.description else [(cur.rowcount,)]
+
+    def _update(self, job_id: str, where_state: tuple[str, ...] | None = None, **values: Any) -> bool:
+        """Set columns of one job (JSON-encoding dicts); only if it is in ``where_state``. True if changed."""
+        cols = ", ".join(f"{k}=?" for k in values)
+        params = [json.dumps(v) if isinstance(v, dict) else v for v in values.values()]
+        sql = f"UPDATE jobs SET {cols} WHERE id=?"
+        params.append(job_id)
+        if where_state:
+            sql += f" AND state IN ({','.join('?' * len(where_state))})"
+            params.extend(where_state)
+        return bool(self._sql(sql, tuple(params))[0][0])
+
+    def interrupt_abandoned(self) -> int:
+        """Mark ``interrupted`` the unfinished jobs whose process is gone (run at start). Returns how many."""
+        now = time.time()
+        host = socket.gethostname()
+        rows = self._sql("SELECT id, owner, heartbeat, progress FROM jobs WHERE state IN ('queued', 'running')")
+        n = 0
+        for job_id, owner, heartbeat, progress in rows:
+            if owner == self.owner:
+                continue
+            owner_host, pid, _token = (owner.split(":") + ["", "0", ""])[:3]
+            if owner_host == host and int(pid) == os.getpid():
+                gone = owner not in _LIVE_OWNERS  # an earlier process with our pid (a container's pid 1)
+            else:
+                gone = now - heartbeat > STALE_SECONDS or (owner_host == host and not pid_alive(int(pid)))
+            if gone and self._update(job_id, ("queued", "running"), state="interrupted", finished_at=now,
+                                     error=_interrupted(json.loads(progress))):
+                n += 1
+        if n:
+            log.warning("%d job(s) of a stopped process marked interrupted", n)
+        return n
+
+    # -- the API ------------------------------------------------------------------------------------
     def submit(self, key: str, work: Work, *, kind: str = "index_folder", params: dict[str, Any] | None = None
                ) -> Job:
-        """Queue ``work`` under ``key``; it starts when the key's earlier jobs have finished."""
-        job = Job(id=uuid.uuid4().hex, key=key, kind=kind, params=dict(params or {}), work=work)
+        """Queue ``work`` under ``key``; it starts when the key's earlier jobs (in this process) have finished."""
+        local = _Local(job_id=uuid.uuid4().hex, key=key, work=work)
+        now = time.time()
         with self._lock:
-            if self._closed:
+            if self._closed.is_set():
                 raise RuntimeError("the job manager is shut down")
-            self._jobs[job.id] = job
-            self._queues.setdefault(key, deque()).append(job)
+            self._sql("INSERT INTO jobs (id, key, kind, params, state, created_at, owner, heartbeat) "
+                      "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
+                      (local.job_id, key, kind, json.dumps(params or {}), now, self.owner, now))
+            self._local[local.job_id] = local
+            self._queues.setdefault(key, deque()).append(local)
             if key not in self._workers:
                 t = threading.Thread(target=self._drain, args=(key,), name=f"job-{key}", daemon=True)
                 self._workers[key] = t
                 t.start()
-            self._prune()
-        return job
+        self._prune()
+        return self.get(local.job_id)
 
     def get(self, job_id: str) -> Job:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
+        rows = self._sql(f"SELECT {_COLUMNS} FROM jobs WHERE id=?", (job_id,))
+        if not rows:
             raise JobNotFound(job_id)
-        return job
+        return _row_job(rows[0])
 
     def list_jobs(self, *, key: str | None = None, state: str | None = None) -> list[Job]:
         """Jobs, newest first."""
-        with self._lock:
-            jobs = list(self._jobs.values())
-        return [j for j in reversed(jobs) if (key is None or j.key == key) and (state is None or j.state == state)]
+        where, params = [], []
+        if key is not None:
+            where.append("key=?")
+            params.append(key)
+        if state is not None:
+            where.append("state=?")
+            params.append(state)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._sql(f"SELECT {_COLUMNS} FROM jobs {clause} ORDER BY created_at DESC, rowid DESC", tuple(params))
+        return [_row_job(r) for r in rows]
 
     def active(self, key: str) -> list[Job]:
-        """Queued and running jobs of ``key``."""
+        """Queued and running jobs of ``key`` (in any process)."""
         return [j for j in self.list_jobs(key=key) if not j.finished]
 
     def cancel(self, job_id: str) -> Job:
-        """Ask a job to stop. A queued job ends at once; a running one at its next check. Idempotent."""
-        job = self.get(job_id)
-        job.cancel_event.set()
-        with self._lock:
-            queue = self._queues.get(job.key)
-            if job.state == "queued" and queue is not None and job in queue:
-                queue.remove(job)
-                self._finish(job, "cancelled")
-        return job
+        """Ask a job to stop, from any process. A queued job ends at once; a running one at its next
+        check. A finished job is left as it is. Idempotent."""
+        self.get(job_id)  # 404 first
+        now = time.time()
+        self._update(job_id, ("queued", "running"), cancel_requested=1)
+        if self._update(job_id, ("queued",), state="cancelled", finished_at=now):
+            local = self._local.get(job_id)
+            if local is not None:
+                local.done.set()  # its worker skips it
+        local = self._local.get(job_id)
+        if local is not None:
+            local.cancel.set()
+        return self.get(job_id)
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
-        job = self.get(job_id)
-        job.done_event.wait(timeout)
-        return job
+        """The job once finished (or as it is after ``timeout`` seconds)."""
+        local = self._local.get(job_id)
+        if local is not None:
+            local.done.wait(timeout)
+            return self.get(job_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            if job.finished or (deadline is not None and time.monotonic() >= deadline):
+                return job
+            time.sleep(0.1)
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Cancel everything and wait (up to ``timeout`` seconds in all) for running jobs to stop."""
+        """Stop this process's jobs (they end ``interrupted``) and wait up to ``timeout`` seconds in all."""
         with self._lock:
-            self._closed = True
-            jobs = list(self._jobs.values())
+            self._closed.set()
+            _LIVE_OWNERS.discard(self.owner)
+            locals_ = list(self._local.values())
             workers = list(self._workers.values())
-        for job in jobs:
-            if not job.finished:
-                self.cancel(job.id)
+        for local in locals_:
+            local.cancel.set()
         deadline = time.monotonic() + timeout
         for t in workers:
             t.join(max(0.0, deadline - time.monotonic()))
+        self._watcher.join(max(0.0, deadline - time.monotonic()))
+        for local in locals_:  # never started, or still running past the timeout
+            job = self.get(local.job_id)
+            self._update(local.job_id, ("queued", "running"), state="interrupted", finished_at=time.time(),
+                         error=_interrupted(job.progress))
+        if not any(t.is_alive() for t in workers):  # a job past the timeout still writes its end state
+            with self._db_lock:
+                self._db.close()
 
     # -- internals --------------------------------------------------------------------------------
     def _drain(self, key: str) -> None:
         while True:
             with self._lock:
                 queue = self._queues.get(key)
-                if not queue:
+                if not queue or self._closed.is_set():
                     self._queues.pop(key, None)
                     self._workers.pop(key, None)
                     return
-                job = queue.popleft()
-            self._run(job)
+                local = queue.popleft()
+            if self._update(local.job_id, ("queued",), state="running", started_at=time.time()):
+                self._run(local)
+            else:  # cancelled (here or by another process) while queued
+                self._forget(local)
 
-    def _run(self, job: Job) -> None:
-        if job.cancel_event.is_set():
-            self._finish(job, "cancelled")
-            return
-        job._set(state="running", started_at=time.time())
+    def _run(self, local: _Local) -> None:
+        job_id = local.job_id
         try:
-            result = job.work(job._on_progress, job.cancel_event)
+            result = local.work(lambda p: self._on_progress(local, p), local.cancel)
         except SemsearchError as e:
-            log.info("job %s (%s) failed: %s", job.id, job.key, e.message)
-            self._finish(job, "failed", error={"code": e.code, "message": e.message, "field": e.field})
+            log.info("job %s (%s) failed: %s", job_id, local.key, e.message)
+            self._finish(local, "failed", error={"code": e.code, "message": e.message, "field": e.field})
         except Exception:
-            log.exception("job %s (%s) failed", job.id, job.key)
-            self._finish(job, "failed", error={"code": "internal_error", "field": None,
-                                               "message": "The job failed with an internal error; see the server log."})
+            log.exception("job %s (%s) failed", job_id, local.key)
+            self._finish(local, "failed", error={
+                "code": "internal_error", "field": None,
+                "message": "The job failed with an internal error; see the server log."})
         else:
             report = result.to_dict() if hasattr(result, "to_dict") else result
-            self._finish(job, "cancelled" if job.cancel_event.is_set() else "succeeded", report=report)
+            if not local.cancel.observed:
+                state: State = "succeeded"  # it did all its work, whatever was asked meanwhile
+            elif self._closed.is_set() and not self.get(job_id).cancel_requested:
+                state = "interrupted"  # the server stopped it, not a user
+            else:
+                state = "cancelled"
+            error = _interrupted(local.progress or {}) if state == "interrupted" else None
+            self._finish(local, state, report=report, error=error)
 
-    def _finish(self, job: Job, state: State, **changes: Any) -> None:
-        job._set(state=state, finished_at=time.time(), **changes)
-        job.done_event.set()
+    def _on_progress(self, local: _Local, p: Any) -> None:
+        data = dataclasses.asdict(p) if dataclasses.is_dataclass(p) and not isinstance(p, type) else dict(p)
+        for k in ("chunks_per_second", "eta_seconds"):
+            if data.get(k) is not None:
+                data[k] = round(float(data[k]), 1)
+        local.progress = data
+        now = time.monotonic()
+        if now - local.progress_saved_at >= PROGRESS_SECONDS:
+            local.progress_saved_at = now
+            try:
+                self._update(local.job_id, progress=data, heartbeat=time.time())
+            except sqlite3.Error:  # the work's commits matter more than one progress line: keep going
+                log.exception("job %s: saving progress failed", local.job_id)
+
+    def _finish(self, local: _Local, state: State, **changes: Any) -> None:
+        if local.progress is not None:
+            changes["progress"] = local.progress
+        self._update(local.job_id, ("running",), state=state, finished_at=time.time(), **changes)
+        self._forget(local)
+
+    def _forget(self, local: _Local) -> None:
+        local.done.set()
+        with self._lock:
+            self._local.pop(local.job_id, None)
+        self._prune()
+
+    def _watch(self) -> None:
+        """Carry cancels asked by other processes to this process's jobs; keep its jobs' heartbeat."""
+        last_beat = last_scan = time.monotonic()
+        while not self._closed.wait(POLL_SECONDS):
+            try:
+                if time.monotonic() - last_scan >= STALE_SECONDS / 4:  # other hosts' lost jobs, too
+                    last_scan = time.monotonic()
+                    self.interrupt_abandoned()
+                with self._lock:
+                    mine = list(self._local.values())
+                if not mine:
+                    continue
+                ids = [m.job_id for m in mine]
+                marks = ",".join("?" * len(ids))
+                asked = {r[0] for r in self._sql(f"SELECT id FROM jobs WHERE cancel_requested=1 AND id IN ({marks})",
+                                                 tuple(ids))}
+                for m in mine:
+                    if m.job_id in asked:
+                        m.cancel.set()
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = time.monotonic()
+                    self._sql(f"UPDATE jobs SET heartbeat=? WHERE id IN ({marks})", (time.time(), *ids))
+            except sqlite3.Error:
+                log.exception("job watcher")
 
     def _prune(self) -> None:
-        """Forget the oldest finished jobs beyond ``keep`` (called under the lock)."""
-        finished = [j.id for j in self._jobs.values() if j.finished]
-        for job_id in finished[: max(0, len(finished) - self._keep)]:
-            del self._jobs[job_id]
+        """Forget the oldest finished jobs beyond ``keep``."""
+        done = "','".join(sorted(FINISHED))
+        self._sql(f"DELETE FROM jobs WHERE state IN ('{done}') AND id NOT IN (SELECT id FROM jobs WHERE state IN "
+                  f"('{done}') ORDER BY finished_at DESC LIMIT ?)", (self._keep,))
+
+
+def _interrupted(progress: dict[str, Any]) -> dict[str, Any]:
+    done = ""
+    if progress:
+        done = (f" It had done {progress.get('files_done', 0)} file(s) and embedded "
+                f"{progress.get('chunks_embedded', 0)} chunk(s), which stay committed.")
+    return {"code": "interrupted", "field": None,
+            "message": "The server stopped while this job was queued or running." + done +
+                       " Start it again to finish: unchanged files cost nothing."}
+
+
+def jobs_file(data_dir: Path | str) -> Path:
+    """Where a data folder keeps its jobs (created with the folder if needed)."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    return Path(data_dir) / JOBS_FILE

@@ -6,15 +6,18 @@ Cosine similarity is computed here as an inner product, which is only right beca
 Index types:
 - ``flat``: exact inner-product search (``IndexFlatIP``). Filters are applied *before* ranking with
   an ``IDSelector``, so a filtered query returns its true top-k.
-- ``hnsw``: approximate (``IndexHNSWFlat``) for collections past about a million chunks. HNSW cannot
-  delete, so removed ids are tombstoned and skipped; ``needs_rebuild`` says when to compact. Filtered
+- ``hnsw``: approximate (``IndexHNSWFlat``) for collections past about a million chunks. FAISS's HNSW
+  cannot remove ids, so removed ids are *tombstoned*: kept in the graph (it stays navigable), skipped by
+  every search, saved with the file; once they pass ``COMPACT_SHARE`` of the index, the next save
+  rebuilds the graph from the live vectors (``compact``; no re-embedding: HNSWFlat keeps them). Filtered
   queries whose allowed set is small are answered exactly from the stored vectors; larger ones walk
   the graph with an ``IDSelector``, widening k and efSearch until k live hits are found - so a filter
   never returns fewer than k results that exist (see ``_search_hnsw``).
 
-On disk: ``MAGIC | seq (u64) | sha256(payload) | payload``, written to a temp file, fsynced and
-renamed, so a reader sees the old file or the new one, never half of one; the checksum catches
-anything else. ``seq`` is the catalog sequence the index reflects.
+On disk: ``MAGIC | seq (u64) | sha256(payload) | payload`` with payload = ``tombstone count (u64) |
+tombstone ids (int64) | FAISS index`` (version 1 files, without tombstones, are still read), written
+to a temp file, fsynced and renamed, so a reader sees the old file or the new one, never half of one; the checksum
+catches anything else. ``seq`` is the catalog sequence the index reflects.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ faiss: Any = _faiss  # its SWIG-generated stubs miss much of the API (SearchPara
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"SEMSEARCH-FAISS-1\n"
+MAGIC_V1 = b"SEMSEARCH-FAISS-1\n"  # payload = the FAISS index alone
+MAGIC = b"SEMSEARCH-FAISS-2\n"  # payload = tombstones, then the FAISS index
 INDEX_TYPES = ("flat", "hnsw")
 
 
@@ -61,15 +65,19 @@ class VectorIndex:
         self.dim = dim
         self.index_type = index_type
         self.ef_search = ef_search
-        if index_type == "flat":
-            inner = faiss.IndexFlatIP(dim)
-        else:
-            inner = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = 200
-        self.index = faiss.IndexIDMap2(inner)
+        self.hnsw_m = hnsw_m
+        self.index = self._empty()
         self.tombstones: set[int] = set()
         self.seq = 0
         self.lock = threading.RLock()
+
+    def _empty(self) -> Any:
+        if self.index_type == "flat":
+            inner = faiss.IndexFlatIP(self.dim)
+        else:
+            inner = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = 200
+        return faiss.IndexIDMap2(inner)
 
     # -- mutation ----------------------------------------------------------------------------------
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -85,10 +93,11 @@ class VectorIndex:
         if len(ids) == 0:
             return
         with self.lock:
+            ids = np.ascontiguousarray(ids, dtype=np.int64)
             if self.index_type == "flat":
-                self.index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
-            else:
-                self.tombstones.update(int(i) for i in ids)
+                self.index.remove_ids(faiss.IDSelectorBatch(ids))
+            else:  # only ids the graph holds: ``ntotal`` subtracts the tombstones
+                self.tombstones.update(int(i) for i in ids[self._contains(ids)])
 
     def apply(self, added_ids: np.ndarray, added_vectors: np.ndarray, removed_ids: np.ndarray, seq: int) -> None:
         """Apply one catalog write (removals first: an id is never re-added)."""
@@ -101,9 +110,29 @@ class VectorIndex:
     def ntotal(self) -> int:
         return int(self.index.ntotal) - len(self.tombstones)
 
+    #: tombstones past this share of the graph make the next save compact it
+    COMPACT_SHARE = 0.2
+
     @property
     def needs_rebuild(self) -> bool:
-        return self.index_type == "hnsw" and len(self.tombstones) > 0.2 * max(1, int(self.index.ntotal))
+        return self.index_type == "hnsw" and len(self.tombstones) > self.COMPACT_SHARE * max(1, int(self.index.ntotal))
+
+    def compact(self) -> None:
+        """Rebuild the HNSW graph from its live vectors, dropping the tombstones (searches wait).
+
+        The vectors come from the graph's own flat storage, so nothing is re-embedded or re-read."""
+        with self.lock:
+            if not self.tombstones:
+                return
+            live = self._live_ids()
+            fresh = self._empty()
+            for at in range(0, len(live), 50_000):
+                part = np.ascontiguousarray(live[at : at + 50_000])
+                vecs = self.index.reconstruct_batch(part).reshape(len(part), self.dim)
+                fresh.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), part)
+            log.info("compacted an HNSW index: %d tombstones dropped, %d vectors kept", len(self.tombstones), len(live))
+            self.index = fresh
+            self.tombstones.clear()
 
     # -- search ------------------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
@@ -210,9 +239,8 @@ class VectorIndex:
         head = len(MAGIC) + 8
         with open(tmp, "wb") as f:
             with self.lock:
-                if self.tombstones:
-                    self.index.remove_ids(faiss.IDSelectorBatch(np.fromiter(self.tombstones, dtype=np.int64)))
-                    self.tombstones.clear()
+                if self.needs_rebuild:
+                    self.compact()
                 f.write(MAGIC + struct.pack("<Q", seq) + bytes(32))  # the digest is filled in below
                 digest = hashlib.sha256()
 
@@ -221,6 +249,8 @@ class VectorIndex:
                     digest.update(block)
                     return len(block)
 
+                tomb = np.fromiter(sorted(self.tombstones), dtype="<i8", count=len(self.tombstones))
+                write(struct.pack("<Q", len(tomb)) + tomb.tobytes())
                 faiss.write_index(self.index, faiss.PyCallbackIOWriter(write))
             f.seek(head)
             f.write(digest.digest())
@@ -237,7 +267,7 @@ class VectorIndex:
             raise IndexFileError(f"{path.name} is missing") from e
         with f:
             head = f.read(len(MAGIC) + 8 + 32)
-            if len(head) < len(MAGIC) + 8 + 32 or not head.startswith(MAGIC):
+            if len(head) < len(MAGIC) + 8 + 32 or not head.startswith((MAGIC, MAGIC_V1)):
                 raise IndexFileError(f"{path.name} is not a semsearch index file (or is truncated)")
             (seq,) = struct.unpack("<Q", head[len(MAGIC) : len(MAGIC) + 8])
             digest = hashlib.sha256()
@@ -246,6 +276,10 @@ class VectorIndex:
             if digest.digest() != head[len(MAGIC) + 8 :]:
                 raise IndexFileError(f"{path.name} fails its checksum")
             f.seek(len(head))
+            tombstones: set[int] = set()
+            if head.startswith(MAGIC):
+                (count,) = struct.unpack("<Q", f.read(8))
+                tombstones = set(np.frombuffer(f.read(8 * count), dtype="<i8").tolist())
             try:
                 index = faiss.read_index(faiss.PyCallbackIOReader(f.read))
             except RuntimeError as e:
@@ -253,6 +287,12 @@ class VectorIndex:
         if index.d != dim:
             raise IndexFileError(f"{path.name} has {index.d} dimensions, the collection {dim}")
         self = cls(dim, index_type)
+        inner = faiss.downcast_index(index.index)
+        if isinstance(inner, faiss.IndexHNSW) != (index_type == "hnsw"):
+            raise IndexFileError(f"{path.name} holds another index type than the collection's {index_type!r}")
+        if index_type == "hnsw":
+            self.hnsw_m = int(inner.hnsw.nb_neighbors(1))
         self.index = index
+        self.tombstones = tombstones
         self.seq = int(seq)
         return self

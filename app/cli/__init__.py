@@ -8,7 +8,7 @@ variables, checked before any command runs; flags override them.
 One module per command group; :mod:`app.cli.common` holds what they share.
 """
 
-from app.cli import collections, indexing, search, server, texts  # noqa: F401  (each registers its commands)
+from app.cli import collections, indexing, search, server, snapshots, texts  # noqa: F401  (each registers its commands)
 from app.cli.common import app, main
 
 __all__ = ["app", "main"]

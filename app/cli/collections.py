@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from app.cli import common
 from app.cli.common import app, command, err, fail, out, print_json, remote, state
@@ -42,15 +43,15 @@ def _list() -> None:
     if client is not None:
         body = client.list_collections()
     else:
-        from indexer.collection import list_collection_names, read_info
+        from indexer.collection import scan_collections
 
-        data_dir = state.settings.data_dir
-        body = {"collections": [read_info(data_dir, n).to_dict() for n in list_collection_names(data_dir)]}
+        found, damaged = scan_collections(state.settings.data_dir)
+        body = {"collections": [i.to_dict() for i in found], "damaged": damaged}
     if state.as_json:
         print_json(body)
         return
-    infos = body["collections"]
-    if not infos:
+    infos, damaged = body["collections"], body.get("damaged", {})
+    if not infos and not damaged:
         out.print("no collections" if client is not None else f"no collections in {state.settings.data_dir}")
         return
     from rich.table import Table
@@ -59,7 +60,11 @@ def _list() -> None:
     for i in infos:
         table.add_row(i["name"], str(i["files"]), str(i["documents"]), str(i["chunks"]), i["model"],
                       str(i["dimension"]), i["index_type"], f"{i['size_bytes'] / 1e6:.1f} MB")
+    for name in damaged:
+        table.add_row(escape(name), "DAMAGED", "-", "-", "-", "-", "-", "-")
     out.print(table)
+    for why in damaged.values():
+        err.print(f"[red]damaged:[/red] {escape(why)}")
 
 
 @group.command()
@@ -104,20 +109,15 @@ def delete(
     name: str = NAME_ARG,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
 ) -> None:
-    """Delete a collection and its files (asks first, unless --yes)."""
+    """Delete a collection and its files, also when its catalog is damaged (asks first, unless --yes;
+    its snapshots are kept)."""
     client = remote(READ_HERE)
-    if client is not None:
-        body = client.collection_info(name)  # a missing collection fails before the question
-    else:
-        from indexer.collection import read_info
-
-        body = read_info(state.settings.data_dir, name).to_dict()
+    what = _describe_for_delete(client, name)  # a missing collection fails before the question
     if not yes:
         if not sys.stdin.isatty():
             fail(f"not deleting collection {name!r} without confirmation: stdin is not a terminal (pass --yes)")
         # Not typer.confirm: click's prompt echoes part of itself on stdout, which must stay clean.
-        err.print(f"Delete collection {name!r} ({body['files']} files, {body['documents']} documents, "
-                  f"{body['chunks']} chunks)? [y/N] ", end="", markup=False)
+        err.print(f"Delete collection {name!r} ({what})? [y/N] ", end="", markup=False)
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             fail("not deleted")
     if client is not None:
@@ -130,6 +130,26 @@ def delete(
         print_json({"deleted": name})
     else:
         out.print(f"deleted collection {name}")
+
+
+def _describe_for_delete(client: Any, name: str) -> str:
+    """What the confirmation question shows; a damaged collection is described as such (it can
+    still be deleted), a missing one is an error."""
+    if client is not None:
+        listing = client.list_collections()
+        damaged = listing.get("damaged", {})
+        if name not in damaged:
+            body = client.collection_info(name)
+            return f"{body['files']} files, {body['documents']} documents, {body['chunks']} chunks"
+        return f"damaged: {damaged[name]}"
+    from indexer.collection import read_info
+    from indexer.errors import CorruptCollection
+
+    try:
+        i = read_info(state.settings.data_dir, name)
+    except CorruptCollection as e:
+        return f"damaged: {e.message}"
+    return f"{i.files} files, {i.documents} documents, {i.chunks} chunks"
 
 
 def _print_info(body: dict[str, Any], *, created: bool = False) -> None:

@@ -35,8 +35,9 @@ def create_collection(body: CollectionCreate, collections: CollectionsDep, embed
 
 @router.get("", response_model=CollectionList, responses=errors())
 def list_collections(collections: CollectionsDep) -> CollectionList:
-    """All collections with their counts, model, dimension and size on disk."""
-    return CollectionList(collections=[CollectionInfo(**i.to_dict()) for i in collections.infos()])
+    """All collections with their counts, model, dimension and size on disk; damaged ones by name."""
+    infos, damaged = collections.scan()
+    return CollectionList(collections=[CollectionInfo(**i.to_dict()) for i in infos], damaged=damaged)
 
 
 @router.get("/{name}", response_model=CollectionInfo, responses=errors(404))
@@ -49,7 +50,7 @@ def get_collection(name: CollectionName, collections: CollectionsDep) -> Collect
                responses=errors(404, 409))
 def delete_collection(name: CollectionName, collections: CollectionsDep, jobs: JobsDep) -> Response:
     """Delete a collection and its files (its running jobs are cancelled first)."""
-    collections.info(name)  # 404 before touching any job
+    collections.require(name)  # 404 before touching any job; a damaged collection can be deleted too
     for job in jobs.active(name):
         jobs.cancel(job.id)
     for job in jobs.active(name):

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.deps import MetricsDep
+from app.deps import MetricsDep, key_problem
 from app.routes import errors
 from app.schemas import Ready
 from app.settings import SETUP_HEADER
@@ -22,7 +22,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "Still starting"}})
 async def readyz(request: Request) -> JSONResponse:
-    """Model loaded and existing collections opened (no auth); 503 until then."""
+    """Model loaded and existing collections opened (no auth; names only with a key); 503 until then."""
     state = request.app.state
     embedder = getattr(state, "embedder", None)
     registry = getattr(state, "collections", None)
@@ -31,7 +31,9 @@ async def readyz(request: Request) -> JSONResponse:
     body = Ready(status="ready" if ready else "starting")
     if embedder is not None:
         body.model, body.dimension, body.backend = embedder.name, embedder.dimension, embedder.backend
-    if registry is not None:
+    # Collection names (and why one is unavailable) are for key holders only when keys are set.
+    keys = state.settings.api_keys
+    if registry is not None and key_problem(request.headers.get("authorization"), keys) is None:
         body.collections = registry.loaded()
         body.unavailable = dict(registry.unavailable)
     # The CLI asks a server it finds on the configured address only if this matches its own setup (app.client).

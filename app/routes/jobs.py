@@ -59,7 +59,7 @@ def index_folder(name: CollectionName, body: IndexFolderRequest, response: Respo
 def list_jobs(jobs: JobsDep,
               collection: Annotated[str | None, Query(max_length=64, description="Only this collection's")] = None,
               state: Annotated[JobState | None, Query(description="Only jobs in this state")] = None) -> JobList:
-    """Jobs held in memory (the last 200 finished ones and all unfinished), newest first."""
+    """Jobs of every worker process, kept in the data folder (all unfinished, the last 200 finished), newest first."""
     return JobList(jobs=[_job(j.to_dict()) for j in jobs.list_jobs(key=collection, state=state)])
 
 
@@ -71,7 +71,7 @@ def get_job(job_id: JobId, jobs: JobsDep) -> Job:
 
 @router.delete("/jobs/{job_id}", response_model=Job, responses=errors(404))
 def cancel_job(job_id: JobId, jobs: JobsDep) -> Job:
-    """Cancel a job: a queued one ends now, a running one after the file in progress."""
+    """Cancel a job (from any worker): a queued one ends now, a running one after the batch in progress."""
     return _job(jobs.cancel(job_id).to_dict())
 
 

@@ -1,4 +1,5 @@
-"""Property-based fuzzing with schemathesis against the app's own OpenAPI document (in-process ASGI).
+"""Property-based fuzzing with schemathesis against the app's own OpenAPI document (in-process ASGI),
+once over a flat and once over an HNSW collection.
 
 Every operation gets generated valid and invalid requests (bounded: a few examples each, fixed seed);
 every response must be a non-5xx with a documented status code, content type, headers and body schema,
@@ -49,14 +50,20 @@ def _cases() -> list[tuple[str, str, GenerationMode]]:
     return cases
 
 
-@pytest.fixture(scope="module")
-def api_schema(embedder, tmp_path_factory):
-    data = tmp_path_factory.mktemp("fuzz-data")
+@pytest.fixture(scope="module", params=["flat", "hnsw"])
+def api_schema(request, embedder, tmp_path_factory):
+    """The app over a collection 'notes' of each index type (HNSW with a delete and an update behind it,
+    its tombstone path); collections the fuzzer creates get that type too."""
+    index_type = request.param
+    data = tmp_path_factory.mktemp(f"fuzz-data-{index_type}")
     write_docs(data / "docs")
-    with Collection.create(data, "notes", embedder) as coll:
+    with Collection.create(data, "notes", embedder, index_type=index_type) as coll:
         coll.upsert_documents([{"id": "a", "text": "Cats purr.", "metadata": {"k": 1}},
-                               {"id": "b/c", "text": "Dogs bark.", "metadata": {}}])
-    app = create_app(make_settings(data, **LIMITS), embedder=embedder)
+                               {"id": "b/c", "text": "Dogs bark.", "metadata": {}},
+                               {"id": "gone", "text": "Deleted before the fuzzing starts."}])
+        coll.delete_documents(["gone"])
+        coll.upsert_documents([{"id": "a", "text": "Cats purr loudly.", "metadata": {"k": 1}}])
+    app = create_app(make_settings(data, index_type=index_type, **LIMITS), embedder=embedder)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

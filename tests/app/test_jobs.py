@@ -153,3 +153,31 @@ def test_deleting_a_collection_cancels_its_jobs(make_client, tmp_data_dir):
     assert client.delete("/collections/gone").status_code == 204
     assert wait_job(client, job["id"])["state"] == "cancelled"
     assert client.get("/collections/gone").status_code == 404
+
+
+def test_jobs_outlive_the_server_and_a_late_cancel_keeps_succeeded(make_client, tmp_data_dir, docs_root):
+    client = make_client()
+    job = wait_job(client, client.post("/collections/notes/index-folder", json={"path": "."}).json()["id"])
+    assert job["state"] == "succeeded"
+    late = client.delete(f"/jobs/{job['id']}").json()  # cancel right after it finished
+    assert late["state"] == "succeeded" and late["report"]["files"]["added"] == len(DOCS)
+    client.__exit__(None, None, None)  # restart
+    assert (tmp_data_dir / "jobs.sqlite3").exists()
+    again = make_client()
+    back = again.get(f"/jobs/{job['id']}").json()
+    assert back["state"] == "succeeded" and back["report"] == job["report"]
+    assert [j["id"] for j in again.get("/jobs", params={"collection": "notes"}).json()["jobs"]] == [job["id"]]
+
+
+def test_a_running_job_stopped_by_a_shutdown_is_interrupted(make_client, tmp_data_dir):
+    _many_files(tmp_data_dir / "docs", 200)
+    client = make_client(batch_chunks=4)
+    job = client.post("/collections/big/index-folder", json={"path": "."}).json()
+    while client.get(f"/jobs/{job['id']}").json()["state"] == "queued":
+        pass
+    client.__exit__(None, None, None)  # the server stops mid-job
+    again = make_client()
+    back = again.get(f"/jobs/{job['id']}").json()
+    assert back["state"] == "interrupted" and back["error"]["code"] == "interrupted"
+    committed = again.get("/collections/big").json()["chunks"]
+    assert committed < 200 and back["chunks_embedded"] <= committed

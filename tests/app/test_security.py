@@ -102,7 +102,7 @@ def test_internal_errors_are_generic_500s_logged_on_the_server(client, monkeypat
     def boom(*a, **kw):
         raise RuntimeError("secret internals: /etc/shadow")
 
-    monkeypatch.setattr(registry, "infos", boom)
+    monkeypatch.setattr(registry, "scan", boom)
     with caplog.at_level(logging.ERROR):
         r = client.get("/collections")
     assert r.status_code == 500

@@ -81,3 +81,51 @@ def test_large_filter_widens_until_k(data, monkeypatch):
     allowed = np.arange(0, len(x), 50, dtype=np.int64)  # 2% allowed: a narrow walk would find few
     for hits in idx.search(queries, 10, allowed):
         assert len(hits) == 10 and all(i % 50 == 0 for i, _ in hits)
+
+
+def test_tombstones_survive_a_save_and_load(data, tmp_path):
+    x, queries = data
+    idx = _index(x)
+    gone = np.arange(0, 100, dtype=np.int64)
+    idx.remove(gone)
+    idx.save(tmp_path / "v.faiss", seq=7)
+    back = VectorIndex.load(tmp_path / "v.faiss", DIM, "hnsw")
+    assert back.seq == 7 and back.tombstones == set(range(100)) and back.ntotal == len(x) - 100
+    hits = back.search(queries[:3], 20)
+    assert all(i >= 100 for row in hits for i, _ in row)
+
+
+def test_removing_unknown_ids_tombstones_nothing(data):
+    x, _ = data
+    idx = _index(x)
+    idx.remove(np.array([10**9, 10**9 + 1], dtype=np.int64))
+    assert idx.tombstones == set() and idx.ntotal == len(x)
+
+
+def test_compaction_past_the_threshold_drops_tombstones_and_keeps_results(data, tmp_path):
+    x, queries = data
+    idx = _index(x)
+    gone = np.arange(0, len(x), 2, dtype=np.int64)  # half of the index
+    idx.remove(gone)
+    assert idx.needs_rebuild
+    live = np.arange(1, len(x), 2, dtype=np.int64)
+    idx.save(tmp_path / "v.faiss", seq=3)  # compacts before writing
+    assert idx.tombstones == set() and int(idx.index.ntotal) == len(live)
+    back = VectorIndex.load(tmp_path / "v.faiss", DIM, "hnsw")
+    assert back.tombstones == set() and back.ntotal == len(live)
+    recalls = []
+    for hits, q in zip(back.search(queries, 10), queries, strict=True):
+        assert all(i % 2 == 1 for i, _ in hits)
+        recalls.append(len({i for i, _ in hits} & set(_exact(x, live, q, 10))) / 10)
+    assert np.mean(recalls) >= 0.9
+
+
+def test_a_flat_file_is_not_taken_for_an_hnsw_index(data, tmp_path):
+    from indexer.vectors import IndexFileError
+
+    x, _ = data
+    flat = VectorIndex(DIM, "flat")
+    flat.add(np.arange(10, dtype=np.int64), x[:10])
+    flat.save(tmp_path / "v.faiss", seq=1)
+    with pytest.raises(IndexFileError, match="another index type"):
+        VectorIndex.load(tmp_path / "v.faiss", DIM, "hnsw")

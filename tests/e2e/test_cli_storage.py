@@ -1,0 +1,58 @@
+"""The CLI with damaged collections and snapshots: clear lines, no tracebacks, nothing healthy hidden."""
+
+from __future__ import annotations
+
+import subprocess
+
+from indexer.collection import Collection
+from tests.e2e.conftest import SEMSEARCH, as_json, cli_env
+
+
+def _make(data, embedder, *names):
+    for name in names:
+        with Collection.create(data, name, embedder) as c:
+            c.upsert_documents([{"id": "a", "text": f"Cats nap in {name}."}])
+
+
+def test_damaged_collection_is_marked_refused_clearly_and_deletable(run_cli, embedder):
+    data = run_cli.data_dir
+    _make(data, embedder, "good", "bad")
+    (data / "collections" / "bad" / "catalog.sqlite3").write_bytes(b"garbage" * 1000)
+
+    listed = run_cli("collections", "--json")
+    body = as_json(listed)
+    assert [c["name"] for c in body["collections"]] == ["good"] and list(body["damaged"]) == ["bad"]
+    human = run_cli("collections")
+    assert "good" in human.stdout and "DAMAGED" in human.stdout
+
+    q = run_cli("query", "cats", "--collection", "bad", check=False)
+    assert q.returncode == 2 and "Traceback" not in q.stderr
+    lines = [ln for ln in q.stderr.splitlines() if ln.strip()]
+    assert len(lines) <= 3 and "damaged" in q.stderr and "semsearch collections delete bad" in q.stderr.replace("\n", " ")
+
+    refused = subprocess.run([*SEMSEARCH, "collections", "delete", "bad"], env=cli_env(data), input="n\n", capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode != 0 and (data / "collections" / "bad").exists()
+    assert as_json(run_cli("collections", "delete", "bad", "--yes", "--json")) == {"deleted": "bad"}
+    assert as_json(run_cli("collections", "--json"))["damaged"] == {}
+    missing = run_cli("collections", "delete", "bad", "--yes", check=False)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_snapshot_create_list_restore(run_cli, embedder, tmp_path):
+    data = run_cli.data_dir
+    _make(data, embedder, "notes")
+    snap = as_json(run_cli("snapshot", "create", "notes", "--json"))
+    assert snap["collection"] == "notes" and snap["chunks"] == 1
+    assert [s["name"] for s in as_json(run_cli("snapshot", "list", "notes", "--json"))["snapshots"]] == [snap["name"]]
+    with Collection.open(data, "notes", embedder, create=False) as c:  # changed after the snapshot
+        c.upsert_documents([{"id": "b", "text": "Dogs fetch."}])
+    restored = run_cli("snapshot", "restore", "notes", snap["name"])
+    assert "restored notes" in restored.stdout
+    with Collection.open(data, "notes", embedder, create=False) as c:
+        assert c.info().documents == 1
+    # a snapshot file restored as another collection (e.g. on another machine)
+    file = data / "snapshots" / "notes" / snap["name"]
+    assert as_json(run_cli("snapshot", "restore", "copy", str(file), "--json"))["chunks"] == 1
+    bad = run_cli("snapshot", "restore", "notes", "nope.snapshot", check=False)
+    assert bad.returncode == 2 and "has no snapshot" in bad.stderr and "Traceback" not in bad.stderr
