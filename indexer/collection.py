@@ -36,7 +36,7 @@ from indexer.errors import (
     InvalidInput,
     ModelMismatch,
 )
-from indexer.readers import SkipFile, read_file
+from indexer.readers import SkipFile, read_document
 from indexer.search import (
     MODES,
     Hits,
@@ -365,7 +365,7 @@ class Collection:
                     report.unchanged += 1
                     touches.append((key, cand.mtime))
                     continue
-                text = read_file(cand.path, max_bytes=self.limits.max_file_bytes)
+                doc = read_document(cand.path, max_bytes=self.limits.max_file_bytes)
             except SkipFile as e:
                 report.skipped.append(Skipped(key, e.reason, e.detail))
                 if e.reason != "unreadable" and old is not None:  # unreadable: keep what we had
@@ -374,7 +374,7 @@ class Collection:
             except OSError as e:
                 report.skipped.append(Skipped(key, "unreadable", e.strerror or str(e)))
                 continue
-            chunks = self._chunk(text)
+            chunks = self._chunk(doc.text)
             if not chunks:
                 report.skipped.append(Skipped(key, "empty", "no text to index"))
                 if old is not None:
@@ -382,7 +382,7 @@ class Collection:
                 continue
             write = SourceWrite(kind="file", key=key, sha256=sha, chunks=chunks,
                                 vectors=np.zeros((0, 0), np.float32), ext=cand.path.suffix.lower(),
-                                size=cand.size, mtime=cand.mtime, root=str(root))
+                                size=cand.size, mtime=cand.mtime, root=str(root), metadata=doc.metadata)
             pending.append((write, "added" if old is None else "updated"))
             pending_chunks += len(chunks)
             if pending_chunks >= self.limits.batch_chunks or len(touches) >= 1000:
