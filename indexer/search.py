@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from indexer.errors import InvalidInput
+from indexer.sentences import sentence_spans
 from indexer.vectors import VectorIndex
 
 Mode = Literal["dense", "keyword", "hybrid"]
@@ -323,7 +324,6 @@ def fuse(rankings: dict[str, list[tuple[int, float, int]]], weights: dict[str, f
 
 
 # -- snippets ---------------------------------------------------------------------------------------
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
 
 
 STEM = 6  # snippet matching compares words by their first STEM letters ("planets" ~ "planet")
@@ -367,8 +367,7 @@ def make_snippet(text: str, chunk_start: int, query: str, *, width: int = 320,
     found = terms.find(text) if terms is not None else []
     best = (-1.0, 0, len(text))
     at = 0
-    for m in _SENTENCE.finditer(text):
-        s, e = m.start(), m.end()
+    for s, e in sentence_spans(text):
         if not _WORD.search(text, s, e):
             continue
         seen = set()
