@@ -10,6 +10,8 @@ text with its own metadata. A file that cannot be indexed raises :class:`SkipFil
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,12 +48,19 @@ class Extracted:
 
     def part_at(self, offset: int) -> Part | None:
         """The part that contains character ``offset`` (the last one starting at or before it)."""
-        found = None
-        for part in self.parts:
-            if part.start > offset:
-                break
-            found = part
-        return found
+        at = bisect.bisect_right([p.start for p in self.parts], offset)
+        return self.parts[at - 1] if at else None
+
+    def metadata_at(self, offsets: Sequence[int]) -> list[dict[str, Any]]:
+        """The metadata of the part each of ``offsets`` (ascending, e.g. chunk starts) falls in."""
+        if not self.parts:
+            return []
+        starts = [p.start for p in self.parts]
+        out = []
+        for offset in offsets:
+            at = bisect.bisect_right(starts, offset)
+            out.append(self.parts[at - 1].metadata if at else {})
+        return out
 
 
 @dataclass(frozen=True)

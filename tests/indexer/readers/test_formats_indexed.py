@@ -112,3 +112,25 @@ def test_file_metadata_is_stored_and_filterable(indexed) -> None:  # type: ignor
         hits = collection.search("notes and plans", k=20, filters=Filters(metadata={key: value}))
         assert [h.path for h in hits] == [str(root / name)], (key, value)
         assert hits[0].metadata[key] == value
+
+
+@pytest.mark.parametrize(("part", "phrase", "name"), [
+    ({"message": 2}, MBOX[1], "archive.mbox"),
+    ({"subject": "Weekly update 3"}, MBOX[2], "archive.mbox"),
+    ({"slide": 2}, PHRASES["deck.pptx"], "deck.pptx"),
+    ({"sheet": "Remarks"}, PHRASES["book.xlsx"], "book.xlsx"),
+    ({"chapter": 2}, PHRASES["novel.epub"], "novel.epub"),
+])
+def test_part_metadata_is_stored_per_chunk_and_filterable(indexed, part, phrase: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    collection, _, root = indexed
+    hits = collection.search("weekly news and plans", k=20, filters=Filters(metadata=part))
+    assert [h.path for h in hits] == [str(root / name)]
+    key, value = next(iter(part.items()))
+    assert hits[0].metadata[key] == value
+    assert phrase.split()[1].lower() in hits[0].snippet.lower() or phrase[:20] in collection.search(
+        phrase, k=1, filters=Filters(metadata=part))[0].snippet
+
+
+def test_a_part_that_does_not_exist_matches_nothing(indexed) -> None:  # type: ignore[no-untyped-def]
+    collection, _, _ = indexed
+    assert len(collection.search("weekly update", k=5, filters=Filters(metadata={"message": 9}))) == 0
