@@ -1,0 +1,80 @@
+"""Text recognised by content, encodings detected, binaries described; per-part metadata of readers."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import reader_samples as S
+from pypdf import PdfWriter
+from test_text_html_pdf import make_pdf
+
+from indexer.readers import SkipFile, is_supported, read_bytes, read_document
+
+MAX = 1 << 20
+
+
+@pytest.mark.parametrize("name", ["BSD", "GPL-3", "Apache-2.0", "todo", "CHANGES.v2", "notes.xyz"])
+def test_text_without_a_known_extension_is_read(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("Permission is granted to use this lantern schematic.\n")
+    assert is_supported(path)
+    assert read_document(path, max_bytes=MAX).text == "Permission is granted to use this lantern schematic.\n"
+
+
+@pytest.mark.parametrize(("data", "looks_like"), [
+    (b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 4, "ELF"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "image/png"),
+    (bytes(range(256)) * 8, "binary data"),
+])
+def test_binary_content_without_extension_is_refused_saying_what_it_looks_like(data: bytes, looks_like: str) -> None:
+    with pytest.raises(SkipFile) as info:
+        read_bytes("GPL-3", data)
+    assert info.value.reason == "binary" and looks_like in info.value.detail
+
+
+def test_binary_extensions_are_refused_by_name_only() -> None:
+    assert not is_supported(Path("photo.JPG")) and not is_supported(Path("a/b/lib.so"))
+    assert is_supported(Path("Makefile")) and is_supported(Path("report.docx"))
+
+
+def test_pdf_and_rtf_without_extension_are_sniffed() -> None:
+    assert "lantern" in read_bytes("scan-0001", make_pdf(["A lantern page"])).text
+    assert read_bytes("memo", b"{\\rtf1\\ansi Hello lantern\\par}").text.strip() == "Hello lantern"
+
+
+def test_legacy_cyrillic_text_is_decoded_by_detection() -> None:
+    text = "Привет, это обычный текст на русском языке, достаточно длинный для определения."
+    assert read_bytes("zametki", text.encode("cp1251")).text == text
+
+
+def test_pdf_pages_are_parts_with_metadata() -> None:
+    writer = PdfWriter(clone_from=io.BytesIO(make_pdf(["First page text", "Second page text"])))
+    writer.add_metadata({"/Title": "Lamp manual", "/Author": "Ivo Berg", "/CreationDate": "D:20240131120000Z"})
+    out = io.BytesIO()
+    writer.write(out)
+    doc = read_bytes("manual.pdf", out.getvalue())
+    assert doc.metadata == {"title": "Lamp manual", "author": "Ivo Berg", "created": "2024-01-31T12:00:00",
+                            "pages": 2}
+    assert [p.metadata for p in doc.parts] == [{"page": 1}, {"page": 2}]
+    second = doc.text.index("Second")
+    assert doc.part_at(second).metadata == {"page": 2}  # type: ignore[union-attr]
+    assert doc.metadata_at([0, second]) == [{"page": 1}, {"page": 2}]
+
+
+def test_html_title_and_author_are_metadata() -> None:
+    html = b'<html><head><title>Lamp &amp; wick</title><meta name="author" content="Ivo"></head><body><p>Hi</p></body>'
+    doc = read_bytes("page.html", html)
+    assert doc.metadata == {"title": "Lamp & wick", "author": "Ivo"} and doc.text == "Lamp & wick\n\nHi"
+
+
+def test_part_offsets_point_at_their_text(tmp_path: Path) -> None:
+    deck = read_document(S.make_pptx(tmp_path, "Budget phrase", "Some notes"), max_bytes=MAX)
+    for part in deck.parts:
+        assert deck.text[part.start :].startswith(f"Slide {part.metadata['slide']}: {part.metadata['slide_title']}")
+    mbox = read_document(S.make_mbox(tmp_path, ["one", "two"], "attached words"), max_bytes=MAX)
+    for part in mbox.parts:
+        assert mbox.text[part.start :].startswith(f"Subject: {part.metadata['subject']}")
+    assert "Attachments: minutes.txt (text/plain), chart.png (image/png)" in mbox.text
+    assert "Attachment minutes.txt:\nattached words" in mbox.text
