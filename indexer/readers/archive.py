@@ -23,6 +23,7 @@ from defusedxml import DefusedXmlException
 from indexer.readers.base import ReadLimits, SkipFile, human_size, summarize
 
 _RATIO_FLOOR = 1024 * 1024  # members smaller than this may compress as well as they like
+_MARKUP = (".xml", ".xhtml", ".html", ".htm", ".opf", ".ncx", ".rels")
 
 
 def open_zip(data: bytes, limits: ReadLimits, *, what: str) -> zipfile.ZipFile:
@@ -45,6 +46,9 @@ def open_zip(data: bytes, limits: ReadLimits, *, what: str) -> zipfile.ZipFile:
             raise SkipFile("over_limit", f"member {m.filename!r} of the {what} inflates "
                                          f"{m.file_size // max(m.compress_size, 1):,}x, over the "
                                          f"{limits.max_ratio}x limit (a zip bomb?)")
+        if m.file_size > limits.max_xml_bytes and m.filename.lower().endswith(_MARKUP):
+            raise SkipFile("over_limit", f"member {m.filename!r} of the {what} is {human_size(m.file_size)} of "
+                                         f"XML, over the {human_size(limits.max_xml_bytes)} limit")
     return archive
 
 

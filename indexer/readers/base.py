@@ -74,6 +74,7 @@ class ReadLimits:
     max_members: int = 10_000  # entries in one zip container
     max_unpacked_bytes: int = 256 * 1024 * 1024  # sum of declared uncompressed sizes
     max_ratio: int = 200  # uncompressed/compressed size of one member (checked above 1 MiB)
+    max_xml_bytes: int = 64 * 1024 * 1024  # one XML/HTML member (parsed in memory: ~10x its size)
     max_cells: int = 250_000  # non-empty cells read from one workbook (all sheets)
     max_text_chars: int = 20_000_000  # characters of extracted text
     max_xml_depth: int = 256  # element nesting in XML parsed here

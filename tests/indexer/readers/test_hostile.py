@@ -42,6 +42,12 @@ def test_declared_unpacked_total_over_the_limit_is_refused(tmp_path: Path) -> No
     assert error.reason == "over_limit" and "would unpack to" in error.detail
 
 
+def test_an_xml_member_over_the_size_limit_is_refused() -> None:
+    data = S.zip_bytes({"content.xml": b"<a>" + b"x" * 5000 + b"</a>"}, compression=zipfile.ZIP_STORED)
+    error = skip("big.odt", data, ReadLimits(max_xml_bytes=4096))
+    assert error.reason == "over_limit" and "content.xml" in error.detail and "of XML" in error.detail
+
+
 def test_too_many_members_is_refused() -> None:
     data = S.zip_bytes({f"OEBPS/c{i}.xhtml": b"<p>x</p>" for i in range(300)})
     error = skip("many.epub", data, ReadLimits(max_members=100))
