@@ -39,7 +39,7 @@ def iso_date(value: str) -> str:
 def _header(msg: EmailMessage, name: str) -> str:
     try:
         value = msg.get(name)
-    except Exception:  # a malformed header must not lose the message  # noqa: BLE001
+    except Exception:  # a malformed header must not lose the message
         value = None
     return " ".join(str(value).split()) if value is not None else ""
 
@@ -98,7 +98,7 @@ def message_text(msg: EmailMessage, limits: ReadLimits, depth: int = 0) -> str:
 def _parse(data: bytes) -> EmailMessage:
     try:
         msg = email.message_from_bytes(data, policy=email.policy.default)
-    except Exception as exc:  # the parser is lenient; this is a last resort  # noqa: BLE001
+    except Exception as exc:  # the parser is lenient; this is a last resort
         raise SkipFile("unreadable", f"not a readable e-mail message ({summarize(exc)})") from exc
     assert isinstance(msg, EmailMessage)  # policy.default always builds EmailMessage
     return msg

@@ -64,9 +64,12 @@ def read_docx(data: bytes, limits: ReadLimits) -> Extracted:
 
 # -- PowerPoint --------------------------------------------------------------------------------------
 def _shape_texts(shapes: Any, depth: int = 0) -> Iterator[str]:
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
     for shape in shapes:
-        if shape.shape_type is not None and shape.shape_type == 6 and depth < 8:  # GROUP
-            yield from _shape_texts(shape.shapes, depth + 1)
+        if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
+            if depth < 8:  # groups nest; a hostile deck could nest them without end
+                yield from _shape_texts(shape.shapes, depth + 1)
         elif getattr(shape, "has_text_frame", False) and shape.has_text_frame:
             yield shape.text_frame.text
         elif getattr(shape, "has_table", False) and shape.has_table:

@@ -78,3 +78,21 @@ def test_part_offsets_point_at_their_text(tmp_path: Path) -> None:
         assert mbox.text[part.start :].startswith(f"Subject: {part.metadata['subject']}")
     assert "Attachments: minutes.txt (text/plain), chart.png (image/png)" in mbox.text
     assert "Attachment minutes.txt:\nattached words" in mbox.text
+
+
+def test_text_inside_grouped_shapes_and_tables_of_a_slide_is_read(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "Grouped"
+    group = slide.shapes.add_group_shape()
+    group.shapes.add_textbox(Inches(1), Inches(1), Inches(3), Inches(1)).text_frame.text = "inside the group"
+    table = slide.shapes.add_table(2, 2, Inches(1), Inches(3), Inches(4), Inches(1)).table
+    table.cell(0, 0).text, table.cell(1, 1).text = "header cell", "body cell"
+    path = tmp_path / "grouped.pptx"
+    deck.save(str(path))
+    text = read_document(path, max_bytes=MAX).text
+    assert text.startswith("Slide 1: Grouped") and "inside the group" in text
+    assert "header cell\nbody cell" in text
