@@ -96,3 +96,17 @@ def test_text_inside_grouped_shapes_and_tables_of_a_slide_is_read(tmp_path: Path
     text = read_document(path, max_bytes=MAX).text
     assert text.startswith("Slide 1: Grouped") and "inside the group" in text
     assert "header cell\nbody cell" in text
+
+
+def test_an_nbformat_3_notebook_is_upgraded_and_read() -> None:
+    v3 = (b'{"metadata": {}, "nbformat": 3, "nbformat_minor": 0, "worksheets": [{"cells": ['
+          b'{"cell_type": "markdown", "metadata": {}, "source": ["# Old notebook\\n", "kept text"]},'
+          b'{"cell_type": "code", "metadata": {}, "input": "x = 1", "language": "python", "outputs": []}]}]}')
+    doc = read_bytes("old.ipynb", v3)
+    assert doc.text == "# Old notebook\nkept text\n\nx = 1" and doc.metadata["title"] == "Old notebook"
+
+
+def test_json_that_is_not_a_notebook_is_unreadable() -> None:
+    with pytest.raises(SkipFile) as info:
+        read_bytes("data.ipynb", b'{"a": 1}')
+    assert info.value.reason == "unreadable" and "notebook" in info.value.detail
