@@ -110,3 +110,20 @@ def test_json_that_is_not_a_notebook_is_unreadable() -> None:
     with pytest.raises(SkipFile) as info:
         read_bytes("data.ipynb", b'{"a": 1}')
     assert info.value.reason == "unreadable" and "notebook" in info.value.detail
+
+
+def test_html_mail_with_a_docx_attachment_reads_both(tmp_path: Path) -> None:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["Subject"], msg["From"], msg["To"] = "Plans", "a@example.org", "b@example.org"
+    msg.set_content("<html><body><p>See the <b>attached</b> plan.</p></body></html>", subtype="html")
+    docx = S.make_docx(tmp_path, "The attached plan moves the kiln to the east shed.").read_bytes()
+    msg.add_attachment(docx, maintype="application", filename="plan.docx",
+                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document")
+    msg.add_attachment(b"PK\x03\x04 broken", maintype="application", subtype="zip", filename="junk.zip")
+    doc = read_bytes("plans.eml", bytes(msg))
+    assert "See the attached plan." in doc.text and "<b>" not in doc.text
+    assert "Attachment plan.docx:\nField observations" in doc.text and "kiln to the east shed" in doc.text
+    assert "junk.zip (application/zip)" in doc.text  # listed, not read
+    assert doc.metadata["subject"] == "Plans" and doc.metadata["title"] == "Plans"
