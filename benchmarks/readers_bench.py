@@ -74,10 +74,12 @@ def run(files: int, seed: int, embedder: Any = None, out: Any = sys.stdout) -> d
         generate(root, files, seed)
         print(f"generated {files} files in {time.monotonic() - started:.1f} s", file=out)
 
-        started = time.monotonic()
+        per_format: dict[str, list[float]] = {}
         for path in sorted(root.iterdir()):
+            t0 = time.monotonic()
             read_document(path, max_bytes=20 << 20)
-        parse = time.monotonic() - started
+            per_format.setdefault(path.suffix, []).append(time.monotonic() - t0)
+        parse = sum(sum(v) for v in per_format.values())
 
         with Collection.open(Path(tmp) / "data", "bench", embedder) as collection:
             report = collection.index_folder(root)
@@ -89,6 +91,8 @@ def run(files: int, seed: int, embedder: Any = None, out: Any = sys.stdout) -> d
         }
     load = os.getloadavg()
     print(f"read only : {files} files in {parse:.2f} s = {files / parse:.1f} files/s (parse)", file=out)
+    print("  per file : " + ", ".join(f"{ext} {1000 * sum(v) / len(v):.1f} ms"
+                                       for ext, v in sorted(per_format.items())), file=out)
     print(f"index     : {report.added} files, {report.chunks_embedded} chunks in {report.seconds:.2f} s = "
           f"{figures['files_per_second']:.1f} files/s, {figures['chunks_per_second']:.1f} chunks/s", file=out)
     print(f"  of which: embed {report.embed_seconds:.2f} s, everything else (walk, hash, parse, chunk, write) "

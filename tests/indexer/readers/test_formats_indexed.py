@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import reader_samples as S
+from test_text_html_pdf import make_pdf
 
 from indexer.collection import Collection
 from indexer.search import Filters
@@ -25,6 +26,7 @@ PHRASES = {
     "note.eml": "The depot gate code changes to seven four one nine on Monday.",
     "memo.rtf": "Forklift drivers must wear reflective vests inside the cold warehouse.",
     "plan.org": "Plant garlic cloves along the south fence before the first frost.",
+    "manual.pdf": "Oil the windmill gearbox whenever the sails squeal in wind.",
     "BSD": "Redistribution of the lighthouse schematics requires written permission from the guild.",
     "todo": "Ask the locksmith to replace the rusted padlock on the boathouse.",
     "CHANGES.v2": "Version two renamed the telescope calibration command to align-mirror.",
@@ -54,6 +56,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore
     S.make_mbox(root, MBOX, ATTACHMENT)
     S.make_rtf(root, PHRASES["memo.rtf"])
     S.make_org(root, PHRASES["plan.org"])
+    (root / "manual.pdf").write_bytes(make_pdf(["Windmill care, part one.", PHRASES["manual.pdf"]]))
     for name in ("BSD", "todo", "CHANGES.v2"):
         (root / name).write_text(f"{name}\n\n{PHRASES[name]}\n")
     (root / "GPL-3").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 8)  # a binary without extension
@@ -120,6 +123,7 @@ def test_file_metadata_is_stored_and_filterable(indexed) -> None:  # type: ignor
     ({"slide": 2}, PHRASES["deck.pptx"], "deck.pptx"),
     ({"sheet": "Remarks"}, PHRASES["book.xlsx"], "book.xlsx"),
     ({"chapter": 2}, PHRASES["novel.epub"], "novel.epub"),
+    ({"page": 2}, PHRASES["manual.pdf"], "manual.pdf"),
 ])
 def test_part_metadata_is_stored_per_chunk_and_filterable(indexed, part, phrase: str, name: str) -> None:  # type: ignore[no-untyped-def]
     collection, _, root = indexed

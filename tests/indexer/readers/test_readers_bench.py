@@ -22,6 +22,6 @@ def test_tiny_run_indexes_every_generated_file_and_prints_figures(embedder) -> N
     assert figures["files"] == 6 and figures["chunks"] >= 6
     assert 0 < figures["embed_seconds"] <= figures["index_seconds"]
     printed = out.getvalue()
-    for label in ("files/s", "chunks/s", "embed", "load avg", "(parse)"):
+    for label in ("files/s", "chunks/s", "embed", "load avg", "(parse)", ".docx", ".pptx", ".xlsx"):
         assert label in printed
     assert "skipped   : 0" in printed
