@@ -148,12 +148,14 @@ def describe_binary(data: bytes) -> str:
     """What binary ``data`` looks like, for a skip reason: a format name or "binary data"."""
     try:
         guesses = puremagic.magic_string(data[:_SNIFF_BYTES])
-    except (puremagic.PureError, ValueError):
+    except Exception:  # PureError when nothing matches; this only names the format in a message
         return "binary data"
     if not guesses:
         return "binary data"
-    best = guesses[0]
-    return f"{best.name} ({best.mime_type})" if best.mime_type else best.name
+    name, mime = getattr(guesses[0], "name", ""), getattr(guesses[0], "mime_type", "")
+    if not name:
+        return "binary data"
+    return f"{name} ({mime})" if mime else name
 
 
 _ORG_TITLE = re.compile(r"^#\+TITLE:[ \t]*(.+)$", re.IGNORECASE | re.MULTILINE)
