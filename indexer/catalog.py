@@ -27,7 +27,14 @@ from indexer.errors import damaged_catalog
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Schema changes after version 1, applied in order on open; each checks whether it is needed, so an
+# old collection opens (and is upgraded in place, without rewriting rows) and a new one ends equal.
+# 2: chunks.metadata: the page / slide / sheet / message a chunk starts in (``readers.Part``).
+_MIGRATIONS: list[tuple[int, str, str]] = [
+    (2, "chunks", "ALTER TABLE chunks ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'"),
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,6 +95,7 @@ class SourceWrite:
     metadata: dict[str, Any] = field(default_factory=dict)
     text: str | None = None
     root: str = ""
+    chunk_metadata: Sequence[dict[str, Any]] = ()  # per chunk (parallel to chunks) or empty: none
 
 
 @dataclass
@@ -114,6 +122,24 @@ class SourceRow:
     chunks: int = 0
 
 
+def _migrate(con: sqlite3.Connection) -> None:
+    """Bring a catalog made by an older version up to SCHEMA_VERSION (one transaction)."""
+    version = int(con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
+    if version >= SCHEMA_VERSION:
+        return
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        for to, table, sql in _MIGRATIONS:
+            columns = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+            if to > version and sql.split("ADD COLUMN ", 1)[1].split()[0] not in columns:
+                con.execute(sql)
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
     con.execute("PRAGMA journal_mode=WAL")
@@ -131,7 +157,9 @@ class Catalog:
         try:
             self._w = _connect(path)
             self._w.executescript(_SCHEMA)
-            self._w.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            # _SCHEMA is version 1; a new catalog is then migrated like an old one.
+            self._w.execute("INSERT OR IGNORE INTO meta VALUES ('schema', '1')")
+            _migrate(self._w)
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('log_floor', '0')")
         except sqlite3.DatabaseError as e:
@@ -230,10 +258,12 @@ class Catalog:
                     )
                     sid = cur.lastrowid
                     vecs = np.ascontiguousarray(u.vectors, dtype="<f4")
-                    for c, v in zip(u.chunks, vecs, strict=True):
+                    metas = [json.dumps(m) for m in u.chunk_metadata] or ["{}"] * len(u.chunks)
+                    for c, v, m in zip(u.chunks, vecs, metas, strict=True):
                         cur = con.execute(
-                            "INSERT INTO chunks (source_id, ord, start, end, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
-                            (sid, c.ord, c.start, c.end, c.text, v.tobytes()),
+                            "INSERT INTO chunks (source_id, ord, start, end, text, vector, metadata)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (sid, c.ord, c.start, c.end, c.text, v.tobytes(), m),
                         )
                         assert cur.lastrowid is not None
                         added_ids.append(cur.lastrowid)

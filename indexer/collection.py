@@ -40,7 +40,7 @@ from indexer.errors import (
     ModelMismatch,
     damaged_catalog,
 )
-from indexer.readers import SkipFile, read_file
+from indexer.readers import SkipFile, read_document
 from indexer.search import (
     MODES,
     Hits,
@@ -312,9 +312,17 @@ class Collection:
         self.close()
 
     # -- writing ---------------------------------------------------------------------------------
-    def _chunk(self, text: str) -> list[Chunk]:
-        return chunk_text(text, self.embedder.token_offsets(text), max_tokens=self.embedder.max_seq_length - 2,
-                          overlap=self.limits.chunk_overlap)
+    def _chunk(self, text: str, part_starts: Sequence[int] = ()) -> list[Chunk]:
+        """Chunks of ``text``; given where its parts start (pages, slides, messages), no chunk
+        crosses from one part into the next, so each chunk carries one part's metadata."""
+        bounds = sorted({0, len(text), *(s for s in part_starts if 0 < s < len(text))})
+        chunks: list[Chunk] = []
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            piece = text[a:b]
+            for c in chunk_text(piece, self.embedder.token_offsets(piece),
+                                max_tokens=self.embedder.max_seq_length - 2, overlap=self.limits.chunk_overlap):
+                chunks.append(Chunk(len(chunks), c.start + a, c.end + a, c.text, c.tokens))
+        return chunks
 
     def _write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
                touches: Sequence[tuple[str, float]] = ()) -> tuple[int, int]:
@@ -447,7 +455,7 @@ class Collection:
                     report.unchanged += 1
                     touches.append((key, cand.mtime))
                     continue
-                text = read_file(cand.path, max_bytes=self.limits.max_file_bytes)
+                doc = read_document(cand.path, max_bytes=self.limits.max_file_bytes)
             except SkipFile as e:
                 report.skipped.append(Skipped(key, e.reason, e.detail))
                 if e.reason != "unreadable" and old is not None:  # unreadable: keep what we had
@@ -456,7 +464,7 @@ class Collection:
             except OSError as e:
                 report.skipped.append(Skipped(key, "unreadable", e.strerror or str(e)))
                 continue
-            chunks = self._chunk(text)
+            chunks = self._chunk(doc.text, [p.start for p in doc.parts])
             if not chunks:
                 report.skipped.append(Skipped(key, "empty", "no text to index"))
                 if old is not None:
@@ -464,7 +472,8 @@ class Collection:
                 continue
             write = SourceWrite(kind="file", key=key, sha256=sha, chunks=chunks,
                                 vectors=np.zeros((0, 0), np.float32), ext=cand.path.suffix.lower(),
-                                size=cand.size, mtime=cand.mtime, root=str(root))
+                                size=cand.size, mtime=cand.mtime, root=str(root), metadata=doc.metadata,
+                                chunk_metadata=doc.metadata_at([c.start for c in chunks]))
             pending.append((write, "added" if old is None else "updated"))
             pending_chunks += len(chunks)
             if pending_chunks >= self.limits.batch_chunks or len(touches) >= 1000:

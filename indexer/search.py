@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from indexer.errors import InvalidInput
+from indexer.sentences import sentence_spans
 from indexer.vectors import VectorIndex
 
 Mode = Literal["dense", "keyword", "hybrid"]
@@ -178,7 +179,7 @@ def register_functions(con: sqlite3.Connection) -> None:
 
 
 def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
-    """A WHERE fragment over ``sources s`` and its parameters."""
+    """A WHERE fragment over ``sources s`` joined with ``chunks c``, and its parameters."""
     clauses: list[str] = []
     params: list[Any] = []
     if filters.path_glob:
@@ -196,12 +197,14 @@ def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
             raise InvalidInput(f"metadata filter {key!r} must be a string, number, boolean or null",
                                field="filters.metadata")
         path = '$."' + key + '"'
+        # A chunk's own metadata (its page, slide, message) first, then its file's or document's.
+        value_sql = "COALESCE(json_extract(c.metadata, ?), json_extract(s.metadata, ?))"
         if value is None:
-            clauses.append("json_extract(s.metadata, ?) IS NULL")
-            params.append(path)
+            clauses.append(f"{value_sql} IS NULL")
+            params.extend([path, path])
         else:
-            clauses.append("json_extract(s.metadata, ?) = ?")
-            params.extend([path, int(value) if isinstance(value, bool) else value])
+            clauses.append(f"{value_sql} = ?")
+            params.extend([path, path, int(value) if isinstance(value, bool) else value])
     if filters.modified_after is not None:
         clauses.append("(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END) > ?")
         params.append(filters.modified_after)
@@ -323,7 +326,6 @@ def fuse(rankings: dict[str, list[tuple[int, float, int]]], weights: dict[str, f
 
 
 # -- snippets ---------------------------------------------------------------------------------------
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*\s*|\n+")
 
 
 STEM = 6  # snippet matching compares words by their first STEM letters ("planets" ~ "planet")
@@ -367,8 +369,7 @@ def make_snippet(text: str, chunk_start: int, query: str, *, width: int = 320,
     found = terms.find(text) if terms is not None else []
     best = (-1.0, 0, len(text))
     at = 0
-    for m in _SENTENCE.finditer(text):
-        s, e = m.start(), m.end()
+    for s, e in sentence_spans(text):
         if not _WORD.search(text, s, e):
             continue
         seen = set()
@@ -407,7 +408,7 @@ def build_hits(con: sqlite3.Connection, ranked: list[tuple[int, float, int, dict
     rows = {
         r[0]: r
         for r in con.execute(
-            "SELECT c.id, c.start, c.end, c.text, s.kind, s.key, s.metadata FROM chunks c "
+            "SELECT c.id, c.start, c.end, c.text, s.kind, s.key, s.metadata, c.metadata FROM chunks c "
             f"JOIN sources s ON s.id = c.source_id WHERE c.id IN ({','.join('?' * len(cids))})", cids)
     }
     hits: list[Hit] = []
@@ -416,11 +417,12 @@ def build_hits(con: sqlite3.Connection, ranked: list[tuple[int, float, int, dict
         row = rows.get(cid)
         if row is None:
             continue
-        _, start, end, text, kind, key, meta = row
+        _, start, end, text, kind, key, meta, chunk_meta = row
+        metadata = {**json.loads(meta), **json.loads(chunk_meta)}  # the chunk's page/slide/message wins
         snippet, s0, s1 = make_snippet(text, start, query, terms=terms)
         hits.append(Hit(
             id=key, kind=kind, path=key if kind == "file" else None, score=float(score), chunk_id=cid,
-            start=start, end=end, snippet=snippet, span_start=s0, span_end=s1, metadata=json.loads(meta),
+            start=start, end=end, snippet=snippet, span_start=s0, span_end=s1, metadata=metadata,
             explain=detail if explain else None,
         ))
     return hits

@@ -14,13 +14,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from indexer.readers import SUPPORTED_EXTENSIONS, SUPPORTED_FILENAMES
+from indexer import readers
 
 
 @dataclass(frozen=True)
 class Skipped:
     path: str
-    reason: str  # hidden | symlink_outside | symlink_loop | too_large | binary | unreadable | unsupported | empty
+    # hidden | symlink_outside | symlink_loop | too_large | binary | unreadable | unsupported | empty | over_limit
+    reason: str
     detail: str = ""
 
 
@@ -32,7 +33,8 @@ class Candidate:
 
 
 def is_supported(path: Path) -> bool:
-    return path.suffix.lower() in SUPPORTED_EXTENSIONS or path.name.lower() in SUPPORTED_FILENAMES
+    # By name only binary formats without a reader are refused; the reader sniffs the rest by content.
+    return readers.is_supported(path)
 
 
 def _inside(path: str, root: str) -> bool:
@@ -83,7 +85,7 @@ def walk(root: Path, *, max_bytes: int) -> Iterator[Candidate | Skipped]:
             elif not stat.S_ISREG(st.st_mode):
                 yield Skipped(str(path), "unsupported", "not a regular file")
             elif not is_supported(path):
-                yield Skipped(str(path), "unsupported", f"no reader for {path.suffix or 'files without extension'}")
+                yield Skipped(str(path), "unsupported", readers.unsupported_detail(path))
             elif st.st_size > max_bytes:
                 yield Skipped(str(path), "too_large",
                               f"{st.st_size:,} bytes is over the {max_bytes:,} byte limit (SEMSEARCH_MAX_FILE_BYTES)")

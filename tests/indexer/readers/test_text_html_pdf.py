@@ -333,11 +333,21 @@ def test_encrypted_pdf_is_unreadable(tmp_path: Path) -> None:
     assert "encrypted" in error.detail
 
 
-@pytest.mark.parametrize("name", ["photo.png", "archive.zip", "notes.docx", "Gemfile", "data.bin", ".env"])
-def test_unsupported_types(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize("name", ["photo.png", "archive.zip", "data.bin", "old.doc"])
+def test_binary_formats_without_a_reader_are_unsupported_by_name(tmp_path: Path, name: str) -> None:
     error = skip_reason(write(tmp_path, name, "text"))
     assert error.reason == "unsupported"
     assert "not a supported type" in error.detail
+
+
+def test_legacy_office_refusal_says_what_to_do(tmp_path: Path) -> None:
+    assert ".docx" in skip_reason(write(tmp_path, "old.doc", "text")).detail
+
+
+def test_a_docx_that_is_not_a_zip_is_unreadable(tmp_path: Path) -> None:
+    error = skip_reason(write(tmp_path, "notes.docx", "text"))
+    assert error.reason == "unreadable"
+    assert "zip container is broken" in error.detail
 
 
 def test_unsupported_is_decided_before_touching_the_file(tmp_path: Path) -> None:

@@ -1,0 +1,162 @@
+"""Pick the reader for a file, check its size, and never let a reader take the caller down.
+
+The extension picks a format reader; a file without one, or with an extension no reader claims
+(``BSD``, ``GPL-3``, ``todo``, ``CHANGES.v2``), is sniffed by content: a PDF or RTF signature
+picks that reader, anything else is read as text if it is text, refused as ``binary`` (with what
+it looks like) if not. Only extensions that name a binary format no reader handles (images,
+archives, executables, legacy Office ...) are refused up front, without touching the file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from indexer.readers.base import DEFAULT_LIMITS, Extracted, ReadLimits, SkipFile, human_size, summarize
+from indexer.readers.epub import read_epub
+from indexer.readers.html import read_html
+from indexer.readers.mail import read_eml, read_mbox
+from indexer.readers.notebook import read_notebook
+from indexer.readers.odf import read_odf
+from indexer.readers.office import read_docx, read_pptx, read_xlsx
+from indexer.readers.pdf import read_pdf
+from indexer.readers.rtf import read_rtf
+from indexer.readers.text import read_org, read_text
+
+Reader = Callable[[bytes, ReadLimits, int], Extracted]
+
+PLAIN_TEXT_EXTENSIONS: frozenset[str] = frozenset({".txt", ".md", ".markdown", ".rst", ".org"})
+SOURCE_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        ".py", ".js", ".ts", ".tsx", ".jsx", ".go", ".rs", ".java", ".c", ".h", ".cpp", ".hpp", ".cc",
+        ".cs", ".rb", ".php", ".swift", ".kt", ".scala", ".sh", ".bash", ".sql", ".yaml", ".yml",
+        ".toml", ".json", ".csv", ".tsv", ".ini", ".cfg", ".xml", ".tex", ".log",
+    }
+)  # fmt: skip
+
+_READERS: dict[str, Reader] = {
+    ".html": lambda d, lim, depth: read_html(d),
+    ".htm": lambda d, lim, depth: read_html(d),
+    ".xhtml": lambda d, lim, depth: read_html(d),
+    ".pdf": lambda d, lim, depth: read_pdf(d, lim),
+    ".docx": lambda d, lim, depth: read_docx(d, lim),
+    ".pptx": lambda d, lim, depth: read_pptx(d, lim),
+    ".xlsx": lambda d, lim, depth: read_xlsx(d, lim),
+    ".xlsm": lambda d, lim, depth: read_xlsx(d, lim),
+    ".odt": lambda d, lim, depth: read_odf(d, lim),
+    ".ods": lambda d, lim, depth: read_odf(d, lim),
+    ".odp": lambda d, lim, depth: read_odf(d, lim),
+    ".epub": lambda d, lim, depth: read_epub(d, lim),
+    ".ipynb": lambda d, lim, depth: read_notebook(d, lim),
+    ".eml": lambda d, lim, depth: read_eml(d, lim, depth),
+    ".mbox": lambda d, lim, depth: read_mbox(d, lim),
+    ".rtf": lambda d, lim, depth: read_rtf(d),
+    ".org": lambda d, lim, depth: read_org(d),
+}
+SUPPORTED_EXTENSIONS: frozenset[str] = PLAIN_TEXT_EXTENSIONS | SOURCE_EXTENSIONS | frozenset(_READERS)
+# Kept for callers of the old module: these names were the only extension-less files read; now
+# every file is sniffed by content, so this is informational.
+SUPPORTED_FILENAMES: frozenset[str] = frozenset({"readme", "license", "makefile", "dockerfile", "changelog"})
+
+# Binary formats without a reader: refused by name, before the file is opened.
+BINARY_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".ico", ".tif", ".tiff", ".heic", ".psd",
+        ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".tar", ".jar", ".whl", ".apk",
+        ".exe", ".dll", ".so", ".dylib", ".o", ".a", ".bin", ".class", ".pyc", ".wasm", ".iso", ".dmg",
+        ".mp3", ".mp4", ".m4a", ".wav", ".flac", ".ogg", ".opus", ".mov", ".avi", ".mkv", ".webm",
+        ".woff", ".woff2", ".ttf", ".otf", ".eot", ".sqlite", ".sqlite3", ".db", ".parquet", ".npy",
+        ".pkl", ".pt", ".onnx", ".safetensors", ".faiss", ".doc", ".xls", ".ppt", ".msg", ".pages",
+    }
+)  # fmt: skip
+_LEGACY = {".doc": ".docx", ".xls": ".xlsx", ".ppt": ".pptx"}
+
+
+def is_supported(path: Path) -> bool:
+    """False only for a name that says "binary format without a reader"; everything else is
+    worth opening (a format reader, or sniffing whether the content is text)."""
+    return Path(path).suffix.lower() not in BINARY_EXTENSIONS
+
+
+def unsupported_detail(path: Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in _LEGACY:
+        return f"{suffix!r} files are not a supported type (legacy binary Office; save as {_LEGACY[suffix]})"
+    return f"{suffix!r} files are not a supported type (a binary format without a reader)"
+
+
+def _sniffed_reader(data: bytes) -> Reader | None:
+    head = data[:1024].lstrip()
+    if head.startswith(b"%PDF-"):
+        return _READERS[".pdf"]
+    if head.startswith(b"{\\rtf"):
+        return _READERS[".rtf"]
+    return None
+
+
+def read_bytes(name: str, data: bytes, *, limits: ReadLimits = DEFAULT_LIMITS, depth: int = 0) -> Extracted:
+    """Read ``data`` as the file ``name`` (used for files and for mail attachments)."""
+    suffix = Path(name).suffix.lower()
+    if suffix in BINARY_EXTENSIONS:
+        raise SkipFile("unsupported", unsupported_detail(Path(name)))
+    if not data.strip():
+        raise SkipFile("empty", "the file is empty" if not data else "the file contains only whitespace")
+    reader = _READERS.get(suffix) or (None if suffix in SUPPORTED_EXTENSIONS else _sniffed_reader(data))
+    if reader is None:
+        return read_text(data, what=f"{suffix} text" if suffix else "plain text")
+    try:
+        doc = reader(data, limits, depth)
+    except SkipFile:
+        raise
+    except RecursionError as exc:
+        raise SkipFile("over_limit", "the file nests its structure too deeply to read") from exc
+    except Exception as exc:  # any library error on a hostile or broken file skips the file, never the job
+        raise SkipFile("unreadable", f"{suffix or 'the'} file could not be read ({summarize(exc)})") from exc
+    if not doc.text.strip():
+        raise SkipFile("empty", f"the {suffix or ''} file has no text".replace("  ", " "))
+    return doc
+
+
+def _too_large_detail(size: int, max_bytes: int) -> str:
+    shown, limit = human_size(size), human_size(max_bytes)
+    if shown == limit:  # e.g. one byte over: rounding would hide the difference
+        shown, limit = f"{size} bytes", f"{max_bytes}-byte"
+    return f"{shown} is over the {limit} limit (SEMSEARCH_MAX_FILE_BYTES)"
+
+
+def read_document(path: Path, *, max_bytes: int, limits: ReadLimits = DEFAULT_LIMITS) -> Extracted:
+    """Text, metadata and parts of ``path``; raises :class:`SkipFile` if it must be skipped.
+
+    ``max_bytes`` is the size limit (checked with ``os.stat`` before reading, and again while
+    reading in case the file grew).
+    """
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+    path = Path(path)
+    if not is_supported(path):
+        raise SkipFile("unsupported", unsupported_detail(path))
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise SkipFile("unreadable", f"cannot access the file ({exc.strerror or summarize(exc)})") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise SkipFile("unreadable", "it is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise SkipFile("unreadable", "not a regular file (device, FIFO or socket)")
+    if st.st_size > max_bytes:
+        raise SkipFile("too_large", _too_large_detail(st.st_size, max_bytes))
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise SkipFile("unreadable", f"cannot read the file ({exc.strerror or summarize(exc)})") from exc
+    if len(data) > max_bytes:
+        raise SkipFile("too_large", f"the file grew while being read; {_too_large_detail(len(data), max_bytes)}")
+    return read_bytes(path.name, data, limits=limits)
+
+
+def read_file(path: Path, *, max_bytes: int) -> str:
+    """The searchable text of ``path`` (see :func:`read_document` for metadata and parts)."""
+    return read_document(path, max_bytes=max_bytes).text
