@@ -333,6 +333,18 @@ def serve(
                 workers=workers or s.workers, log_level="info", log_config=server_log_config())
 
 
+@app.command("mcp")
+def mcp_stdio() -> None:
+    """Serve the MCP tools (list_collections, search, fetch, compare) over stdio, for agents and
+    desktop assistants; `semsearch serve` serves the same tools over HTTP at /mcp."""
+    from app.mcp import run_stdio
+
+    try:
+        run_stdio(state.settings)  # stdout carries the protocol; logs go to stderr
+    except KeyboardInterrupt:
+        pass
+
+
 def server_log_config() -> dict[str, Any]:
     """uvicorn's logging, plus the service's own INFO lines (model loaded and how, ready, jobs) in
     the same format; uvicorn applies it in every worker process too."""

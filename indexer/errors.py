@@ -88,3 +88,16 @@ class CorruptCollection(SemsearchError):
     """The catalog itself (not the derived FAISS file) cannot be read."""
 
     code = "corrupt_collection"
+
+
+class SourceNotFound(DocumentNotFound):
+    """No file or document with this id (a file's id is its path) in the collection."""
+
+    code = "source_not_found"
+
+    def __init__(self, source_id: str, kind: str | None = None) -> None:
+        what = {"file": "File", "doc": "Document"}.get(kind or "", "No file or document")
+        SemsearchError.__init__(
+            self, f"{what} {source_id!r} is not in this collection." if kind else
+            f"{what} with id {source_id!r} is in this collection (a file's id is its path, as search hits give it).",
+            field="id")
