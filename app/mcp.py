@@ -83,7 +83,8 @@ def _result(body: BaseModel, text: str) -> CallToolResult:
 def _hits_text(r: QueryResponse) -> str:
     if not r.hits:
         return f"No hits for {r.query!r} in collection {r.collection!r} ({r.mode})."
-    lines = [f"{len(r.hits)} hits for {r.query!r} in collection {r.collection!r} ({r.mode}):"]
+    n = len(r.hits)
+    lines = [f"{n} hit{'s' if n > 1 else ''} for {r.query!r} in collection {r.collection!r} ({r.mode}):"]
     lines += [f"{i}. {h.score:.4f} {h.id} [chars {h.start}-{h.end}] {h.snippet}"
               for i, h in enumerate(r.hits, start=r.offset + 1)]
     return "\n".join(lines)
