@@ -8,7 +8,8 @@ against the advertised output schema, plus a short text for the model to read.
 
 Transports: ``semsearch mcp`` serves stdio (:func:`run_stdio`); ``semsearch serve`` serves the same
 tools over streamable HTTP at ``/mcp`` of the API app (:func:`mount`), behind the app's API-key
-check. The tools call the library through the shared :class:`CollectionRegistry`, never HTTP.
+check. The tools call the library through the shared :class:`CollectionRegistry` and search lanes
+(the app's under ``serve``, a process-local pair under stdio), never HTTP.
 
 No ``from __future__ import annotations`` here: the tools' parameter types carry this server's
 limits (``le=settings.max_k``), so they must be evaluated where the tools are defined.
@@ -48,6 +49,7 @@ from app.schemas import (
     QueryResponse,
     RankedCandidate,
 )
+from app.search_lanes import LanesClosed
 from app.settings import Settings
 from indexer.passages import read_passage
 from indexer.search import Filters
@@ -141,7 +143,7 @@ def build_server(state: McpState) -> MCPServer:
         return _result(body, text)
 
     @server.tool(annotations=READ_ONLY)
-    def search(
+    async def search(
         query: Annotated[str, Field(min_length=1, max_length=s.max_query_chars, description="What to look for")],
         collection: Annotated[str | None, name_field] = None,
         k: Annotated[int, Field(ge=1, le=s.max_k, description="Hits to return")] = 10,
@@ -168,11 +170,11 @@ def build_server(state: McpState) -> MCPServer:
         with tool_errors():
             opts = search_options(s, k=body.k, offset=body.offset, mode=body.mode, explain=False, filters=Filters(
                 path_glob=f.path_glob, ext=f.ext, metadata=dict(f.metadata), modified_after=f.timestamp()))
-            with state.registry().lease(name) as coll:
-                hits = coll.search_batch([body.query], options=opts)[0]
-        r = QueryResponse.model_validate({
-            "collection": name, "query": body.query, "mode": opts.mode, "k": opts.k, "offset": opts.offset,
-            "total_candidates": max(hits.total_candidates, opts.offset + len(hits)), "hits": hits.to_list()})
+            lanes = await anyio.to_thread.run_sync(state.lanes)  # stdio: may wait for the model
+            try:
+                r = QueryResponse.model_validate_json(await lanes.submit((name, opts), body.query))
+            except LanesClosed as e:
+                raise ToolError(str(e)) from e
         return _result(r, _hits_text(r))
 
     @server.tool(annotations=READ_ONLY)

@@ -23,9 +23,11 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import BaseModel, ValidationError
 
 from app.registry import CollectionRegistry
+from app.routes.query import run_query_group
 from app.schemas import ApiModels, build_models
+from app.search_lanes import SearchLanes
 from app.settings import Settings
-from indexer.embedder import load_embedder
+from indexer.embedder import cpu_count, load_embedder
 from indexer.errors import CollectionNotFound, CorruptCollection, DocumentNotFound, SemsearchError
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ class McpState(Protocol):
     models: ApiModels  # request models with this server's limits, as the HTTP API validates them
 
     def registry(self) -> CollectionRegistry: ...
+
+    def lanes(self) -> SearchLanes: ...
 
 
 class AppState:
@@ -55,15 +59,24 @@ class AppState:
             raise ToolError(STARTING)
         return registry
 
+    def lanes(self) -> SearchLanes:
+        """The app's search lanes: MCP searches share batching and bounds with HTTP queries."""
+        lanes = getattr(self.app.state, "search_lanes", None)
+        if lanes is None:
+            raise ToolError(STARTING)
+        return lanes
+
 
 class LocalState:
-    """``semsearch mcp``'s own model and registry over the data folder; the model loads once."""
+    """``semsearch mcp``'s own model, registry over the data folder and search lanes (as the app has
+    them, so a search runs the same code either way); the model loads once."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.models = build_models(settings)
         self._lock = threading.Lock()
         self._registry: CollectionRegistry | None = None
+        self._lanes: SearchLanes | None = None
 
     def start(self) -> None:
         """Start loading the model now, so the first tool call waits less (or not at all)."""
@@ -89,11 +102,21 @@ class LocalState:
                     log.exception("model %r not loaded", s.model)
                     raise ToolError(f"The model {s.model!r} could not be loaded; see the server log.") from e
                 log.info("ready: model %s (%d dimensions), data in %s", model.name, model.dimension, s.data_dir)
-                self._registry = CollectionRegistry(s, model)
+                self._registry = registry = CollectionRegistry(s, model)
+                self._lanes = SearchLanes(lambda *a: run_query_group(registry, *a), lanes=cpu_count())
+                self._lanes.start()
             return self._registry
+
+    def lanes(self) -> SearchLanes:
+        self.registry()
+        assert self._lanes is not None
+        return self._lanes
 
     def close(self) -> None:
         with self._lock:
+            if self._lanes is not None:
+                self._lanes.close()
+                self._lanes = None
             if self._registry is not None:
                 self._registry.close_all()
                 self._registry = None

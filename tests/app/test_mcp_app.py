@@ -1,8 +1,9 @@
-"""MCP tools before the model is there: a clear tool error, never a traceback (in-process SDK client)."""
+"""The MCP server inside the app: Host checks on loopback, and tools called before the model is there."""
 
 from __future__ import annotations
 
 import anyio
+import pytest
 from mcp import Client
 
 from app.main import create_app
@@ -39,3 +40,15 @@ def test_a_model_that_cannot_load_is_one_line_naming_the_setting(tmp_data_dir):
             assert "Traceback" not in result.content[0].text
 
     anyio.run(session)
+
+
+@pytest.mark.parametrize(("host", "status"), [("127.0.0.1", 421), ("0.0.0.0", 200)])
+def test_host_headers_are_checked_only_on_loopback(make_client, host, status):
+    """Bound to loopback, a request whose Host is not local is refused (DNS rebinding: a web page
+    reaching a keyless local server through a name it controls); bound wider, any Host is served."""
+    client = make_client(host=host)  # TestClient sends Host: testserver
+    r = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+                    headers={"accept": "application/json, text/event-stream"})
+    assert r.status_code == status, r.text
+    if status == 200:
+        assert {t["name"] for t in r.json()["result"]["tools"]} == {"list_collections", "search", "fetch", "compare"}
