@@ -77,9 +77,10 @@ class PassageOut(BaseModel):
     metadata: dict[str, Any]
 
 
-def _result(body: BaseModel, text: str) -> CallToolResult:
+def _result(body: BaseModel, text: str, *, exclude_none: bool = False) -> CallToolResult:
+    """``body`` as the HTTP API sends it (``exclude_none`` where its route does), and ``text``."""
     return CallToolResult(content=[TextContent(type="text", text=text)],
-                          structured_content=body.model_dump(mode="json"))
+                          structured_content=body.model_dump(mode="json", exclude_none=exclude_none))
 
 
 def _hits_text(r: QueryResponse) -> str:
@@ -98,7 +99,8 @@ def _collection_line(i: CollectionInfo) -> str:
 
 
 class _Server(MCPServer):
-    """Lists one resource per existing collection besides the fixed ones (collections come and go)."""
+    """The SDK's server plus one-line argument errors, and one resource listed per existing collection
+    besides the fixed ones (collections come and go, so they cannot be registered up front)."""
 
     def __init__(self, state: McpState, **kw: Any) -> None:
         super().__init__(**kw)
@@ -227,7 +229,7 @@ def build_server(state: McpState) -> MCPServer:
                           for i, sc in rank_candidates(embedder, body.query, body.candidates)]
                 r = CompareResponse(model=embedder.name, ranked=ranked)
                 text = "\n".join(f"{c.score:.4f} [{c.index}] {c.text[:200]}" for c in ranked)
-        return _result(r, text)
+        return _result(r, text, exclude_none=True)
 
     @server.resource(URI, name="collections", title="Collections", mime_type="application/json",
                      description="Every collection with its counts, model and size (JSON, as GET /collections)")

@@ -95,6 +95,7 @@ async def exercise(client: Client, docs: Path) -> dict[str, Any]:
     assert doc.structured_content["metadata"] == {"team": "ops"}
 
     pair = await client.call_tool("compare", {"texts": ["a cat sleeps", "a kitten naps"]})
+    assert set(pair.structured_content) == {"model", "similarity", "matrix"}  # as POST /compare: no nulls
     similarity = CompareResponse.model_validate(pair.structured_content).similarity
     assert similarity is not None and 0.5 < similarity <= 1 and _text(pair) == f"cosine similarity {similarity:.4f}"
     ranked = await client.call_tool("compare", {"query": "hot drinks", "candidates": ["planets", "green tea"]})
