@@ -29,7 +29,9 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.errors import error_response
 from app.mcp_state import (
+    STARTING,
     AppState,
     LocalState,
     McpState,
@@ -248,35 +250,46 @@ def build_server(state: McpState) -> MCPServer:
     return server
 
 
-class _Labelled:
-    """Sets ``scope["route"]`` (which the metrics middleware reads) before the SDK's endpoint runs."""
+class _Endpoint:
+    """``/mcp``: the SDK's streamable-HTTP handler with a fresh session manager for every run of the
+    app's lifespan (a manager runs only once, and test clients start one app more than once). It
+    also sets ``scope["route"]``, which the metrics middleware reads, as FastAPI does for its routes."""
 
-    def __init__(self, app: ASGIApp, route: Route) -> None:
-        self.app, self.route = app, route
+    def __init__(self, server: MCPServer, settings: Settings) -> None:
+        self.server, self.settings = server, settings
+        self.route = Route(PATH, self)
+        self.handler: ASGIApp | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        # host: on a loopback address the SDK checks Host/Origin headers (DNS-rebinding protection).
+        # Stateless: no session to keep between requests, so any worker can answer any request.
+        http = self.server.streamable_http_app(
+            streamable_http_path=PATH, stateless_http=True, json_response=True, host=self.settings.host,
+            max_request_body_size=self.settings.max_body_bytes)
+        self.handler = next(r.app for r in http.routes if isinstance(r, Route) and r.path == PATH)
+        async with self.server.session_manager.run():
+            yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.handler is None:
+            await error_response(503, "not_ready", STARTING)(scope, receive, send)
+            return
         scope["route"] = self.route
-        await self.app(scope, receive, send)
+        await self.handler(scope, receive, send)
 
 
 def mount(app: FastAPI, models: ApiModels) -> None:
     """Serve the tools over streamable HTTP at ``/mcp`` of ``app``, on the app's model and collections.
 
-    A plain route of the app, so its middleware applies: the API key, the body limit, metrics.
-    Stateless (no session to keep between requests), so any worker can answer any request."""
-    settings: Settings = app.state.settings
-    server = build_server(AppState(app, models))
-    # host: on a loopback address the SDK checks Host/Origin headers (DNS-rebinding protection)
-    http = server.streamable_http_app(streamable_http_path=PATH, stateless_http=True, json_response=True,
-                                      host=settings.host, max_request_body_size=settings.max_body_bytes)
-    for route in http.routes:  # the /mcp route; labelled for the metrics as FastAPI labels its own
-        if isinstance(route, Route):
-            app.router.routes.append(Route(route.path, _Labelled(route.app, route), methods=route.methods))
+    A plain route of the app, so its middleware applies: the API key, the body limit, metrics."""
+    endpoint = _Endpoint(build_server(AppState(app, models)), app.state.settings)
+    app.router.routes.append(endpoint.route)
     app_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(a: Any) -> AsyncIterator[Any]:
-        async with server.session_manager.run(), app_lifespan(a) as value:
+        async with endpoint.running(), app_lifespan(a) as value:
             yield value
 
     app.router.lifespan_context = lifespan

@@ -52,3 +52,15 @@ def test_host_headers_are_checked_only_on_loopback(make_client, host, status):
     assert r.status_code == status, r.text
     if status == 200:
         assert {t["name"] for t in r.json()["result"]["tools"]} == {"list_collections", "search", "fetch", "compare"}
+
+
+def test_an_app_started_twice_serves_mcp_each_time(embedder, tmp_data_dir):
+    """A session manager runs once; the app makes a new one per lifespan (test clients, schemathesis)."""
+    from fastapi.testclient import TestClient
+
+    app = create_app(make_settings(tmp_data_dir, host="0.0.0.0"), embedder=embedder)
+    for _ in range(2):
+        with TestClient(app) as client:
+            r = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+                            headers={"accept": "application/json, text/event-stream"})
+            assert r.status_code == 200 and len(r.json()["result"]["tools"]) == 4
