@@ -1,7 +1,8 @@
 # semsearch: local semantic search service (FastAPI + CLI), CPU-only.
 #
 #   docker build -t semsearch:local .
-#   docker run -d -p 127.0.0.1:8000:8000 -v semsearch-data:/data semsearch:local
+#   docker run -d -p 127.0.0.1:8000:8000 -v semsearch-data:/data -v ~/notes:/docs/notes:ro semsearch:local
+#   (state in the /data volume; documents mounted read-only under /docs, the only folder it indexes)
 #   (or: docker compose -f docker/compose.yaml up -d)
 #
 # Offline / no-registry machines (podman, the host's wheel folder mounted at /wheels):
@@ -105,13 +106,14 @@ ENV PATH=/venv/bin:$PATH \
     TRANSFORMERS_OFFLINE=1 \
     HOME=/home/semsearch \
     SEMSEARCH_DATA_DIR=/data \
+    SEMSEARCH_ALLOWED_ROOTS=/docs \
     SEMSEARCH_HOST=0.0.0.0 \
     SEMSEARCH_PORT=8000
 
 RUN set -eux; \
     useradd --uid 10001 --user-group --create-home --home-dir /home/semsearch \
       --shell /usr/sbin/nologin semsearch; \
-    mkdir -p /data/docs; \
+    mkdir -p /data /docs; \
     chown -R 10001:10001 /data
 
 COPY --from=deps /venv /venv
@@ -137,8 +139,10 @@ RUN set -eux; \
 VOLUME /data
 EXPOSE 8000
 
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["python", "-c", "import os, sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('SEMSEARCH_PORT', '8000'), timeout=4); sys.exit(0 if r.status == 200 else 1)"]
+# Healthy = ready (/readyz: the model is loaded and the existing collections are open), not merely
+# up (/healthz), so nothing is routed to a container that would answer 503. /readyz needs no key.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+  CMD ["python", "-c", "import os, sys, urllib.request\ntry:\n    urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('SEMSEARCH_PORT', '8000'), timeout=4)\nexcept Exception as e:\n    sys.exit('not ready: %s' % e)"]
 
 ENTRYPOINT ["semsearch"]
 CMD ["serve"]

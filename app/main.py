@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from app import mcp
 from app.deps import require_api_key
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.metrics import MeteredEmbedder, Metrics, MetricsMiddleware
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     for r in (embed.router(models), compare.router(models), collections.router, documents.router(models),
               query_router, jobs.router, snapshots.router, explain.router(models), health.metrics_router):
         app.include_router(_summarized(r), dependencies=auth)
+    mcp.mount(app, models)  # the MCP tools over streamable HTTP at /mcp, behind the same key check
 
     # Added innermost first. The GET query fast path answers behind every check; metrics see every
     # status; the catch-all turns escapes into 500s; the key is checked before the body size, and both

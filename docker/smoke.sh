@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Smoke test of the container image: build it with podman, run it on loopback with
-# docker/example mounted read-only at /data/docs/example, then through the HTTP API create a
-# collection, index that folder, wait for the job, query it and check that known documents
-# come back. The container is removed on exit, on success and failure alike.
+# Smoke test of the container image: build it with podman, run it on loopback with an API key and
+# docker/example mounted read-only at /docs/example (documents apart from the /data state), then
+# through the HTTP API create a collection, index that folder, wait for the job, query it, search
+# it through the MCP endpoint (/mcp) and check that known documents come back. The container is
+# removed on exit, on success and failure alike.
 #
 #   bash docker/smoke.sh        (or: make docker-smoke)
 #
@@ -14,7 +15,7 @@
 #   IMAGE            tag to build and run (default localhost/semsearch:smoke)
 #   TORCH_INDEX_URL  passed to the build; empty by default (torch comes from $WHEELS at /wheels)
 #   SKIP_BUILD=1     run an already built $IMAGE
-#   HEALTH_TIMEOUT   seconds to wait for /healthz (default 180)
+#   HEALTH_TIMEOUT   seconds to wait for /healthz and /readyz (default 180)
 #   JOB_TIMEOUT      seconds to wait for the indexing job (default 300)
 #   KEEP=1           leave the container running for inspection
 set -euo pipefail
@@ -28,7 +29,8 @@ HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-180}
 JOB_TIMEOUT=${JOB_TIMEOUT:-300}
 NAME=semsearch-smoke-$$
 COLLECTION=example
-DOCS_IN_CONTAINER=/data/docs/example
+DOCS_IN_CONTAINER=/docs/example
+KEY=smoke-$$-$RANDOM
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/semsearch-smoke.XXXXXX")
 T0=$(date +%s)
 
@@ -67,7 +69,8 @@ trap 'exit 143' TERM
 # http METHOD PATH [JSON_BODY] -> prints the status code; the body is left in $WORK/body
 http() {
   local method=$1 path=$2 body=${3-}
-  local args=(-sS -o "$WORK/body" -w '%{http_code}' -X "$method" --max-time 30)
+  local args=(-sS -o "$WORK/body" -w '%{http_code}' -X "$method" --max-time 30
+    -H "Authorization: Bearer $KEY" -H 'accept: application/json, text/event-stream')
   [ -n "$body" ] && args+=(-H 'content-type: application/json' --data "$body")
   curl "${args[@]}" "http://127.0.0.1:$PORT$path" || true
 }
@@ -128,7 +131,7 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 step "run $NAME on 127.0.0.1:$PORT, $HERE/example -> $DOCS_IN_CONTAINER (read-only)"
 # podman cannot start its healthcheck timers without systemd; the errors it logs for that are
 # noise (the HEALTHCHECK itself is run by hand below), anything else is shown
-podman run -d --name "$NAME" -p "127.0.0.1:$PORT:8000" \
+podman run -d --name "$NAME" -p "127.0.0.1:$PORT:8000" -e "SEMSEARCH_API_KEYS=$KEY" \
   -v "$HERE/example:$DOCS_IN_CONTAINER:ro" "$IMAGE" >/dev/null 2>"$WORK/run.err" || {
   cat "$WORK/run.err" >&2
   fail "podman run failed"
@@ -177,11 +180,18 @@ expect 200
 grep -qi '<html' "$WORK/body" || fail "GET / is not an HTML page: $(head -c 300 "$WORK/body")"
 ok "200, $(wc -c <"$WORK/body") bytes of HTML"
 
-step "container checks: non-root user, image HEALTHCHECK"
+step "container checks: non-root user, documents read-only and apart from /data, HEALTHCHECK on /readyz, API key"
 uid=$(podman exec "$NAME" id -u)
 [ "$uid" != 0 ] || fail "server runs as root"
 ok "server runs as uid $uid"
-[ -n "$(podman inspect "$NAME" --format '{{.Config.Healthcheck}}')" ] || fail "image has no HEALTHCHECK"
+podman exec "$NAME" sh -c "touch $DOCS_IN_CONTAINER/.written 2>/dev/null" && fail "$DOCS_IN_CONTAINER is writable"
+podman exec "$NAME" test ! -e /data/docs || fail "/data/docs exists: documents belong under /docs"
+ok "$DOCS_IN_CONTAINER is read-only; /data holds state only"
+hc=$(podman inspect "$NAME" --format '{{json .Config.Healthcheck.Test}}')
+case $hc in *readyz*) ok "HEALTHCHECK probes /readyz" ;; *) fail "HEALTHCHECK does not probe /readyz: $hc" ;; esac
+STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' --max-time 30 "http://127.0.0.1:$PORT/collections" || true)
+expect 401
+ok "GET /collections without the key: 401"
 if podman healthcheck run "$NAME" >"$WORK/hc" 2>&1; then
   ok "HEALTHCHECK passes"
 else
@@ -233,3 +243,11 @@ query() { # query TEXT EXPECTED_FILE
 }
 query "how long should bread dough rise before baking" sourdough-bread.md
 query "which planet is the largest" solar-system.md
+
+# ---- 7. MCP over HTTP (a JSON-RPC call as any MCP client sends it) ---------------------------
+step "POST /mcp tools/call search"
+STATUS=$(http POST /mcp '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "search",
+  "arguments": {"query": "how long should bread dough rise before baking", "collection": "'"$COLLECTION"'", "k": 1}}}')
+expect 200
+top=$(jget 'j["result"]["structuredContent"]["hits"][0]["path"]')
+case $top in *sourdough-bread.md) ok "MCP search: $top" ;; *) fail "MCP search top hit is $top: $(body)" ;; esac

@@ -129,3 +129,16 @@ class BadSnapshot(InvalidInput):
     """The file is not a snapshot this version can restore, or it fails its checksums."""
 
     code = "bad_snapshot"
+
+
+class SourceNotFound(DocumentNotFound):
+    """No file or document with this id (a file's id is its path) in the collection."""
+
+    code = "source_not_found"
+
+    def __init__(self, source_id: str, kind: str | None = None) -> None:
+        what = {"file": "File", "doc": "Document"}.get(kind or "", "No file or document")
+        SemsearchError.__init__(
+            self, f"{what} {source_id!r} is not in this collection." if kind else
+            f"{what} with id {source_id!r} is in this collection (a file's id is its path, as search hits give it).",
+            field="id")

@@ -1,4 +1,5 @@
-"""``semsearch serve`` (the HTTP API and web page) and ``semsearch bench``."""
+"""``semsearch serve`` (the HTTP API and web page), ``semsearch mcp`` (the MCP server over stdio) and
+``semsearch bench``."""
 
 from __future__ import annotations
 
@@ -26,8 +27,23 @@ def serve(
 
     s = state.settings
     os.environ["SEMSEARCH_DATA_DIR"] = str(s.data_dir)  # workers rebuild Settings from the environment
+    if host:  # the app checks Host headers on /mcp only when bound to loopback, so it must know the address
+        os.environ["SEMSEARCH_HOST"] = host
     uvicorn.run("app.main:create_app", factory=True, host=host or s.host, port=port or s.port,
                 workers=workers or s.workers, log_level="info", log_config=server_log_config())
+
+
+@app.command("mcp")
+@command
+def mcp_stdio() -> None:
+    """Serve the MCP tools (list_collections, search, fetch, compare) over stdio, for agents and
+    desktop assistants; `semsearch serve` serves the same tools over HTTP at /mcp."""
+    from app.mcp import run_stdio
+
+    try:
+        run_stdio(state.settings)  # stdout carries the protocol; logs go to stderr
+    except KeyboardInterrupt:
+        pass
 
 
 def server_log_config() -> dict[str, Any]:
