@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer import search
 from indexer.catalog import Catalog, SourceRow, SourceWrite, source_row
 from indexer.chunking import Chunk, chunk_text
 from indexer.embedder import Embedder
@@ -37,17 +38,7 @@ from indexer.errors import (
     ModelMismatch,
 )
 from indexer.readers import SkipFile, read_file
-from indexer.search import (
-    MODES,
-    Hits,
-    SearchOptions,
-    allowed_chunk_ids,
-    build_hits,
-    dense_ranking,
-    fuse,
-    keyword_ranking,
-    register_functions,
-)
+from indexer.search import Hits, SearchOptions
 from indexer.sync import Candidate, IndexReport, Progress, Skipped, walk
 from indexer.vectors import IndexFileError, VectorIndex
 
@@ -493,59 +484,14 @@ class Collection:
 
     def search_batch(self, queries: Sequence[str], *, options: SearchOptions | None = None,
                      vectors: np.ndarray | None = None, **kw: Any) -> list[Hits]:
-        """Rank this collection's files and documents for each query (modes: dense, keyword, hybrid).
-
-        The queries share one embedding call and one read snapshot, so a server that groups concurrent
-        requests pays the per-search costs once. ``vectors``: the queries' vectors from
+        """Rank this collection's files and documents for each query; the recipe is
+        :func:`indexer.search.search_batch`. ``vectors``: the queries' vectors from
         :meth:`embed_queries`, when the caller computed them first."""
         opts = options or SearchOptions(**kw)
-        if opts.mode not in MODES:
-            raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {opts.mode!r}", field="mode")
-        if opts.k < 1:
-            raise InvalidInput("k must be at least 1", field="k")
-        if not queries:
-            return []
-        depth = opts.offset + opts.k
-        qvecs = None
-        if opts.mode != "keyword":
-            qvecs = self.embed_queries(queries) if vectors is None else np.asarray(vectors, dtype=np.float32)
-            if qvecs.shape != (len(queries), self.embedder.dimension):
-                raise InvalidInput(f"vectors must have shape ({len(queries)}, {self.embedder.dimension}), "
-                                   f"not {qvecs.shape}", field="vectors")
+        opts.check()
         self.refresh()
-        con = self.catalog.reader
-        register_functions(con)
-        results: list[Hits] = []
-        con.execute("BEGIN")
-        try:
-            dense: list[list[tuple[int, float, int]]] = []
-            with self.vectors.lock:  # pin the snapshot and search FAISS at the same state
-                con.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
-                if qvecs is not None:
-                    allowed = allowed_chunk_ids(con, opts.filters)
-                    d = depth if opts.mode == "dense" else max(depth, opts.candidates)
-                    dense = [dense_ranking(con, self.vectors, qvecs[qi : qi + 1], d, allowed)
-                             for qi in range(len(queries))]
-            for qi, query in enumerate(queries):
-                rankings: dict[str, list[tuple[int, float, int]]] = {}
-                if qvecs is not None:
-                    rankings["dense"] = dense[qi]
-                if opts.mode != "dense":
-                    d = depth if opts.mode == "keyword" else max(depth, opts.candidates)
-                    rankings["keyword"] = keyword_ranking(con, query, d, opts.filters)
-                if opts.mode == "hybrid":
-                    fused = fuse(rankings, {"dense": opts.dense_weight, "keyword": opts.keyword_weight}, opts.rrf_k,
-                                 method=opts.fusion)
-                    ranked: list[tuple[int, float, int, dict[str, Any] | None]] = [
-                        (sid, sc, cid, {**det, "fused": sc}) for sid, sc, cid, det in fused]
-                else:
-                    ranked = [(sid, sc, cid, {opts.mode: {"rank": r, "score": sc}})
-                              for r, (sid, sc, cid) in enumerate(rankings[opts.mode], start=1)]
-                hits = build_hits(con, ranked[opts.offset : depth], query, explain=opts.explain)
-                results.append(Hits(hits, opts.mode, len(ranked)))
-        finally:
-            con.execute("COMMIT")
-        return results
+        return search.search_batch(self.catalog, self.vectors, self.embed_queries, self.embedder.dimension,
+                                   queries, opts, vectors)
 
     def info(self) -> CollectionInfo:
         return _info(self.path, self.catalog)
