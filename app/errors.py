@@ -36,6 +36,7 @@ STATUS: list[tuple[type[e.SemsearchError], int]] = [
     (e.InvalidInput, 422),
     (e.CollectionNotFound, 404),
     (e.DocumentNotFound, 404),
+    (e.SourceNotFound, 404),
     (e.JobNotFound, 404),
     (e.CollectionExists, 409),
     (e.ModelMismatch, 409),

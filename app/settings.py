@@ -69,7 +69,8 @@ class Settings(BaseSettings):
 
     def limits(self) -> Limits:
         return Limits(max_file_bytes=self.max_file_bytes, chunk_overlap=self.chunk_overlap,
-                      batch_chunks=self.batch_chunks, embed_batch_size=self.embed_batch_size)
+                      batch_chunks=self.batch_chunks, embed_batch_size=self.embed_batch_size,
+                      max_k=self.max_k, max_query_chars=self.max_query_chars)
 
     def roots(self) -> list[Path]:
         """The folders the API may index, resolved (symlinks followed)."""

@@ -338,6 +338,20 @@ class Catalog:
             [match, *params, limit]).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def find_source(self, key: str) -> int | None:
+        """The id of the document with id ``key``, else of the file with path ``key``; None if neither."""
+        for kind in ("doc", "file"):  # two look-ups on the (kind, key) index
+            row = self.reader.execute("SELECT id FROM sources WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            if row is not None:
+                return int(row[0])
+        return None
+
+    def source_vectors(self, source_id: int) -> np.ndarray:
+        """The vectors of a source's chunks, (n, d) float32."""
+        rows = self.reader.execute("SELECT id, vector FROM chunks WHERE source_id = ? ORDER BY ord",
+                                   (source_id,)).fetchall()
+        return _unpack(rows)[1] if rows else np.zeros((0, 0), np.float32)
+
     def hit_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
         """chunk id -> (id, start, end, text, kind, key, metadata JSON) for the chunks that still exist."""
         if not ids:

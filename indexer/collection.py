@@ -29,6 +29,7 @@ import numpy as np
 from indexer import search
 from indexer.catalog import Catalog, SourceRow, SourceWrite, source_row
 from indexer.chunking import Chunk, chunk_text
+from indexer.described import described
 from indexer.embedder import Embedder
 from indexer.errors import (
     CollectionExists,
@@ -38,13 +39,15 @@ from indexer.errors import (
     ModelMismatch,
 )
 from indexer.readers import SkipFile, read_file
-from indexer.search import Hits, SearchOptions
+from indexer.search import Hits, Like, Query, SearchOptions
+from indexer.search.options import DEFAULT_MAX_K, DEFAULT_MAX_QUERY_CHARS
 from indexer.sync import Candidate, IndexReport, Progress, Skipped, walk
 from indexer.vectors import IndexFileError, VectorIndex
 
 log = logging.getLogger(__name__)
 
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"  # a collection's name (the API's schemas use this too)
+NAME_RE = re.compile(NAME_PATTERN)
 CATALOG_FILE = "catalog.sqlite3"
 INDEX_FILE = "vectors.faiss"
 
@@ -58,19 +61,23 @@ class Limits:
     batch_chunks: int = 256  # chunks embedded and committed together
     embed_batch_size: int = 32
     checkpoint_every: int = 50_000  # logged vector changes before the FAISS file is rewritten
+    max_k: int = DEFAULT_MAX_K  # the largest offset + k a search may ask for
+    max_query_chars: int = DEFAULT_MAX_QUERY_CHARS
 
 
 @dataclass
 class CollectionInfo:
-    name: str
-    model: str
-    dimension: int
-    index_type: str
-    files: int
-    documents: int
-    chunks: int
-    size_bytes: int
-    created: float
+    """A collection's model, counts and size (also the HTTP API's response model)."""
+
+    name: str = described("The collection's name")
+    model: str = described("The model its vectors were made with")
+    dimension: int = described("Dimensions of its vectors")
+    index_type: str = described("flat (exact) or hnsw (approximate)")
+    files: int = described("Indexed files")
+    documents: int = described("Documents added through the API")
+    chunks: int = described("Searchable passages (one vector each)")
+    size_bytes: int = described("Size on disk")
+    created: float = described("Unix time")
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -472,9 +479,9 @@ class Collection:
         return [source_row(r) for r in rows], int(total)
 
     # -- reading -----------------------------------------------------------------------------------
-    def search(self, query: str, **options: Any) -> Hits:
-        """One query; see :meth:`search_batch`."""
-        return self.search_batch([query], **options)[0]
+    def search(self, query: str | None = None, *, like: str | None = None, **options: Any) -> Hits:
+        """One query - words, or ``like`` an indexed document id or file path; see :meth:`search_batch`."""
+        return self.search_batch([Like(like) if like is not None else query or ""], **options)[0]
 
     def embed_queries(self, queries: Sequence[str], *, busy: bool = False) -> np.ndarray:
         """The query vectors :meth:`search_batch` would compute (this collection's model, search
@@ -482,16 +489,17 @@ class Collection:
         (see :meth:`Embedder.embed_queries`)."""
         return self.embedder.embed_queries(queries, busy=busy)
 
-    def search_batch(self, queries: Sequence[str], *, options: SearchOptions | None = None,
+    def search_batch(self, queries: Sequence[Query], *, options: SearchOptions | None = None,
                      vectors: np.ndarray | None = None, **kw: Any) -> list[Hits]:
-        """Rank this collection's files and documents for each query; the recipe is
-        :func:`indexer.search.search_batch`. ``vectors``: the queries' vectors from
-        :meth:`embed_queries`, when the caller computed them first."""
+        """Rank this collection's files and documents for each query (words, or :class:`Like` an
+        indexed source); the recipe is :func:`indexer.search.search_batch`. ``vectors``: the queries'
+        vectors from :meth:`embed_queries`, when the caller computed them first."""
         opts = options or SearchOptions(**kw)
-        opts.check()
+        opts.check(max_k=self.limits.max_k)
         self.refresh()
         return search.search_batch(self.catalog, self.vectors, self.embed_queries, self.embedder.dimension,
-                                   queries, opts, vectors)
+                                   queries, opts, vectors, max_k=self.limits.max_k,
+                                   max_query_chars=self.limits.max_query_chars)
 
     def info(self) -> CollectionInfo:
         return _info(self.path, self.catalog)

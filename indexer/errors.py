@@ -88,3 +88,13 @@ class CorruptCollection(SemsearchError):
     """The catalog itself (not the derived FAISS file) cannot be read."""
 
     code = "corrupt_collection"
+
+
+class SourceNotFound(SemsearchError):
+    """A search asks for documents like one the collection does not hold."""
+
+    code = "source_not_found"
+
+    def __init__(self, key: str, *, field: str = "like") -> None:
+        super().__init__(f"{key!r} is neither a document id nor an indexed file's path in this collection "
+                         "(files are named by their absolute path, as hits show them).", field=field)

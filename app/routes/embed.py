@@ -8,7 +8,6 @@ import numpy as np
 from fastapi import APIRouter
 
 from app.deps import EmbedderDep, bind
-from app.errors import ModelNotServed
 from app.routes import errors
 from app.schemas import (
     ApiModels,
@@ -21,6 +20,7 @@ from app.schemas import (
     OpenAIModelList,
     OpenAIUsage,
 )
+from indexer.errors import InvalidInput
 
 
 def _as_base64(vector: np.ndarray) -> str:
@@ -41,13 +41,14 @@ def router(models: ApiModels) -> APIRouter:
         return EmbedResponse(model=embedder.name, dimension=embedder.dimension, embeddings=vecs.tolist(),
                              tokens=tokens, truncated=cut)
 
-    @r.post("/v1/embeddings", response_model=OpenAIEmbeddingsResponse, responses=errors(409))
+    @r.post("/v1/embeddings", response_model=OpenAIEmbeddingsResponse, responses=errors())
     @bind(body=models.openai_embeddings)
     def openai_embeddings(body: OpenAIEmbeddingsRequest, embedder: EmbedderDep) -> OpenAIEmbeddingsResponse:
         """OpenAI-compatible embeddings (works with the official openai client, LangChain, LlamaIndex)."""
         if body.dimensions is not None and body.dimensions != embedder.dimension:
-            raise ModelNotServed(f"dimensions={body.dimensions} is not available: {embedder.name} makes "
-                                 f"{embedder.dimension}-dimensional vectors (omit dimensions).", field="dimensions")
+            # 422 like other invalid fields (OpenAI answers an unsupported dimensions with a 400 client error)
+            raise InvalidInput(f"dimensions={body.dimensions} is not available: {embedder.name} makes "
+                               f"{embedder.dimension}-dimensional vectors (omit dimensions).", field="dimensions")
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
         vecs = embedder.embed_queries(texts, exact=True)
         tokens = sum(embedder.count_tokens(texts))

@@ -25,8 +25,8 @@ ranking), ``rankings`` (dense and keyword), ``fusion``, ``snippets``, ``hits`` (
 
 from indexer.search.filters import Filters, glob_match, glob_regex
 from indexer.search.fusion import FUSIONS, fuse, min_max
-from indexer.search.hits import Hit, Hits
-from indexer.search.options import MODES, Mode, SearchOptions
+from indexer.search.hits import Hit, Hits, SearchResponse, search_response
+from indexer.search.options import MODES, Fusion, Like, Mode, Query, SearchOptions, check_query, query_of
 from indexer.search.recipe import search_batch
 from indexer.search.snippets import QueryTerms, make_snippet
 
@@ -34,15 +34,22 @@ __all__ = [
     "FUSIONS",
     "MODES",
     "Filters",
+    "Fusion",
     "Hit",
     "Hits",
+    "Like",
     "Mode",
+    "Query",
     "QueryTerms",
     "SearchOptions",
+    "SearchResponse",
+    "check_query",
     "fuse",
     "glob_match",
     "glob_regex",
     "make_snippet",
     "min_max",
+    "query_of",
     "search_batch",
+    "search_response",
 ]

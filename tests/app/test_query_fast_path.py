@@ -84,7 +84,6 @@ def test_defaults_and_a_repeated_key_read_like_starlette():
 
 @pytest.mark.parametrize("path, query_string, method, root_path, lanes", [
     ("/collections/notes/query", "q=x", "POST", "", FakeLanes()),  # only GET
-    ("/collections/notes/query", "", "GET", "", FakeLanes()),  # q missing: the route reports it
     ("/collections/notes/query", "q=x&k=0", "GET", "", FakeLanes()),
     ("/collections/notes/query", "q=x&k=21", "GET", "", FakeLanes()),  # over max_k
     ("/collections/notes/query", "q=x&mode=fuzzy", "GET", "", FakeLanes()),
@@ -107,6 +106,11 @@ def test_limits_and_domain_errors_get_the_api_error_shape():
     sent, handed_on = run("/collections/notes/query", "q=x&k=15&offset=10", lanes=lanes)
     assert handed_on == [] and lanes.calls == [] and sent[0]["status"] == 422
     assert json.loads(sent[1]["body"])["error"]["field"] == "offset"
+
+    for query_string in ("", "q=+", "q=x&like=doc-1"):  # the library's query rules, answered like the route
+        sent, handed_on = run("/collections/notes/query", query_string, lanes=lanes)
+        assert handed_on == [] and lanes.calls == [] and sent[0]["status"] == 422
+        assert json.loads(sent[1]["body"])["error"]["field"] in ("q", "like")
 
     missing = CollectionNotFound("nope")
     sent, _ = run("/collections/nope/query", "q=x", lanes=FakeLanes(missing))
