@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -167,36 +168,92 @@ def index(
 
 
 # -- query ------------------------------------------------------------------------------------------
+def _metadata_filter(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs -> the API's metadata filter; a VALUE that reads as a JSON number, true, false
+    or null is that (year=2020 matches the number), anything else a string (lang=fr)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--metadata wants KEY=VALUE, not {pair!r}")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        out[key] = value if value is None or isinstance(value, (bool, int, float)) else raw
+    return out
+
+
+def _timestamp(value: str | None) -> float | None:
+    """--modified-after as the API takes it: unix seconds or ISO 8601 (no zone: local time)."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        _fail(f"--modified-after must be unix seconds or ISO 8601 (2024-05-01T12:00), not {value!r}")
+
+
+def _print_hits(response: Any, explain: bool) -> None:
+    if not response.hits:
+        out.print("no hits" + (f" with a cosine of at least {response.min_similarity}"
+                               if response.min_similarity is not None else ""))
+    for i, h in enumerate(response.hits, start=response.offset + 1):
+        snippet = re.sub(r"\*\*(.+?)\*\*", r"[bold yellow]\1[/bold yellow]", escape(h.snippet))
+        scores = f"cosine {h.cosine:.4f}" if h.cosine is not None else ""
+        if h.keyword is not None:
+            scores += f"  bm25 {h.keyword:.2f}"
+        out.print(f"[bold]{i}.[/bold] {h.score:.4f}  [dim]{scores}[/dim]  [cyan]{escape(h.id)}[/cyan]  "
+                  f"[dim]chars {h.start}-{h.end}[/dim]")
+        out.print(f"   {snippet}")
+        if explain and h.explain:
+            out.print(f"   [dim]{json.dumps(h.explain)}[/dim]")
+
+
 @app.command()
 @_guard
 def query(
-    text: str = typer.Argument(..., help="What to look for"),
-    k: int = typer.Option(10, "--k", "-k", min=1, help="Number of hits"),
+    text: str = typer.Argument(None, help="What to look for (or --like ID)"),
+    k: int = typer.Option(10, "--k", "-k", help="Number of hits"),
     mode: str = typer.Option("hybrid", "--mode", help="dense | keyword | hybrid"),
+    fusion: str = typer.Option(None, "--fusion", help="How hybrid fuses: relative (default) | rrf"),
+    offset: int = typer.Option(0, "--offset", help="Skip this many hits (paging)"),
+    min_similarity: float = typer.Option(None, "--min-similarity",
+                                         help="Drop hits whose cosine is below this (-1..1), e.g. 0.3"),
+    like: str = typer.Option(None, "--like", help="More like this: a document id or an indexed file's path"),
     path_glob: str = typer.Option(None, "--path-glob", help="Only files whose path matches, e.g. 'docs/**'"),
     ext: list[str] = typer.Option([], "--ext", help="Only files with this extension (repeatable)"),
-    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (paging)"),
+    metadata: list[str] = typer.Option([], "--metadata", help="Only documents whose metadata KEY equals VALUE: "
+                                       "KEY=VALUE (repeatable)"),
+    modified_after: str = typer.Option(None, "--modified-after",
+                                       help="Only files modified (documents indexed) after: unix time or ISO 8601"),
     explain: bool = typer.Option(False, "--explain", help="Show dense, keyword and fused scores per hit"),
     collection: str = COLLECTION_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Search a collection."""
-    from indexer.search import Filters
+    """Search a collection (--json prints exactly the HTTP API's response body)."""
+    from indexer.search import Filters, SearchOptions, query_of, search_response
 
+    if like is not None and Path(like).exists():  # a file as hits name it: its absolute path
+        like = str(Path(like).expanduser().absolute())
+    filters = Filters(path_glob=path_glob, ext=ext, metadata=_metadata_filter(metadata),
+                      modified_after=_timestamp(modified_after))
+    opts = SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
+                         min_similarity=min_similarity)
+    if fusion is not None:
+        opts.fusion = fusion
+    opts.check(max_k=state.settings.max_k)  # before the model loads
+    item = query_of(text, like)
     with _collection(collection, create=False) as coll:
-        hits = coll.search(text, k=k, mode=mode, offset=offset, explain=explain,
-                           filters=Filters(path_glob=path_glob, ext=ext))
+        response = search_response(coll.name, item, opts, coll.search_batch([item], options=opts)[0])
     if as_json:
-        _print_json({"query": text, "mode": mode, "hits": hits.to_list()})
+        sys.stdout.write(response.to_json() + "\n")
         return
-    if not hits.hits:
-        out.print("no hits")
-    for i, h in enumerate(hits, start=offset + 1):
-        snippet = re.sub(r"\*\*(.+?)\*\*", r"[bold yellow]\1[/bold yellow]", escape(h.snippet))
-        out.print(f"[bold]{i}.[/bold] {h.score:.4f}  [cyan]{escape(h.id)}[/cyan]  [dim]chars {h.start}-{h.end}[/dim]")
-        out.print(f"   {snippet}")
-        if explain and h.explain:
-            out.print(f"   [dim]{json.dumps(h.explain)}[/dim]")
+    _print_hits(response, explain)
 
 
 # -- embed / compare ----------------------------------------------------------------------------------

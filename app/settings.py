@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     max_k: int = Field(1000, ge=1, description="Largest k (and offset + limit) a query may ask for")
     max_documents: int = Field(1000, ge=1, description="Documents per upsert request")
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest request body")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins a browser page may call the API from "
+        "(e.g. http://localhost:3000), or *; empty = no CORS headers (same-origin only)")
+    max_inflight_queries: int = Field(64, ge=0, description="Query requests in flight per worker before more are "
+                                      "answered 503 with Retry-After; 0 = no bound")
     max_explain_chars: int = Field(300, ge=1, le=10_000,
                                    description="Characters per text for /explain (a trace grows with tokens squared)")
 
@@ -58,6 +63,13 @@ class Settings(BaseSettings):
     def _split_keys(cls, v: object) -> object:
         if isinstance(v, str):
             return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
         return v
 
     @field_validator("allowed_roots", mode="before")

@@ -31,7 +31,7 @@ def _as_base64(vector: np.ndarray) -> str:
 def router(models: ApiModels) -> APIRouter:
     r = APIRouter(tags=["embed"])
 
-    @r.post("/embed", response_model=EmbedResponse, responses=errors())
+    @r.post("/embed", operation_id="embed_texts", response_model=EmbedResponse, responses=errors())
     @bind(body=models.embed)
     def embed(body: EmbedRequest, embedder: EmbedderDep) -> EmbedResponse:
         """Embed texts into L2-normalized vectors (cosine = dot product)."""
@@ -41,7 +41,8 @@ def router(models: ApiModels) -> APIRouter:
         return EmbedResponse(model=embedder.name, dimension=embedder.dimension, embeddings=vecs.tolist(),
                              tokens=tokens, truncated=cut)
 
-    @r.post("/v1/embeddings", response_model=OpenAIEmbeddingsResponse, responses=errors())
+    @r.post("/v1/embeddings", operation_id="openai_create_embeddings",
+            response_model=OpenAIEmbeddingsResponse, responses=errors())
     @bind(body=models.openai_embeddings)
     def openai_embeddings(body: OpenAIEmbeddingsRequest, embedder: EmbedderDep) -> OpenAIEmbeddingsResponse:
         """OpenAI-compatible embeddings (works with the official openai client, LangChain, LlamaIndex)."""
@@ -57,7 +58,7 @@ def router(models: ApiModels) -> APIRouter:
         return OpenAIEmbeddingsResponse(data=data, model=embedder.name,
                                         usage=OpenAIUsage(prompt_tokens=tokens, total_tokens=tokens))
 
-    @r.get("/v1/models", response_model=OpenAIModelList, responses=errors())
+    @r.get("/v1/models", operation_id="openai_list_models", response_model=OpenAIModelList, responses=errors())
     def openai_models(embedder: EmbedderDep) -> OpenAIModelList:
         """The served model, OpenAI style."""
         return OpenAIModelList(data=[OpenAIModel(id=embedder.name)])

@@ -85,7 +85,7 @@ async def _search(lanes: SearchLanes, name: str, opts: SearchOptions, query: Sea
 def router(models: ApiModels) -> APIRouter:
     r = APIRouter(prefix=PATH, tags=["query"])
 
-    @r.post("", response_model=QueryResponse, responses=errors(404, 409))
+    @r.post("", operation_id="query_collection", response_model=QueryResponse, responses=errors(404, 409, 503))
     @bind(body=models.query)
     async def query(name: CollectionName, body: QueryRequest, lanes: SearchLanesDep,
                     settings: SettingsDep) -> Response:
@@ -97,7 +97,7 @@ def router(models: ApiModels) -> APIRouter:
                                      min_similarity=body.min_similarity)
         return await _search(lanes, name, opts, query)
 
-    @r.get("", response_model=QueryResponse, responses=errors(404, 409))
+    @r.get("", operation_id="query_collection_get", response_model=QueryResponse, responses=errors(404, 409, 503))
     @bind(params=models.query_params)
     async def query_get(name: CollectionName, params: Annotated[QueryParams, Query()], lanes: SearchLanesDep,
                         settings: SettingsDep) -> Response:
