@@ -236,7 +236,7 @@ def query(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Search a collection (--json prints exactly the HTTP API's response body)."""
-    from indexer.search import Filters, SearchOptions, query_of, search_response
+    from indexer.search import Filters, SearchOptions, check_query, query_of, search_response
 
     if like is not None and Path(like).exists():  # a file as hits name it: its absolute path
         like = str(Path(like).expanduser().absolute())
@@ -246,8 +246,8 @@ def query(
                          min_similarity=min_similarity)
     if fusion is not None:
         opts.fusion = fusion
-    opts.check(max_k=state.settings.max_k)  # before the model loads
-    item = query_of(text, like)
+    opts.check(max_k=state.settings.max_k)  # the library's rules, before the model loads
+    item = check_query(query_of(text, like), mode=mode, max_chars=state.settings.max_query_chars)
     with _collection(collection, create=False) as coll:
         response = search_response(coll.name, item, opts, coll.search_batch([item], options=opts)[0])
     if as_json:
