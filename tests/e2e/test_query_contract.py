@@ -3,17 +3,16 @@ CLI refuses what the API refuses, and a burst at a real server gets 200s or 503s
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import httpx
 import pytest
 
+from tests.app.test_server_openai import _http_burst
 from tests.e2e.conftest import SEMSEARCH, cli_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,14 +35,6 @@ REQUESTS = [
 ]
 
 
-def _burst_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("http_burst", REPO / "benchmarks" / "http_burst.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A real server over a data folder with collection 'notes' (three documents, two files)."""
@@ -51,7 +42,7 @@ def served(tmp_path_factory):
     (data / "docs").mkdir(parents=True)
     (data / "docs" / "moon.txt").write_text("The Moon orbits the Earth and causes the ocean tides.")
     (data / "docs" / "bread.md").write_text("Knead the dough, let it rise for an hour, then bake it.")
-    with _burst_module().serve(data) as base, httpx.Client(base_url=base, timeout=120) as http:
+    with _http_burst().serve(data) as base, httpx.Client(base_url=base, timeout=120) as http:
         assert http.post("/collections", json={"name": "notes"}).status_code == 201
         assert http.post("/collections/notes/documents", json={"documents": DOCS}).status_code == 200
         job = http.post("/collections/notes/index-folder", json={"path": "."}).json()
