@@ -14,6 +14,7 @@ from app.routes import query
 from app.schemas import build_models
 from app.search_lanes import LanesClosed
 from indexer.errors import CollectionNotFound
+from indexer.search import Like
 from tests.app.conftest import make_settings
 
 ANSWER = '{"answered": "by the lanes"}'
@@ -73,6 +74,14 @@ def test_a_valid_query_is_answered_without_the_app():
     assert (opts.k, opts.offset, opts.mode, opts.explain) == (3, 1, "dense", True)
     assert (opts.filters.ext, opts.filters.path_glob, opts.filters.modified_after) == (["md", "txt"], "sub/*", 100.5)
     assert SCOPES[-1]["route"].path == "/collections/{name}/query"  # the metrics label it like the route
+
+
+def test_like_min_similarity_and_fusion_reach_the_lanes():
+    lanes = FakeLanes()
+    sent, handed_on = run("/collections/notes/query", "like=doc-1&min_similarity=0.25&fusion=rrf", lanes=lanes)
+    assert handed_on == [] and sent[0]["status"] == 200
+    ((_name, opts), item), = lanes.calls
+    assert item == Like("doc-1") and (opts.min_similarity, opts.fusion) == (0.25, "rrf")
 
 
 def test_defaults_and_a_repeated_key_read_like_starlette():
