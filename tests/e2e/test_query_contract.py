@@ -66,6 +66,11 @@ def test_cli_json_is_the_http_body_byte_for_byte(served):
         proc = _cli(data, *args)
         assert proc.returncode == 0, proc.stderr.decode()
         assert proc.stdout == r.content + b"\n", (body, proc.stdout, r.content)
+    moon = str(data / "docs" / "moon.txt")  # a file by its path: the CLI takes it relative to where it runs
+    r = http.post("/collections/notes/query", json={"like": moon, "k": 2})
+    proc = _cli(data, "--like", "docs/moon.txt", "--k", "2")
+    assert r.status_code == 200 and proc.stdout == r.content + b"\n", (proc.stderr, r.text)
+    assert moon not in [h["id"] for h in r.json()["hits"]] and r.json()["hits"]
     brewing, like, junk = (http.post("/collections/notes/query", json=b).json() for b, _ in REQUESTS)
     assert [h["id"] for h in brewing["hits"]] and all(h["metadata"]["lang"] == "en" for h in brewing["hits"])
     assert like["like"] == "tea" and "tea" not in [h["id"] for h in like["hits"]]
