@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer import errors as e
@@ -36,6 +37,7 @@ STATUS: list[tuple[type[e.SemsearchError], int]] = [
     (e.InvalidInput, 422),
     (e.CollectionNotFound, 404),
     (e.DocumentNotFound, 404),
+    (e.SourceNotFound, 404),
     (e.JobNotFound, 404),
     (e.SnapshotNotFound, 404),
     (e.CollectionExists, 409),
@@ -129,10 +131,35 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 404 and message == "Not Found":
         message = f"No route {request.method} {request.url.path}; see /docs for the API."
-    elif exc.status_code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}; see /docs for the API."
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        message = (f"{request.method} is not allowed on {request.url.path}: use {', '.join(allowed)}; "
+                   "see /docs for the API.")
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
     field = "body" if exc.status_code == 413 else None
-    return error_response(exc.status_code, code, message, field, headers=getattr(exc, "headers", None))
+    return error_response(exc.status_code, code, message, field, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API answers on this path. Starlette's 405 names only the first matching
+    route's methods, and GET and POST of one path are two routes here; the OpenAPI document lists
+    them all (its path templates compiled once per app, as Starlette compiles a route's)."""
+    app = request.app
+    table = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = [(compile_path(path)[0], {m.upper() for m in ops if m.upper() in _METHODS})
+                 for path, ops in app.openapi().get("paths", {}).items()]
+        app.state.allow_table = table
+    path = request.url.path
+    methods: set[str] = set()
+    for regex, ops in table:
+        if regex.match(path):
+            methods |= ops
+    return sorted(methods)  # no HEAD: FastAPI's routes answer only the methods they declare
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -19,8 +19,10 @@ from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 
 from app import mcp
+from app.backpressure import InflightQueryLimit
 from app.deps import require_api_key
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.metrics import MeteredEmbedder, Metrics, MetricsMiddleware
@@ -124,10 +126,15 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     # before any body is read.
     app.add_middleware(query.GetQueryFastPath, route=query.get_route(query_router),
                        params=models.query_params, settings=settings)
+    app.add_middleware(InflightQueryLimit, limit=settings.max_inflight_queries)  # around both query routes
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, keys=settings.api_keys)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.cors_origins:  # outermost: a preflight carries no key, and every answer needs the headers
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"],
+                           max_age=600)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -25,7 +25,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from mcp.types import Resource as MCPResource
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -40,7 +40,7 @@ from app.mcp_state import (
     validated,
     validation_message,
 )
-from app.routes.query import search_options
+from app.routes.query import search_request
 from app.schemas import (
     ApiModels,
     CollectionInfo,
@@ -79,10 +79,11 @@ class PassageOut(BaseModel):
     metadata: dict[str, Any]
 
 
-def _result(body: BaseModel, text: str, *, exclude_none: bool = False) -> CallToolResult:
-    """``body`` as the HTTP API sends it (``exclude_none`` where its route does), and ``text``."""
-    return CallToolResult(content=[TextContent(type="text", text=text)],
-                          structured_content=body.model_dump(mode="json", exclude_none=exclude_none))
+def _result(body: Any, text: str, *, exclude_none: bool = False) -> CallToolResult:
+    """``body`` (a response model: pydantic, or the library's dataclass) as the HTTP API sends it
+    (``exclude_none`` where its route does), and ``text``."""
+    dumped = TypeAdapter(type(body)).dump_python(body, mode="json", exclude_none=exclude_none)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=dumped)
 
 
 def _hits_text(r: QueryResponse) -> str:
@@ -172,11 +173,13 @@ def build_server(state: McpState) -> MCPServer:
         name = collection or s.default_collection
         f = body.filters
         with tool_errors():
-            opts = search_options(s, k=body.k, offset=body.offset, mode=body.mode, explain=False, filters=Filters(
-                path_glob=f.path_glob, ext=f.ext, metadata=dict(f.metadata), modified_after=f.timestamp()))
+            query_, opts = search_request(
+                s, query=body.query, like=None, k=body.k, offset=body.offset, mode=body.mode, explain=False,
+                filters=Filters(path_glob=f.path_glob, ext=f.ext, metadata=dict(f.metadata),
+                                modified_after=f.timestamp()))
             lanes = await anyio.to_thread.run_sync(state.lanes)  # stdio: may wait for the model
             try:
-                r = QueryResponse.model_validate_json(await lanes.submit((name, opts), body.query))
+                r = TypeAdapter(QueryResponse).validate_json(await lanes.submit((name, opts), query_))
             except LanesClosed as e:
                 raise ToolError(str(e)) from e
         return _result(r, _hits_text(r))
@@ -245,7 +248,7 @@ def build_server(state: McpState) -> MCPServer:
     def collection_resource(name: str) -> str:
         with resource_errors():
             info = state.registry().info(name)
-        return CollectionInfo(**info.to_dict()).model_dump_json()
+        return TypeAdapter(CollectionInfo).dump_json(CollectionInfo(**info.to_dict())).decode()
 
     return server
 

@@ -18,9 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from pydantic.fields import FieldInfo
 
 from app.settings import Settings
+from indexer import collection
 from indexer.collection import id_problem
+from indexer.search import Fusion, Mode, SearchResponse
+from indexer.search.options import MAX_LIKE_CHARS
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+NAME_PATTERN = "^" + collection.NAME_PATTERN + "$"
 MAX_ID_CHARS = 512
 MAX_METADATA_BYTES = 16_384
 MAX_PATH_CHARS = 4096
@@ -200,16 +203,7 @@ class CollectionCreate(_Request):
         None, description="flat (exact) or hnsw (approximate); default SEMSEARCH_INDEX_TYPE")
 
 
-class CollectionInfo(BaseModel):
-    name: str
-    model: str
-    dimension: int
-    index_type: str
-    files: int = Field(description="Indexed files")
-    documents: int = Field(description="Documents added through the API")
-    chunks: int = Field(description="Searchable passages (one vector each)")
-    size_bytes: int = Field(description="Size on disk")
-    created: float = Field(description="Unix time")
+CollectionInfo = collection.CollectionInfo  # the library's dataclass is the response model
 
 
 class CollectionList(BaseModel):
@@ -318,31 +312,42 @@ class QueryFilters(_Request):
         return v
 
 
-Mode = Literal["dense", "keyword", "hybrid"]
+_QUERY_DOC = "What to look for (or send like instead)"
+_LIKE_DOC = ("More like this: a document id or an indexed file's path; hits are ranked by its vector "
+             "(dense), leaving it out. Send it instead of query")
+_MIN_SIMILARITY_DOC = ("Drop hits whose cosine (the hit's cosine field) is below this, before paging: "
+                       "e.g. 0.3 keeps only passages with some real resemblance to the query")
 
 
 class QueryRequest(_Request):
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for",
-                       examples=["how long should bread dough rise"])
+    """A search. The library checks the rules (indexer.search.options); the limits shown here are the same."""
+
+    query: str | None = Field(None, max_length=MAX_QUERY_CHARS, description=_QUERY_DOC,
+                              examples=["how long should bread dough rise"])
+    like: str | None = Field(None, max_length=MAX_LIKE_CHARS, description=_LIKE_DOC)
     k: int = Field(10, ge=1, le=MAX_K, description="Hits to return (the page size)")
     offset: int = Field(0, ge=0, le=MAX_K - 1, description="Hits to skip (paging); offset + k <= SEMSEARCH_MAX_K")
     mode: Mode = Field("hybrid", description="dense (embeddings), keyword (bm25) or hybrid (a fusion of both)")
-    fusion: Literal["relative", "rrf"] | None = Field(
+    fusion: Fusion | None = Field(
         None, description="How hybrid fuses the rankings: relative (min-max normalized scores, the default) or "
         "rrf (reciprocal rank fusion)")
+    min_similarity: float | None = Field(None, ge=-1, le=1, description=_MIN_SIMILARITY_DOC)
     filters: QueryFilters = Field(default_factory=QueryFilters)
     explain: bool = Field(False, description="Include per-mode ranks and scores for each hit")
 
 
 class QueryParams(BaseModel):
-    """GET /collections/{name}/query parameters: the common subset of the POST body."""
+    """GET /collections/{name}/query parameters: the POST body's fields, filters flattened (no metadata)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for")
+    q: str | None = Field(None, max_length=MAX_QUERY_CHARS, description=_QUERY_DOC)
+    like: str | None = Field(None, max_length=MAX_LIKE_CHARS, description=_LIKE_DOC)
     k: int = Field(10, ge=1, le=MAX_K, description="Hits to return")
     offset: int = Field(0, ge=0, le=MAX_K - 1, description="Hits to skip")
     mode: Mode = "hybrid"
+    fusion: Fusion | None = None
+    min_similarity: float | None = Field(None, ge=-1, le=1, description=_MIN_SIMILARITY_DOC)
     path_glob: str | None = Field(None, max_length=1024)
     ext: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list, max_length=50)
     modified_after: float | None = Field(None, description="Unix time")
@@ -356,29 +361,7 @@ class QueryParams(BaseModel):
         return v
 
 
-class Hit(BaseModel):
-    id: str = Field(description="Document id, or the file's path")
-    kind: Literal["doc", "file"]
-    path: str | None = Field(description="The file's path (null for documents)")
-    score: float = Field(description="dense: cosine; keyword: bm25; hybrid: the fused score")
-    chunk_id: int
-    start: int = Field(description="Character offset where the best passage starts in the source")
-    end: int
-    snippet: str = Field(description="The passage, with the best matching span marked **like this**")
-    span_start: int
-    span_end: int
-    metadata: dict[str, Any]
-    explain: dict[str, Any] | None = None
-
-
-class QueryResponse(BaseModel):
-    collection: str
-    query: str
-    mode: Mode
-    k: int
-    offset: int
-    total_candidates: int = Field(description="Sources ranked before paging (at least offset + hits)")
-    hits: list[Hit]
+QueryResponse = SearchResponse  # the library's dataclass (its hits are indexer.search.Hit) is the response model
 
 
 # -- jobs -----------------------------------------------------------------------------------------------------

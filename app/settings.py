@@ -77,6 +77,11 @@ class Settings(BaseSettings):
                      "default: a server on host:port serving the same data folder and model, if one answers")
     api_key: SecretStr | None = Field(None, description="Bearer key the CLI sends to the server "
                                       "(default: the first of SEMSEARCH_API_KEYS)")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins a browser page may call the API from "
+        "(e.g. http://localhost:3000), or *; empty = no CORS headers (same-origin only)")
+    max_inflight_queries: int = Field(64, ge=0, description="Query requests in flight per worker before more are "
+                                      "answered 503 with Retry-After; 0 = no bound")
     max_explain_chars: int = Field(300, ge=1, le=10_000,
                                    description="Characters per text for /explain (a trace grows with tokens squared)")
 
@@ -85,6 +90,13 @@ class Settings(BaseSettings):
     def _split_keys(cls, v: object) -> object:
         if isinstance(v, str):
             return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
         return v
 
     @field_validator("allowed_roots", mode="before")
@@ -118,7 +130,8 @@ class Settings(BaseSettings):
         from indexer.collection import Limits
 
         return Limits(max_file_bytes=self.max_file_bytes, chunk_overlap=self.chunk_overlap,
-                      batch_chunks=self.batch_chunks, embed_batch_size=self.embed_batch_size)
+                      batch_chunks=self.batch_chunks, embed_batch_size=self.embed_batch_size,
+                      max_k=self.max_k, max_query_chars=self.max_query_chars)
 
     def roots(self) -> list[Path]:
         """The folders the API may index, resolved (symlinks followed)."""

@@ -11,7 +11,7 @@
 from indexer.collection import Collection, CollectionInfo, Document, Limits, list_collection_names
 from indexer.embedder import DEFAULT_MODEL, Embedder, l2_normalize, load_embedder
 from indexer.errors import SemsearchError
-from indexer.search import Filters, Hit, Hits, SearchOptions
+from indexer.search import Filters, Hit, Hits, Like, SearchOptions, SearchResponse
 from indexer.sync import IndexReport, Progress
 
 __all__ = [
@@ -24,9 +24,11 @@ __all__ = [
     "Hit",
     "Hits",
     "IndexReport",
+    "Like",
     "Limits",
     "Progress",
     "SearchOptions",
+    "SearchResponse",
     "SemsearchError",
     "l2_normalize",
     "list_collection_names",

@@ -15,7 +15,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,6 +344,72 @@ class Catalog:
         for got_ids, vecs in self.iter_vectors(ids=ids):
             out.update(zip(got_ids.tolist(), vecs, strict=True))
         return out
+
+    # -- reads used by search (indexer.search), on this thread's reader inside its snapshot ---------
+    @contextmanager
+    def snapshot(self, functions: dict[str, tuple[int, Callable[..., Any]]] | None = None
+                 ) -> Iterator[sqlite3.Connection]:
+        """One read transaction on this thread's reader: every read inside sees the same state.
+        SQLite pins it at the first read, so read :attr:`seq` where the snapshot must be taken.
+        ``functions``: SQL functions (name -> (arity, fn)) the reads call."""
+        con = self.reader
+        for name, (arity, fn) in (functions or {}).items():
+            con.create_function(name, arity, fn, deterministic=True)
+        con.execute("BEGIN")
+        try:
+            yield con
+        finally:
+            con.execute("COMMIT")
+
+    def chunk_ids_where(self, where: str, params: Sequence[Any]) -> np.ndarray:
+        """Ids of the chunks whose source matches a WHERE fragment over ``sources s``."""
+        rows = self.reader.execute(
+            f"SELECT c.id FROM chunks c JOIN sources s ON s.id = c.source_id WHERE {where}", list(params))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def sources_of_chunks(self, ids: Sequence[int]) -> dict[int, int]:
+        """chunk id -> source id, for the chunks that still exist."""
+        out: dict[int, int] = {}
+        for i in range(0, len(ids), 900):
+            part = list(ids[i : i + 900])
+            out.update(self.reader.execute(
+                f"SELECT id, source_id FROM chunks WHERE id IN ({','.join('?' * len(part))})", part).fetchall())
+        return out
+
+    def keyword_chunks(self, match: str, where: str, params: Sequence[Any], limit: int
+                       ) -> list[tuple[int, float]]:
+        """[(chunk id, -bm25)] best first for an FTS5 MATCH expression, among the sources matching
+        ``where``. bm25 uses the whole table's statistics, so a chunk's score does not depend on the
+        filter or the limit."""
+        rows = self.reader.execute(
+            "SELECT f.rowid, -bm25(chunks_fts) AS score FROM chunks_fts f "
+            "JOIN chunks c ON c.id = f.rowid JOIN sources s ON s.id = c.source_id "
+            f"WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts) LIMIT ?",
+            [match, *params, limit]).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def find_source(self, key: str) -> int | None:
+        """The id of the document with id ``key``, else of the file with path ``key``; None if neither."""
+        for kind in ("doc", "file"):  # two look-ups on the (kind, key) index
+            row = self.reader.execute("SELECT id FROM sources WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            if row is not None:
+                return int(row[0])
+        return None
+
+    def source_vectors(self, source_id: int) -> np.ndarray:
+        """The vectors of a source's chunks, (n, d) float32."""
+        rows = self.reader.execute("SELECT id, vector FROM chunks WHERE source_id = ? ORDER BY ord",
+                                   (source_id,)).fetchall()
+        return _unpack(rows)[1] if rows else np.zeros((0, 0), np.float32)
+
+    def hit_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        """chunk id -> (id, start, end, text, kind, key, source metadata JSON, chunk metadata JSON) for the
+        chunks that still exist."""
+        if not ids:
+            return {}
+        return {r[0]: r for r in self.reader.execute(
+            "SELECT c.id, c.start, c.end, c.text, s.kind, s.key, s.metadata, c.metadata FROM chunks c "
+            f"JOIN sources s ON s.id = c.source_id WHERE c.id IN ({','.join('?' * len(ids))})", list(ids))}
 
 
 def _unpack(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:

@@ -27,8 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from indexer import search
 from indexer.catalog import Catalog, SourceRow, SourceWrite, source_row
 from indexer.chunking import Chunk, chunk_text
+from indexer.described import described
 from indexer.embedder import Embedder
 from indexer.errors import (
     CatalogBehindIndex,
@@ -41,24 +43,16 @@ from indexer.errors import (
     damaged_catalog,
 )
 from indexer.readers import SkipFile, read_document
-from indexer.search import (
-    MODES,
-    Hits,
-    SearchOptions,
-    allowed_chunk_ids,
-    build_hits,
-    dense_ranking,
-    fuse,
-    keyword_ranking,
-    register_functions,
-)
+from indexer.search import Hits, Like, Query, SearchOptions
+from indexer.search.options import DEFAULT_MAX_K, DEFAULT_MAX_QUERY_CHARS
 from indexer.sync import Candidate, IndexReport, Progress, Skipped, walk
 from indexer.tempfiles import remove_stale_temp_files
 from indexer.vectors import IndexFileError, VectorIndex
 
 log = logging.getLogger(__name__)
 
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"  # a collection's name (the API's schemas use this too)
+NAME_RE = re.compile(NAME_PATTERN)
 CATALOG_FILE = "catalog.sqlite3"
 INDEX_FILE = "vectors.faiss"
 
@@ -75,19 +69,23 @@ class Limits:
     # A write moves the catalog's WAL into catalog.sqlite3 at once if the last such move is this old,
     # else a timer does it this long after the last one: bursts of small writes pay one fsync per period.
     wal_checkpoint_seconds: float = 1.0
+    max_k: int = DEFAULT_MAX_K  # the largest offset + k a search may ask for
+    max_query_chars: int = DEFAULT_MAX_QUERY_CHARS
 
 
 @dataclass
 class CollectionInfo:
-    name: str
-    model: str
-    dimension: int
-    index_type: str
-    files: int
-    documents: int
-    chunks: int
-    size_bytes: int
-    created: float
+    """A collection's model, counts and size (also the HTTP API's response model)."""
+
+    name: str = described("The collection's name")
+    model: str = described("The model its vectors were made with")
+    dimension: int = described("Dimensions of its vectors")
+    index_type: str = described("flat (exact) or hnsw (approximate)")
+    files: int = described("Indexed files")
+    documents: int = described("Documents added through the API")
+    chunks: int = described("Searchable passages (one vector each)")
+    size_bytes: int = described("Size on disk")
+    created: float = described("Unix time")
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -574,9 +572,9 @@ class Collection:
         return [source_row(r) for r in rows], int(total)
 
     # -- reading -----------------------------------------------------------------------------------
-    def search(self, query: str, **options: Any) -> Hits:
-        """One query; see :meth:`search_batch`."""
-        return self.search_batch([query], **options)[0]
+    def search(self, query: str | None = None, *, like: str | None = None, **options: Any) -> Hits:
+        """One query - words, or ``like`` an indexed document id or file path; see :meth:`search_batch`."""
+        return self.search_batch([Like(like) if like is not None else query or ""], **options)[0]
 
     def embed_queries(self, queries: Sequence[str], *, busy: bool = False) -> np.ndarray:
         """The query vectors :meth:`search_batch` would compute (this collection's model, search
@@ -584,61 +582,17 @@ class Collection:
         (see :meth:`Embedder.embed_queries`)."""
         return self.embedder.embed_queries(queries, busy=busy)
 
-    def search_batch(self, queries: Sequence[str], *, options: SearchOptions | None = None,
+    def search_batch(self, queries: Sequence[Query], *, options: SearchOptions | None = None,
                      vectors: np.ndarray | None = None, **kw: Any) -> list[Hits]:
-        """Rank this collection's files and documents for each query (modes: dense, keyword, hybrid).
-
-        The queries share one embedding call and one read snapshot, so a server that groups concurrent
-        requests pays the per-search costs once. ``vectors``: the queries' vectors from
-        :meth:`embed_queries`, when the caller computed them first."""
+        """Rank this collection's files and documents for each query (words, or :class:`Like` an
+        indexed source); the recipe is :func:`indexer.search.search_batch`. ``vectors``: the queries'
+        vectors from :meth:`embed_queries`, when the caller computed them first."""
         opts = options or SearchOptions(**kw)
-        if opts.mode not in MODES:
-            raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {opts.mode!r}", field="mode")
-        if opts.k < 1:
-            raise InvalidInput("k must be at least 1", field="k")
-        if not queries:
-            return []
-        depth = opts.offset + opts.k
-        qvecs = None
-        if opts.mode != "keyword":
-            qvecs = self.embed_queries(queries) if vectors is None else np.asarray(vectors, dtype=np.float32)
-            if qvecs.shape != (len(queries), self.embedder.dimension):
-                raise InvalidInput(f"vectors must have shape ({len(queries)}, {self.embedder.dimension}), "
-                                   f"not {qvecs.shape}", field="vectors")
+        opts.check(max_k=self.limits.max_k)
         self.refresh()
-        con = self.catalog.reader
-        register_functions(con)
-        results: list[Hits] = []
-        con.execute("BEGIN")
-        try:
-            dense: list[list[tuple[int, float, int]]] = []
-            with self.vectors.lock:  # pin the snapshot and search FAISS at the same state
-                con.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
-                if qvecs is not None:
-                    allowed = allowed_chunk_ids(con, opts.filters)
-                    d = depth if opts.mode == "dense" else max(depth, opts.candidates)
-                    dense = [dense_ranking(con, self.vectors, qvecs[qi : qi + 1], d, allowed)
-                             for qi in range(len(queries))]
-            for qi, query in enumerate(queries):
-                rankings: dict[str, list[tuple[int, float, int]]] = {}
-                if qvecs is not None:
-                    rankings["dense"] = dense[qi]
-                if opts.mode != "dense":
-                    d = depth if opts.mode == "keyword" else max(depth, opts.candidates)
-                    rankings["keyword"] = keyword_ranking(con, query, d, opts.filters)
-                if opts.mode == "hybrid":
-                    fused = fuse(rankings, {"dense": opts.dense_weight, "keyword": opts.keyword_weight}, opts.rrf_k,
-                                 method=opts.fusion)
-                    ranked: list[tuple[int, float, int, dict[str, Any] | None]] = [
-                        (sid, sc, cid, {**det, "fused": sc}) for sid, sc, cid, det in fused]
-                else:
-                    ranked = [(sid, sc, cid, {opts.mode: {"rank": r, "score": sc}})
-                              for r, (sid, sc, cid) in enumerate(rankings[opts.mode], start=1)]
-                hits = build_hits(con, ranked[opts.offset : depth], query, explain=opts.explain)
-                results.append(Hits(hits, opts.mode, len(ranked)))
-        finally:
-            con.execute("COMMIT")
-        return results
+        return search.search_batch(self.catalog, self.vectors, self.embed_queries, self.embedder.dimension,
+                                   queries, opts, vectors, max_k=self.limits.max_k,
+                                   max_query_chars=self.limits.max_query_chars)
 
     def info(self) -> CollectionInfo:
         return _info(self.path, self.catalog)

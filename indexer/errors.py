@@ -132,13 +132,19 @@ class BadSnapshot(InvalidInput):
 
 
 class SourceNotFound(DocumentNotFound):
-    """No file or document with this id (a file's id is its path) in the collection."""
+    """No file or document with this id (a file's id is its path) in the collection; ``field`` says
+    which request field named it (``id`` for a passage lookup, ``like`` for more-like-this)."""
 
     code = "source_not_found"
 
-    def __init__(self, source_id: str, kind: str | None = None) -> None:
+    def __init__(self, source_id: str, kind: str | None = None, *, field: str = "id") -> None:
         what = {"file": "File", "doc": "Document"}.get(kind or "", "No file or document")
-        SemsearchError.__init__(
-            self, f"{what} {source_id!r} is not in this collection." if kind else
-            f"{what} with id {source_id!r} is in this collection (a file's id is its path, as search hits give it).",
-            field="id")
+        if kind:
+            message = f"{what} {source_id!r} is not in this collection."
+        elif field == "like":
+            message = (f"{source_id!r} is neither a document id nor an indexed file's path in this collection "
+                       "(files are named by their absolute path, as hits show them).")
+        else:
+            message = (f"{what} with id {source_id!r} is in this collection (a file's id is its path, "
+                       "as search hits give it).")
+        SemsearchError.__init__(self, message, field=field)

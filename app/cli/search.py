@@ -1,61 +1,122 @@
-"""``semsearch query``: search a collection, through a running server or in this process."""
+"""``semsearch query``: search a collection, through a running server or in this process.
+
+Either way the request is the HTTP API's POST body and ``--json`` prints its response body: without a
+server the same library calls the route makes (``app.routes.query.search_request``, then the
+collection's ``search_batch`` and ``indexer.search.search_response``) answer it here.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.markup import escape
 
-from app.cli.common import COLLECTION_OPT, JSON_OPT, app, command, open_collection, out, print_json, remote, state
+from app.cli.common import COLLECTION_OPT, JSON_OPT, app, command, fail, open_collection, out, remote, state
+
+
+def metadata_filter(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs -> the API's metadata filter; a VALUE that reads as a JSON number, true, false
+    or null is that (year=2020 matches the number), anything else a string (lang=fr)."""
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            fail(f"--metadata wants KEY=VALUE, not {pair!r}")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        found[key] = value if value is None or isinstance(value, (bool, int, float)) else raw
+    return found
+
+
+def timestamp(value: str | None) -> float | None:
+    """--modified-after as the API takes it: unix seconds or ISO 8601 (no zone: local time)."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        fail(f"--modified-after must be unix seconds or ISO 8601 (2024-05-01T12:00), not {value!r}")
 
 
 @app.command()
 @command
 def query(
-    text: str = typer.Argument(..., help="What to look for"),
-    k: int = typer.Option(10, "--k", "-k", min=1, help="Number of hits"),
+    text: str = typer.Argument(None, help="What to look for (or --like ID)"),
+    k: int = typer.Option(10, "--k", "-k", help="Number of hits"),
     mode: str = typer.Option("hybrid", "--mode", help="dense | keyword | hybrid"),
+    fusion: str = typer.Option(None, "--fusion", help="How hybrid fuses: relative | rrf (default SEMSEARCH_FUSION)"),
+    offset: int = typer.Option(0, "--offset", help="Skip this many hits (paging)"),
+    min_similarity: float = typer.Option(None, "--min-similarity",
+                                         help="Drop hits whose cosine is below this (-1..1), e.g. 0.3"),
+    like: str = typer.Option(None, "--like", help="More like this: a document id or an indexed file's path"),
     path_glob: str = typer.Option(None, "--path-glob", help="Only files whose path matches, e.g. 'docs/**'"),
     ext: list[str] = typer.Option([], "--ext", help="Only files with this extension (repeatable)"),
-    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (paging)"),
+    metadata: list[str] = typer.Option([], "--metadata", help="Only documents whose metadata KEY equals VALUE: "
+                                       "KEY=VALUE (repeatable)"),
+    modified_after: str = typer.Option(None, "--modified-after",
+                                       help="Only files modified (documents indexed) after: unix time or ISO 8601"),
     explain: bool = typer.Option(False, "--explain", help="Show dense, keyword and fused scores per hit"),
     collection: str = COLLECTION_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Search a collection."""
+    """Search a collection (--json prints exactly the HTTP API's response body)."""
+    if like is not None and Path(like).exists():  # a file as hits name it: its absolute path
+        like = str(Path(like).expanduser().absolute())
     name = collection or state.settings.default_collection
-    request: dict[str, Any] = {"query": text, "k": k, "offset": offset, "mode": mode, "explain": explain,
-                               "filters": {"path_glob": path_glob, "ext": ext}}
+    request: dict[str, Any] = {
+        "query": text, "like": like, "k": k, "offset": offset, "mode": mode, "fusion": fusion,
+        "min_similarity": min_similarity, "explain": explain,
+        "filters": {"path_glob": path_glob, "ext": ext, "metadata": metadata_filter(metadata),
+                    "modified_after": timestamp(modified_after)}}
     client = remote()
-    body = client.query(name, request) if client is not None else _search_here(name, request)
+    if client is not None:
+        body = client.query(name, request)
+    else:
+        body = json.loads(_search_here(name, request))
     if as_json:
-        print_json(body)
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n")  # the HTTP bytes
         return
     _print_hits(body, explain=explain)
 
 
-def _search_here(name: str, request: dict[str, Any]) -> dict[str, Any]:
-    """What the server's query route answers, computed in this process."""
-    from app.routes.query import query_response, search_options
-    from indexer.search import Filters
+def _search_here(name: str, r: dict[str, Any]) -> str:
+    """What the server's query route answers, computed in this process (its JSON text)."""
+    from app.routes.query import search_request
+    from indexer.search import Filters, search_response
 
-    f = request["filters"]
-    opts = search_options(state.settings, k=request["k"], offset=request["offset"], mode=request["mode"],
-                          filters=Filters(path_glob=f["path_glob"], ext=f["ext"]), explain=request["explain"])
+    f = r["filters"]
+    query_, opts = search_request(  # the library's rules, before the model loads
+        state.settings, query=r["query"], like=r["like"], k=r["k"], offset=r["offset"], mode=r["mode"],
+        fusion=r["fusion"], min_similarity=r["min_similarity"], explain=r["explain"],
+        filters=Filters(path_glob=f["path_glob"], ext=f["ext"], metadata=f["metadata"],
+                        modified_after=f["modified_after"]))
     with open_collection(name, create=False) as coll:
-        hits = coll.search(request["query"], options=opts)
-    return query_response(name, request["query"], opts, hits).model_dump(mode="json")
+        hits = coll.search_batch([query_], options=opts)[0]
+    return search_response(name, query_, opts, hits).to_json()
 
 
 def _print_hits(body: dict[str, Any], *, explain: bool) -> None:
     if not body["hits"]:
-        out.print("no hits")
+        floor = body.get("min_similarity")
+        out.print("no hits" + (f" with a cosine of at least {floor}" if floor is not None else ""))
     for i, h in enumerate(body["hits"], start=body["offset"] + 1):
         snippet = re.sub(r"\*\*(.+?)\*\*", r"[bold yellow]\1[/bold yellow]", escape(h["snippet"]))
-        out.print(f"[bold]{i}.[/bold] {h['score']:.4f}  [cyan]{escape(h['id'])}[/cyan]  "
+        scores = f"cosine {h['cosine']:.4f}" if h.get("cosine") is not None else ""
+        if h.get("keyword") is not None:
+            scores += f"  bm25 {h['keyword']:.2f}"
+        out.print(f"[bold]{i}.[/bold] {h['score']:.4f}  [dim]{scores}[/dim]  [cyan]{escape(h['id'])}[/cyan]  "
                   f"[dim]chars {h['start']}-{h['end']}[/dim]")
         out.print(f"   {snippet}")
         if explain and h.get("explain"):

@@ -20,7 +20,7 @@ _DESCRIPTIONS = {
     413: "Request body over SEMSEARCH_MAX_BODY_BYTES",
     422: "Invalid input or over a limit; `field` names it",
     500: "Internal error (details only in the server log)",
-    503: "Still starting",
+    503: "Still starting, or (queries) too many in flight: retry after the Retry-After header's seconds",
 }
 
 

@@ -20,7 +20,8 @@ def _served_names(name: str) -> set[str]:
     return names
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CollectionInfo, responses=errors(409))
+@router.post("", operation_id="create_collection",
+             status_code=status.HTTP_201_CREATED, response_model=CollectionInfo, responses=errors(409))
 def create_collection(body: CollectionCreate, collections: CollectionsDep, embedder: EmbedderDep) -> CollectionInfo:
     """Create an empty collection for the served model."""
     if body.model is not None and body.model not in _served_names(embedder.name):
@@ -33,20 +34,21 @@ def create_collection(body: CollectionCreate, collections: CollectionsDep, embed
     return CollectionInfo(**collections.create(body.name, index_type=body.index_type).to_dict())
 
 
-@router.get("", response_model=CollectionList, responses=errors())
+@router.get("", operation_id="list_collections", response_model=CollectionList, responses=errors())
 def list_collections(collections: CollectionsDep) -> CollectionList:
     """All collections with their counts, model, dimension and size on disk; damaged ones by name."""
     infos, damaged = collections.scan()
     return CollectionList(collections=[CollectionInfo(**i.to_dict()) for i in infos], damaged=damaged)
 
 
-@router.get("/{name}", response_model=CollectionInfo, responses=errors(404))
+@router.get("/{name}", operation_id="get_collection", response_model=CollectionInfo, responses=errors(404))
 def get_collection(name: CollectionName, collections: CollectionsDep) -> CollectionInfo:
     """One collection's counts, model, dimension and size."""
     return CollectionInfo(**collections.info(name).to_dict())
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+@router.delete("/{name}", operation_id="delete_collection",
+               status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                responses=errors(404, 409))
 def delete_collection(name: CollectionName, collections: CollectionsDep, jobs: JobsDep) -> Response:
     """Delete a collection and its files (its running jobs are cancelled first)."""

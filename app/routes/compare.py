@@ -21,7 +21,8 @@ def matrix_response(embedder: Embedder, texts: list[str]) -> CompareResponse:
 def router(models: ApiModels) -> APIRouter:
     r = APIRouter(tags=["compare"])
 
-    @r.post("/compare", response_model=CompareResponse, response_model_exclude_none=True, responses=errors())
+    @r.post("/compare", operation_id="compare_texts",
+            response_model=CompareResponse, response_model_exclude_none=True, responses=errors())
     @bind(body=models.compare)
     def compare(body: CompareRequest, embedder: EmbedderDep) -> CompareResponse:
         """Cosine similarity: two texts -> a score, N texts -> an N x N matrix, query + candidates -> ranking."""

@@ -26,7 +26,7 @@ DocId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS, description="
 def router(models: ApiModels) -> APIRouter:
     r = APIRouter(prefix="/collections/{name}/documents", tags=["documents"])
 
-    @r.post("", response_model=UpsertResponse, responses=errors(404, 409))
+    @r.post("", operation_id="upsert_documents", response_model=UpsertResponse, responses=errors(404, 409))
     @bind(body=models.upsert)
     def upsert_documents(name: CollectionName, body: UpsertRequest, collections: CollectionsDep) -> UpsertResponse:
         """Add or replace documents by id; unchanged ones cost nothing."""
@@ -34,7 +34,7 @@ def router(models: ApiModels) -> APIRouter:
             counts = coll.upsert_documents([d.model_dump() for d in body.documents])
         return UpsertResponse(**counts)
 
-    @r.get("", response_model=SourceList, responses=errors(404))
+    @r.get("", operation_id="list_documents", response_model=SourceList, responses=errors(404))
     def list_documents(
         name: CollectionName, collections: CollectionsDep,
         offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip")] = 0,
@@ -48,7 +48,7 @@ def router(models: ApiModels) -> APIRouter:
                            metadata=row.metadata, chunks=row.chunks, indexed_at=row.indexed_at) for row in rows]
         return SourceList(items=items, total=total, offset=offset, limit=limit)
 
-    @r.post("/delete", response_model=DeleteResponse, responses=errors(404))
+    @r.post("/delete", operation_id="delete_documents", response_model=DeleteResponse, responses=errors(404))
     @bind(body=models.delete_documents)
     def delete_documents(name: CollectionName, body: DeleteDocumentsRequest,
                          collections: CollectionsDep) -> DeleteResponse:
@@ -56,14 +56,15 @@ def router(models: ApiModels) -> APIRouter:
         with collections.lease(name) as coll:
             return DeleteResponse(deleted=coll.delete_documents(list(dict.fromkeys(body.ids))))
 
-    @r.get("/{doc_id:path}", response_model=DocumentOut, responses=errors(404))
+    @r.get("/{doc_id:path}", operation_id="get_document", response_model=DocumentOut, responses=errors(404))
     def get_document(name: CollectionName, doc_id: DocId, collections: CollectionsDep) -> DocumentOut:
         """One document's text and metadata."""
         with collections.lease(name) as coll:
             doc = coll.get_document(doc_id)
         return DocumentOut(id=doc.id, text=doc.text, metadata=doc.metadata)
 
-    @r.delete("/{doc_id:path}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+    @r.delete("/{doc_id:path}", operation_id="delete_document",
+              status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
               responses=errors(404))
     def delete_document(name: CollectionName, doc_id: DocId, collections: CollectionsDep) -> Response:
         """Delete one document."""

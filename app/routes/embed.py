@@ -8,7 +8,6 @@ import numpy as np
 from fastapi import APIRouter
 
 from app.deps import EmbedderDep, bind
-from app.errors import ModelNotServed
 from app.routes import errors
 from app.schemas import (
     ApiModels,
@@ -22,6 +21,7 @@ from app.schemas import (
     OpenAIUsage,
 )
 from indexer.embedder import Embedder
+from indexer.errors import InvalidInput
 
 
 def _as_base64(vector: np.ndarray) -> str:
@@ -41,19 +41,21 @@ def embed_response(embedder: Embedder, texts: list[str]) -> EmbedResponse:
 def router(models: ApiModels) -> APIRouter:
     r = APIRouter(tags=["embed"])
 
-    @r.post("/embed", response_model=EmbedResponse, responses=errors())
+    @r.post("/embed", operation_id="embed_texts", response_model=EmbedResponse, responses=errors())
     @bind(body=models.embed)
     def embed(body: EmbedRequest, embedder: EmbedderDep) -> EmbedResponse:
         """Embed texts into L2-normalized vectors (cosine = dot product)."""
         return embed_response(embedder, body.texts)
 
-    @r.post("/v1/embeddings", response_model=OpenAIEmbeddingsResponse, responses=errors(409))
+    @r.post("/v1/embeddings", operation_id="openai_create_embeddings",
+            response_model=OpenAIEmbeddingsResponse, responses=errors())
     @bind(body=models.openai_embeddings)
     def openai_embeddings(body: OpenAIEmbeddingsRequest, embedder: EmbedderDep) -> OpenAIEmbeddingsResponse:
         """OpenAI-compatible embeddings (works with the official openai client, LangChain, LlamaIndex)."""
         if body.dimensions is not None and body.dimensions != embedder.dimension:
-            raise ModelNotServed(f"dimensions={body.dimensions} is not available: {embedder.name} makes "
-                                 f"{embedder.dimension}-dimensional vectors (omit dimensions).", field="dimensions")
+            # 422 like other invalid fields (OpenAI answers an unsupported dimensions with a 400 client error)
+            raise InvalidInput(f"dimensions={body.dimensions} is not available: {embedder.name} makes "
+                               f"{embedder.dimension}-dimensional vectors (omit dimensions).", field="dimensions")
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
         vecs = embedder.embed_queries(texts, exact=True)
         tokens = sum(embedder.count_tokens(texts))
@@ -62,7 +64,7 @@ def router(models: ApiModels) -> APIRouter:
         return OpenAIEmbeddingsResponse(data=data, model=embedder.name,
                                         usage=OpenAIUsage(prompt_tokens=tokens, total_tokens=tokens))
 
-    @r.get("/v1/models", response_model=OpenAIModelList, responses=errors())
+    @r.get("/v1/models", operation_id="openai_list_models", response_model=OpenAIModelList, responses=errors())
     def openai_models(embedder: EmbedderDep) -> OpenAIModelList:
         """The served model, OpenAI style."""
         return OpenAIModelList(data=[OpenAIModel(id=embedder.name)])

@@ -61,19 +61,19 @@ MiniLMDep = Annotated[MiniLM, Depends(get_minilm)]
 def router(models: ApiModels) -> APIRouter:
     r = APIRouter(tags=["explain"])
 
-    @r.post("/explain", response_model=ExplainTrace, responses=errors(409))
+    @r.post("/explain", operation_id="explain_text", response_model=ExplainTrace, responses=errors(409))
     @bind(body=models.explain)
     def explain(body: ExplainRequest, model: MiniLMDep) -> dict[str, Any]:
         """Trace one text through the model: tokens, input matrix, attention per layer, pooling, vector."""
         return trace(model, body.text)
 
-    @r.post("/explain/tokens", response_model=TokenSimilarity, responses=errors(409))
+    @r.post("/explain/tokens", operation_id="explain_tokens", response_model=TokenSimilarity, responses=errors(409))
     @bind(body=models.explain_tokens)
     def explain_tokens(body: ExplainTokensRequest, model: MiniLMDep) -> dict[str, Any]:
         """Cosine similarity of every final token vector of text a with every one of text b."""
         return token_similarity(model, body.a, body.b)
 
-    @r.get("/model", response_model=ModelInfo, responses=errors(409))
+    @r.get("/model", operation_id="get_model_info", response_model=ModelInfo, responses=errors(409))
     def model_info(model: MiniLMDep, embedder: EmbedderDep) -> dict[str, Any]:
         """The model's architecture and parameter table."""
         return {**architecture(model), "name": embedder.name, "served_model": embedder.name,

@@ -14,13 +14,14 @@ from app.settings import SETUP_HEADER
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", operation_id="get_health")
 async def healthz() -> dict[str, str]:
     """The process is up (no auth)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "Still starting"}})
+@router.get("/readyz", operation_id="get_readiness",
+            response_model=Ready, responses={503: {"model": Ready, "description": "Still starting"}})
 async def readyz(request: Request) -> JSONResponse:
     """Model loaded and existing collections opened (no auth; names only with a key); 503 until then."""
     state = request.app.state
@@ -44,7 +45,7 @@ async def readyz(request: Request) -> JSONResponse:
 metrics_router = APIRouter(tags=["health"])
 
 
-@metrics_router.get("/metrics", response_class=Response, responses={
+@metrics_router.get("/metrics", operation_id="get_metrics", response_class=Response, responses={
     200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format"},
     **errors()})
 def metrics(metrics: MetricsDep) -> Response:

@@ -37,7 +37,8 @@ def _job(data: dict[str, Any]) -> Job:
     return Job(**data)
 
 
-@router.post("/collections/{name}/index-folder", status_code=status.HTTP_202_ACCEPTED, response_model=Job,
+@router.post("/collections/{name}/index-folder", operation_id="index_folder",
+             status_code=status.HTTP_202_ACCEPTED, response_model=Job,
              responses=errors(403, 404, 409))
 def index_folder(name: CollectionName, body: IndexFolderRequest, response: Response, collections: CollectionsDep,
                  jobs: JobsDep, settings: SettingsDep) -> Job:
@@ -55,7 +56,7 @@ def index_folder(name: CollectionName, body: IndexFolderRequest, response: Respo
     return _job(job.to_dict())
 
 
-@router.get("/jobs", response_model=JobList, responses=errors())
+@router.get("/jobs", operation_id="list_jobs", response_model=JobList, responses=errors())
 def list_jobs(jobs: JobsDep,
               collection: Annotated[str | None, Query(max_length=64, description="Only this collection's")] = None,
               state: Annotated[JobState | None, Query(description="Only jobs in this state")] = None) -> JobList:
@@ -63,19 +64,19 @@ def list_jobs(jobs: JobsDep,
     return JobList(jobs=[_job(j.to_dict()) for j in jobs.list_jobs(key=collection, state=state)])
 
 
-@router.get("/jobs/{job_id}", response_model=Job, responses=errors(404))
+@router.get("/jobs/{job_id}", operation_id="get_job", response_model=Job, responses=errors(404))
 def get_job(job_id: JobId, jobs: JobsDep) -> Job:
     """A job's state, files and chunks done / total, rate, ETA; its report and errors when finished."""
     return _job(jobs.get(job_id).to_dict())
 
 
-@router.delete("/jobs/{job_id}", response_model=Job, responses=errors(404))
+@router.delete("/jobs/{job_id}", operation_id="cancel_job", response_model=Job, responses=errors(404))
 def cancel_job(job_id: JobId, jobs: JobsDep) -> Job:
     """Cancel a job (from any worker): a queued one ends now, a running one after the batch in progress."""
     return _job(jobs.cancel(job_id).to_dict())
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=Job, responses=errors(404))
+@router.post("/jobs/{job_id}/cancel", operation_id="cancel_job_post", response_model=Job, responses=errors(404))
 def cancel_job_post(job_id: JobId, jobs: JobsDep) -> Job:
     """Same as DELETE /jobs/{job_id}."""
     return _job(jobs.cancel(job_id).to_dict())

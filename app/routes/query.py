@@ -25,51 +25,53 @@ from app.routes import CollectionName, errors
 from app.schemas import NAME_PATTERN, ApiModels, QueryFilters, QueryParams, QueryRequest, QueryResponse
 from app.search_lanes import Lane, LanesClosed, SearchLanes
 from app.settings import Settings
-from indexer.errors import LimitExceeded, SemsearchError
-from indexer.search import Filters, Hits, SearchOptions
+from indexer.errors import InvalidInput, SemsearchError
+from indexer.search import Filters, SearchOptions, check_query, query_of, search_response
+from indexer.search import Query as SearchQuery
 
 PATH = "/collections/{name}/query"
 
 
-def run_query_group(collections: CollectionRegistry, key: tuple[str, SearchOptions], queries: list[str],
+def run_query_group(collections: CollectionRegistry, key: tuple[str, SearchOptions], queries: list[SearchQuery],
                     lane: Lane) -> list[str]:
     """Search lane work: one forward pass and one ``search_batch`` for queries with the same collection
-    and options, each answer serialized here, off the event loop. Returning the JSON text skips
-    FastAPI's second validation pass of the response (the model is still the documented
-    ``response_model``)."""
+    and options, each answer serialized here, off the event loop, by the library (so the CLI prints
+    the same bytes). The documented ``response_model`` is that same library type."""
     name, opts = key
     with collections.lease(name) as coll:
-        vectors = coll.embed_queries(queries, busy=lane.busy) if opts.mode != "keyword" else None
+        words = [q for q in queries if isinstance(q, str)]
+        # like queries take their vectors from the catalog: a group holding one embeds in search_batch
+        vectors = coll.embed_queries(words, busy=lane.busy) if len(words) == len(queries) else None
         lane.release()  # the rest is ranking in Python: the core is free for the next batch's forward pass
         results = coll.search_batch(queries, options=opts, vectors=vectors)
-    return [query_response(name, query, opts, hits).model_dump_json()
-            for query, hits in zip(queries, results, strict=True)]
+    return [search_response(name, query, opts, hits).to_json() for query, hits in zip(queries, results, strict=True)]
 
 
-def query_response(name: str, query: str, opts: SearchOptions, hits: Hits) -> QueryResponse:
-    """The query body (also what ``semsearch query --json`` prints without a server)."""
-    return QueryResponse.model_validate(
-        {"collection": name, "query": query, "mode": opts.mode, "k": opts.k, "offset": opts.offset,
-         "total_candidates": max(hits.total_candidates, opts.offset + len(hits)), "hits": hits.to_list()})
+def search_request(settings: Settings, *, query: str | None, like: str | None, k: int, offset: int, mode: str,
+                   filters: Filters, explain: bool, fusion: str | None = None,
+                   min_similarity: float | None = None) -> tuple[SearchQuery, SearchOptions]:
+    """The request's query and options, checked by the library's rules (the CLI applies the same)."""
+    opts = SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
+                         min_similarity=min_similarity)
+    opts.fusion = fusion if fusion is not None else settings.fusion  # SEMSEARCH_FUSION
+    opts.check(max_k=settings.max_k)
+    return check_query(query_of(query, like), mode=mode, max_chars=settings.max_query_chars), opts
 
 
-def search_options(settings: Settings, *, k: int, offset: int, mode: str, filters: Filters, explain: bool,
-                   fusion: str | None = None) -> SearchOptions:
-    """The request's options, once the limits are checked."""
-    if offset + k > settings.max_k:
-        raise LimitExceeded(f"offset + k is {offset + k}, over the limit of {settings.max_k} (SEMSEARCH_MAX_K)",
-                            field="offset")
-    return SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
-                         fusion=fusion if fusion is not None else settings.fusion)  # SEMSEARCH_FUSION
-
-
-def get_options(settings: Settings, params: QueryParams) -> SearchOptions:
+def get_request(settings: Settings, params: QueryParams) -> tuple[SearchQuery, SearchOptions]:
     filters = Filters(path_glob=params.path_glob, ext=params.ext, modified_after=params.modified_after)
-    return search_options(settings, k=params.k, offset=params.offset, mode=params.mode, filters=filters,
-                          explain=params.explain)
+    try:
+        return search_request(settings, query=params.q, like=params.like, k=params.k, offset=params.offset,
+                              mode=params.mode, filters=filters, explain=params.explain, fusion=params.fusion,
+                              min_similarity=params.min_similarity)
+    except InvalidInput as e:
+        if e.field == "query":  # GET spells it q
+            e.field = "q"
+            e.message = e.message.replace("query", "q", 1)
+        raise
 
 
-async def _search(lanes: SearchLanes, name: str, opts: SearchOptions, query: str) -> Response:
+async def _search(lanes: SearchLanes, name: str, opts: SearchOptions, query: SearchQuery) -> Response:
     """Hand the search to a lane (see ``app.search_lanes``): concurrent requests with the same
     collection and options share one embedding pass and one snapshot."""
     try:
@@ -82,23 +84,25 @@ async def _search(lanes: SearchLanes, name: str, opts: SearchOptions, query: str
 def router(models: ApiModels) -> APIRouter:
     r = APIRouter(prefix=PATH, tags=["query"])
 
-    @r.post("", response_model=QueryResponse, responses=errors(404, 409))
+    @r.post("", operation_id="query_collection", response_model=QueryResponse, responses=errors(404, 409, 503))
     @bind(body=models.query)
     async def query(name: CollectionName, body: QueryRequest, lanes: SearchLanesDep,
                     settings: SettingsDep) -> Response:
         """Search a collection; hits carry score, id or path, offsets, a snippet and metadata."""
         f: QueryFilters = body.filters
         filters = Filters(path_glob=f.path_glob, ext=f.ext, metadata=dict(f.metadata), modified_after=f.timestamp())
-        opts = search_options(settings, k=body.k, offset=body.offset, mode=body.mode, filters=filters,
-                              explain=body.explain, fusion=body.fusion)
-        return await _search(lanes, name, opts, body.query)
+        query, opts = search_request(settings, query=body.query, like=body.like, k=body.k, offset=body.offset,
+                                     mode=body.mode, filters=filters, explain=body.explain, fusion=body.fusion,
+                                     min_similarity=body.min_similarity)
+        return await _search(lanes, name, opts, query)
 
-    @r.get("", response_model=QueryResponse, responses=errors(404, 409))
+    @r.get("", operation_id="query_collection_get", response_model=QueryResponse, responses=errors(404, 409, 503))
     @bind(params=models.query_params)
     async def query_get(name: CollectionName, params: Annotated[QueryParams, Query()], lanes: SearchLanesDep,
                         settings: SettingsDep) -> Response:
         """Search with query parameters, for quick curl use: ?q=...&k=5&mode=dense&ext=md."""
-        return await _search(lanes, name, get_options(settings, params), params.q)
+        query, opts = get_request(settings, params)
+        return await _search(lanes, name, opts, query)
 
     return r
 
@@ -147,8 +151,8 @@ class GetQueryFastPath:
         scope["route"] = self.route  # for the metrics' label, as if routed
         response: Response
         try:
-            opts = get_options(self.settings, params)
-            response = Response(await lanes.submit((name, opts), params.q), media_type="application/json")
+            item, opts = get_request(self.settings, params)
+            response = Response(await lanes.submit((name, opts), item), media_type="application/json")
         except SemsearchError as e:
             response = semsearch_error_response(e)
         except LanesClosed:  # the route answers 503 with Retry-After

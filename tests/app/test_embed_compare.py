@@ -62,7 +62,7 @@ def test_openai_embeddings_single_string_and_bad_inputs(client):
     r = client.post("/v1/embeddings", json={"input": [], "model": "m"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "input"
     r = client.post("/v1/embeddings", json={"input": "x", "dimensions": 128})
-    assert r.status_code == 409 and r.json()["error"]["field"] == "dimensions"
+    assert r.status_code == 422 and r.json()["error"]["field"] == "dimensions"
     assert client.get("/v1/models").json()["data"][0]["id"] == "sentence-transformers/all-MiniLM-L6-v2"
 
 

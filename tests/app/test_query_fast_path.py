@@ -14,6 +14,7 @@ from app.routes import query
 from app.schemas import build_models
 from app.search_lanes import LanesClosed
 from indexer.errors import CollectionNotFound
+from indexer.search import Like
 from tests.app.conftest import make_settings
 
 ANSWER = '{"answered": "by the lanes"}'
@@ -75,6 +76,14 @@ def test_a_valid_query_is_answered_without_the_app():
     assert SCOPES[-1]["route"].path == "/collections/{name}/query"  # the metrics label it like the route
 
 
+def test_like_min_similarity_and_fusion_reach_the_lanes():
+    lanes = FakeLanes()
+    sent, handed_on = run("/collections/notes/query", "like=doc-1&min_similarity=0.25&fusion=rrf", lanes=lanes)
+    assert handed_on == [] and sent[0]["status"] == 200
+    ((_name, opts), item), = lanes.calls
+    assert item == Like("doc-1") and (opts.min_similarity, opts.fusion) == (0.25, "rrf")
+
+
 def test_defaults_and_a_repeated_key_read_like_starlette():
     lanes = FakeLanes()
     run("/collections/notes/query", "q=first&q=last", lanes=lanes)  # a repeated single-valued key: the last wins
@@ -84,7 +93,6 @@ def test_defaults_and_a_repeated_key_read_like_starlette():
 
 @pytest.mark.parametrize("path, query_string, method, root_path, lanes", [
     ("/collections/notes/query", "q=x", "POST", "", FakeLanes()),  # only GET
-    ("/collections/notes/query", "", "GET", "", FakeLanes()),  # q missing: the route reports it
     ("/collections/notes/query", "q=x&k=0", "GET", "", FakeLanes()),
     ("/collections/notes/query", "q=x&k=21", "GET", "", FakeLanes()),  # over max_k
     ("/collections/notes/query", "q=x&mode=fuzzy", "GET", "", FakeLanes()),
@@ -107,6 +115,11 @@ def test_limits_and_domain_errors_get_the_api_error_shape():
     sent, handed_on = run("/collections/notes/query", "q=x&k=15&offset=10", lanes=lanes)
     assert handed_on == [] and lanes.calls == [] and sent[0]["status"] == 422
     assert json.loads(sent[1]["body"])["error"]["field"] == "offset"
+
+    for query_string in ("", "q=+", "q=x&like=doc-1"):  # the library's query rules, answered like the route
+        sent, handed_on = run("/collections/notes/query", query_string, lanes=lanes)
+        assert handed_on == [] and lanes.calls == [] and sent[0]["status"] == 422
+        assert json.loads(sent[1]["body"])["error"]["field"] in ("q", "like")
 
     missing = CollectionNotFound("nope")
     sent, _ = run("/collections/nope/query", "q=x", lanes=FakeLanes(missing))

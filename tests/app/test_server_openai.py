@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
+import importlib.util
 import time
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import numpy as np
@@ -17,16 +15,8 @@ import pytest
 from openai import OpenAI
 from sentence_transformers import util
 
-from indexer.bench import stop_process
-
 REPO = Path(__file__).resolve().parents[2]
 KEY = "server-test-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -35,29 +25,17 @@ def server(tmp_path_factory):
     (data / "docs").mkdir()
     (data / "docs" / "tea.txt").write_text("Green tea is brewed with water below boiling.")
     (data / "docs" / "moon.md").write_text("The Moon orbits the Earth about once a month.")
-    port = _free_port()
-    env = {**os.environ, "SEMSEARCH_DATA_DIR": str(data), "SEMSEARCH_API_KEYS": KEY, "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=data, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"server did not become ready (exit {proc.poll()}):\n{out[-3000:]}")
-            time.sleep(0.25)
+    with _http_burst().serve(data, env={"SEMSEARCH_API_KEYS": KEY}, timeout=120) as base:
         yield base
-    finally:
-        stop_process(proc, timeout=30)
+
+
+def _http_burst() -> ModuleType:
+    """benchmarks/http_burst.py, whose ``serve`` starts the server as ``semsearch serve`` does."""
+    spec = importlib.util.spec_from_file_location("http_burst", REPO / "benchmarks" / "http_burst.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_openai_client_float_and_default_base64(server, embedder):

@@ -1,4 +1,4 @@
-"""Hybrid fusion math (indexer.search.fuse, min_max): relative score fusion and reciprocal rank fusion."""
+"""Hybrid fusion math (indexer.search.fusion: fuse, min_max): relative score fusion and reciprocal rank fusion."""
 
 from __future__ import annotations
 

@@ -1,0 +1,101 @@
+"""What a search may ask for, and the rules every caller shares (library, CLI and HTTP alike).
+
+The HTTP schemas declare the same limits so the OpenAPI document shows them, but the rules are
+checked here: a CLI user gets the same answer as an API client for the same request.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from indexer.errors import InvalidInput, LimitExceeded
+from indexer.search.filters import Filters
+from indexer.search.fusion import FUSIONS
+
+Mode = Literal["dense", "keyword", "hybrid"]
+MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
+Fusion = Literal["relative", "rrf"]
+
+DEFAULT_MAX_K = 1000  # the largest offset + k (SEMSEARCH_MAX_K)
+DEFAULT_MAX_QUERY_CHARS = 2000  # SEMSEARCH_MAX_QUERY_CHARS
+MAX_LIKE_CHARS = 4096  # a document id (512) or a file path (4096)
+
+
+@dataclass(frozen=True)
+class Like:
+    """"More like this": rank by the vector of an indexed document or file (its id or path),
+    leaving that source itself out of the hits."""
+
+    id: str
+
+
+Query = str | Like
+
+
+@dataclass
+class SearchOptions:
+    k: int = 10
+    offset: int = 0
+    mode: str = "hybrid"
+    filters: Filters = field(default_factory=Filters)
+    explain: bool = False
+    fusion: str = "relative"  # how hybrid combines the rankings: relative (min-max scores) | rrf (ranks)
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 100  # depth of each ranking that hybrid fuses
+    min_similarity: float | None = None  # drop hits whose cosine is below this (-1..1), before paging
+
+    def check(self, *, max_k: int = DEFAULT_MAX_K) -> None:
+        """Raise :class:`InvalidInput` (naming the field) unless these options make a valid search."""
+        if self.mode not in MODES:
+            raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}", field="mode")
+        if self.fusion not in FUSIONS:
+            raise InvalidInput(f"fusion must be one of {', '.join(FUSIONS)}, not {self.fusion!r}", field="fusion")
+        if self.k < 1:
+            raise InvalidInput("k must be at least 1", field="k")
+        if self.offset < 0:
+            raise InvalidInput("offset must be at least 0", field="offset")
+        if self.k > max_k:
+            raise LimitExceeded(f"k is {self.k}, over the limit of {max_k} (SEMSEARCH_MAX_K)", field="k")
+        if self.offset + self.k > max_k:
+            raise LimitExceeded(f"offset + k is {self.offset + self.k}, over the limit of {max_k} "
+                                "(SEMSEARCH_MAX_K)", field="offset")
+        m = self.min_similarity
+        if m is not None and not (math.isfinite(m) and -1.0 <= m <= 1.0):
+            raise InvalidInput(f"min_similarity must be a cosine between -1 and 1, not {m!r}",
+                               field="min_similarity")
+
+
+def check_query(query: Query, *, mode: str, max_chars: int = DEFAULT_MAX_QUERY_CHARS) -> Query:
+    """The query, if it is one a search can answer: words (not empty, at most ``max_chars``) or a
+    :class:`Like` of an id (dense or hybrid mode: a document's vector has no words to match)."""
+    if isinstance(query, Like):
+        if not query.id or len(query.id) > MAX_LIKE_CHARS:
+            raise InvalidInput(f"like must be a document id or file path of 1-{MAX_LIKE_CHARS} characters",
+                               field="like")
+        if mode == "keyword":
+            raise InvalidInput("like ranks by a document's vector: use mode dense or hybrid, not keyword",
+                               field="like")
+        return query
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput("query must not be empty: say what to look for (or use like with an id)",
+                           field="query")
+    if len(query) > max_chars:
+        raise LimitExceeded(f"query is {len(query):,} characters, over the limit of {max_chars:,} "
+                            "(SEMSEARCH_MAX_QUERY_CHARS)", field="query")
+    return query
+
+
+def query_of(query: str | None, like: str | None) -> Query:
+    """A request's query: its words or its ``like``, exactly one of them."""
+    if like is not None:
+        if query is not None:
+            raise InvalidInput("send either query (words) or like (a document id or file path), not both",
+                               field="like")
+        return Like(like)
+    if query is None:
+        raise InvalidInput("query is missing: say what to look for (or use like with an id)", field="query")
+    return query
