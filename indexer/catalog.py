@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS sources (
     metadata TEXT NOT NULL DEFAULT '{}',
     text TEXT,                      -- full text, kept for documents only (files stay on disk)
     indexed_at REAL NOT NULL,
+    partial INTEGER NOT NULL DEFAULT 0,  -- 1 while a big file is committed batch by batch (see SourceWrite)
     UNIQUE (kind, key)
 );
 CREATE TABLE IF NOT EXISTS chunks (
@@ -85,6 +86,11 @@ class SourceWrite:
     metadata: dict[str, Any] = field(default_factory=dict)
     text: str | None = None
     root: str = ""
+    # A big file is committed in several batches: the first replaces the source, the others ``append``
+    # their chunks to it; every batch but the last leaves it ``partial``, so an interrupted run is
+    # resumed (and never taken for an unchanged file).
+    partial: bool = False
+    append: bool = False
 
 
 @dataclass
@@ -128,6 +134,7 @@ class Catalog:
         try:
             self._w = _connect(path)
             self._w.executescript(_SCHEMA)
+            _add_missing_columns(self._w)
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('log_floor', '0')")
@@ -189,7 +196,7 @@ class Catalog:
             try:
                 seq = int(con.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0]) + 1
                 removed: list[int] = []
-                for kind, key in [*deletes, *((u.kind, u.key) for u in upserts)]:
+                for kind, key in [*deletes, *((u.kind, u.key) for u in upserts if not u.append)]:
                     row = con.execute("SELECT id FROM sources WHERE kind=? AND key=?", (kind, key)).fetchone()
                     if row is None:
                         continue
@@ -202,13 +209,12 @@ class Catalog:
                 for u in upserts:
                     if len(u.chunks) != len(u.vectors):
                         raise ValueError(f"{u.key}: {len(u.chunks)} chunks but {len(u.vectors)} vectors")
-                    cur = con.execute(
-                        "INSERT INTO sources (kind, key, root, ext, size, mtime, sha256, metadata, text, indexed_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    sid = self._append_to(u, now) if u.append else con.execute(
+                        "INSERT INTO sources (kind, key, root, ext, size, mtime, sha256, metadata, text, indexed_at,"
+                        " partial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (u.kind, u.key, u.root, u.ext, u.size, u.mtime, u.sha256, json.dumps(u.metadata), u.text,
-                         now),
-                    )
-                    sid = cur.lastrowid
+                         now, int(u.partial)),
+                    ).lastrowid
                     vecs = np.ascontiguousarray(u.vectors, dtype="<f4")
                     for c, v in zip(u.chunks, vecs, strict=True):
                         cur = con.execute(
@@ -236,6 +242,22 @@ class Catalog:
             chunks_added=len(added_ids),
             chunks_removed=len(removed),
         )
+
+    def _append_to(self, u: SourceWrite, now: float) -> int:
+        """The id of the partial source ``u`` continues (inside ``write``'s transaction); marks it done
+        when ``u`` is its last batch."""
+        row = self._w.execute("SELECT id, sha256 FROM sources WHERE kind=? AND key=? AND partial=1",
+                              (u.kind, u.key)).fetchone()
+        if row is None or row[1] != u.sha256:
+            raise ValueError(f"{u.key}: no partial source with sha256 {u.sha256} to append to")
+        self._w.execute("UPDATE sources SET partial=?, indexed_at=? WHERE id=?", (int(u.partial), now, row[0]))
+        return int(row[0])
+
+    def chunk_spans(self, kind: str, key: str) -> list[tuple[int, int, int]]:
+        """(ord, start, end) of a source's committed chunks, in order."""
+        return self.reader.execute(
+            "SELECT c.ord, c.start, c.end FROM chunks c JOIN sources s ON s.id = c.source_id "
+            "WHERE s.kind=? AND s.key=? ORDER BY c.ord", (kind, key)).fetchall()
 
     def prune_log(self, upto_seq: int) -> None:
         """Forget log entries that a saved vector index already reflects."""
@@ -293,6 +315,13 @@ class Catalog:
         for got_ids, vecs in self.iter_vectors(ids=ids):
             out.update(zip(got_ids.tolist(), vecs, strict=True))
         return out
+
+
+def _add_missing_columns(con: sqlite3.Connection) -> None:
+    """Columns added after a catalog was created (CREATE TABLE IF NOT EXISTS keeps an old table as is)."""
+    have = {r[1] for r in con.execute("PRAGMA table_info(sources)")}
+    if "partial" not in have:
+        con.execute("ALTER TABLE sources ADD COLUMN partial INTEGER NOT NULL DEFAULT 0")
 
 
 def _unpack(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:

@@ -288,13 +288,13 @@ class Collection:
         """Bring the collection in line with the files under ``root`` (see :mod:`indexer.sync`)."""
         return FolderSync(self, Path(root), progress=progress, cancel=cancel).run()
 
-    def file_states(self, root: Path) -> dict[str, tuple[int, float, str]]:
-        """key -> (size, mtime, sha256) of the indexed files under ``root``."""
+    def file_states(self, root: Path) -> dict[str, tuple[int, float, str, bool]]:
+        """key -> (size, mtime, sha256, partial) of the indexed files under ``root``."""
         prefix = str(root).rstrip("/") + "/"
         rows = self.catalog.reader.execute(
-            "SELECT key, size, mtime, sha256 FROM sources WHERE kind='file' AND substr(key, 1, ?) = ?",
+            "SELECT key, size, mtime, sha256, partial FROM sources WHERE kind='file' AND substr(key, 1, ?) = ?",
             (len(prefix), prefix))
-        return {key: (size, mtime, sha) for key, size, mtime, sha in rows}
+        return {key: (size, mtime, sha, bool(partial)) for key, size, mtime, sha, partial in rows}
 
     def remove_path(self, path: Path | str) -> int:
         """Drop a file's chunks (or every file under a folder). Returns the number of files removed."""

@@ -364,6 +364,14 @@ def read_file(path: Path, *, max_bytes: int) -> str:
             data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise SkipFile("unreadable", f"cannot read the file ({exc.strerror or _summarize(exc)})") from exc
+    return read_data(data, path, max_bytes=max_bytes)
+
+
+def read_data(data: bytes, path: Path, *, max_bytes: int) -> str:
+    """Text of a file's bytes ``data`` (at most ``max_bytes`` + 1 of them, read by the caller from an
+    open descriptor), by the type ``path`` names; raises :class:`SkipFile` like :func:`read_file`."""
+    path = Path(path)
+    _check_supported(path)
     if len(data) > max_bytes:
         detail = _too_large_detail(len(data), max_bytes)
         raise SkipFile("too_large", f"the file grew while being read; {detail}")

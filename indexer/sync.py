@@ -13,6 +13,8 @@ seen, and what is left at the end was deleted. Walking itself (and every skip re
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -23,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexer.catalog import SourceWrite
+from indexer.chunking import Chunk
 from indexer.errors import InvalidInput
-from indexer.readers import SkipFile, read_file
-from indexer.walk import Candidate, Skipped, walk
+from indexer.readers import SkipFile, read_data
+from indexer.walk import Candidate, Skipped, path_key, walk, why_unreadable
 
 if TYPE_CHECKING:
     from indexer.collection import Collection
@@ -41,6 +44,7 @@ class IndexReport:
 
     added: int = 0
     updated: int = 0
+    resumed: int = 0  # files a killed or cancelled run had partly committed, finished now
     unchanged: int = 0
     removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
@@ -52,8 +56,8 @@ class IndexReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "files": {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                      "removed": self.removed, "skipped": len(self.skipped)},
+            "files": {"added": self.added, "updated": self.updated, "resumed": self.resumed,
+                      "unchanged": self.unchanged, "removed": self.removed, "skipped": len(self.skipped)},
             "chunks": {"embedded": self.chunks_embedded, "removed": self.chunks_removed, "total": self.chunks_total},
             "skipped": [asdict(s) for s in self.skipped],
             "seconds": round(self.seconds, 3),
@@ -63,7 +67,12 @@ class IndexReport:
 
 @dataclass
 class Progress:
-    """Sent to the progress callback after every batch."""
+    """Sent to the progress callback when a run starts, at each phase and batch, and at least every
+    ``TELL_EVERY`` seconds while files are walked or embedded.
+
+    ``phase``: walking (counting the files to do) -> indexing (reading, chunking, embedding, committing)
+    -> removing (files that are gone) -> saving (the vector index) -> done. ``eta_seconds`` comes from
+    the bytes still to read in changed files; ``None`` until the first batch gives a rate."""
 
     files_done: int
     files_total: int
@@ -71,14 +80,19 @@ class Progress:
     chunks_per_second: float
     eta_seconds: float | None
     current: str = ""
+    phase: str = "indexing"
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+TELL_EVERY = 0.5  # seconds between progress calls while nothing else forces one
+
+
+@dataclass
+class _Piece:
+    """Some (or all) chunks of one file, waiting in the batch."""
+
+    write: SourceWrite
+    status: str | None  # added | updated | resumed when this piece completes its file, else None
+    nbytes: float  # this piece's share of the file's size (for the ETA)
 
 
 class FolderSync:
@@ -89,17 +103,24 @@ class FolderSync:
         self.coll = collection
         self.limits = collection.limits
         self.root = Path(root).expanduser().absolute()
+        self.root_key = path_key(self.root)
         self.progress = progress
         self.cancel = cancel
         self.report = IndexReport()
         self.started = time.monotonic()
-        self.known: dict[str, tuple[int, float, str]] = {}  # key -> (size, mtime, sha256), popped when seen
+        self.known: dict[str, tuple[int, float, str, bool]] = {}  # key -> (size, mtime, sha256, partial)
         self.gone: list[str] = []  # known files seen again but no longer indexable (empty, unsupported, ...)
-        self.pending: list[tuple[SourceWrite, str]] = []  # (write, "added" | "updated") waiting for a batch
+        self.pending: list[_Piece] = []
         self.pending_chunks = 0
         self.touches: list[tuple[str, float]] = []  # (key, new mtime) of files whose content is unchanged
-        self.files_total = 0
-        self.files_done = 0
+        # progress: files and bytes (of changed files) to do and done; chunks embedded but not committed
+        self.phase = "walking"
+        self.current = ""
+        self.files_total = self.files_done = 0
+        self.bytes_total = self.bytes_done = 0.0
+        self.in_flight = 0
+        self.in_flight_bytes = 0.0
+        self.indexing_started = self.last_tell = 0.0
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -107,11 +128,12 @@ class FolderSync:
     def run(self) -> IndexReport:
         if not self.root.is_dir():
             raise InvalidInput(f"{self.root} is not a folder", field="path")
-        self.known = self.coll.file_states(self.root)
+        self.known = self.coll.file_states(Path(self.root_key))
+        self.tell(force=True)
         if self.progress is not None:  # the files to do, for progress and ETA: no second walk when nobody watches
-            self.files_total = sum(isinstance(item, Candidate)
-                                   for item in walk(self.root, max_bytes=self.limits.max_file_bytes))
-        self.tell("")
+            self.count()
+        self.set_phase("indexing")
+        self.indexing_started = time.monotonic()
         for item in walk(self.root, max_bytes=self.limits.max_file_bytes):
             if self.cancelled():
                 break
@@ -121,12 +143,29 @@ class FolderSync:
                 self.visit(item)
         self.flush()
         if not self.cancelled():
+            self.set_phase("removing")
             self.remove_gone()
-        self.tell("")
+        self.set_phase("saving")
         self.coll.checkpoint()
         self.report.chunks_total = self.coll.catalog.count_chunks()
         self.report.seconds = time.monotonic() - self.started
+        self.set_phase("done")
         return self.report
+
+    def count(self) -> None:
+        for item in walk(self.root, max_bytes=self.limits.max_file_bytes):
+            if self.cancelled():
+                return
+            if isinstance(item, Candidate):
+                self.files_total += 1
+                if not self.unchanged_by_stat(item, self.known.get(item.key)):
+                    self.bytes_total += item.size
+                self.current = str(item.path.parent)
+                self.tell()
+
+    @staticmethod
+    def unchanged_by_stat(cand: Candidate, old: tuple[int, float, str, bool] | None) -> bool:
+        return old is not None and old[0] == cand.size and old[1] == cand.mtime and not old[3]
 
     def skipped_entry(self, item: Skipped) -> None:
         self.report.skipped.append(item)
@@ -137,59 +176,113 @@ class FolderSync:
 
     def visit(self, cand: Candidate) -> None:
         """Decide what one file needs (nothing, an mtime update, or reading and embedding) and queue it."""
-        key = str(cand.path)
+        key = cand.key
         old = self.known.pop(key, None)
         self.files_done += 1
-        if old is not None and old[0] == cand.size and old[1] == cand.mtime:
+        self.current = key
+        if self.unchanged_by_stat(cand, old):
             self.report.unchanged += 1
+            self.tell()
             return
+        self.bytes_done += cand.size  # taken back below for the part still to embed
         try:
-            sha = sha256_file(cand.path)
-            if old is not None and old[2] == sha:
+            data = read_candidate(cand, self.limits.max_file_bytes)
+            sha = hashlib.sha256(data).hexdigest()
+            if old is not None and old[2] == sha and not old[3]:
                 self.report.unchanged += 1
                 self.touches.append((key, cand.mtime))
                 if len(self.touches) >= TOUCHES_PER_BATCH:
                     self.flush()
                 return
-            text = read_file(cand.path, max_bytes=self.limits.max_file_bytes)
+            text = read_data(data, cand.path, max_bytes=self.limits.max_file_bytes)
         except SkipFile as e:
             self.report.skipped.append(Skipped(key, e.reason, e.detail))
             if e.reason != "unreadable" and old is not None:  # unreadable: keep what we had
                 self.gone.append(key)
             return
         except OSError as e:
-            self.report.skipped.append(Skipped(key, "unreadable", e.strerror or str(e)))
+            self.report.skipped.append(Skipped(key, "unreadable", why_unreadable(e)))
             return
+        del data
+        self.tell()
         chunks = self.coll.chunk(text)
         if not chunks:
             self.report.skipped.append(Skipped(key, "empty", "no text to index"))
             if old is not None:
                 self.gone.append(key)
             return
-        write = SourceWrite(kind="file", key=key, sha256=sha, chunks=chunks, vectors=np.zeros((0, 0), np.float32),
-                            ext=cand.path.suffix.lower(), size=cand.size, mtime=cand.mtime, root=str(self.root))
-        self.pending.append((write, "added" if old is None else "updated"))
-        self.pending_chunks += len(chunks)
-        if self.pending_chunks >= self.limits.batch_chunks:
-            self.flush()
-            self.tell(key)
+        start = self.resume_point(key, chunks) if old is not None and old[3] and old[2] == sha else 0
+        status = "resumed" if start else "added" if old is None else "updated"
+        self.bytes_done -= cand.size * (len(chunks) - start) / len(chunks)
+        self.queue(cand, sha, chunks, start, status)
+
+    def resume_point(self, key: str, chunks: list[Chunk]) -> int:
+        """How many leading chunks of a partly indexed file are committed already (0: start again)."""
+        spans = self.coll.catalog.chunk_spans("file", key)
+        if 0 < len(spans) < len(chunks) and spans == [(c.ord, c.start, c.end) for c in chunks[: len(spans)]]:
+            return len(spans)
+        return 0
+
+    def queue(self, cand: Candidate, sha: str, chunks: list[Chunk], start: int, status: str) -> None:
+        """Queue ``chunks[start:]`` in pieces that fill the batch; commit each full batch at once. A file
+        longer than a batch is committed partial, piece by piece; its last piece marks it done."""
+        at, append = start, start > 0
+        share = cand.size / len(chunks)
+        while at < len(chunks) and not self.cancelled():
+            part = chunks[at : at + self.limits.batch_chunks - self.pending_chunks]
+            at += len(part)
+            last = at >= len(chunks)
+            write = SourceWrite(kind="file", key=cand.key, sha256=sha, chunks=part,
+                                vectors=np.zeros((0, 0), np.float32), ext=Path(cand.key).suffix.lower(),
+                                size=cand.size, mtime=cand.mtime, root=self.root_key, partial=not last, append=append)
+            self.pending.append(_Piece(write, status if last else None, share * len(part)))
+            self.pending_chunks += len(part)
+            append = True
+            if self.pending_chunks >= self.limits.batch_chunks:
+                self.flush()
 
     def flush(self) -> None:
-        """Embed the pending files and commit them (with the pending mtime updates) as one batch."""
-        if not self.pending and not self.touches:
+        """Embed the pending pieces and commit them (with the pending mtime updates) as one batch.
+        Cancelled while embedding: the batch is dropped (nothing of it was committed)."""
+        pieces, touches = self.pending, self.touches
+        self.pending, self.pending_chunks, self.touches = [], 0, []
+        if pieces and not self.embed(pieces):
+            pieces = []
+        if not pieces and not touches:
             return
-        t0 = time.monotonic()
-        writes = self.coll.embed_writes(self.pending) if self.pending else []
-        self.report.embed_seconds += time.monotonic() - t0
-        added, removed = self.coll.commit(writes, touches=self.touches)
+        added, removed = self.coll.commit([p.write for p in pieces], touches=touches)
         self.report.chunks_embedded += added
         self.report.chunks_removed += removed
-        for _write, status in self.pending:
-            if status == "added":
-                self.report.added += 1
-            else:
-                self.report.updated += 1
-        self.pending, self.pending_chunks, self.touches = [], 0, []
+        self.in_flight, self.in_flight_bytes = 0, 0.0
+        for piece in pieces:
+            self.bytes_done += piece.nbytes
+            if piece.status is not None:
+                setattr(self.report, piece.status, getattr(self.report, piece.status) + 1)
+        self.tell(force=True)
+
+    def embed(self, pieces: list[_Piece]) -> bool:
+        """Fill each piece's vectors, longest texts first, a few forward passes at a time (so progress
+        moves and a cancel is seen within seconds). False if cancelled before the end."""
+        texts = [(pi, ci, c.text) for pi, p in enumerate(pieces) for ci, c in enumerate(p.write.chunks)]
+        texts.sort(key=lambda t: -len(t[2]))
+        for p in pieces:
+            p.write.vectors = np.empty((len(p.write.chunks), self.coll.embedder.dimension), np.float32)
+        batch_bytes = sum(p.nbytes for p in pieces)
+        group = 2 * self.limits.embed_batch_size
+        for at in range(0, len(texts), group):
+            if self.cancelled():
+                self.in_flight, self.in_flight_bytes = 0, 0.0
+                return False
+            part = texts[at : at + group]
+            t0 = time.monotonic()
+            vecs = self.coll.embedder.embed([t for _, _, t in part], batch_size=self.limits.embed_batch_size)
+            self.report.embed_seconds += time.monotonic() - t0
+            for (pi, ci, _), v in zip(part, vecs, strict=True):
+                pieces[pi].write.vectors[ci] = v
+            self.in_flight += len(part)
+            self.in_flight_bytes = batch_bytes * self.in_flight / len(texts)
+            self.tell()
+        return True
 
     def remove_gone(self) -> None:
         """Drop the files indexed before that are not there (or not indexable) any more."""
@@ -199,12 +292,36 @@ class FolderSync:
             self.report.removed = len(gone)
             self.report.chunks_removed += removed
 
-    def tell(self, current: str) -> None:
+    def set_phase(self, phase: str) -> None:
+        self.phase = phase
+        self.current = ""
+        self.tell(force=True)
+
+    def tell(self, *, force: bool = False) -> None:
         if self.progress is None:
             return
+        now = time.monotonic()
+        if not force and now - self.last_tell < TELL_EVERY:
+            return
+        self.last_tell = now
         r = self.report
-        elapsed = time.monotonic() - self.started
-        rate = r.chunks_embedded / r.embed_seconds if r.embed_seconds else 0.0
-        done = self.files_done
-        eta = elapsed / done * max(0, self.files_total - done) if done else None
-        self.progress(Progress(done, max(self.files_total, done), r.chunks_embedded, rate, eta, current))
+        embedded = r.chunks_embedded + self.in_flight
+        rate = embedded / r.embed_seconds if r.embed_seconds else 0.0
+        done = min(self.bytes_done + self.in_flight_bytes, self.bytes_total)
+        eta = None
+        if self.phase == "indexing" and done > 0 and embedded:
+            eta = (now - self.indexing_started) / done * (self.bytes_total - done)
+        elif self.phase in ("removing", "saving", "done"):
+            eta = 0.0
+        self.progress(Progress(self.files_done, max(self.files_total, self.files_done), embedded, rate, eta,
+                               self.current, self.phase))
+
+
+def read_candidate(cand: Candidate, max_bytes: int) -> bytes:
+    """The file's bytes (at most ``max_bytes`` + 1), read from a descriptor opened relative to its
+    verified parent folder; ``fstat`` on that descriptor confirms it is still a regular file."""
+    fd = cand.open()
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise SkipFile("unreadable", "it is no longer a regular file")
+        return f.read(max_bytes + 1)

@@ -360,10 +360,10 @@ def test_an_unreadable_folder_keeps_its_files(tmp_path, embedder, monkeypatch):
         real_scandir = walk_module.os.scandir
         cooking = str(root / "cooking")
 
-        def scandir(path):
-            if str(path) == cooking:
+        def scandir(fd):  # the walk lists open folder descriptors
+            if os.readlink(f"/proc/self/fd/{fd}") == cooking:
                 raise PermissionError(13, "Permission denied")
-            return real_scandir(path)
+            return real_scandir(fd)
 
         monkeypatch.setattr(walk_module.os, "scandir", scandir)
         report = c.index_folder(root)
