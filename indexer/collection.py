@@ -19,7 +19,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from indexer.catalog import Catalog, SourceRow, SourceWrite, source_row
-from indexer.chunking import Chunk, chunk_text
+from indexer.chunking import Chunk, chunk_text, iter_chunks
 from indexer.embedder import Embedder
 from indexer.errors import (
     CollectionExists,
@@ -260,6 +260,11 @@ class Collection:
     def chunk(self, text: str) -> list[Chunk]:
         return chunk_text(text, self.embedder.token_offsets(text), max_tokens=self.embedder.max_seq_length - 2,
                           overlap=self.limits.chunk_overlap)
+
+    def iter_chunks(self, text: str) -> Iterator[Chunk]:
+        """The chunks of a file's text, tokenized a segment at a time (see :func:`iter_chunks`)."""
+        return iter_chunks(text, self.embedder.token_offsets, max_tokens=self.embedder.max_seq_length - 2,
+                           overlap=self.limits.chunk_overlap)
 
     def commit(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
                touches: Sequence[tuple[str, float]] = ()) -> tuple[int, int]:

@@ -13,6 +13,7 @@ seen, and what is left at the end was deleted. Walking itself (and every skip re
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import stat
 import threading
@@ -184,62 +185,81 @@ class FolderSync:
             self.report.unchanged += 1
             self.tell()
             return
-        self.bytes_done += cand.size  # taken back below for the part still to embed
         try:
             data = read_candidate(cand, self.limits.max_file_bytes)
             sha = hashlib.sha256(data).hexdigest()
             if old is not None and old[2] == sha and not old[3]:
                 self.report.unchanged += 1
+                self.bytes_done += cand.size
                 self.touches.append((key, cand.mtime))
                 if len(self.touches) >= TOUCHES_PER_BATCH:
                     self.flush()
                 return
             text = read_data(data, cand.path, max_bytes=self.limits.max_file_bytes)
         except SkipFile as e:
-            self.report.skipped.append(Skipped(key, e.reason, e.detail))
-            if e.reason != "unreadable" and old is not None:  # unreadable: keep what we had
-                self.gone.append(key)
+            self.skip(Skipped(key, e.reason, e.detail), cand, gone=e.reason != "unreadable" and old is not None)
             return
-        except OSError as e:
-            self.report.skipped.append(Skipped(key, "unreadable", why_unreadable(e)))
+        except OSError as e:  # unreadable: keep what we had (a transient error must not delete data)
+            self.skip(Skipped(key, "unreadable", why_unreadable(e)), cand, gone=False)
             return
         del data
         self.tell()
-        chunks = self.coll.chunk(text)
-        if not chunks:
-            self.report.skipped.append(Skipped(key, "empty", "no text to index"))
-            if old is not None:
-                self.gone.append(key)
-            return
-        start = self.resume_point(key, chunks) if old is not None and old[3] and old[2] == sha else 0
-        status = "resumed" if start else "added" if old is None else "updated"
-        self.bytes_done -= cand.size * (len(chunks) - start) / len(chunks)
-        self.queue(cand, sha, chunks, start, status)
+        resume = old is not None and old[3] and old[2] == sha
+        if not self.queue(cand, sha, text, "updated" if old is not None else "added", resume):
+            self.skip(Skipped(key, "empty", "no text to index"), cand, gone=old is not None)
 
-    def resume_point(self, key: str, chunks: list[Chunk]) -> int:
-        """How many leading chunks of a partly indexed file are committed already (0: start again)."""
-        spans = self.coll.catalog.chunk_spans("file", key)
-        if 0 < len(spans) < len(chunks) and spans == [(c.ord, c.start, c.end) for c in chunks[: len(spans)]]:
-            return len(spans)
-        return 0
+    def skip(self, item: Skipped, cand: Candidate, *, gone: bool) -> None:
+        self.report.skipped.append(item)
+        self.bytes_done += cand.size
+        if gone:
+            self.gone.append(cand.key)
 
-    def queue(self, cand: Candidate, sha: str, chunks: list[Chunk], start: int, status: str) -> None:
-        """Queue ``chunks[start:]`` in pieces that fill the batch; commit each full batch at once. A file
-        longer than a batch is committed partial, piece by piece; its last piece marks it done."""
-        at, append = start, start > 0
-        share = cand.size / len(chunks)
-        while at < len(chunks) and not self.cancelled():
-            part = chunks[at : at + self.limits.batch_chunks - self.pending_chunks]
-            at += len(part)
-            last = at >= len(chunks)
-            write = SourceWrite(kind="file", key=cand.key, sha256=sha, chunks=part,
-                                vectors=np.zeros((0, 0), np.float32), ext=Path(cand.key).suffix.lower(),
-                                size=cand.size, mtime=cand.mtime, root=self.root_key, partial=not last, append=append)
-            self.pending.append(_Piece(write, status if last else None, share * len(part)))
-            self.pending_chunks += len(part)
-            append = True
-            if self.pending_chunks >= self.limits.batch_chunks:
-                self.flush()
+    def queue(self, cand: Candidate, sha: str, text: str, status: str, resume: bool) -> bool:
+        """Chunk ``text`` as a stream and queue its chunks in pieces that fill the batch; each full batch
+        is committed at once. A file longer than a batch is committed partial, piece by piece, and its
+        last piece marks it done. ``resume``: a killed or cancelled run committed the first chunks of
+        this very content already: those are checked against the fresh chunks and skipped.
+        False if the text has no chunks."""
+        spans = self.coll.catalog.chunk_spans("file", cand.key) if resume else []
+        chunks = self.coll.iter_chunks(text)
+        held: list[Chunk] = []  # the chunks matching ``spans`` so far (kept in case a later one differs)
+        for chunk in chunks:
+            if len(held) < len(spans) and spans[len(held)] == (chunk.ord, chunk.start, chunk.end):
+                held.append(chunk)
+                continue
+            break
+        else:
+            chunk = None
+        if held and len(held) == len(spans) and chunk is not None:
+            status, start, first = "resumed", len(held), [chunk]
+        else:  # nothing to resume (or a mismatch, or nothing left): all chunks, replacing what is stored
+            start, first = 0, held + ([chunk] if chunk is not None else [])
+        if not first:
+            return False
+        self.bytes_done += cand.size * (first[0].start / len(text))  # the part committed before
+        append = start > 0
+        part: list[Chunk] = []
+        for chunk in itertools.chain(first, chunks):
+            if self.cancelled():
+                return True
+            if part and len(part) + self.pending_chunks >= self.limits.batch_chunks:
+                self.add_piece(cand, sha, part, text, partial=True, append=append, status=None)
+                part, append = [], True
+            part.append(chunk)
+            self.tell()
+        self.add_piece(cand, sha, part, text, partial=False, append=append, status=status)
+        return True
+
+    def add_piece(self, cand: Candidate, sha: str, part: list[Chunk], text: str, *, partial: bool, append: bool,
+                  status: str | None) -> None:
+        write = SourceWrite(kind="file", key=cand.key, sha256=sha, chunks=part, vectors=np.zeros((0, 0), np.float32),
+                            ext=Path(cand.key).suffix.lower(), size=cand.size, mtime=cand.mtime, root=self.root_key,
+                            partial=partial, append=append)
+        nbytes = cand.size * (part[-1].end - part[0].start) / max(1, len(text))
+        self.pending.append(_Piece(write, status, nbytes))
+        self.pending_chunks += len(part)
+        if self.pending_chunks >= self.limits.batch_chunks:
+            self.flush()
 
     def flush(self) -> None:
         """Embed the pending pieces and commit them (with the pending mtime updates) as one batch.

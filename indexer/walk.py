@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.errors import InvalidInput
+from indexer.errors import InvalidInput, PathNotAllowed
 from indexer.readers import SUPPORTED_EXTENSIONS, SUPPORTED_FILENAMES
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -255,3 +255,50 @@ def _file_skip(path: Path, st: os.stat_result, max_bytes: int, shown: str) -> Sk
         return Skipped(shown, "too_large",
                        f"{st.st_size:,} bytes is over the {max_bytes:,} byte limit (SEMSEARCH_MAX_FILE_BYTES)")
     return None
+
+
+@dataclass(frozen=True)
+class PinnedRoot:
+    """An allowed root, resolved once (at start-up) and held to that folder: ``configured`` as given,
+    ``real`` its real path then, and the folder's identity (device, inode). A root whose path later
+    leads elsewhere (a re-pointed symlink) or whose folder was replaced is refused, not followed."""
+
+    configured: Path
+    real: Path
+    identity: tuple[int, int] | None  # None: the folder did not exist when pinned
+
+    @classmethod
+    def pin(cls, configured: Path) -> PinnedRoot:
+        configured = Path(configured).expanduser().absolute()
+        real = Path(os.path.realpath(configured))
+        try:
+            st = os.stat(real)
+        except OSError:
+            return cls(configured, real, None)
+        return cls(configured, real, (st.st_dev, st.st_ino))
+
+    def check(self) -> None:
+        """Raise PathNotAllowed if the root no longer is the folder pinned at start-up."""
+        now = Path(os.path.realpath(self.configured))
+        if now != self.real:
+            raise PathNotAllowed(
+                f"The allowed root {path_key(self.configured)} now leads to {path_key(now)}, not to "
+                f"{path_key(self.real)} as when the server started; it is refused until the server is restarted "
+                "(SEMSEARCH_ALLOWED_ROOTS).", field="path")
+        if self.identity is None:
+            return
+        try:
+            fd = open_folder(self.real)
+        except OSError as e:
+            raise PathNotAllowed(f"The allowed root {path_key(self.real)} cannot be opened as the folder pinned "
+                                 f"at start-up ({why_unreadable(e)}).", field="path") from e
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if (st.st_dev, st.st_ino) != self.identity:
+            raise PathNotAllowed(f"The allowed root {path_key(self.real)} was replaced by another folder since the "
+                                 "server started; it is refused until the server is restarted.", field="path")
+
+    def holds(self, path: Path) -> bool:
+        return path == self.real or path.is_relative_to(self.real)
