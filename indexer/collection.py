@@ -49,6 +49,7 @@ from indexer.search import (
 )
 from indexer.sync import FolderSync, IndexReport, Progress
 from indexer.vectors import IndexFileError, VectorIndex
+from indexer.walk import path_key
 
 log = logging.getLogger(__name__)
 
@@ -303,11 +304,11 @@ class Collection:
 
     def remove_path(self, path: Path | str) -> int:
         """Drop a file's chunks (or every file under a folder). Returns the number of files removed."""
-        p = Path(path).expanduser().absolute()
-        keys = list(self.file_states(p))
-        row = self.catalog.reader.execute("SELECT 1 FROM sources WHERE kind='file' AND key=?", (str(p),)).fetchone()
+        key = path_key(Path(path).expanduser().absolute())
+        keys = list(self.file_states(Path(key)))
+        row = self.catalog.reader.execute("SELECT 1 FROM sources WHERE kind='file' AND key=?", (key,)).fetchone()
         if row:
-            keys.append(str(p))
+            keys.append(key)
         if keys:
             self.commit(deletes=[("file", k) for k in keys])
             self.checkpoint()

@@ -46,13 +46,19 @@ def spans(coll: Collection, key: str) -> list[tuple[int, int, int]]:
     return coll.catalog.chunk_spans("file", key)
 
 
-def test_a_non_utf8_file_name_is_indexed_under_an_escaped_key(tmp_path, embedder):
-    root = tmp_path / "bn"
+def make_bad_name_folder(root: Path) -> bytes:
+    """``root`` with good.txt and a file whose name is not UTF-8 (``bad_\\xff.txt``); returns that name's bytes."""
     root.mkdir()
     (root / "good.txt").write_text("Penguins huddle together through the antarctic winter.")
     raw = os.fsencode(root) + b"/bad_\xff.txt"
     with open(raw, "wb") as f:
         f.write(b"Volcanoes pour out molten lava.")
+    return raw
+
+
+def test_a_non_utf8_file_name_is_indexed_under_an_escaped_key(tmp_path, embedder):
+    root = tmp_path / "bn"
+    raw = make_bad_name_folder(root)
     with Collection.open(tmp_path / "data", "names", embedder) as c:
         report = c.index_folder(root)
         assert (report.added, report.skipped) == (2, [])
