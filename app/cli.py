@@ -111,7 +111,8 @@ def _print_report(report: Any, as_json: bool) -> None:
         _print_json(d)
         return
     f, c = d["files"], d["chunks"]
-    out.print(f"files: {f['added']} added, {f['updated']} updated, {f['unchanged']} unchanged, "
+    resumed = f", {f['resumed']} resumed" if f.get("resumed") else ""
+    out.print(f"files: {f['added']} added, {f['updated']} updated{resumed}, {f['unchanged']} unchanged, "
               f"{f['removed']} removed, {f['skipped']} skipped")
     rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""
     out.print(f"chunks: {c['embedded']} embedded, {c['removed']} removed, {c['total']} in the collection "
