@@ -153,15 +153,16 @@ def _index_once(coll: Any, path: Path, as_json: bool) -> Any:
     if as_json or not err.is_terminal:
         return coll.index_folder(path, progress=_StderrProgress())
     columns = (TextColumn("[bold]{task.fields[phase]}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.completed}/{task.total} files"), TextColumn("{task.fields[chunks]} chunks"),
+               TextColumn("{task.fields[files]} files"), TextColumn("{task.fields[chunks]} chunks"),
                TextColumn("{task.fields[rate]} chunks/s"), TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("index", total=None, phase="walking", chunks=0, rate="-", eta="-")
+        task = bar.add_task("index", total=None, phase="walking", files="0 found", chunks=0, rate="-", eta="-")
 
         def update(p: Any) -> None:
             eta = "-" if p.eta_seconds is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_seconds))
-            bar.update(task, total=None if p.phase == "walking" else p.files_total, completed=p.files_done,
-                       phase=p.phase if p.phase != "walking" else f"walking ({p.files_total} found)",
+            walking = p.phase == "walking"
+            bar.update(task, total=None if walking else p.files_total, completed=p.files_done, phase=p.phase,
+                       files=f"{p.files_total} found" if walking else f"{p.files_done}/{p.files_total}",
                        chunks=p.chunks_embedded, rate=f"{p.chunks_per_second:.0f}" if p.chunks_per_second else "-",
                        eta=eta)
 
