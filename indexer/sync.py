@@ -161,7 +161,7 @@ class FolderSync:
                 self.files_total += 1
                 if not self.unchanged_by_stat(item, self.known.get(item.key)):
                     self.bytes_total += item.size
-                self.current = str(item.path.parent)
+                self.current = path_key(item.path.parent)
                 self.tell()
 
     @staticmethod
