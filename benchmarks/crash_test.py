@@ -4,9 +4,10 @@
 
 Generates a varied corpus deterministically (nested folders, short notes to multi-batch files),
 indexes it once without interruption (the reference), then starts ``semsearch index`` on a second
-data folder again and again, killing it with SIGKILL at a random instant of an uninterrupted run's
-duration each time. After every kill it checks the catalog (``PRAGMA integrity_check``), that no
-committed chunk disappeared, and that the collection opens and its vector index matches the catalog.
+data folder again and again, killing it with SIGKILL each time: kill n waits until about n/(N+1) of
+the chunks are committed, then up to 3 s more (a random instant), so every kill interrupts real work.
+After every kill it checks the catalog (``PRAGMA integrity_check``), that no committed chunk
+disappeared, and that the collection opens and its vector index matches the catalog.
 A last run finishes the job; then chunk counts, chunk spans, vectors and top-10 results are compared
 with the reference. Prints kills survived / lost committed chunks / corrupt collections; exits 1 if
 anything was lost, corrupt or different. ``make crash-test`` runs it (N=20 over 1,000 files).
@@ -115,12 +116,15 @@ def run(files: int, kills: int, seed: int, batch_chunks: int, work: Path, say: A
     for n in range(1, kills + 1):
         proc = subprocess.Popen(index_cmd(corpus), env=env_for(crashed, batch_chunks),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        at = rng.uniform(0, clean_seconds)
-        try:
-            proc.wait(timeout=at)
-            finished = True
-        except subprocess.TimeoutExpired:
-            finished = False
+        # Kill n lands after about n/(N+1) of the chunks are committed, at a random moment up to a few
+        # seconds later: inside a model load, a walk, an embedding pass or a commit, never after the end.
+        target = max(seen + 1, total * n // (kills + 1) + rng.randint(-batch_chunks, batch_chunks))
+        started = time.monotonic()
+        while proc.poll() is None and committed(crashed)[0] < target and time.monotonic() - started < 1800:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 3.0))
+        at = time.monotonic() - started
+        finished = proc.poll() is not None
         before, _ = committed(crashed)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
