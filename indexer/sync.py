@@ -281,14 +281,14 @@ class FolderSync:
         self.tell(force=True)
 
     def embed(self, pieces: list[_Piece]) -> bool:
-        """Fill each piece's vectors, longest texts first, a few forward passes at a time (so progress
+        """Fill each piece's vectors, longest texts first, one forward pass at a time (so progress
         moves and a cancel is seen within seconds). False if cancelled before the end."""
         texts = [(pi, ci, c.text) for pi, p in enumerate(pieces) for ci, c in enumerate(p.write.chunks)]
         texts.sort(key=lambda t: -len(t[2]))
         for p in pieces:
             p.write.vectors = np.empty((len(p.write.chunks), self.coll.embedder.dimension), np.float32)
         batch_bytes = sum(p.nbytes for p in pieces)
-        group = 2 * self.limits.embed_batch_size
+        group = self.limits.embed_batch_size  # one forward pass: ~0.7 s on 2 idle cores
         for at in range(0, len(texts), group):
             if self.cancelled():
                 self.in_flight, self.in_flight_bytes = 0, 0.0
