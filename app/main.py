@@ -34,6 +34,7 @@ from app.search_lanes import SearchLanes
 from app.settings import InvalidSettings, Settings
 from indexer.embedder import Embedder, cpu_count, load_embedder
 from indexer.jobs import JobManager, jobs_file
+from indexer.walk import PinnedRoot
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     app = FastAPI(title="semsearch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    # resolved once, from the paths as configured (a symlinked root re-pointed later is refused): routes/jobs.py
+    app.state.roots = [PinnedRoot.pin(r) for r in settings.allowed_roots or [Path(settings.data_dir) / "docs"]]
     app.state.metrics = metrics
     app.state.minilm = explain.LazyMiniLM()
     metrics.watch(lambda: getattr(app.state, "collections", None), lambda: getattr(app.state, "jobs", None),

@@ -392,7 +392,8 @@ class Job(BaseModel):
     started_at: float | None
     finished_at: float | None
     files_done: int = 0
-    files_total: int | None = Field(None, description="Known once the folder has been walked")
+    phase: str | None = Field(None, description="starting | walking | indexing | removing | saving | done")
+    files_total: int | None = Field(None, description="Files found so far (grows while walking, then fixed)")
     chunks_embedded: int = 0
     chunks_per_second: float | None = None
     eta_seconds: float | None = None

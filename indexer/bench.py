@@ -164,7 +164,7 @@ def load_corpus(embedder: Any, path: Path | None, *, max_chunks: int, seed: int 
         source = f"BEIR corpus {root}"
     else:
         from indexer.readers import SkipFile, read_file
-        from indexer.sync import Candidate, walk
+        from indexer.walk import Candidate, walk
 
         for item in walk(root, max_bytes=20 * 1024 * 1024):
             if isinstance(item, Candidate):

@@ -28,13 +28,15 @@ from indexer.errors import damaged_catalog
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Schema changes after version 1, applied in order on open; each checks whether it is needed, so an
 # old collection opens (and is upgraded in place, without rewriting rows) and a new one ends equal.
 # 2: chunks.metadata: the page / slide / sheet / message a chunk starts in (``readers.Part``).
+# 3: sources.partial: 1 while a big file is committed batch by batch (see SourceWrite).
 _MIGRATIONS: list[tuple[int, str, str]] = [
     (2, "chunks", "ALTER TABLE chunks ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'"),
+    (3, "sources", "ALTER TABLE sources ADD COLUMN partial INTEGER NOT NULL DEFAULT 0"),
 ]
 
 _SCHEMA = """
@@ -97,6 +99,11 @@ class SourceWrite:
     text: str | None = None
     root: str = ""
     chunk_metadata: Sequence[dict[str, Any]] = ()  # per chunk (parallel to chunks) or empty: none
+    # A big file is committed in several batches: the first replaces the source, the others ``append``
+    # their chunks to it; every batch but the last leaves it ``partial``, so an interrupted run is
+    # resumed (and never taken for an unchanged file).
+    partial: bool = False
+    append: bool = False
 
 
 @dataclass
@@ -238,7 +245,7 @@ class Catalog:
             try:
                 seq = int(con.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0]) + 1
                 removed: list[int] = []
-                for kind, key in [*deletes, *((u.kind, u.key) for u in upserts)]:
+                for kind, key in [*deletes, *((u.kind, u.key) for u in upserts if not u.append)]:
                     row = con.execute("SELECT id FROM sources WHERE kind=? AND key=?", (kind, key)).fetchone()
                     if row is None:
                         continue
@@ -251,13 +258,12 @@ class Catalog:
                 for u in upserts:
                     if len(u.chunks) != len(u.vectors):
                         raise ValueError(f"{u.key}: {len(u.chunks)} chunks but {len(u.vectors)} vectors")
-                    cur = con.execute(
-                        "INSERT INTO sources (kind, key, root, ext, size, mtime, sha256, metadata, text, indexed_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    sid = self._append_to(u, now) if u.append else con.execute(
+                        "INSERT INTO sources (kind, key, root, ext, size, mtime, sha256, metadata, text, indexed_at,"
+                        " partial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (u.kind, u.key, u.root, u.ext, u.size, u.mtime, u.sha256, json.dumps(u.metadata), u.text,
-                         now),
-                    )
-                    sid = cur.lastrowid
+                         now, int(u.partial)),
+                    ).lastrowid
                     vecs = np.ascontiguousarray(u.vectors, dtype="<f4")
                     metas = [json.dumps(m) for m in u.chunk_metadata] or ["{}"] * len(u.chunks)
                     for c, v, m in zip(u.chunks, vecs, metas, strict=True):
@@ -287,6 +293,22 @@ class Catalog:
             chunks_added=len(added_ids),
             chunks_removed=len(removed),
         )
+
+    def _append_to(self, u: SourceWrite, now: float) -> int:
+        """The id of the partial source ``u`` continues (inside ``write``'s transaction); marks it done
+        when ``u`` is its last batch."""
+        row = self._w.execute("SELECT id, sha256 FROM sources WHERE kind=? AND key=? AND partial=1",
+                              (u.kind, u.key)).fetchone()
+        if row is None or row[1] != u.sha256:
+            raise ValueError(f"{u.key}: no partial source with sha256 {u.sha256} to append to")
+        self._w.execute("UPDATE sources SET partial=?, indexed_at=? WHERE id=?", (int(u.partial), now, row[0]))
+        return int(row[0])
+
+    def chunk_spans(self, kind: str, key: str) -> list[tuple[int, int, int]]:
+        """(ord, start, end) of a source's committed chunks, in order."""
+        return self.reader.execute(
+            "SELECT c.ord, c.start, c.end FROM chunks c JOIN sources s ON s.id = c.source_id "
+            "WHERE s.kind=? AND s.key=? ORDER BY c.ord", (kind, key)).fetchall()
 
     def prune_log(self, upto_seq: int) -> None:
         """Forget log entries that a saved vector index already reflects."""

@@ -11,7 +11,7 @@ exact characters of the file.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"[.!?;:][\"')\]]*$")
@@ -86,3 +86,39 @@ def chunk_text(text: str, offsets: Sequence[tuple[int, int]], *, max_tokens: int
                 break
         i = nxt
     return chunks
+
+
+SEGMENT_CHARS = 64 * 1024  # characters tokenized at a time by iter_chunks
+
+
+def iter_chunks(text: str, tokenize: Callable[[str], Sequence[tuple[int, int]]], *, max_tokens: int, overlap: int,
+                segment_chars: int = SEGMENT_CHARS) -> Iterator[Chunk]:
+    """The chunks of ``text`` one segment at a time, so a big file never holds all its tokens at once.
+
+    Each segment of about ``segment_chars`` characters ends at whitespace (where the tokenizer would
+    split anyway) and is chunked with :func:`chunk_text`; its last chunk may be cut short by the
+    segment's end, so it is dropped and the next segment starts where it started. Every other chunk
+    is exactly what chunking the whole text gives (a window only looks at tokens inside it), and the
+    result depends on the text alone, so a later run reproduces it chunk for chunk."""
+    pos, ord_ = 0, 0
+    while pos < len(text):
+        end = len(text) if len(text) - pos <= segment_chars else _segment_end(text, pos, segment_chars)
+        offsets = [(s + pos, e + pos) for s, e in tokenize(text[pos:end])]
+        chunks = chunk_text(text, offsets, max_tokens=max_tokens, overlap=overlap)
+        last = end >= len(text)
+        keep = chunks if last or len(chunks) < 2 else chunks[:-1]
+        for c in keep:
+            yield Chunk(ord_, c.start, c.end, c.text, c.tokens)
+            ord_ += 1
+        if last:
+            return
+        pos = end if len(keep) == len(chunks) else chunks[-1].start
+
+
+def _segment_end(text: str, pos: int, size: int) -> int:
+    """Where the segment starting at ``pos`` ends: the last whitespace in its second half, else ``pos + size``."""
+    end = pos + size
+    for i in range(end, pos + size // 2, -1):
+        if text[i - 1].isspace():
+            return i
+    return end

@@ -13,6 +13,7 @@ No path re-embeds anything.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -20,7 +21,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ import numpy as np
 
 from indexer import search
 from indexer.catalog import Catalog, SourceRow, SourceWrite, source_row
-from indexer.chunking import Chunk, chunk_text
+from indexer.chunking import Chunk, iter_chunks
 from indexer.described import described
 from indexer.embedder import Embedder
 from indexer.errors import (
@@ -42,12 +43,12 @@ from indexer.errors import (
     ModelMismatch,
     damaged_catalog,
 )
-from indexer.readers import SkipFile, read_document
 from indexer.search import Hits, Like, Query, SearchOptions
 from indexer.search.options import DEFAULT_MAX_K, DEFAULT_MAX_QUERY_CHARS
-from indexer.sync import Candidate, IndexReport, Progress, Skipped, walk
+from indexer.sync import FolderSync, IndexReport, Progress
 from indexer.tempfiles import remove_stale_temp_files
 from indexer.vectors import IndexFileError, VectorIndex
+from indexer.walk import path_key
 
 log = logging.getLogger(__name__)
 
@@ -137,14 +138,6 @@ def delete_collection(data_dir: Path, name: str) -> None:
     if not (path / CATALOG_FILE).exists():
         raise CollectionNotFound(name, list_collection_names(data_dir))
     shutil.rmtree(path)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Collection:
@@ -310,19 +303,23 @@ class Collection:
         self.close()
 
     # -- writing ---------------------------------------------------------------------------------
-    def _chunk(self, text: str, part_starts: Sequence[int] = ()) -> list[Chunk]:
-        """Chunks of ``text``; given where its parts start (pages, slides, messages), no chunk
-        crosses from one part into the next, so each chunk carries one part's metadata."""
-        bounds = sorted({0, len(text), *(s for s in part_starts if 0 < s < len(text))})
-        chunks: list[Chunk] = []
-        for a, b in zip(bounds, bounds[1:], strict=False):
-            piece = text[a:b]
-            for c in chunk_text(piece, self.embedder.token_offsets(piece),
-                                max_tokens=self.embedder.max_seq_length - 2, overlap=self.limits.chunk_overlap):
-                chunks.append(Chunk(len(chunks), c.start + a, c.end + a, c.text, c.tokens))
-        return chunks
+    def chunk(self, text: str, part_starts: Sequence[int] = ()) -> list[Chunk]:
+        """Chunks of ``text`` (see :meth:`iter_chunks`)."""
+        return list(self.iter_chunks(text, part_starts))
 
-    def _write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
+    def iter_chunks(self, text: str, part_starts: Sequence[int] = ()) -> Iterator[Chunk]:
+        """The chunks of a text, tokenized a segment at a time (see :func:`indexer.chunking.iter_chunks`).
+        Given where its parts start (pages, slides, messages: ``readers.Part``), no chunk crosses from
+        one part into the next, so each chunk carries one part's metadata."""
+        bounds = sorted({0, len(text), *(s for s in part_starts if 0 < s < len(text))})
+        ord_ = 0
+        for a, b in itertools.pairwise(bounds):
+            for c in iter_chunks(text[a:b], self.embedder.token_offsets, max_tokens=self.embedder.max_seq_length - 2,
+                                 overlap=self.limits.chunk_overlap):
+                yield Chunk(ord_, c.start + a, c.end + a, c.text, c.tokens)
+                ord_ += 1
+
+    def commit(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
                touches: Sequence[tuple[str, float]] = ()) -> tuple[int, int]:
         """Commit one batch to the catalog and the vector index together. Returns (added, removed) chunks."""
         with self.catalog.write_lock:
@@ -371,7 +368,7 @@ class Collection:
         except Exception:
             log.exception("%s: saving the vector index failed; it is retried at the next checkpoint", self.name)
 
-    def _embed_sources(self, items: list[tuple[SourceWrite, str]]) -> list[SourceWrite]:
+    def embed_writes(self, items: list[tuple[SourceWrite, str]]) -> list[SourceWrite]:
         texts = [c.text for w, _ in items for c in w.chunks]
         vecs = self.embedder.embed(texts, batch_size=self.limits.embed_batch_size)
         at = 0
@@ -382,132 +379,26 @@ class Collection:
 
     def index_folder(self, root: Path | str, *, progress: Callable[[Progress], None] | None = None,
                      cancel: threading.Event | None = None) -> IndexReport:
-        """Bring the collection in line with the files under ``root``: add new files, replace changed
-        ones, drop deleted ones. Unchanged files (same size and mtime, or same sha256) cost no embedding.
+        """Bring the collection in line with the files under ``root`` (see :mod:`indexer.sync`)."""
+        return FolderSync(self, Path(root), progress=progress, cancel=cancel).run()
 
-        Streams: the folder is walked while files are read, chunked and embedded in bounded batches
-        (and once before, to count its files, when ``progress`` is given); no list of its files is
-        kept. What is known of previously indexed files (size, mtime, sha256) is held as small
-        tuples and shrinks as they are seen; what is left at the end was deleted."""
-        started = time.monotonic()
-        root = Path(root).expanduser().absolute()
-        if not root.is_dir():
-            raise InvalidInput(f"{root} is not a folder", field="path")
-        report = IndexReport()
-        known = self._file_states(root)  # key -> (size, mtime, sha256); popped when the file is seen
-        # the files to do, for progress and ETA only: no second walk when nobody is watching
-        total = 0 if progress is None else sum(
-            isinstance(item, Candidate) for item in walk(root, max_bytes=self.limits.max_file_bytes))
-        gone: list[str] = []  # known files seen again but no longer indexable (empty, unsupported, ...)
-        pending: list[tuple[SourceWrite, str]] = []
-        pending_chunks = 0
-        touches: list[tuple[str, float]] = []
-        done = 0
-        embed_started = None
-
-        def flush() -> None:
-            nonlocal pending, pending_chunks, touches, embed_started
-            if not pending and not touches:
-                return
-            t0 = time.monotonic()
-            writes = self._embed_sources(pending) if pending else []
-            report.embed_seconds += time.monotonic() - t0
-            added, removed = self._write(writes, touches=touches)
-            report.chunks_embedded += added
-            report.chunks_removed += removed
-            for _w, status in pending:
-                if status == "added":
-                    report.added += 1
-                else:
-                    report.updated += 1
-            pending, pending_chunks, touches = [], 0, []
-
-        def tell(current: str) -> None:
-            if progress is None:
-                return
-            elapsed = time.monotonic() - started
-            rate = report.chunks_embedded / report.embed_seconds if report.embed_seconds else 0.0
-            eta = elapsed / done * max(0, total - done) if done else None
-            progress(Progress(done, max(total, done), report.chunks_embedded, rate, eta, current))
-
-        tell("")
-        for cand in walk(root, max_bytes=self.limits.max_file_bytes):
-            if cancel is not None and cancel.is_set():
-                break
-            if isinstance(cand, Skipped):
-                report.skipped.append(cand)
-                if cand.reason == "unreadable":  # keep what we had: a transient error must not delete data
-                    under = cand.path.rstrip("/") + "/"  # (an unreadable folder keeps the files under it)
-                    for k in [k for k in known if k == cand.path or k.startswith(under)]:
-                        del known[k]
-                continue
-            key = str(cand.path)
-            old = known.pop(key, None)
-            done += 1
-            if old is not None and old[0] == cand.size and old[1] == cand.mtime:
-                report.unchanged += 1
-                continue
-            try:
-                sha = _sha256_file(cand.path)
-                if old is not None and old[2] == sha:
-                    report.unchanged += 1
-                    touches.append((key, cand.mtime))
-                    continue
-                doc = read_document(cand.path, max_bytes=self.limits.max_file_bytes)
-            except SkipFile as e:
-                report.skipped.append(Skipped(key, e.reason, e.detail))
-                if e.reason != "unreadable" and old is not None:  # unreadable: keep what we had
-                    gone.append(key)
-                continue
-            except OSError as e:
-                report.skipped.append(Skipped(key, "unreadable", e.strerror or str(e)))
-                continue
-            chunks = self._chunk(doc.text, [p.start for p in doc.parts])
-            if not chunks:
-                report.skipped.append(Skipped(key, "empty", "no text to index"))
-                if old is not None:
-                    gone.append(key)
-                continue
-            write = SourceWrite(kind="file", key=key, sha256=sha, chunks=chunks,
-                                vectors=np.zeros((0, 0), np.float32), ext=cand.path.suffix.lower(),
-                                size=cand.size, mtime=cand.mtime, root=str(root), metadata=doc.metadata,
-                                chunk_metadata=doc.metadata_at([c.start for c in chunks]))
-            pending.append((write, "added" if old is None else "updated"))
-            pending_chunks += len(chunks)
-            if pending_chunks >= self.limits.batch_chunks or len(touches) >= 1000:
-                flush()
-                tell(key)
-        flush()
-        cancelled = cancel is not None and cancel.is_set()
-        if not cancelled:
-            gone.extend(known)  # indexed before, not found now
-            if gone:
-                _, removed = self._write(deletes=[("file", k) for k in gone])
-                report.removed = len(gone)
-                report.chunks_removed += removed
-        tell("")
-        self.checkpoint()
-        report.chunks_total = self.catalog.count_chunks()
-        report.seconds = time.monotonic() - started
-        return report
-
-    def _file_states(self, root: Path) -> dict[str, tuple[int, float, str]]:
-        """key -> (size, mtime, sha256) of the indexed files under ``root``."""
+    def file_states(self, root: Path) -> dict[str, tuple[int, float, str, bool]]:
+        """key -> (size, mtime, sha256, partial) of the indexed files under ``root``."""
         prefix = str(root).rstrip("/") + "/"
         rows = self.catalog.reader.execute(
-            "SELECT key, size, mtime, sha256 FROM sources WHERE kind='file' AND substr(key, 1, ?) = ?",
+            "SELECT key, size, mtime, sha256, partial FROM sources WHERE kind='file' AND substr(key, 1, ?) = ?",
             (len(prefix), prefix))
-        return {key: (size, mtime, sha) for key, size, mtime, sha in rows}
+        return {key: (size, mtime, sha, bool(partial)) for key, size, mtime, sha, partial in rows}
 
     def remove_path(self, path: Path | str) -> int:
         """Drop a file's chunks (or every file under a folder). Returns the number of files removed."""
-        p = Path(path).expanduser().absolute()
-        keys = list(self._file_states(p))
-        row = self.catalog.reader.execute("SELECT 1 FROM sources WHERE kind='file' AND key=?", (str(p),)).fetchone()
+        key = path_key(Path(path).expanduser().absolute())
+        keys = list(self.file_states(Path(key)))
+        row = self.catalog.reader.execute("SELECT 1 FROM sources WHERE kind='file' AND key=?", (key,)).fetchone()
         if row:
-            keys.append(str(p))
+            keys.append(key)
         if keys:
-            self._write(deletes=[("file", k) for k in keys])
+            self.commit(deletes=[("file", k) for k in keys])
             self.checkpoint()
         return len(keys)
 
@@ -530,14 +421,14 @@ class Collection:
             if existing.get(d.id) == sha:
                 counts["unchanged"] += 1
                 continue
-            chunks = self._chunk(d.text)
+            chunks = self.chunk(d.text)
             if not chunks:
                 raise InvalidInput(f"document {d.id!r} has no text to index", field="documents.text")
             items.append((SourceWrite(kind="doc", key=d.id, sha256=sha, chunks=chunks,
                                       vectors=np.zeros((0, 0), np.float32), metadata=d.metadata, text=d.text),
                           "updated" if d.id in existing else "added"))
         if items:
-            added, _ = self._write(self._embed_sources(items))
+            added, _ = self.commit(self.embed_writes(items))
             counts["chunks"] = added
             for _, status in items:
                 counts[status] += 1
@@ -556,7 +447,7 @@ class Collection:
         present = [r[0] for r in self.catalog.reader.execute(
             f"SELECT key FROM sources WHERE kind='doc' AND key IN ({','.join('?' * len(ids))})", list(ids))]
         if present:
-            self._write(deletes=[("doc", k) for k in present])
+            self.commit(deletes=[("doc", k) for k in present])
         return len(present)
 
     def list_sources(self, *, kind: str | None = None, offset: int = 0, limit: int = 100

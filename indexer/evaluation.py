@@ -330,6 +330,8 @@ def index_beir_corpus(coll: Collection, dataset: BeirDataset, *, batch_docs: int
     totals = {"added": 0, "updated": 0, "unchanged": 0, "chunks": 0}
     ids = [doc_id for doc_id in dataset.corpus if dataset.document_text(doc_id)]
     skipped = len(dataset.corpus) - len(ids)
+    if progress is not None:
+        progress(0, len(ids))
     for at in range(0, len(ids), max(1, batch_docs)):
         part = ids[at : at + batch_docs]
         counts = coll.upsert_documents(Document(doc_id, dataset.document_text(doc_id)) for doc_id in part)
@@ -360,7 +362,7 @@ def run_beir(
     split: str = "test",
     index_type: str = "flat",
     limits: Limits | None = None,
-    batch_docs: int = 256,
+    batch_docs: int = 64,  # documents per upsert: small enough that progress moves every second or two
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate retrieval on a BEIR folder through the same code users index and query through.
@@ -400,7 +402,7 @@ def run_beir(
                 hits = coll.search(dataset.queries[qid], k=k, mode=mode)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 run[qid] = {h.id: h.score for h in hits}
-                if progress is not None and (n % 25 == 0 or n == len(query_ids)):
+                if progress is not None:  # every query: the caller decides how often to show it
                     progress(mode, n, len(query_ids))
             scores = evaluate(run, dataset.qrels, ks=(10, 100))
             result[mode] = {

@@ -1,97 +1,42 @@
-"""Folder -> files to index: walking with clear skips, and the report of one indexing run.
+"""The folder-sync recipe: bring a collection in line with a folder.
 
-The walk never fails on a file: hidden entries, symlinks that leave the folder, symlink loops,
-oversized, binary, unreadable and unsupported files are yielded as :class:`Skipped` with a reason,
-so the caller can report them. Nothing here reads file contents except to classify them.
+walk the folder -> compare each file with what the catalog knows (size and mtime, then sha256) ->
+read and chunk the new and changed files -> embed and commit them in batches of
+``Limits.batch_chunks`` chunks -> drop the files that are gone -> checkpoint the vector index.
+
+Unchanged files cost no reading and no embedding. The folder is streamed: no list of its files is
+kept; what is known of previously indexed files is held as small tuples that shrink as files are
+seen, and what is left at the end was deleted. Walking itself (and every skip reason) lives in
+:mod:`indexer.walk`; committing a batch in :meth:`Collection.commit`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
 import stat
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from indexer import readers
+import numpy as np
 
+from indexer.catalog import SourceWrite
+from indexer.chunking import Chunk
+from indexer.errors import InvalidInput
+from indexer.readers import Extracted, SkipFile, read_data
+from indexer.walk import Candidate, Skipped, path_key, walk, why_unreadable
 
-@dataclass(frozen=True)
-class Skipped:
-    path: str
-    # hidden | symlink_outside | symlink_loop | too_large | binary | unreadable | unsupported | empty | over_limit
-    reason: str
-    detail: str = ""
+if TYPE_CHECKING:
+    from indexer.collection import Collection
 
+__all__ = ["Candidate", "FolderSync", "IndexReport", "Progress", "Skipped", "walk"]
 
-@dataclass(frozen=True)
-class Candidate:
-    path: Path  # absolute, inside the root (through the link if it is a symlink)
-    size: int
-    mtime: float
-
-
-def is_supported(path: Path) -> bool:
-    # By name only binary formats without a reader are refused; the reader sniffs the rest by content.
-    return readers.is_supported(path)
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def walk(root: Path, *, max_bytes: int) -> Iterator[Candidate | Skipped]:
-    """Every file under ``root`` (sorted, depth first) as a Candidate, or a Skipped with its reason."""
-    root = root.absolute()
-    real_root = os.path.realpath(root)
-    # Real paths of the folders on the current descent: a symlink back into one of them is a loop.
-    stack: list[tuple[Path, frozenset[str]]] = [(root, frozenset({real_root}))]
-    while stack:
-        folder, ancestors = stack.pop()
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as e:
-            yield Skipped(str(folder), "unreadable", e.strerror or str(e))
-            continue
-        subfolders: list[tuple[Path, frozenset[str]]] = []
-        for entry in entries:
-            path = Path(entry.path)
-            if entry.name.startswith("."):
-                yield Skipped(str(path), "hidden", "hidden files and folders are not indexed")
-                continue
-            try:
-                if entry.is_symlink():
-                    real = os.path.realpath(path)
-                    if not os.path.exists(real):
-                        yield Skipped(str(path), "unreadable", "broken symlink")
-                        continue
-                    if not _inside(real, real_root):
-                        yield Skipped(str(path), "symlink_outside", f"points to {real}, outside {real_root}")
-                        continue
-                    if os.path.isdir(real) and real in ancestors:
-                        yield Skipped(str(path), "symlink_loop", f"points back to {real}")
-                        continue
-                st = path.stat()
-            except OSError as e:
-                yield Skipped(str(path), "unreadable", e.strerror or str(e))
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                real = os.path.realpath(path)
-                if real in ancestors:
-                    yield Skipped(str(path), "symlink_loop", f"points back to {real}")
-                    continue
-                subfolders.append((path, ancestors | {real}))
-            elif not stat.S_ISREG(st.st_mode):
-                yield Skipped(str(path), "unsupported", "not a regular file")
-            elif not is_supported(path):
-                yield Skipped(str(path), "unsupported", readers.unsupported_detail(path))
-            elif st.st_size > max_bytes:
-                yield Skipped(str(path), "too_large",
-                              f"{st.st_size:,} bytes is over the {max_bytes:,} byte limit (SEMSEARCH_MAX_FILE_BYTES)")
-            else:
-                yield Candidate(path, st.st_size, st.st_mtime)
-        stack.extend(reversed(subfolders))
+TOUCHES_PER_BATCH = 1000  # mtime-only updates (unchanged content) committed together
 
 
 @dataclass
@@ -100,6 +45,7 @@ class IndexReport:
 
     added: int = 0
     updated: int = 0
+    resumed: int = 0  # files a killed or cancelled run had partly committed, finished now
     unchanged: int = 0
     removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
@@ -111,8 +57,8 @@ class IndexReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "files": {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                      "removed": self.removed, "skipped": len(self.skipped)},
+            "files": {"added": self.added, "updated": self.updated, "resumed": self.resumed,
+                      "unchanged": self.unchanged, "removed": self.removed, "skipped": len(self.skipped)},
             "chunks": {"embedded": self.chunks_embedded, "removed": self.chunks_removed, "total": self.chunks_total},
             "skipped": [asdict(s) for s in self.skipped],
             "seconds": round(self.seconds, 3),
@@ -122,7 +68,12 @@ class IndexReport:
 
 @dataclass
 class Progress:
-    """Sent to the progress callback after every batch."""
+    """Sent to the progress callback when a run starts, at each phase and batch, and at least every
+    ``TELL_EVERY`` seconds while files are walked or embedded.
+
+    ``phase``: walking (counting the files to do) -> indexing (reading, chunking, embedding, committing)
+    -> removing (files that are gone) -> saving (the vector index) -> done. ``eta_seconds`` comes from
+    the bytes still to read in changed files; ``None`` until the first batch gives a rate."""
 
     files_done: int
     files_total: int
@@ -130,3 +81,269 @@ class Progress:
     chunks_per_second: float
     eta_seconds: float | None
     current: str = ""
+    phase: str = "indexing"
+
+
+TELL_EVERY = 0.5  # seconds between progress calls while nothing else forces one
+
+
+@dataclass
+class _Piece:
+    """Some (or all) chunks of one file, waiting in the batch."""
+
+    write: SourceWrite
+    status: str | None  # added | updated | resumed when this piece completes its file, else None
+    nbytes: float  # this piece's share of the file's size (for the ETA)
+
+
+class FolderSync:
+    """One run of the recipe over one folder. Use once: ``FolderSync(coll, root).run()``."""
+
+    def __init__(self, collection: Collection, root: Path, *, progress: Callable[[Progress], None] | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.coll = collection
+        self.limits = collection.limits
+        self.root = Path(root).expanduser().absolute()
+        self.root_key = path_key(self.root)
+        self.progress = progress
+        self.cancel = cancel
+        self.report = IndexReport()
+        self.started = time.monotonic()
+        self.known: dict[str, tuple[int, float, str, bool]] = {}  # key -> (size, mtime, sha256, partial)
+        self.gone: list[str] = []  # known files seen again but no longer indexable (empty, unsupported, ...)
+        self.pending: list[_Piece] = []
+        self.pending_chunks = 0
+        self.touches: list[tuple[str, float]] = []  # (key, new mtime) of files whose content is unchanged
+        # progress: files and bytes (of changed files) to do and done; chunks embedded but not committed
+        self.phase = "walking"
+        self.current = ""
+        self.files_total = self.files_done = 0
+        self.bytes_total = self.bytes_done = 0.0
+        self.in_flight = 0
+        self.in_flight_bytes = 0.0
+        self.indexing_started = self.last_tell = 0.0
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def run(self) -> IndexReport:
+        if not self.root.is_dir():
+            raise InvalidInput(f"{self.root} is not a folder", field="path")
+        self.known = self.coll.file_states(Path(self.root_key))
+        self.tell(force=True)
+        if self.progress is not None:  # the files to do, for progress and ETA: no second walk when nobody watches
+            self.count()
+        self.set_phase("indexing")
+        self.indexing_started = time.monotonic()
+        for item in walk(self.root, max_bytes=self.limits.max_file_bytes):
+            if self.cancelled():
+                break
+            if isinstance(item, Skipped):
+                self.skipped_entry(item)
+            else:
+                self.visit(item)
+        self.flush()
+        if not self.cancelled():
+            self.set_phase("removing")
+            self.remove_gone()
+        self.set_phase("saving")
+        self.coll.checkpoint()
+        self.report.chunks_total = self.coll.catalog.count_chunks()
+        self.report.seconds = time.monotonic() - self.started
+        self.set_phase("done")
+        return self.report
+
+    def count(self) -> None:
+        for item in walk(self.root, max_bytes=self.limits.max_file_bytes):
+            if self.cancelled():
+                return
+            if isinstance(item, Candidate):
+                self.files_total += 1
+                if not self.unchanged_by_stat(item, self.known.get(item.key)):
+                    self.bytes_total += item.size
+                self.current = path_key(item.path.parent)
+                self.tell()
+
+    @staticmethod
+    def unchanged_by_stat(cand: Candidate, old: tuple[int, float, str, bool] | None) -> bool:
+        return old is not None and old[0] == cand.size and old[1] == cand.mtime and not old[3]
+
+    def skipped_entry(self, item: Skipped) -> None:
+        self.report.skipped.append(item)
+        if item.reason == "unreadable":  # keep what we had: a transient error must not delete data
+            under = item.path.rstrip("/") + "/"  # (an unreadable folder keeps the files under it)
+            for key in [k for k in self.known if k == item.path or k.startswith(under)]:
+                del self.known[key]
+
+    def visit(self, cand: Candidate) -> None:
+        """Decide what one file needs (nothing, an mtime update, or reading and embedding) and queue it."""
+        key = cand.key
+        old = self.known.pop(key, None)
+        self.files_done += 1
+        self.current = key
+        if self.unchanged_by_stat(cand, old):
+            self.report.unchanged += 1
+            self.tell()
+            return
+        try:
+            data = read_candidate(cand, self.limits.max_file_bytes)
+            sha = hashlib.sha256(data).hexdigest()
+            if old is not None and old[2] == sha and not old[3]:
+                self.report.unchanged += 1
+                self.bytes_done += cand.size
+                self.touches.append((key, cand.mtime))
+                if len(self.touches) >= TOUCHES_PER_BATCH:
+                    self.flush()
+                return
+            doc = read_data(data, cand.path, max_bytes=self.limits.max_file_bytes)
+        except SkipFile as e:
+            self.skip(Skipped(key, e.reason, e.detail), cand, gone=e.reason != "unreadable" and old is not None)
+            return
+        except OSError as e:  # unreadable: keep what we had (a transient error must not delete data)
+            self.skip(Skipped(key, "unreadable", why_unreadable(e)), cand, gone=False)
+            return
+        del data
+        self.tell()
+        resume = old is not None and old[3] and old[2] == sha
+        if not self.queue(cand, sha, doc, "updated" if old is not None else "added", resume):
+            self.skip(Skipped(key, "empty", "no text to index"), cand, gone=old is not None)
+
+    def skip(self, item: Skipped, cand: Candidate, *, gone: bool) -> None:
+        self.report.skipped.append(item)
+        self.bytes_done += cand.size
+        if gone:
+            self.gone.append(cand.key)
+
+    def queue(self, cand: Candidate, sha: str, doc: Extracted, status: str, resume: bool) -> bool:
+        """Chunk the file's text as a stream (no chunk crossing from one of its parts into the next) and
+        queue its chunks in pieces that fill the batch; each full batch is committed at once. A file longer than a batch is committed partial, piece by piece, and its
+        last piece marks it done. ``resume``: a killed or cancelled run committed the first chunks of
+        this very content already: those are checked against the fresh chunks and skipped.
+        False if the text has no chunks."""
+        spans = self.coll.catalog.chunk_spans("file", cand.key) if resume else []
+        text = doc.text
+        chunks = self.coll.iter_chunks(text, [p.start for p in doc.parts])
+        held: list[Chunk] = []  # the chunks matching ``spans`` so far (kept in case a later one differs)
+        for chunk in chunks:
+            if len(held) < len(spans) and spans[len(held)] == (chunk.ord, chunk.start, chunk.end):
+                held.append(chunk)
+                continue
+            break
+        else:
+            chunk = None
+        if held and len(held) == len(spans) and chunk is not None:
+            status, start, first = "resumed", len(held), [chunk]
+        else:  # nothing to resume (or a mismatch, or nothing left): all chunks, replacing what is stored
+            start, first = 0, held + ([chunk] if chunk is not None else [])
+        if not first:
+            return False
+        self.bytes_done += cand.size * (first[0].start / len(text))  # the part committed before
+        append = start > 0
+        part: list[Chunk] = []
+        for chunk in itertools.chain(first, chunks):
+            if self.cancelled():
+                return True
+            if part and len(part) + self.pending_chunks >= self.limits.batch_chunks:
+                self.add_piece(cand, sha, part, doc, partial=True, append=append, status=None)
+                part, append = [], True
+            part.append(chunk)
+            self.tell()
+        self.add_piece(cand, sha, part, doc, partial=False, append=append, status=status)
+        return True
+
+    def add_piece(self, cand: Candidate, sha: str, part: list[Chunk], doc: Extracted, *, partial: bool,
+                  append: bool, status: str | None) -> None:
+        write = SourceWrite(kind="file", key=cand.key, sha256=sha, chunks=part, vectors=np.zeros((0, 0), np.float32),
+                            ext=Path(cand.key).suffix.lower(), size=cand.size, mtime=cand.mtime, root=self.root_key,
+                            partial=partial, append=append, metadata=doc.metadata,
+                            chunk_metadata=doc.metadata_at([c.start for c in part]))
+        nbytes = cand.size * (part[-1].end - part[0].start) / max(1, len(doc.text))
+        self.pending.append(_Piece(write, status, nbytes))
+        self.pending_chunks += len(part)
+        if self.pending_chunks >= self.limits.batch_chunks:
+            self.flush()
+
+    def flush(self) -> None:
+        """Embed the pending pieces and commit them (with the pending mtime updates) as one batch.
+        Cancelled while embedding: the batch is dropped (nothing of it was committed)."""
+        pieces, touches = self.pending, self.touches
+        self.pending, self.pending_chunks, self.touches = [], 0, []
+        if pieces and not self.embed(pieces):
+            pieces = []
+        if not pieces and not touches:
+            return
+        added, removed = self.coll.commit([p.write for p in pieces], touches=touches)
+        self.report.chunks_embedded += added
+        self.report.chunks_removed += removed
+        self.in_flight, self.in_flight_bytes = 0, 0.0
+        for piece in pieces:
+            self.bytes_done += piece.nbytes
+            if piece.status is not None:
+                setattr(self.report, piece.status, getattr(self.report, piece.status) + 1)
+        self.tell(force=True)
+
+    def embed(self, pieces: list[_Piece]) -> bool:
+        """Fill each piece's vectors, longest texts first, one forward pass at a time (so progress
+        moves and a cancel is seen within seconds). False if cancelled before the end."""
+        texts = [(pi, ci, c.text) for pi, p in enumerate(pieces) for ci, c in enumerate(p.write.chunks)]
+        texts.sort(key=lambda t: -len(t[2]))
+        for p in pieces:
+            p.write.vectors = np.empty((len(p.write.chunks), self.coll.embedder.dimension), np.float32)
+        batch_bytes = sum(p.nbytes for p in pieces)
+        group = self.limits.embed_batch_size  # one forward pass: ~0.7 s on 2 idle cores
+        for at in range(0, len(texts), group):
+            if self.cancelled():
+                self.in_flight, self.in_flight_bytes = 0, 0.0
+                return False
+            part = texts[at : at + group]
+            t0 = time.monotonic()
+            vecs = self.coll.embedder.embed([t for _, _, t in part], batch_size=self.limits.embed_batch_size)
+            self.report.embed_seconds += time.monotonic() - t0
+            for (pi, ci, _), v in zip(part, vecs, strict=True):
+                pieces[pi].write.vectors[ci] = v
+            self.in_flight += len(part)
+            self.in_flight_bytes = batch_bytes * self.in_flight / len(texts)
+            self.tell()
+        return True
+
+    def remove_gone(self) -> None:
+        """Drop the files indexed before that are not there (or not indexable) any more."""
+        gone = self.gone + list(self.known)
+        if gone:
+            _, removed = self.coll.commit(deletes=[("file", k) for k in gone])
+            self.report.removed = len(gone)
+            self.report.chunks_removed += removed
+
+    def set_phase(self, phase: str) -> None:
+        self.phase = phase
+        self.current = ""
+        self.tell(force=True)
+
+    def tell(self, *, force: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if not force and now - self.last_tell < TELL_EVERY:
+            return
+        self.last_tell = now
+        r = self.report
+        embedded = r.chunks_embedded + self.in_flight
+        rate = embedded / r.embed_seconds if r.embed_seconds else 0.0
+        done = min(self.bytes_done + self.in_flight_bytes, self.bytes_total)
+        eta = None
+        if self.phase == "indexing" and done > 0 and embedded:
+            eta = (now - self.indexing_started) / done * (self.bytes_total - done)
+        elif self.phase in ("removing", "saving", "done"):
+            eta = 0.0
+        self.progress(Progress(self.files_done, max(self.files_total, self.files_done), embedded, rate, eta,
+                               self.current, self.phase))
+
+
+def read_candidate(cand: Candidate, max_bytes: int) -> bytes:
+    """The file's bytes (at most ``max_bytes`` + 1), read from a descriptor opened relative to its
+    verified parent folder; ``fstat`` on that descriptor confirms it is still a regular file."""
+    fd = cand.open()
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise SkipFile("unreadable", "it is no longer a regular file")
+        return f.read(max_bytes + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ def _print_report(report: Any, as_json: bool) -> None:
         print_json(d)
         return
     f, c = d["files"], d["chunks"]
-    out.print(f"files: {f['added']} added, {f['updated']} updated, {f['unchanged']} unchanged, "
+    resumed = f", {f['resumed']} resumed" if f.get("resumed") else ""
+    out.print(f"files: {f['added']} added, {f['updated']} updated{resumed}, {f['unchanged']} unchanged, "
               f"{f['removed']} removed, {f['skipped']} skipped")
     rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""
     out.print(f"chunks: {c['embedded']} embedded, {c['removed']} removed, {c['total']} in the collection "
@@ -35,23 +37,54 @@ def _print_report(report: Any, as_json: bool) -> None:
             out.print(f"... and {len(report.skipped) - 50} more (--json lists all)")
 
 
+def _progress_line(p: Any) -> str:
+    """One line of index progress: phase, files, chunks, rate and ETA."""
+    if p.phase == "walking":
+        return f"walking: {p.files_total} files found"
+    rate = f", {p.chunks_per_second:.0f} chunks/s" if p.chunks_per_second else ""
+    eta = "" if p.eta_seconds is None else f", ETA {time.strftime('%H:%M:%S', time.gmtime(p.eta_seconds))}"
+    return f"{p.phase}: {p.files_done}/{p.files_total} files, {p.chunks_embedded} chunks{rate}{eta}"
+
+
+class _StderrProgress:
+    """Progress as plain lines on stderr (piped, or with --json): each phase change, else every 2 s."""
+
+    def __init__(self, every: float = 2.0) -> None:
+        self.every, self.last, self.phase = every, 0.0, ""
+
+    def __call__(self, p: Any) -> None:
+        now = time.monotonic()
+        if p.phase != self.phase or now - self.last >= self.every:
+            self.phase, self.last = p.phase, now
+            sys.stderr.write(_progress_line(p) + "\n")
+            sys.stderr.flush()
+
+
 def _index_once(coll: Any, path: Path, as_json: bool) -> Any:
     if as_json or not err.is_terminal:
-        return coll.index_folder(path)
+        return coll.index_folder(path, progress=_StderrProgress())
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn("[bold]indexing"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.completed}/{task.total} files"), TextColumn("{task.fields[chunks]} chunks"),
+    columns = (TextColumn("[bold]{task.fields[phase]}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[files]} files"), TextColumn("{task.fields[chunks]} chunks"),
                TextColumn("{task.fields[rate]} chunks/s"), TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("index", total=None, chunks=0, rate="-", eta="-")
+        task = bar.add_task("index", total=None, phase="walking", files="0 found", chunks=0, rate="-", eta="-")
 
         def update(p: Any) -> None:
             eta = "-" if p.eta_seconds is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_seconds))
-            bar.update(task, total=p.files_total, completed=p.files_done, chunks=p.chunks_embedded,
-                       rate=f"{p.chunks_per_second:.0f}" if p.chunks_per_second else "-", eta=eta)
+            walking = p.phase == "walking"
+            bar.update(task, total=None if walking else p.files_total, completed=p.files_done, phase=p.phase,
+                       files=f"{p.files_total} found" if walking else f"{p.files_done}/{p.files_total}",
+                       chunks=p.chunks_embedded, rate=f"{p.chunks_per_second:.0f}" if p.chunks_per_second else "-",
+                       eta=eta)
 
         return coll.index_folder(path, progress=update)
+
+
+def _loading_model() -> None:
+    """Say at once what the first seconds are spent on (the model loads before any file is read)."""
+    err.print(f"loading the model {escape(state.settings.model)} ...", highlight=False)
 
 
 @app.command()
@@ -65,6 +98,7 @@ def index(
     """Index a folder of documents."""
     if not path.is_dir():
         fail(f"{path} is not a folder")
+    _loading_model()
     with open_collection(collection, create=True) as coll:
         _print_report(_index_once(coll, path, as_json), as_json)
         if watch:
@@ -114,11 +148,20 @@ def eval_(
         fail(f"{dataset_dir} is not a folder")
     modes = tuple(dict.fromkeys(mode)) or EVAL_MODES
     s = state.settings
+    _loading_model()
     embedder = common.embedder()
+    last: dict[str, Any] = {"stage": "", "at": 0.0}
 
-    def tell(stage: str, done: int, total: int) -> None:
-        if err.is_terminal and not as_json:
+    def tell(stage: str, done: int, total: int) -> None:  # on stderr, also with --json (stdout is the result)
+        now = time.monotonic()
+        if stage == last["stage"] and now - last["at"] < (0.2 if err.is_terminal else 2.0) and done != total:
+            return
+        last.update(stage=stage, at=now)
+        if err.is_terminal:
             err.print(f"[dim]{stage}: {done}/{total}[/dim]", end="\r")
+        else:
+            sys.stderr.write(f"{stage}: {done}/{total}\n")
+            sys.stderr.flush()
 
     try:
         result = run_beir(dataset_dir, data_dir=s.data_dir, collection=collection, embedder=embedder,

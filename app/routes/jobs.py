@@ -6,31 +6,41 @@ import os
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from app.deps import CollectionsDep, JobsDep, SettingsDep
+from app.deps import CollectionsDep, JobsDep
 from app.routes import CollectionName, errors
 from app.schemas import IndexFolderRequest, Job, JobList, JobState
 from indexer.errors import InvalidInput, PathNotAllowed
+from indexer.walk import PinnedRoot, path_key
 
 router = APIRouter(tags=["jobs"])
 
 JobId = Annotated[str, Path(min_length=1, max_length=64, description="Job id from POST .../index-folder")]
 
 
-def resolve_folder(raw: str, roots: list[FsPath]) -> FsPath:
+def resolve_folder(raw: str, roots: list[PinnedRoot]) -> FsPath:
     """The real path of ``raw`` if it lies inside an allowed root; relative paths start at the first root.
 
-    Symlinks and ``..`` are resolved before the check, so neither can lead outside a root."""
-    named = ", ".join(str(r) for r in roots)
+    Symlinks and ``..`` are resolved before the check, so neither can lead outside a root. The roots
+    were resolved once at start-up (``app.state.roots``); a root that leads elsewhere now is refused."""
+    named = ", ".join(path_key(r.real) for r in roots)
     p = FsPath(raw)
-    real = FsPath(os.path.realpath(p if p.is_absolute() else roots[0] / p))
-    if not any(real == root or real.is_relative_to(root) for root in roots):
+    real = FsPath(os.path.realpath(p if p.is_absolute() else roots[0].real / p))
+    root = next((r for r in roots if r.holds(real)), None)
+    if root is None:
         raise PathNotAllowed(f"{raw!r} is outside the folders this server may index: {named} "
                              "(SEMSEARCH_ALLOWED_ROOTS).", field="path")
+    root.check()
     if not real.is_dir():
         raise InvalidInput(f"{raw!r} is not a folder on the server (allowed roots: {named}).", field="path")
     return real
+
+
+def pinned_roots(request: Request) -> list[PinnedRoot]:
+    """The allowed roots as pinned when the app was built (see ``create_app``)."""
+    roots: list[PinnedRoot] = request.app.state.roots
+    return roots
 
 
 def _job(data: dict[str, Any]) -> Job:
@@ -41,13 +51,15 @@ def _job(data: dict[str, Any]) -> Job:
              status_code=status.HTTP_202_ACCEPTED, response_model=Job,
              responses=errors(403, 404, 409))
 def index_folder(name: CollectionName, body: IndexFolderRequest, response: Response, collections: CollectionsDep,
-                 jobs: JobsDep, settings: SettingsDep) -> Job:
+                 jobs: JobsDep, roots: Annotated[list[PinnedRoot], Depends(pinned_roots)]) -> Job:
     """Index a server-side folder in the background (new, changed and deleted files); returns the job."""
-    folder = resolve_folder(body.path, settings.roots())
+    folder = resolve_folder(body.path, roots)
     with collections.lease(name, create=body.create):
         pass  # open (or create) now, so a missing collection or another model fails this request
 
     def work(progress: Any, cancel: Any) -> Any:
+        progress({"phase": "starting"})
+        resolve_folder(str(folder), roots)  # the roots are checked again when the job starts
         with collections.lease(name) as coll:
             return coll.index_folder(folder, progress=progress, cancel=cancel)
 

@@ -17,6 +17,7 @@ from indexer.readers.dispatch import (
     SUPPORTED_FILENAMES,
     is_supported,
     read_bytes,
+    read_data,
     read_document,
     read_file,
     unsupported_detail,
@@ -27,5 +28,5 @@ from indexer.readers.text import decode_bytes, is_binary
 __all__ = [
     "BINARY_EXTENSIONS", "SKIP_REASONS", "SUPPORTED_EXTENSIONS", "SUPPORTED_FILENAMES", "Extracted", "Part",
     "ReadLimits", "SkipFile", "decode_bytes", "html_to_text", "is_binary", "is_supported", "read_bytes",
-    "read_document", "read_file", "unsupported_detail",
+    "read_data", "read_document", "read_file", "unsupported_detail",
 ]

@@ -152,6 +152,16 @@ def read_document(path: Path, *, max_bytes: int, limits: ReadLimits = DEFAULT_LI
             data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise SkipFile("unreadable", f"cannot read the file ({exc.strerror or summarize(exc)})") from exc
+    return read_data(data, path, max_bytes=max_bytes, limits=limits)
+
+
+def read_data(data: bytes, path: Path, *, max_bytes: int, limits: ReadLimits = DEFAULT_LIMITS) -> Extracted:
+    """Text, metadata and parts of a file's bytes ``data`` (at most ``max_bytes`` + 1 of them, read by
+    the caller, e.g. from a descriptor opened without following symlinks), by the type ``path``
+    names; raises :class:`SkipFile` like :func:`read_document`."""
+    path = Path(path)
+    if not is_supported(path):
+        raise SkipFile("unsupported", unsupported_detail(path))
     if len(data) > max_bytes:
         raise SkipFile("too_large", f"the file grew while being read; {_too_large_detail(len(data), max_bytes)}")
     return read_bytes(path.name, data, limits=limits)

@@ -12,7 +12,8 @@ def test_index_query_remove_collections(tmp_path, run_cli):
     root = make_folder(tmp_path / "docs")
     (root / "blob.txt").write_bytes(b"\x00\x01\x02binary")
     first = as_json(run_cli("index", str(root), "--json"))
-    assert first["files"] == {"added": len(TOPICS), "updated": 0, "unchanged": 0, "removed": 0, "skipped": 1}
+    assert first["files"] == {"added": len(TOPICS), "updated": 0, "resumed": 0, "unchanged": 0, "removed": 0,
+                              "skipped": 1}
     assert first["chunks"]["embedded"] == first["chunks"]["total"] == len(TOPICS)
     assert first["skipped"] == [{"path": str(root / "blob.txt"), "reason": "binary",
                                  "detail": first["skipped"][0]["detail"]}]

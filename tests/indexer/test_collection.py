@@ -316,13 +316,13 @@ def test_reader_sees_writes_made_by_another_process(tmp_path, embedder):
 def test_index_folder_streams_the_walk(tmp_path, embedder, monkeypatch):
     """The first batch is embedded while the walk is still early in the folder: no list of the
     folder's files is built before embedding starts (memory stays flat as folders grow)."""
-    import indexer.collection as collection_module
+    import indexer.sync as sync_module
 
     files = {f"d{i // 50:02d}/n{i:04d}.txt": f"Note {i} on topic {i % 7}." for i in range(400)}
     root = make_folder(tmp_path / "many", files)
     c = Collection.open(tmp_path / "data", "stream", embedder, limits=Limits(batch_chunks=32))
     yielded = [0]
-    real_walk = collection_module.walk
+    real_walk = sync_module.walk
 
     def counting_walk(*a, **kw):
         for item in real_walk(*a, **kw):
@@ -337,7 +337,7 @@ def test_index_folder_streams_the_walk(tmp_path, embedder, monkeypatch):
             at_first_embed.append(yielded[0])
         return real_embed(texts, **kw)
 
-    monkeypatch.setattr(collection_module, "walk", counting_walk)
+    monkeypatch.setattr(sync_module, "walk", counting_walk)
     monkeypatch.setattr(embedder, "embed", embed)
     try:
         report = c.index_folder(root, progress=lambda p: None)  # a watcher: the counting pass runs too
@@ -351,27 +351,27 @@ def test_index_folder_streams_the_walk(tmp_path, embedder, monkeypatch):
 def test_an_unreadable_folder_keeps_its_files(tmp_path, embedder, monkeypatch):
     """A folder that cannot be listed this time (permissions, a flaky mount) is reported, and the
     files indexed under it are kept, not deleted; they go only when the folder is really gone."""
-    import indexer.sync as sync_module
+    import indexer.walk as walk_module
 
     root = make_folder(tmp_path / "docs")
     c = Collection.open(tmp_path / "data", "keep", embedder)
     try:
         c.index_folder(root)
-        real_scandir = sync_module.os.scandir
+        real_scandir = walk_module.os.scandir
         cooking = str(root / "cooking")
 
-        def scandir(path):
-            if str(path) == cooking:
+        def scandir(fd):  # the walk lists open folder descriptors
+            if os.readlink(f"/proc/self/fd/{fd}") == cooking:
                 raise PermissionError(13, "Permission denied")
-            return real_scandir(path)
+            return real_scandir(fd)
 
-        monkeypatch.setattr(sync_module.os, "scandir", scandir)
+        monkeypatch.setattr(walk_module.os, "scandir", scandir)
         report = c.index_folder(root)
         assert report.removed == 0 and report.unchanged == len(TOPICS) - 2
         assert any(s.path == cooking and s.reason == "unreadable" for s in report.skipped)
         assert {h.path for h in c.search("knead the dough and bake bread", k=3, mode="dense")} & {
             str(root / "cooking/bread.md")}
-        monkeypatch.setattr(sync_module.os, "scandir", real_scandir)
+        monkeypatch.setattr(walk_module.os, "scandir", real_scandir)
         shutil.rmtree(root / "cooking")
         assert c.index_folder(root).removed == 2
     finally:
