@@ -216,10 +216,10 @@ class FolderSync:
 
     def queue(self, cand: Candidate, sha: str, doc: Extracted, status: str, resume: bool) -> bool:
         """Chunk the file's text as a stream (no chunk crossing from one of its parts into the next) and
-        queue its chunks in pieces that fill the batch; each full batch is committed at once. A file longer than a batch is committed partial, piece by piece, and its
-        last piece marks it done. ``resume``: a killed or cancelled run committed the first chunks of
-        this very content already: those are checked against the fresh chunks and skipped.
-        False if the text has no chunks."""
+        queue its chunks in pieces that fill the batch; each full batch is committed at once. A file
+        longer than a batch is committed partial, piece by piece, and its last piece marks it done.
+        ``resume``: a killed or cancelled run committed the first chunks of this very content already:
+        those are checked against the fresh chunks and skipped. False if the text has no chunks."""
         spans = self.coll.catalog.chunk_spans("file", cand.key) if resume else []
         text = doc.text
         chunks = self.coll.iter_chunks(text, [p.start for p in doc.parts])
