@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import require_api_key
@@ -25,16 +26,19 @@ from app.errors import CatchAllMiddleware, install_error_handlers
 from app.metrics import MeteredEmbedder, Metrics, MetricsMiddleware
 from app.middleware import AuthMiddleware, BodyLimitMiddleware
 from app.registry import CollectionRegistry
-from app.routes import collections, compare, documents, embed, explain, health, jobs, query
+from app.routes import collections, compare, documents, embed, explain, health, jobs, query, texts
+from app.routes import map as map_routes
 from app.schemas import build_models
 from app.search_lanes import SearchLanes
 from app.settings import Settings
 from indexer.embedder import Embedder, cpu_count, load_embedder
 from indexer.jobs import JobManager
+from indexer.projection import ProjectionCache
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+DOCS_STATIC = "/static-docs"  # where /docs and /redoc load Swagger UI and ReDoc from (public, like /static)
 
 DESCRIPTION = """Semantic search over your own documents: embed, index, query and compare.
 
@@ -95,10 +99,13 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             await run_in_threadpool(registry.close_all)
             app.state.embedder = app.state.collections = app.state.search_lanes = None
 
-    app = FastAPI(title="semsearch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc from the Swagger UI and ReDoc files shipped in fastapi-offline: no CDN, so they work offline.
+    app = FastAPIOffline(title="semsearch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                         static_url=DOCS_STATIC, favicon_url="/static/favicon.svg")
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.minilm = explain.LazyMiniLM()
+    app.state.maps = ProjectionCache()
     metrics.watch(lambda: getattr(app.state, "collections", None), lambda: getattr(app.state, "jobs", None),
                   lambda: getattr(app.state, "search_lanes", None))
 
@@ -108,7 +115,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     query_router = query.router(models)
     app.include_router(_summarized(health.router))
     for r in (embed.router(models), compare.router(models), collections.router, documents.router(models),
-              query_router, jobs.router, explain.router(models), health.metrics_router):
+              query_router, jobs.router, explain.router(models), health.metrics_router, texts.router,
+              map_routes.router):
         app.include_router(_summarized(r), dependencies=auth)
 
     # Added innermost first. The GET query fast path answers behind every check; metrics see every
@@ -126,5 +134,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     @app.get("/", include_in_schema=False)
     async def index_page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     return app
