@@ -18,10 +18,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import require_api_key
+from app.docs_pages import install_docs
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.metrics import MeteredEmbedder, Metrics, MetricsMiddleware
 from app.middleware import AuthMiddleware, BodyLimitMiddleware
@@ -38,7 +38,6 @@ from indexer.projection import ProjectionCache
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-DOCS_STATIC = "/static-docs"  # where /docs and /redoc load Swagger UI and ReDoc from (public, like /static)
 
 DESCRIPTION = """Semantic search over your own documents: embed, index, query and compare.
 
@@ -99,9 +98,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             await run_in_threadpool(registry.close_all)
             app.state.embedder = app.state.collections = app.state.search_lanes = None
 
-    # /docs and /redoc from the Swagger UI and ReDoc files shipped in fastapi-offline: no CDN, so they work offline.
-    app = FastAPIOffline(title="semsearch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                         static_url=DOCS_STATIC, favicon_url="/static/favicon.svg")
+    app = FastAPI(title="semsearch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    install_docs(app, icon="/static/favicon.svg")  # /docs and /redoc from local files: they work offline
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.minilm = explain.LazyMiniLM()

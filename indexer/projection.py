@@ -32,7 +32,7 @@ class MapPoint:
     y: float
     kind: str  # "file" or "doc"
     id: str  # the file path or document id
-    folder: str  # the file's folder below the indexed root ("." at the root); "(documents)" for documents
+    folder: str  # the file's folder from the indexed folder down ("notes/2024"); "(documents)" for documents
     start: int
     end: int
     preview: str  # the chunk's first characters
@@ -74,11 +74,13 @@ def _pca(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float]]:
 
 
 def _folder(kind: str, key: str, root: str) -> str:
+    """The file's folder named from the indexed folder down (``notes/2024``), so that two indexed
+    folders stay apart on the map."""
     if kind == "doc":
         return "(documents)"
     parent = PurePath(key).parent
     try:
-        return str(parent.relative_to(root)) if root else str(parent)
+        return str(parent.relative_to(PurePath(root).parent)) if root else str(parent)
     except ValueError:
         return str(parent)
 

@@ -22,7 +22,8 @@ class MapPointOut(BaseModel):
     y: float
     kind: str = Field(description="file or doc")
     id: str = Field(description="The file's path or the document's id")
-    folder: str = Field(description="The file's folder below the indexed root; '(documents)' for documents")
+    folder: str = Field(description="The file's folder from the indexed folder down, e.g. 'notes/2024'; "
+                        "'(documents)' for documents")
     start: int = Field(description="The chunk's character offsets in its source")
     end: int
     preview: str = Field(description="The chunk's first characters")

@@ -74,7 +74,7 @@ def test_map_projects_every_chunk_and_places_the_query_among_its_hits(indexed):
     m = r.json()
     info = indexed.get("/collections/notes").json()
     assert m["method"] == "pca" and m["total"] == m["sampled"] == info["chunks"] == len(m["points"])
-    assert {p["folder"] for p in m["points"]} == {".", "sub", "(documents)"}
+    assert {p["folder"] for p in m["points"]} == {"docs", "docs/sub", "(documents)"}
     top = m["query"]["hits"][0]
     assert top["rank"] == 1 and top["id"].endswith("planets.txt")
     assert [h["rank"] for h in m["query"]["hits"]] == [1, 2, 3]
