@@ -138,6 +138,7 @@ async function loadMap(event) {
   try {
     const m = await api("GET", `/collections/${enc(name)}/map?${params}`);
     MapView.data = m; MapView.name = name; MapView.selected = -1;
+    $("map-wrap").hidden = m.points.length === 0;
     const hits = m.query ? m.query.hits : [];
     MapView.order = [...hits.map((_, i) => ({ kind: "hit", i })),
       ...m.points.map((_, i) => ({ kind: "point", i })).sort((a, b) => m.points[a.i].x - m.points[b.i].x)];

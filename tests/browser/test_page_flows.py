@@ -104,6 +104,15 @@ def test_new_user_flow(open_page, server, width, by):
     p.assert_no_overflow()
     p.shot("filtered", "#search-title")
 
+    # Modified after a date to come: nothing yet, and the page says so.
+    page.fill("#modified-after", "2999-01-01")
+    activate(p, "#search-form button[type=submit]", by)
+    page.wait_for_function("document.querySelector('#search-status').textContent.startsWith('no hits')")
+    assert "after=2999-01-01" in page.url and page.locator("#hits li").count() == 0
+    page.fill("#modified-after", "")
+    activate(p, "#search-form button[type=submit]", by)
+    page.wait_for_selector("#hits li")
+
     # Open the hit: its full text, the passage marked and scrolled into view.
     activate(p, "#hits li .hit-id", by)
     page.wait_for_selector("#viewer:not([hidden]) mark.span")
