@@ -43,6 +43,7 @@ function drawMap() {
   ctx.font = "bold 11px system-ui, sans-serif";
   ctx.textBaseline = "middle";
   MapView.hitXY = hits.map(at);
+  canvas.dataset.hits = JSON.stringify(MapView.hitXY.map(([x, y]) => [Math.round(x), Math.round(y)]));
   hits.forEach((h, i) => {
     const [x, y] = MapView.hitXY[i];
     ctx.strokeStyle = "#1d232a"; ctx.lineWidth = 2;
@@ -91,15 +92,16 @@ function describePoint(p) {
   return `${rank}${where}: ${p.preview.replace(/\s+/g, " ").slice(0, 200)}`;
 }
 
-// The nearest hit, point or the query within 10 px of the pointer.
+// The nearest hit, point or the query within 10 px of the pointer (null: none).
 function mapTarget(event) {
   const box = $("map-canvas").getBoundingClientRect();
   const x = event.clientX - box.left, y = event.clientY - box.top;
   const d = (xy) => Math.hypot(xy[0] - x, xy[1] - y);
   let best = null, bestD = 10;
-  (MapView.hitXY || []).forEach((xy, i) => { if (d(xy) < bestD) { best = { kind: "hit", i }; bestD = d(xy) - 3; } });
+  // Hits before the points under them (a hit is also a point), the query when it is the nearest.
+  (MapView.hitXY || []).forEach((xy, i) => { if (d(xy) < bestD) { best = { kind: "hit", i }; bestD = d(xy) - 1; } });
   MapView.xy.forEach((xy, i) => { if (d(xy) < bestD) { best = { kind: "point", i }; bestD = d(xy); } });
-  if (MapView.query && d(MapView.query) < Math.min(bestD, 12)) best = { kind: "query" };
+  if (MapView.query && d(MapView.query) < bestD) best = { kind: "query" };
   return best;
 }
 

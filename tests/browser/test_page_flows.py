@@ -4,7 +4,9 @@ page, share the URL, find the query among its hits on the map, delete the collec
 
 from __future__ import annotations
 
+import json
 import re
+import time
 
 import httpx
 import pytest
@@ -189,3 +191,34 @@ def test_new_user_flow(open_page, server, width, by):
     page.wait_for_selector("#empty-guide:not([hidden])")
     p.assert_no_overflow()
     p.shot("deleted", "#collections")
+
+
+def test_map_by_touch(open_page, server):
+    """A phone: a tap reads a point (there is no hover), a second tap on it opens it."""
+    for c in httpx.get(server + "/collections").json()["collections"]:
+        httpx.delete(f"{server}/collections/{c['name']}")
+    job = httpx.post(server + "/collections/touch/index-folder", json={"path": "example"}).json()
+    for _ in range(600):
+        if httpx.get(f"{server}/jobs/{job['id']}").json()["state"] == "succeeded":
+            break
+        time.sleep(0.2)
+    p = open_page(390, "/?c=touch&q=tyre+pressure&k=2", touch=True)
+    page = p.page
+    page.wait_for_selector("#hits li")
+    page.tap("#map-form button")
+    page.wait_for_function("document.querySelector('#map-status').textContent.includes('drawn')")
+    canvas = page.locator("#map-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    qx, qy = float(canvas.get_attribute("data-query-x")), float(canvas.get_attribute("data-query-y"))
+    page.touchscreen.tap(box["x"] + qx, box["y"] + qy)
+    assert status(p, "#map-readout").startswith("Your query “tyre pressure”")
+    hx, hy = json.loads(canvas.get_attribute("data-hits"))[0]
+    page.touchscreen.tap(box["x"] + hx, box["y"] + hy)
+    assert status(p, "#map-readout").startswith("hit #1") and page.locator("#viewer").is_hidden()
+    page.touchscreen.tap(box["x"] + hx, box["y"] + hy)
+    page.wait_for_selector("#viewer:not([hidden]) mark.chunk")
+    assert page.inner_text("#viewer-title").endswith("bicycle-maintenance.txt")
+    p.assert_no_overflow()
+    p.shot("map-touch", "#viewer")
+    httpx.delete(server + "/collections/touch")
