@@ -138,8 +138,9 @@ async function openText(name, kind, id, where) {
     const doc = await api("GET", `/collections/${enc(name)}/text?kind=${kind}&id=${enc(id)}`);
     const t = doc.text;
     const start = where ? Math.min(where.start, t.length) : 0, end = where ? Math.min(where.end, t.length) : 0;
-    const s0 = where && where.span_start != null ? Math.max(start, where.span_start) : start;
-    const s1 = where && where.span_end != null ? Math.min(end, where.span_end) : end;
+    const spanned = where && where.span_start != null;  // a search hit; a map point has its chunk only
+    const s0 = spanned ? Math.max(start, where.span_start) : start;
+    const s1 = spanned ? Math.max(s0, Math.min(end, where.span_end)) : start;
     const chunk = el("mark", { class: "chunk" }, t.slice(start, s0), el("mark", { class: "span" }, t.slice(s0, s1)),
       t.slice(s1, end));
     pre.append(t.slice(0, start), ...(where ? [chunk] : []), t.slice(end));
@@ -150,7 +151,7 @@ async function openText(name, kind, id, where) {
       : "rebuilt from the indexed chunks (the file is outside the allowed roots)");
     setStatus(status, notes.join(" · "));
     viewer.focus({ preventScroll: true });
-    (where ? chunk.querySelector(".span") || chunk : viewer).scrollIntoView({ block: "center" });
+    (where ? (spanned ? chunk.querySelector(".span") : chunk) : viewer).scrollIntoView({ block: "center" });
   } catch (err) {
     setStatus(status, err.message, true);
     viewer.focus();
