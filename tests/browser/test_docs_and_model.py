@@ -11,7 +11,7 @@ def test_swagger_ui_renders_offline(open_page):
     p.page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
     assert "semsearch" in p.page.inner_text(".swagger-ui .info .title")
     p.page.get_by_text("/collections/{name}/map", exact=True).first.wait_for()
-    p.shot("swagger")
+    p.shot("swagger", "body")
 
 
 def test_redoc_renders_offline(open_page):
@@ -19,7 +19,7 @@ def test_redoc_renders_offline(open_page):
     p.page.wait_for_selector("redoc h1, [role=main] h1", timeout=60_000)
     assert "semsearch" in p.page.inner_text("h1")
     p.page.locator("h2", has_text="A 2-D projection of the collection").first.wait_for()
-    p.shot("redoc")
+    p.shot("redoc", "body")
 
 
 def test_favicon_is_served(server, open_page):
