@@ -70,3 +70,23 @@ def test_model_readouts_by_touch(open_page):
     assert tapped != idle and "[SEP]" in tapped
     p.assert_no_overflow()
     p.shot("model-touch", "#attention-canvas")
+
+
+def test_tab_reaches_every_control_with_a_visible_focus(open_page):
+    p = open_page(390)
+    page = p.page
+    page.wait_for_selector("#empty-guide:not([hidden]), #collection-table:not([hidden])")
+    page.evaluate("document.activeElement.blur()")
+    seen: dict[str, str] = {}
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        info = page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
+            return [e.id || e.tagName + ':' + (e.textContent || '').trim().slice(0, 20),
+                    s.outlineStyle + ' ' + s.outlineWidth]; }""")
+        if not info[0].startswith("BODY"):  # between the last control and the first again
+            seen.setdefault(info[0], info[1])
+    for control in ("api-key", "new-name", "index-path", "sources-kind", "q", "mode", "map-colour",
+                    "text-a", "explain-text", "align-text"):
+        assert control in seen, f"Tab never reaches #{control}: {list(seen)}"
+    hidden_focus = {k: v for k, v in seen.items() if v.startswith("none") or v.endswith(" 0px")}
+    assert not hidden_focus, f"focus not visible on {hidden_focus}"
