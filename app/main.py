@@ -30,7 +30,7 @@ from app.routes import collections, compare, documents, embed, explain, health, 
 from app.routes import map as map_routes
 from app.schemas import build_models
 from app.search_lanes import SearchLanes
-from app.settings import Settings
+from app.settings import InvalidSettings, Settings
 from indexer.embedder import Embedder, cpu_count, load_embedder
 from indexer.jobs import JobManager
 from indexer.projection import ProjectionCache
@@ -59,7 +59,13 @@ def _summarized(router: APIRouter) -> APIRouter:
 
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
     """Build the app. ``embedder`` skips loading the model (tests share one across apps)."""
-    settings = settings or Settings()
+    if settings is None:  # the factory as uvicorn calls it: bad settings end the process with one line each
+        try:
+            settings = Settings.load()
+        except InvalidSettings as e:
+            for line in str(e).splitlines():
+                log.error("%s", line)
+            raise SystemExit(2) from None
     metrics = Metrics()
 
     @asynccontextmanager

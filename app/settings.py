@@ -1,34 +1,56 @@
 """All configuration in one object: environment variables prefixed ``SEMSEARCH_`` (or a ``.env`` file).
 
 The CLI and the HTTP service build the same ``Settings``; command-line flags override fields.
+Every field is typed (choices are ``Literal`` enums, numbers carry their ranges) and checked when the
+process starts: :meth:`Settings.load` turns a bad value into :class:`InvalidSettings`, whose message
+names the variable, the value and what is allowed, one line per bad variable.
+
+Importing this module loads no library code (the CLI's remote path stays fast).
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from indexer.collection import Limits
+if TYPE_CHECKING:
+    from indexer.collection import Limits
+
+ENV_PREFIX = "SEMSEARCH_"
+SETUP_HEADER = "X-Semsearch-Setup"  # /readyz: the server's Settings.fingerprint() (see app.client)
+# The library's choices (tests/app/test_settings.py checks they match indexer's own tuples).
+Backend = Literal["sentence-transformers", "minimal"]
+Engine = Literal["auto", "openvino", "torch", "encode"]
+Precision = Literal["auto", "fp32", "bf16"]
+IndexType = Literal["flat", "hnsw"]
+Fusion = Literal["relative", "rrf"]
+
+
+class InvalidSettings(ValueError):
+    """One or more SEMSEARCH_* values are not valid; the message has one line per variable."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SEMSEARCH_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     # storage and model
     data_dir: Path = Field(Path("./data"), description="Folder holding collections (SQLite + FAISS files)")
     model: str = Field("sentence-transformers/all-MiniLM-L6-v2",
                        description="Embedding model: the bundled default, or a local sentence-transformers folder")
-    backend: str = Field("sentence-transformers", description="sentence-transformers | minimal (NumPy)")
-    precision: str = Field("auto", description="auto (bf16 bulk embedding where the CPU has it) | fp32 | bf16")
-    engine: str = Field("auto", description="auto | openvino | torch | encode: how the sentence-transformers "
+    backend: Backend = Field("sentence-transformers", description="sentence-transformers | minimal (NumPy)")
+    precision: Precision = Field("auto", description="auto (bf16 bulk embedding where the CPU has it) | fp32 | bf16")
+    engine: Engine = Field("auto", description="auto | openvino | torch | encode: how the sentence-transformers "
                         "backend runs the model (auto picks the fastest one that reproduces encode())")
     model_cache: str = Field("", description="Folder for converted model graphs (default "
                              "$XDG_CACHE_HOME/semsearch or ~/.cache/semsearch); off: convert at every load")
     default_collection: str = Field("default", description="Collection used when none is named")
-    index_type: str = Field("flat", description="Index type for new collections: flat (exact) | hnsw")
+    index_type: IndexType = Field("flat", description="Index type for new collections: flat (exact) | hnsw")
+    fusion: Fusion = Field("relative", description="How hybrid queries combine rankings when a query names none: "
+                           "relative (min-max scores) | rrf (reciprocal ranks)")
 
     # indexing limits
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Files larger than this are skipped")
@@ -37,8 +59,8 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per model forward pass")
 
     # HTTP service
-    host: str = Field("127.0.0.1", description="Address the server binds")
-    port: int = Field(8000, ge=1, le=65535)
+    host: str = Field("127.0.0.1", min_length=1, description="Address the server binds (and the CLI probes)")
+    port: int = Field(8000, ge=1, le=65535, description="Port the server binds (and the CLI probes)")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="Comma-separated bearer keys; empty = no auth")
@@ -50,6 +72,11 @@ class Settings(BaseSettings):
     max_k: int = Field(1000, ge=1, description="Largest k (and offset + limit) a query may ask for")
     max_documents: int = Field(1000, ge=1, description="Documents per upsert request")
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest request body")
+    # CLI client
+    url: str = Field("", description="Server the CLI asks instead of loading the model (none: never ask one); "
+                     "default: a server on host:port serving the same data folder and model, if one answers")
+    api_key: SecretStr | None = Field(None, description="Bearer key the CLI sends to the server "
+                                      "(default: the first of SEMSEARCH_API_KEYS)")
     max_explain_chars: int = Field(300, ge=1, le=10_000,
                                    description="Characters per text for /explain (a trace grows with tokens squared)")
 
@@ -67,7 +94,29 @@ class Settings(BaseSettings):
             return [p.strip() for p in v.split(",") if p.strip()]
         return v
 
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Settings from the environment (and ``.env``), or :class:`InvalidSettings` naming each bad one."""
+        try:
+            return cls(**overrides)
+        except ValidationError as e:
+            raise InvalidSettings("\n".join(_describe(cls, err) for err in e.errors())) from None
+
+    def fingerprint(self) -> str:
+        """What a server must share with a CLI for the CLI to ask it (see app.client): the resolved
+        data folder and the model, loaded the same way."""
+        setup = "\n".join([str(self.data_dir.expanduser().resolve()), self.model, self.backend, self.precision,
+                           self.engine])
+        return hashlib.sha256(setup.encode()).hexdigest()[:32]
+
+    def client_api_key(self) -> str | None:
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        return self.api_keys[0].get_secret_value() if self.api_keys else None
+
     def limits(self) -> Limits:
+        from indexer.collection import Limits
+
         return Limits(max_file_bytes=self.max_file_bytes, chunk_overlap=self.chunk_overlap,
                       batch_chunks=self.batch_chunks, embed_batch_size=self.embed_batch_size)
 
@@ -75,3 +124,33 @@ class Settings(BaseSettings):
         """The folders the API may index, resolved (symlinks followed)."""
         roots = self.allowed_roots or [self.data_dir / "docs"]
         return [Path(r).expanduser().resolve() for r in roots]
+
+
+def _describe(cls: type[BaseSettings], error: Any) -> str:
+    """``SEMSEARCH_INDEX_TYPE='ivf' is not valid: allowed values are flat, hnsw``."""
+    name = str(error["loc"][0]) if error.get("loc") else ""
+    var = ENV_PREFIX + name.upper()
+    value = error.get("input")
+    field = cls.model_fields.get(name)
+    choices = _choices(field.annotation) if field is not None else ()
+    if choices:
+        allowed = "allowed values are " + ", ".join(choices)
+    else:
+        bounds = {k: v for m in (field.metadata if field is not None else []) for k in ("ge", "le", "gt", "lt")
+                  if (v := getattr(m, k, None)) is not None}
+        allowed = str(error.get("msg", "invalid")).lower()
+        if bounds:
+            kind = "an integer, " if field is not None and field.annotation is int else ""
+            allowed = f"it must be {kind}" + " and ".join(f"{_WORD[k]} {v}" for k, v in bounds.items())
+    shown = value if isinstance(value, str) else str(value) if value is not None else ""
+    return f"{var}={shown!r} is not valid: {allowed}"
+
+
+_WORD = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
+
+
+def _choices(annotation: Any) -> tuple[str, ...]:
+    args = get_args(annotation)
+    if args and all(isinstance(a, str) for a in args):
+        return tuple(args)
+    return tuple(c for a in args for c in _choices(a))

@@ -21,11 +21,21 @@ from app.schemas import (
     OpenAIModelList,
     OpenAIUsage,
 )
+from indexer.embedder import Embedder
 
 
 def _as_base64(vector: np.ndarray) -> str:
     # What OpenAI sends for encoding_format=base64: the raw little-endian float32 bytes.
     return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def embed_response(embedder: Embedder, texts: list[str]) -> EmbedResponse:
+    """The ``/embed`` body (also what ``semsearch embed`` prints without a server)."""
+    vecs = embedder.embed_queries(texts, exact=True)  # the model's own fp32 vectors
+    tokens = embedder.count_tokens(texts)
+    cut = [len(embedder.token_offsets(t)) + 2 > embedder.max_seq_length for t in texts]  # + [CLS], [SEP]
+    return EmbedResponse(model=embedder.name, dimension=embedder.dimension, embeddings=vecs.tolist(),
+                         tokens=tokens, truncated=cut)
 
 
 def router(models: ApiModels) -> APIRouter:
@@ -35,11 +45,7 @@ def router(models: ApiModels) -> APIRouter:
     @bind(body=models.embed)
     def embed(body: EmbedRequest, embedder: EmbedderDep) -> EmbedResponse:
         """Embed texts into L2-normalized vectors (cosine = dot product)."""
-        vecs = embedder.embed_queries(body.texts, exact=True)  # the model's own fp32 vectors
-        tokens = embedder.count_tokens(body.texts)
-        cut = [len(embedder.token_offsets(t)) + 2 > embedder.max_seq_length for t in body.texts]  # + [CLS], [SEP]
-        return EmbedResponse(model=embedder.name, dimension=embedder.dimension, embeddings=vecs.tolist(),
-                             tokens=tokens, truncated=cut)
+        return embed_response(embedder, body.texts)
 
     @r.post("/v1/embeddings", response_model=OpenAIEmbeddingsResponse, responses=errors(409))
     @bind(body=models.openai_embeddings)

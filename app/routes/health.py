@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from app.deps import MetricsDep
 from app.routes import errors
 from app.schemas import Ready
+from app.settings import SETUP_HEADER
 
 router = APIRouter(tags=["health"])
 
@@ -33,7 +34,9 @@ async def readyz(request: Request) -> JSONResponse:
     if registry is not None:
         body.collections = registry.loaded()
         body.unavailable = dict(registry.unavailable)
-    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+    # The CLI asks a server it finds on the configured address only if this matches its own setup (app.client).
+    headers = {SETUP_HEADER: state.settings.fingerprint()}
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503, headers=headers)
 
 
 metrics_router = APIRouter(tags=["health"])

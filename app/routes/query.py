@@ -26,7 +26,7 @@ from app.schemas import NAME_PATTERN, ApiModels, QueryFilters, QueryParams, Quer
 from app.search_lanes import Lane, LanesClosed, SearchLanes
 from app.settings import Settings
 from indexer.errors import LimitExceeded, SemsearchError
-from indexer.search import Filters, SearchOptions
+from indexer.search import Filters, Hits, SearchOptions
 
 PATH = "/collections/{name}/query"
 
@@ -42,11 +42,15 @@ def run_query_group(collections: CollectionRegistry, key: tuple[str, SearchOptio
         vectors = coll.embed_queries(queries, busy=lane.busy) if opts.mode != "keyword" else None
         lane.release()  # the rest is ranking in Python: the core is free for the next batch's forward pass
         results = coll.search_batch(queries, options=opts, vectors=vectors)
-    return [QueryResponse.model_validate(
-                {"collection": name, "query": query, "mode": opts.mode, "k": opts.k, "offset": opts.offset,
-                 "total_candidates": max(hits.total_candidates, opts.offset + len(hits)),
-                 "hits": hits.to_list()}).model_dump_json()
+    return [query_response(name, query, opts, hits).model_dump_json()
             for query, hits in zip(queries, results, strict=True)]
+
+
+def query_response(name: str, query: str, opts: SearchOptions, hits: Hits) -> QueryResponse:
+    """The query body (also what ``semsearch query --json`` prints without a server)."""
+    return QueryResponse.model_validate(
+        {"collection": name, "query": query, "mode": opts.mode, "k": opts.k, "offset": opts.offset,
+         "total_candidates": max(hits.total_candidates, opts.offset + len(hits)), "hits": hits.to_list()})
 
 
 def search_options(settings: Settings, *, k: int, offset: int, mode: str, filters: Filters, explain: bool,
@@ -55,10 +59,8 @@ def search_options(settings: Settings, *, k: int, offset: int, mode: str, filter
     if offset + k > settings.max_k:
         raise LimitExceeded(f"offset + k is {offset + k}, over the limit of {settings.max_k} (SEMSEARCH_MAX_K)",
                             field="offset")
-    opts = SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain)
-    if fusion is not None:  # else the library's default
-        opts.fusion = fusion
-    return opts
+    return SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
+                         fusion=fusion if fusion is not None else settings.fusion)  # SEMSEARCH_FUSION
 
 
 def get_options(settings: Settings, params: QueryParams) -> SearchOptions:

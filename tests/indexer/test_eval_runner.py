@@ -115,8 +115,9 @@ def test_cli_eval_prints_json_and_a_table(tmp_path: Path, _eval_embedder: Any, m
     from typer.testing import CliRunner
 
     import app.cli as cli
+    import app.cli.common as cli_common
 
-    monkeypatch.setattr(cli, "_embedder", lambda backend=None: _eval_embedder)
+    monkeypatch.setattr(cli_common, "embedder", lambda backend=None: _eval_embedder)
     dataset = write_beir(tmp_path / "tiny")
     runner = CliRunner()
     res = runner.invoke(cli.app, ["--data-dir", str(tmp_path / "data"), "eval", str(dataset), "--json"])

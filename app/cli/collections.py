@@ -1,0 +1,143 @@
+"""``semsearch collections [list|info|create|delete]``: the HTTP API's /collections routes, on the CLI.
+
+Each subcommand asks a running server when there is one (see app.client), else works on the data
+folder directly; ``--json`` prints the route's response body either way.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from app.cli import common
+from app.cli.common import app, command, err, fail, out, print_json, remote, state
+from app.settings import IndexType
+
+group = typer.Typer(help="List, inspect, create and delete collections.", no_args_is_help=False)
+app.add_typer(group, name="collections")
+
+READ_HERE = "reading the data folder"
+NAME_ARG = typer.Argument(..., help="Collection name (1-64 letters, digits, '_', '-' or '.')")
+
+
+@group.callback(invoke_without_command=True)
+@command
+def collections(ctx: typer.Context) -> None:
+    """List collections with counts, model and size on disk (the same as `collections list`)."""
+    if ctx.invoked_subcommand is None:
+        _list()
+
+
+@group.command("list")
+@command
+def list_() -> None:
+    """List collections with counts, model and size on disk."""
+    _list()
+
+
+def _list() -> None:
+    client = remote(READ_HERE)
+    if client is not None:
+        body = client.list_collections()
+    else:
+        from indexer.collection import list_collection_names, read_info
+
+        data_dir = state.settings.data_dir
+        body = {"collections": [read_info(data_dir, n).to_dict() for n in list_collection_names(data_dir)]}
+    if state.as_json:
+        print_json(body)
+        return
+    infos = body["collections"]
+    if not infos:
+        out.print("no collections" if client is not None else f"no collections in {state.settings.data_dir}")
+        return
+    from rich.table import Table
+
+    table = Table("name", "files", "documents", "chunks", "model", "dim", "index", "size")
+    for i in infos:
+        table.add_row(i["name"], str(i["files"]), str(i["documents"]), str(i["chunks"]), i["model"],
+                      str(i["dimension"]), i["index_type"], f"{i['size_bytes'] / 1e6:.1f} MB")
+    out.print(table)
+
+
+@group.command()
+@command
+def info(name: str = NAME_ARG) -> None:
+    """One collection's counts, model, dimension, index type and size."""
+    client = remote(READ_HERE)
+    if client is not None:
+        body = client.collection_info(name)
+    else:
+        from indexer.collection import read_info
+
+        body = read_info(state.settings.data_dir, name).to_dict()
+    _print_info(body)
+
+
+@group.command()
+@command
+def create(
+    name: str = NAME_ARG,
+    index_type: IndexType = typer.Option(None, "--index-type", help="flat (exact) | hnsw (approximate); "
+                                         "default SEMSEARCH_INDEX_TYPE"),
+) -> None:
+    """Create an empty collection for the configured model."""
+    client = remote()
+    if client is not None:
+        body = client.create_collection(name, index_type=index_type)
+    else:
+        from indexer.collection import Collection, validate_name
+
+        s = state.settings
+        validate_name(name)  # before loading the model
+        with Collection.create(s.data_dir, name, common.embedder(), index_type=index_type or s.index_type,
+                               limits=s.limits()) as coll:
+            body = coll.info().to_dict()
+    _print_info(body, created=True)
+
+
+@group.command()
+@command
+def delete(
+    name: str = NAME_ARG,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
+) -> None:
+    """Delete a collection and its files (asks first, unless --yes)."""
+    client = remote(READ_HERE)
+    if client is not None:
+        body = client.collection_info(name)  # a missing collection fails before the question
+    else:
+        from indexer.collection import read_info
+
+        body = read_info(state.settings.data_dir, name).to_dict()
+    if not yes:
+        if not sys.stdin.isatty():
+            fail(f"not deleting collection {name!r} without confirmation: stdin is not a terminal (pass --yes)")
+        # Not typer.confirm: click's prompt echoes part of itself on stdout, which must stay clean.
+        err.print(f"Delete collection {name!r} ({body['files']} files, {body['documents']} documents, "
+                  f"{body['chunks']} chunks)? [y/N] ", end="", markup=False)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            fail("not deleted")
+    if client is not None:
+        client.delete_collection(name)
+    else:
+        from indexer.collection import delete_collection
+
+        delete_collection(state.settings.data_dir, name)
+    if state.as_json:
+        print_json({"deleted": name})
+    else:
+        out.print(f"deleted collection {name}")
+
+
+def _print_info(body: dict[str, Any], *, created: bool = False) -> None:
+    if state.as_json:
+        print_json(body)
+        return
+    if created:
+        out.print(f"created collection {body['name']}")
+    for key in ("name", "model", "dimension", "index_type", "files", "documents", "chunks"):
+        out.print(f"{key + ':':<12} {body[key]}")
+    out.print(f"{'size:':<12} {body['size_bytes'] / 1e6:.1f} MB")

@@ -1,0 +1,70 @@
+"""Settings: every choice the library accepts, and only those; one line per bad value."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import pytest
+
+from app.settings import Backend, Engine, Fusion, IndexType, InvalidSettings, Precision, Settings
+
+
+def test_the_choices_are_the_librarys_own() -> None:
+    from indexer import embedder, search, vectors
+
+    assert get_args(Backend) == get_args(embedder.Backend)
+    assert get_args(Engine) == embedder.ENGINES
+    assert get_args(IndexType) == vectors.INDEX_TYPES
+    assert get_args(Fusion) == search.FUSIONS
+    for p in get_args(Precision):
+        assert embedder.resolve_precision(p) in ("fp32", "bf16")
+
+
+def test_every_bad_value_is_named_with_what_is_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMSEARCH_ENGINE", "cuda")
+    monkeypatch.setenv("SEMSEARCH_MAX_BODY_BYTES", "10")
+    with pytest.raises(InvalidSettings) as e:
+        Settings.load()
+    assert str(e.value).splitlines() == [
+        "SEMSEARCH_ENGINE='cuda' is not valid: allowed values are auto, openvino, torch, encode",
+        "SEMSEARCH_MAX_BODY_BYTES='10' is not valid: it must be an integer, at least 1024"]
+
+
+def test_the_fingerprint_is_the_data_folder_and_how_the_model_loads(tmp_path: Any) -> None:
+    base = Settings.load(data_dir=tmp_path)
+    assert Settings.load(data_dir=tmp_path / "." ).fingerprint() == base.fingerprint()
+    assert Settings.load(data_dir=tmp_path, port=9999, max_k=5).fingerprint() == base.fingerprint()
+    for other in ({"data_dir": tmp_path / "x"}, {"data_dir": tmp_path, "backend": "minimal"},
+                  {"data_dir": tmp_path, "precision": "fp32"}, {"data_dir": tmp_path, "model": "/models/e5"}):
+        assert Settings.load(**other).fingerprint() != base.fingerprint(), other
+
+
+def test_the_client_key_defaults_to_the_servers_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMSEARCH_API_KEYS", "k1,k2")
+    assert Settings.load().client_api_key() == "k1"
+    monkeypatch.setenv("SEMSEARCH_API_KEY", "mine")
+    assert Settings.load().client_api_key() == "mine"
+
+
+def test_the_fusion_setting_is_what_a_hybrid_query_uses(tmp_path: Any, embedder: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    import app.cli as cli
+    import app.cli.common as common
+    from indexer.collection import Collection
+    from tests.indexer.test_collection import make_folder
+
+    monkeypatch.setattr(common, "embedder", lambda backend=None: embedder)
+    with Collection.create(tmp_path / "data", "default", embedder) as coll:
+        coll.index_folder(make_folder(tmp_path / "docs"))
+        rrf = [h.score for h in coll.search("a cat on the mat", mode="hybrid", fusion="rrf")]
+        relative = [h.score for h in coll.search("a cat on the mat", mode="hybrid", fusion="relative")]
+    assert rrf != relative
+    monkeypatch.setenv("SEMSEARCH_FUSION", "rrf")
+    res = CliRunner().invoke(cli.app, ["query", "a cat on the mat", "--data-dir", str(tmp_path / "data"),
+                                       "--server", "none", "--json"])
+    assert res.exit_code == 0, res.output
+    assert [h["score"] for h in json.loads(res.stdout)["hits"]] == rrf
