@@ -26,6 +26,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -q -e '.[test]'
+	# The browser tests drive Debian's Chromium through Playwright (no browser is ever downloaded).
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "note: /usr/bin/chromium is missing; tests/browser will be skipped (as root: apt-get install -y chromium)"; fi; \
+	fi
 	touch $@
 
 install: $(VENV)/.installed  ## install the service into .venv

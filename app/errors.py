@@ -118,6 +118,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if not errs:
         return error_response(422, "invalid_input", "Invalid request")
     first = errs[0]
+    if first.get("type") == "json_invalid":  # unparseable, not invalid: 400, as the README's table and HTTP say
+        return error_response(400, "bad_request", _validation_message(first), "body")
     field = _field_name(first.get("loc", ()))
     message = (f"{field}: " if field else "") + _validation_message(first)
     if len(errs) > 1:

@@ -24,16 +24,19 @@ from starlette.middleware.cors import CORSMiddleware
 from app import mcp
 from app.backpressure import InflightQueryLimit
 from app.deps import require_api_key
+from app.docs_pages import install_docs
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.metrics import MeteredEmbedder, Metrics, MetricsMiddleware
 from app.middleware import AuthMiddleware, BodyLimitMiddleware
 from app.registry import CollectionRegistry
-from app.routes import collections, compare, documents, embed, explain, health, jobs, query, snapshots
+from app.routes import collections, compare, documents, embed, explain, health, jobs, query, snapshots, texts
+from app.routes import map as map_routes
 from app.schemas import build_models
 from app.search_lanes import SearchLanes
 from app.settings import InvalidSettings, Settings
 from indexer.embedder import Embedder, cpu_count, load_embedder
 from indexer.jobs import JobManager, jobs_file
+from indexer.projection import ProjectionCache
 from indexer.walk import PinnedRoot
 
 log = logging.getLogger(__name__)
@@ -105,12 +108,15 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             await run_in_threadpool(registry.close_all)
             app.state.embedder = app.state.collections = app.state.search_lanes = None
 
-    app = FastAPI(title="semsearch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="semsearch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    install_docs(app, icon="/static/favicon.svg")  # /docs and /redoc from local files: they work offline
     app.state.settings = settings
     # resolved once, from the paths as configured (a symlinked root re-pointed later is refused): routes/jobs.py
     app.state.roots = [PinnedRoot.pin(r) for r in settings.allowed_roots or [Path(settings.data_dir) / "docs"]]
     app.state.metrics = metrics
     app.state.minilm = explain.LazyMiniLM()
+    app.state.maps = ProjectionCache()
     metrics.watch(lambda: getattr(app.state, "collections", None), lambda: getattr(app.state, "jobs", None),
                   lambda: getattr(app.state, "search_lanes", None))
 
@@ -120,7 +126,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     query_router = query.router(models)
     app.include_router(_summarized(health.router))
     for r in (embed.router(models), compare.router(models), collections.router, documents.router(models),
-              query_router, jobs.router, snapshots.router, explain.router(models), health.metrics_router):
+              query_router, jobs.router, snapshots.router, explain.router(models), health.metrics_router,
+              texts.router, map_routes.router):
         app.include_router(_summarized(r), dependencies=auth)
     mcp.mount(app, models)  # the MCP tools over streamable HTTP at /mcp, behind the same key check
 
@@ -144,5 +151,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     @app.get("/", include_in_schema=False)
     async def index_page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     return app

@@ -9,8 +9,9 @@ from app.deps import key_problem
 from app.errors import BodyTooLarge, error_response
 
 # Reachable without a key: liveness/readiness, the page shell and the API description (no data in them).
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-PUBLIC_PREFIXES = ("/static/",)
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
+                          "/favicon.ico"})
+PUBLIC_PREFIXES = ("/static/", "/static-docs/")
 
 
 class AuthMiddleware:

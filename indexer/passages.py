@@ -16,6 +16,7 @@ from typing import Any
 
 from indexer.collection import Collection
 from indexer.errors import InvalidInput, SourceNotFound
+from indexer.fulltext import stitch
 
 KINDS = ("file", "doc")
 
@@ -52,10 +53,7 @@ def _source_text(coll: Collection, source_id: str, kind: str | None) -> tuple[st
         if text is None:
             chunks = con.execute("SELECT start, end, text FROM chunks WHERE source_id = ? ORDER BY start",
                                  (sid,)).fetchall()
-            buf = [" "] * max((end for _, end, _ in chunks), default=0)
-            for start, end, chunk in chunks:
-                buf[start:end] = chunk
-            text = "".join(buf)
+            text = stitch(chunks)
     finally:
         con.execute("COMMIT")
     return found_kind, text, json.loads(meta)

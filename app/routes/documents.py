@@ -39,9 +39,10 @@ def router(models: ApiModels) -> APIRouter:
         name: CollectionName, collections: CollectionsDep,
         offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
-        kind: Annotated[Literal["doc", "file", "all"], Query(description="doc (API documents), file, or all")] = "doc",
+        kind: Annotated[Literal["doc", "file", "all"],
+                        Query(description="doc (API documents), file (indexed files), or all")] = "all",
     ) -> SourceList:
-        """List documents (or indexed files) with paging, ordered by id."""
+        """List documents and indexed files with paging, ordered by id (``kind`` narrows it)."""
         with collections.lease(name) as coll:
             rows, total = coll.list_sources(kind=None if kind == "all" else kind, offset=offset, limit=limit)
         items = [SourceOut(id=row.key, kind=row.kind, ext=row.ext, size=row.size, mtime=row.mtime,

@@ -37,6 +37,8 @@ def test_page_is_served_and_never_injects_html(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert 'id="q"' in r.text and 'id="collection"' in r.text and 'id="mode"' in r.text and 'id="text-a"' in r.text
-    js = client.get("/static/app.js").text
+    scripts = re.findall(r'<script src="(/static/[\w-]+\.js)"', r.text)
+    assert "/static/app.js" in scripts
+    js = "".join(client.get(src).text for src in scripts)  # every view's script
     assert ".innerHTML" not in js and "insertAdjacentHTML" not in js and "textContent" in js
     assert client.get("/static/style.css").status_code == 200

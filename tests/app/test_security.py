@@ -76,8 +76,16 @@ def test_body_over_the_limit_is_413_by_header_and_by_stream(make_client):
     assert client.post("/embed", json={"texts": ["small"]}).status_code == 200
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"", b"[1, 2]", b'{"texts": ["a"]', b"null", b"\xff\xfe"])
-def test_malformed_bodies_are_422(client, content):
+@pytest.mark.parametrize("content", [b"{not json", b'{"texts": ["a"]', b"\xff\xfe"])
+def test_unparseable_bodies_are_400(client, content):
+    r = client.post("/embed", content=content, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "bad_request" and r.json()["error"]["field"] == "body"
+    assert "not valid JSON" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("content", [b"", b"[1, 2]", b"null"])
+def test_well_formed_bodies_of_the_wrong_shape_are_422(client, content):
     r = client.post("/embed", content=content, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text
     assert set(r.json()["error"]) == {"code", "message", "field"}

@@ -56,7 +56,7 @@ def test_page_has_the_inside_the_model_section(client):
     for status in ("explain-status", "align-status"):
         assert els[status][1]["role"] == "status"
     for canvas in ("input-canvas", "attention-canvas", "align-canvas"):
-        assert els[canvas] == ("canvas", {"id": canvas, "role": "img"})
+        assert els[canvas] == ("canvas", {"id": canvas, "role": "img", "tabindex": "0"})  # reachable by keyboard
     assert els["layer"][0] == els["head"][0] == "select"
     assert els["pooling"][0] == els["params"][0] == "table"
     assert {"tokens", "align-text", "explain-out", "align-out"} <= els.keys()
@@ -70,9 +70,13 @@ def test_inputs_are_labelled(client):
 
 
 def test_script_is_served_and_drives_the_section(client):
-    r = client.get("/static/app.js")
-    assert r.status_code == 200 and "javascript" in r.headers["content-type"]
-    js = r.text
+    scripts = re.findall(r'<script src="(/static/[\w-]+\.js)"', client.get("/").text)
+    assert "/static/app.js" in scripts and "/static/explain.js" in scripts
+    js = ""
+    for src in scripts:  # the page's views, one file each
+        r = client.get(src)
+        assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+        js += r.text
     assert '"/explain"' in js and '"/explain/tokens"' in js
     assert '"Bearer "' in js and "data.error.message" in js  # the API key field, the error shape
     assert "location.hash" in js  # #explain=TEXT links run the trace on load

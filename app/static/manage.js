@@ -1,0 +1,177 @@
+// Collections (list, create, delete), folder indexing as a job (live progress, cancel, skipped files),
+// and the paged list of a collection's documents and files.
+"use strict";
+
+function renderCollections(list) {
+  const table = $("collection-table");
+  $("empty-guide").hidden = list.length > 0;
+  table.hidden = list.length === 0;
+  table.tBodies[0].replaceChildren(...list.map((c) => {
+    const del = el("button", { type: "button", class: "danger", text: "Delete",
+      "aria-label": `Delete collection ${c.name}`, onclick: () => deleteCollection(c.name) });
+    const tr = el("tr", {},
+      el("th", { scope: "row", text: c.name }),
+      el("td", { class: "n", text: c.files.toLocaleString("en-US") }),
+      el("td", { class: "n", text: c.documents.toLocaleString("en-US") }),
+      el("td", { class: "n", text: c.chunks.toLocaleString("en-US") }),
+      el("td", { class: "n", text: bytes(c.size_bytes) }),
+      el("td", {}, del));
+    tr.dataset.name = c.name;
+    return tr;
+  }));
+}
+
+async function createCollection(event) {
+  event.preventDefault();
+  const status = $("collections-status");
+  const name = $("new-name").value.trim();
+  try {
+    await api("POST", "/collections", { name });
+    $("new-name").value = "";
+    $("index-collection").value = "";
+    await Collections.refresh();
+    for (const id of ["index-collection", "sources-collection", "collection", "map-collection"]) $(id).value = name;
+    setStatus(status, `Created “${name}”. Index a folder into it next.`);
+    $("index-path").focus();
+  } catch (err) {
+    setStatus(status, err.message, true);
+  }
+}
+
+async function deleteCollection(name) {
+  const status = $("collections-status");
+  if (!window.confirm(`Delete the collection “${name}” and everything indexed in it? This cannot be undone.`)) {
+    return setStatus(status, "Nothing deleted.");
+  }
+  try {
+    await api("DELETE", `/collections/${enc(name)}`);
+    await Collections.refresh();
+    setStatus(status, `Deleted “${name}”.`);
+  } catch (err) {
+    setStatus(status, err.message, true);
+  }
+}
+
+// -- indexing jobs ---------------------------------------------------------------------------------------
+let watching = null;  // the job id being polled
+
+function seconds(s) {
+  if (s == null) return "…";
+  s = Math.round(s);
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}
+
+function showJob(job) {
+  const done = ["succeeded", "failed", "cancelled"].includes(job.state);
+  const bar = $("job-progress");
+  if (job.files_total) { bar.max = job.files_total; bar.value = job.files_done; }
+  else if (done) { bar.max = 1; bar.value = 1; }
+  else bar.removeAttribute("value");  // indeterminate until the folder is walked
+  const files = job.files_total != null ? `${job.files_done} / ${job.files_total} files` : `${job.files_done} files`;
+  const parts = [`${job.state}: ${files}`, plural(job.chunks_embedded, "chunk") + " embedded"];
+  if (job.chunks_per_second) parts.push(`${job.chunks_per_second.toFixed(1)} chunks/s`);
+  if (!done) parts.push(`ETA ${seconds(job.eta_seconds)}`);
+  if (!done && job.current) parts.push(shortPath(job.current));
+  if (job.error) parts.push(job.error.message);
+  if (done && job.report) {
+    const f = job.report.files || {};
+    parts.push(`${f.added || 0} added, ${f.updated || 0} updated, ${f.unchanged || 0} unchanged, ` +
+      `${f.removed || 0} removed, ${f.skipped || 0} skipped`);
+  }
+  setStatus($("job-status"), parts.join(" · "), job.state === "failed");
+  $("job-cancel").hidden = done;
+  const skipped = (job.report && job.report.skipped) || [];
+  $("job-skipped").hidden = skipped.length === 0;
+  $("job-skipped").querySelector("ul").replaceChildren(...skipped.map((s) =>
+    el("li", {}, el("code", { text: s.path }), ` ${s.reason}: ${s.detail}`)));
+  return done;
+}
+
+async function watchJob(id) {
+  watching = id;
+  $("job").hidden = false;
+  while (watching === id) {
+    let job;
+    try {
+      job = await api("GET", `/jobs/${enc(id)}`);
+    } catch (err) {
+      setStatus($("job-status"), err.message, true);
+      return;
+    }
+    if (showJob(job)) {
+      watching = null;
+      await Collections.refresh();
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 400));
+  }
+}
+
+async function indexFolder(event) {
+  event.preventDefault();
+  const name = $("index-collection").value;
+  const status = $("job-status");
+  $("job").hidden = false;
+  if (!name) return setStatus(status, "Create a collection first.", true);
+  watching = null;  // stop following an earlier job
+  setStatus(status, "Starting…");
+  try {
+    const job = await api("POST", `/collections/${enc(name)}/index-folder`, { path: $("index-path").value.trim() });
+    showJob(job);
+    watchJob(job.id);
+  } catch (err) {
+    $("job-cancel").hidden = true;
+    $("job-skipped").hidden = true;
+    setStatus(status, err.message, true);
+  }
+}
+
+async function cancelJob() {
+  if (!watching) return;
+  try {
+    await api("POST", `/jobs/${enc(watching)}/cancel`);
+    setStatus($("job-status"), "Cancelling after the file in progress…");
+  } catch (err) {
+    setStatus($("job-status"), err.message, true);
+  }
+}
+
+// -- documents and files ---------------------------------------------------------------------------------
+const SOURCES_PAGE = 20;
+let sourcesOffset = 0;
+
+async function listSources(offset = 0) {
+  const name = $("sources-collection").value;
+  const list = $("sources");
+  if (!name) return list.replaceChildren(el("li", { class: "dim", text: "No collection to list yet." }));
+  try {
+    const kind = $("sources-kind").value;
+    const page = await api("GET", `/collections/${enc(name)}/documents?kind=${kind}&offset=${offset}&limit=${SOURCES_PAGE}`);
+    sourcesOffset = offset;
+    list.replaceChildren(...page.items.map((item) => el("li", {},
+      el("button", { type: "button", class: "link", text: item.kind === "file" ? item.id : `${item.id}`,
+        onclick: () => openText(name, item.kind, item.id, null) }),
+      el("span", { class: "dim", text: ` ${item.kind} · ${plural(item.chunks, "chunk")}` +
+        (item.kind === "file" ? ` · ${bytes(item.size)}` : "") }))));
+    if (!page.items.length) list.replaceChildren(el("li", { class: "dim", text: "Nothing indexed here yet." }));
+    $("sources-pager").hidden = page.total <= SOURCES_PAGE;
+    $("sources-page").textContent = page.total
+      ? `${offset + 1}–${offset + page.items.length} of ${page.total}` : "";
+    $("sources-prev").disabled = offset === 0;
+    $("sources-next").disabled = offset + page.items.length >= page.total;
+  } catch (err) {
+    list.replaceChildren(el("li", { class: "error", text: err.message }));
+  }
+}
+
+function initManage() {
+  Collections.onChange(renderCollections);
+  followCollections($("index-collection"));
+  followCollections($("sources-collection"));
+  $("create-form").addEventListener("submit", createCollection);
+  $("index-form").addEventListener("submit", indexFolder);
+  $("job-cancel").addEventListener("click", cancelJob);
+  $("sources-form").addEventListener("submit", (event) => { event.preventDefault(); listSources(0); });
+  $("sources-prev").addEventListener("click", () => listSources(Math.max(0, sourcesOffset - SOURCES_PAGE)));
+  $("sources-next").addEventListener("click", () => listSources(sourcesOffset + SOURCES_PAGE));
+}

@@ -1,0 +1,172 @@
+// Search with every option of POST /collections/{name}/query, paged, its state in the URL (?q=...) so a
+// search can be shared; open a hit (or any document or file) as full text, the passage marked.
+"use strict";
+
+// URL parameter <-> form field. Only non-default values are written, so links stay short.
+const SEARCH_FIELDS = { c: "collection", q: "q", mode: "mode", k: "k", fusion: "fusion", glob: "path-glob",
+  ext: "ext", meta: "metadata", after: "modified-after" };
+let searchOffset = 0;
+
+function searchState() {
+  const params = new URLSearchParams();
+  for (const [key, id] of Object.entries(SEARCH_FIELDS)) {
+    const v = $(id).value.trim();
+    if (v && !(key === "mode" && v === "hybrid") && !(key === "k" && v === "10")) params.set(key, v);
+  }
+  if ($("explain").checked) params.set("explain", "1");
+  if (searchOffset) params.set("offset", String(searchOffset));
+  return params;
+}
+
+function shareUrl() {
+  return `${location.origin}${location.pathname}?${searchState()}`;
+}
+
+// "topic=baking, year=2021" -> {"topic": "baking", "year": 2021}
+function parseMetadata(text) {
+  const out = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const at = part.indexOf("=");
+    if (at < 1) throw new Error(`Metadata: “${part}” is not key=value (e.g. topic=baking).`);
+    const key = part.slice(0, at).trim(), raw = part.slice(at + 1).trim();
+    out[key] = raw === "true" ? true : raw === "false" ? false : raw !== "" && !isNaN(Number(raw)) ? Number(raw) : raw;
+  }
+  return out;
+}
+
+function queryBody() {
+  const filters = {};
+  if ($("path-glob").value.trim()) filters.path_glob = $("path-glob").value.trim();
+  const ext = $("ext").value.split(/[\s,]+/).map((e) => e.replace(/^\./, "")).filter(Boolean);
+  if (ext.length) filters.ext = ext;
+  const meta = parseMetadata($("metadata").value);
+  if (Object.keys(meta).length) filters.metadata = meta;
+  if ($("modified-after").value) filters.modified_after = $("modified-after").value + "T00:00:00Z";
+  const body = { query: $("q").value, k: Number($("k").value) || 10, offset: searchOffset, mode: $("mode").value,
+    filters, explain: $("explain").checked };
+  if ($("fusion").value) body.fusion = $("fusion").value;
+  return body;
+}
+
+function explainLine(ex) {
+  return Object.entries(ex).map(([mode, v]) => (typeof v === "number" ? `${mode} ${v.toFixed(4)}`
+    : `${mode} #${v.rank} ${Number(v.score).toFixed(4)}`)).join(" · ");
+}
+
+function hitItem(name, hit) {
+  const open = el("button", { type: "button", class: "link hit-id", text: hit.path || hit.id,
+    onclick: () => openText(name, hit.kind, hit.id, hit) });
+  const li = el("li", {}, el("div", { class: "hit-head" }, open, span("hit-score", hit.score.toFixed(4)),
+    span("hit-meta", `chars ${hit.start}–${hit.end}`)), snippetNode(hit.snippet));
+  if (hit.metadata && Object.keys(hit.metadata).length) li.append(span("hit-meta", JSON.stringify(hit.metadata)));
+  if (hit.explain) li.append(el("p", { class: "hit-meta", text: explainLine(hit.explain) }));
+  return li;
+}
+
+let lastHits = [];  // the page's hits, for the map
+
+async function runSearch({ push = true } = {}) {
+  const status = $("search-status");
+  const list = $("hits");
+  const name = $("collection").value;
+  if (!name) return setStatus(status, "Create a collection and index a folder first (see Collections above).", true);
+  if (!$("q").value.trim()) return setStatus(status, "Type what you are looking for.", true);
+  let body;
+  try { body = queryBody(); } catch (err) { return setStatus(status, err.message, true); }
+  if (push) history.pushState(null, "", "?" + searchState() + location.hash);
+  setStatus(status, "Searching…");
+  list.replaceChildren();
+  try {
+    const t0 = performance.now();
+    const data = await api("POST", `/collections/${enc(name)}/query`, body);
+    const ms = Math.round(performance.now() - t0);
+    lastHits = data.hits;
+    list.start = data.offset + 1;
+    list.replaceChildren(...data.hits.map((hit) => hitItem(name, hit)));
+    const range = data.hits.length ? `hits ${data.offset + 1}–${data.offset + data.hits.length}` : "no hits";
+    setStatus(status, `${range} of ${data.total_candidates} candidates in ${ms} ms` +
+      (data.hits.length || data.offset ? "" : " — try another mode, or fewer filters"));
+    $("hits-pager").hidden = false;
+    $("hits-page").textContent = data.hits.length ? `page ${Math.floor(data.offset / body.k) + 1}` : "";
+    $("hits-prev").disabled = data.offset === 0;
+    $("hits-next").disabled = data.hits.length < body.k || data.offset + body.k >= data.total_candidates;
+  } catch (err) {
+    lastHits = [];
+    $("hits-pager").hidden = true;
+    setStatus(status, err.message, true);
+  }
+}
+
+function searchFromUrl() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has("q")) return false;
+  for (const [key, id] of Object.entries(SEARCH_FIELDS)) {
+    if (key === "c") continue;  // set once the collections are known
+    $(id).value = params.get(key) || (key === "mode" ? "hybrid" : key === "k" ? "10" : "");
+  }
+  $("explain").checked = params.get("explain") === "1";
+  if (params.get("glob") || params.get("ext") || params.get("meta") || params.get("after") || params.get("fusion")) {
+    $("options").open = true;
+  }
+  searchOffset = Math.max(0, Number(params.get("offset")) || 0);
+  if (params.get("c") && [...$("collection").options].some((o) => o.value === params.get("c"))) {
+    $("collection").value = params.get("c");
+  }
+  runSearch({ push: false });
+  return true;
+}
+
+async function share() {
+  const url = shareUrl();
+  try {
+    await navigator.clipboard.writeText(url);
+    setStatus($("search-status"), "Link copied: " + url);
+  } catch {
+    setStatus($("search-status"), "Link to this search: " + url);
+  }
+}
+
+// -- full text -------------------------------------------------------------------------------------------
+// The text with the chunk [start, end) marked and, inside it, the best span; the span is scrolled to.
+async function openText(name, kind, id, where) {
+  const viewer = $("viewer"), pre = $("viewer-text"), status = $("viewer-status");
+  viewer.hidden = false;
+  $("viewer-title").textContent = id;
+  setStatus(status, "Loading…");
+  pre.replaceChildren();
+  try {
+    const doc = await api("GET", `/collections/${enc(name)}/text?kind=${kind}&id=${enc(id)}`);
+    const t = doc.text;
+    const start = where ? Math.min(where.start, t.length) : 0, end = where ? Math.min(where.end, t.length) : 0;
+    const spanned = where && where.span_start != null;  // a search hit; a map point has its chunk only
+    const s0 = spanned ? Math.max(start, where.span_start) : start;
+    const s1 = spanned ? Math.max(s0, Math.min(end, where.span_end)) : start;
+    const chunk = el("mark", { class: "chunk" }, t.slice(start, s0), el("mark", { class: "span" }, t.slice(s0, s1)),
+      t.slice(s1, end));
+    pre.append(t.slice(0, start), ...(where ? [chunk] : []), t.slice(end));
+    const notes = [`${doc.kind} · ${plural(doc.chars, "character")} · ${plural(doc.chunks.length, "chunk")}`];
+    if (where) notes.push(`passage at characters ${where.start}–${where.end} marked`);
+    if (doc.truncated) notes.push(`showing the first ${plural(t.length, "character")}`);
+    if (doc.origin === "chunks") notes.push(doc.stale ? "the file changed since it was indexed: this is the indexed text"
+      : "rebuilt from the indexed chunks (the file is outside the allowed roots)");
+    setStatus(status, notes.join(" · "));
+    viewer.focus({ preventScroll: true });
+    (where ? (spanned ? chunk.querySelector(".span") : chunk) : viewer).scrollIntoView({ block: "center" });
+  } catch (err) {
+    setStatus(status, err.message, true);
+    viewer.focus();
+  }
+}
+
+function initSearch() {
+  followCollections($("collection"), () => new URLSearchParams(location.search).get("c"));
+  $("search-form").addEventListener("submit", (event) => { event.preventDefault(); searchOffset = 0; runSearch(); });
+  $("hits-prev").addEventListener("click", () => {
+    searchOffset = Math.max(0, searchOffset - (Number($("k").value) || 10));
+    runSearch();
+  });
+  $("hits-next").addEventListener("click", () => { searchOffset += Number($("k").value) || 10; runSearch(); });
+  $("share").addEventListener("click", share);
+  $("viewer-close").addEventListener("click", () => { $("viewer").hidden = true; $("q").focus(); });
+  window.addEventListener("popstate", searchFromUrl);
+}
