@@ -54,7 +54,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "scifact"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "bench" / "corpus"  # shipped: World Factbook sections
 SECTIONS = ("embed", "query", "http", "index", "hnsw")
 #: texts per block of the lone-query comparison; the first of each block is not timed (see ``lone``)
 LONE_BLOCK = 5

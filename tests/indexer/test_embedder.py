@@ -22,22 +22,19 @@ from indexer.embedder import (
 )
 from indexer.errors import InvalidInput
 
-SCIFACT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "scifact" / "corpus.jsonl"
+CORPUS = Path(__file__).resolve().parents[2] / "bench" / "corpus" / "corpus.jsonl"  # shipped in the repository
 
 
 def _texts() -> list[str]:
     texts = ["", "a", "semsearch", "What does vitamin D do for bone density?",
              "Ünïcödé naïve café — “quotes” and emoji 🙂", "tabs\tand\nnewlines  here", "x " * 600,
              "The quick brown fox jumps over the lazy dog. " * 40]
-    if SCIFACT.exists():
-        with open(SCIFACT, encoding="utf-8") as f:
-            for line in f:
-                row = json.loads(line)
-                texts.append(f"{row['title']} {row['text']}")
-                if len(texts) >= 30:
-                    break
-    else:
-        texts += [f"sentence number {i} about proteins and cells " * (i + 1) for i in range(22)]
+    with open(CORPUS, encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            texts.append(f"{row['title']} {row['text']}")
+            if len(texts) >= 30:
+                break
     return texts
 
 
