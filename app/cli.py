@@ -390,7 +390,7 @@ def eval_(
 @app.command()
 @_guard
 def bench(
-    corpus: Path = typer.Option(None, "--corpus", help="BEIR folder or any folder of documents (default: SciFact)"),
+    corpus: Path = typer.Option(None, "--corpus", help="BEIR folder or any folder of files (default: bench/corpus)"),
     repeats: int = typer.Option(None, "--repeats", min=1, help="Repeats per figure (default 3; 2 with --quick)"),
     quick: bool = typer.Option(False, "--quick", help="Small sizes: a smoke test in about two minutes"),
     section: list[str] = typer.Option([], "--section", help="embed | query | http | index | hnsw (repeatable)"),
@@ -399,7 +399,7 @@ def bench(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Benchmark against plain sentence-transformers + FAISS (A/B alternating in one run)."""
-    from indexer.bench import SECTIONS, BenchConfig, run_bench, table_rows
+    from bench import SECTIONS, BenchConfig, run_bench, table_rows
 
     bad = [s for s in section if s not in SECTIONS]
     if bad:

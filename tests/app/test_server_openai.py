@@ -17,7 +17,7 @@ import pytest
 from openai import OpenAI
 from sentence_transformers import util
 
-from indexer.bench import stop_process
+from bench.http import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "server-test-key"
