@@ -71,11 +71,12 @@ def _print_json(data: Any) -> None:
 
 
 def _embedder(backend: str | None = None) -> Any:
-    from indexer.embedder import load_embedder
+    from app.settings import model_cache_dir
+    from indexer.embedding import load_embedder
 
     s = state.settings
     return load_embedder(s.model, backend=backend or s.backend, precision=s.precision, engine=s.engine,
-                         model_cache=s.model_cache)
+                         model_cache=model_cache_dir(s.model_cache))
 
 
 def _collection(name: str | None, *, create: bool, backend: str | None = None) -> Any:
@@ -299,7 +300,7 @@ def explain(
     """Walk through the bundled NumPy transformer: tokens, matrix, attention, FFN, pooling, vector."""
     import numpy as np
 
-    from indexer.embedder import resolve_model
+    from indexer.embedding import resolve_model
     from indexer.transformer import MiniLM, render_trace_text, token_similarity, trace
 
     _, path = resolve_model(state.settings.model)

@@ -28,8 +28,8 @@ from app.registry import CollectionRegistry
 from app.routes import collections, compare, documents, embed, explain, health, jobs, query
 from app.schemas import build_models
 from app.search_lanes import SearchLanes
-from app.settings import Settings
-from indexer.embedder import Embedder, cpu_count, load_embedder
+from app.settings import Settings, model_cache_dir
+from indexer.embedding import Embedder, cpu_count, load_embedder
 from indexer.jobs import JobManager
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             log.info("loading model %s (%s)", settings.model, settings.backend)
             model = await run_in_threadpool(load_embedder, settings.model, backend=settings.backend,
                                             precision=settings.precision, engine=settings.engine,
-                                            model_cache=settings.model_cache)
+                                            model_cache=model_cache_dir(settings.model_cache))
         metered = cast(Embedder, MeteredEmbedder(model, metrics))
         registry = CollectionRegistry(settings, metered)
         lanes = SearchLanes(functools.partial(query.run_query_group, registry), lanes=cpu_count())

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from app.registry import CollectionRegistry
     from app.search_lanes import SearchLanes
-    from indexer.embedder import Embedder
+    from indexer.embedding import Embedder
     from indexer.jobs import JobManager
 
 log = logging.getLogger(__name__)

@@ -5,6 +5,7 @@ The CLI and the HTTP service build the same ``Settings``; command-line flags ove
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,24 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexer.collection import Limits
+
+# The model loads from a local folder; transformers must never try the hub (set before it is imported).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def model_cache_dir(setting: str = "") -> Path | None:
+    """Where converted model graphs are kept: ``setting`` (SEMSEARCH_MODEL_CACHE), else
+    ``$XDG_CACHE_HOME/semsearch``, else ``~/.cache/semsearch``; ``off`` (or no home folder): no cache."""
+    raw = setting.strip()
+    if raw.lower() == "off":
+        return None
+    if raw:
+        return Path(raw).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    try:
+        return (Path(xdg) if xdg else Path.home() / ".cache") / "semsearch"
+    except RuntimeError:  # no home folder to be found: no cache
+        return None
 
 
 class Settings(BaseSettings):

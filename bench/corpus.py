@@ -102,7 +102,7 @@ def unique_queries(queries: Sequence[str]) -> Iterator[str]:
 
 def replicate(vectors: np.ndarray, n: int, *, noise: float = 0.05, seed: int = 0) -> np.ndarray:
     """``n`` unit vectors: the given ones, then perturbed copies (Gaussian noise, renormalized)."""
-    from indexer.embedder import l2_normalize
+    from indexer.embedding import l2_normalize
 
     rng = np.random.default_rng(seed)
     reps = math.ceil(n / len(vectors))
@@ -115,7 +115,7 @@ def replicate(vectors: np.ndarray, n: int, *, noise: float = 0.05, seed: int = 0
 
 def clustered_vectors(n: int, dim: int, *, clusters: int = 1000, spread: float = 0.6, seed: int = 0) -> np.ndarray:
     """Synthetic unit vectors in clusters (real embeddings are clustered; uniform noise is not a fair ANN test)."""
-    from indexer.embedder import l2_normalize
+    from indexer.embedding import l2_normalize
 
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((clusters, dim)).astype(np.float32)

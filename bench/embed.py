@@ -19,7 +19,7 @@ def bench_embed(embedder: Any, corpus: Corpus, cfg: BenchConfig) -> tuple[dict[s
     """Bulk embedding throughput and fidelity. Returns (figures, plain fp32 vectors)."""
     import torch
 
-    from indexer.embedder import l2_normalize
+    from indexer.embedding import l2_normalize
 
     st = embedder.model
     chunks = corpus.chunks[: cfg.embed_chunks]

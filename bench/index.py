@@ -48,10 +48,13 @@ def peak_rss_bytes() -> int:
 
 def child_index(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
     """Run in a subprocess: index ``folder`` (first run) then again unchanged, ``repeats`` times alternating."""
+    from app.settings import Settings, model_cache_dir
     from indexer.collection import Collection
-    from indexer.embedder import load_embedder
+    from indexer.embedding import load_embedder
 
-    embedder = load_embedder()
+    s = Settings()  # the child loads the model as the CLI does: settings from the environment
+    embedder = load_embedder(s.model, backend=s.backend, precision=s.precision, engine=s.engine,
+                             model_cache=model_cache_dir(s.model_cache))
     rss_model = peak_rss_bytes()
     first: list[float] = []
     again: list[float] = []

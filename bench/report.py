@@ -31,7 +31,7 @@ def environment(embedder: Any, cfg: BenchConfig, corpus: Corpus | None) -> dict[
     import faiss
     import torch
 
-    from indexer.embedder import cpu_features
+    from indexer.embedding import cpu_features
 
     return {"cpu": cpu_features(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "faiss": faiss.__version__,

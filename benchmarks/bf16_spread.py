@@ -125,7 +125,7 @@ def _fp32_collection(data_dir: Path, name: str) -> tuple[list[str], list[str], n
 
 def _batches(ids_list: Sequence[Sequence[int]], window: int) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
     """Documents batched as the bulk path batches them (``embed`` with its default batch size, 32)."""
-    from indexer.embedder import padded_batches
+    from indexer.embedding import padded_batches
 
     return list(padded_batches(ids_list, 32 * window, max_rows=8 * 32, window=window))
 
@@ -142,7 +142,7 @@ def main(argv: list[str]) -> int:
 
     import torch
 
-    from indexer.embedder import cpu_has_bf16, l2_normalize, load_embedder
+    from indexer.embedding import cpu_has_bf16, l2_normalize, load_embedder
     from indexer.evaluation import evaluate, load_beir
 
     keys, texts, ref = _fp32_collection(args.data_dir, args.collection)

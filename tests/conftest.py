@@ -80,9 +80,9 @@ def scifact_dir() -> Path:
 @pytest.fixture(scope="session")
 def embedder():
     """The real default model (sentence-transformers backend), shared by every test that embeds."""
-    from indexer.embedder import load_embedder
+    from indexer.embedding import load_embedder
 
-    return load_embedder()
+    return load_embedder(model_cache=os.environ["SEMSEARCH_MODEL_CACHE"])
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from indexer.batching import MicroBatcher
-from indexer.embedder import (
+from indexer.embedding import (
     Embedder,
     cpu_has_bf16,
     l2_normalize,
@@ -69,13 +69,11 @@ def test_other_engines_match(engine, reference):
 
 
 def test_precision_selection(monkeypatch):
-    monkeypatch.delenv("SEMSEARCH_PRECISION", raising=False)
     assert resolve_precision("fp32") == "fp32"
     assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")
-    monkeypatch.setenv("SEMSEARCH_PRECISION", "fp32")
-    assert resolve_precision("auto") == "fp32"
-    monkeypatch.setattr("indexer.embedder.cpu_has_bf16", lambda: False)
-    monkeypatch.delenv("SEMSEARCH_PRECISION")
+    monkeypatch.setenv("SEMSEARCH_PRECISION", "fp32")  # the library reads no environment: the argument wins
+    assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")
+    monkeypatch.setattr("indexer.embedding.cpu.cpu_has_bf16", lambda: False)
     assert resolve_precision("auto") == "fp32"  # the fallback where the CPU lacks bf16
     with pytest.raises(InvalidInput):
         resolve_precision("fp16")
@@ -85,8 +83,7 @@ def test_precision_selection(monkeypatch):
 
 def test_fp32_forced_bulk_is_exact(reference, monkeypatch):
     texts, ref = reference
-    monkeypatch.setenv("SEMSEARCH_PRECISION", "fp32")
-    e = load_embedder()
+    e = load_embedder(precision="fp32")
     assert e.precision == "fp32"
     assert np.min(np.sum(e.embed(texts) * ref, axis=1)) >= 0.99999
     assert np.min(np.sum(e.embed_queries(texts) * ref, axis=1)) >= 0.99999
@@ -241,7 +238,7 @@ def test_microbatcher_one_lane_never_overlaps():
 def test_embedder_uses_a_lane_per_core_for_shared_batches(embedder):
     import os
 
-    from indexer.embedder import cpu_count
+    from indexer.embedding import cpu_count
 
     if embedder.engine == "openvino":
         assert embedder._query_batcher.lanes == cpu_count() == len(os.sched_getaffinity(0))
