@@ -28,7 +28,7 @@ import numpy as np
 
 from indexer.catalog import Catalog, SourceRow, SourceWrite, source_row
 from indexer.chunking import Chunk, chunk_text
-from indexer.embedder import Embedder
+from indexer.embedding import Embedder
 from indexer.errors import (
     CollectionExists,
     CollectionNotFound,
