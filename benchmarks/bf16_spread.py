@@ -108,10 +108,6 @@ class EmulatedBert:
         return (x * m).sum(1) / m.sum(1)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
 def _fp32_collection(data_dir: Path, name: str) -> tuple[list[str], list[str], np.ndarray]:
     """(document key, chunk text, fp32 vector) of every chunk, in a fixed order."""
     path = data_dir / "collections" / name / "catalog.sqlite3"
@@ -206,10 +202,10 @@ def main(argv: list[str]) -> int:
             docs = ref.copy()
             for rows, ids, mask in doc_batches:
                 out = model(torch.from_numpy(ids), torch.from_numpy(mask), layers, rnd).numpy()
-                docs[in_band[rows]] = _unit(out)
+                docs[in_band[rows]] = l2_normalize(out)
             queries = np.vstack([model(torch.tensor([i]), torch.ones((1, len(i)), dtype=torch.long), layers,
                                        rnd).numpy() for i in query_ids])
-            report(f"draw {seed}", docs, _unit(queries), t0, in_band)
+            report(f"draw {seed}", docs, l2_normalize(queries), t0, in_band)
     inside = sum(abs(d) <= args.tolerance + 1e-12 for d in deltas)
     spread = statistics.stdev(deltas) if len(deltas) > 1 else 0.0
     print(f"delta: mean {statistics.mean(deltas):+.4f}, sd {spread:.4f}, min {min(deltas):+.4f}, "

@@ -25,6 +25,7 @@ from app.routes import CollectionName, errors
 from app.schemas import NAME_PATTERN, ApiModels, QueryFilters, QueryParams, QueryRequest, QueryResponse
 from app.search_lanes import Lane, LanesClosed, SearchLanes
 from app.settings import Settings
+from indexer.embedding.cpu import one_core
 from indexer.errors import LimitExceeded, SemsearchError
 from indexer.search import Filters, SearchOptions
 
@@ -39,7 +40,8 @@ def run_query_group(collections: CollectionRegistry, key: tuple[str, SearchOptio
     ``response_model``)."""
     name, opts = key
     with collections.lease(name) as coll:
-        vectors = coll.embed_queries(queries, busy=lane.busy) if opts.mode != "keyword" else None
+        with one_core(lane.busy):  # beside other work: this forward pass keeps to one core
+            vectors = coll.embed_queries(queries) if opts.mode != "keyword" else None
         lane.release()  # the rest is ranking in Python: the core is free for the next batch's forward pass
         results = coll.search_batch(queries, options=opts, vectors=vectors)
     return [QueryResponse.model_validate(

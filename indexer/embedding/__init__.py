@@ -17,7 +17,7 @@ environment.
 
 from indexer.embedding.base import Embedder, EmbedderInfo
 from indexer.embedding.batches import WIDTH_STEP, padded_batches, token_budget_batches
-from indexer.embedding.cpu import cpu_count, cpu_features, cpu_has_bf16, resolve_precision
+from indexer.embedding.cpu import cpu_count, cpu_features, cpu_has_bf16, one_core, resolve_precision
 from indexer.embedding.minimal import MinimalEmbedder
 from indexer.embedding.normalize import l2_normalize
 from indexer.embedding.selection import BACKENDS, DEFAULT_MODEL, bundled_model_path, load_embedder, resolve_model
@@ -25,5 +25,5 @@ from indexer.embedding.sentence_transformer import ENGINES, SentenceTransformerE
 
 __all__ = ["BACKENDS", "DEFAULT_MODEL", "ENGINES", "WIDTH_STEP", "Embedder", "EmbedderInfo", "MinimalEmbedder",
            "SentenceTransformerEmbedder", "bundled_model_path", "cpu_count", "cpu_features", "cpu_has_bf16",
-           "l2_normalize", "load_embedder", "padded_batches", "resolve_engine", "resolve_model", "resolve_precision",
-           "token_budget_batches"]
+           "l2_normalize", "load_embedder", "one_core", "padded_batches", "resolve_engine", "resolve_model",
+           "resolve_precision", "token_budget_batches"]

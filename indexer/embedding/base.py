@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from indexer.batching import MicroBatcher
 from indexer.embedding.normalize import l2_normalize
 
 __all__ = ["Embedder", "EmbedderInfo", "l2_normalize", "read_max_seq_length"]
@@ -55,8 +54,6 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
         self._cache_lock = threading.Lock()
-        # Concurrent embed_queries callers share forward passes; a lone caller runs at once.
-        self._query_batcher: MicroBatcher[str] = MicroBatcher(self._embed_query_batch, max_items=64)
 
     # -- tokenizer -----------------------------------------------------------------------------
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
@@ -70,10 +67,9 @@ class Embedder:
         return [min(len(e.ids), self.max_seq_length) for e in encs]
 
     # -- embedding -----------------------------------------------------------------------------
-    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False,
-                shared: bool = False) -> np.ndarray:
+    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False) -> np.ndarray:
         """(n, d) raw vectors. ``bulk``: document batches (big, length-packed); ``exact``: fp32 whatever
-        the precision setting; ``shared``: other calls run beside this one."""
+        the precision setting."""
         raise NotImplementedError
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
@@ -83,15 +79,14 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return l2_normalize(self._encode(texts, batch_size=batch_size, bulk=True))
 
-    def embed_queries(self, texts: Sequence[str], *, exact: bool = False, busy: bool = False) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str], *, exact: bool = False) -> np.ndarray:
         """Queries -> (n, d) unit vectors.
 
         For search (default): the embedder's precision (bf16 where the CPU has it natively, within
-        cos 0.9999 of fp32), micro-batched with concurrent callers, cached by text. ``exact=True``:
-        fp32 whatever the precision - the vectors sentence-transformers computes (what the embed and
-        compare APIs return) - computed on every call. ``busy=True``: the caller has other work in
-        flight, so the forward pass stays on one core instead of spreading over all of them (less CPU
-        per query; the load-time self-check holds both paths to the same fidelity bar)."""
+        cos 0.9999 of fp32), cached by text. ``exact=True``: fp32 whatever the precision - the vectors
+        sentence-transformers computes (what the embed and compare APIs return) - computed on every
+        call. Concurrent searches are batched by the caller (a server's search lanes, which also say
+        with :func:`~indexer.embedding.cpu.one_core` when a pass should stay on one core)."""
         texts = list(texts)
         if exact:
             if not texts:
@@ -108,7 +103,7 @@ class Embedder:
                     self._cache.move_to_end(t)
                     out[i] = hit
         if missing:
-            vecs = self._query_batcher([texts[i] for i in missing], busy=busy)
+            vecs = l2_normalize(self._encode([texts[i] for i in missing], batch_size=64, bulk=False))
             with self._cache_lock:
                 for i, v in zip(missing, vecs, strict=True):
                     out[i] = v
@@ -117,18 +112,10 @@ class Embedder:
                         self._cache.popitem(last=False)
         return out
 
-    def _embed_query_batch(self, texts: list[str], shared: bool = False) -> np.ndarray:
-        return l2_normalize(self._encode(texts, batch_size=64, bulk=False, shared=shared))
-
     def clear_cache(self) -> None:
         """Forget cached query vectors (the benchmark uses it so every timed query is computed)."""
         with self._cache_lock:
             self._cache.clear()
-
-    @property
-    def batch_stats(self) -> dict[str, float]:
-        """How many concurrent query calls shared a forward pass so far."""
-        return self._query_batcher.stats.to_dict()
 
     @classmethod
     def load(cls, model: str = "", **options: Any) -> Embedder:

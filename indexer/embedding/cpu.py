@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,27 @@ from indexer.errors import InvalidInput
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16")
+
+_ONE_CORE: ContextVar[bool] = ContextVar("semsearch_one_core", default=False)
+
+
+@contextmanager
+def one_core(on: bool = True) -> Iterator[None]:
+    """Inside this block, forward passes of this thread stay on one core (``on=False``: every core).
+
+    The caller runs other work beside them - a server's search lanes, each batch on a core of its own -
+    and says so once, where it knows, instead of passing a flag down every embedding call. Engines
+    that cannot pin a call to one core ignore it."""
+    token = _ONE_CORE.set(on)
+    try:
+        yield
+    finally:
+        _ONE_CORE.reset(token)
+
+
+def on_one_core() -> bool:
+    """True inside :func:`one_core`."""
+    return _ONE_CORE.get()
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 

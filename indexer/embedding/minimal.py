@@ -23,7 +23,6 @@ class MinimalEmbedder(Embedder):
         self.model = MiniLM.from_pretrained(path)
         self.dimension = int(self.model.config.hidden_size)
 
-    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False,
-                shared: bool = False) -> np.ndarray:
+    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False) -> np.ndarray:
         # pooled only: Embedder normalizes once, as for every backend
         return np.asarray(self.model.encode(texts, batch_size=batch_size, normalize=False), dtype=np.float32)

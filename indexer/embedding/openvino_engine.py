@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embedding.cpu import cpu_count
+from indexer.embedding.cpu import cpu_count, on_one_core
 from indexer.embedding.torch_engine import pooled_module
 
 
@@ -57,10 +57,10 @@ class OpenVinoModel:
         self._requests: dict[str, queue.SimpleQueue[Any]] = {
             "fp32": queue.SimpleQueue(), "bf16": queue.SimpleQueue(), "shared": queue.SimpleQueue()}
 
-    def __call__(self, ids: np.ndarray, mask: np.ndarray, *, bf16: bool = False, shared: bool = False) -> np.ndarray:
-        """Pooled vectors: in bf16 where asked and compiled, else fp32; ``shared`` (other calls run
-        beside this one) runs on one core of the per-core model, in the model's precision."""
-        if shared and self.shared is not None and bf16 == self.shared_bf16:
+    def __call__(self, ids: np.ndarray, mask: np.ndarray, *, bf16: bool = False) -> np.ndarray:
+        """Pooled vectors: in bf16 where asked and compiled, else fp32; inside :func:`~indexer.embedding.cpu.one_core`
+        on one core of the per-core model, in the model's precision."""
+        if self.shared is not None and bf16 == self.shared_bf16 and on_one_core():
             kind, model = "shared", self.shared
         elif bf16 and self.bf16 is not None:
             kind, model = "bf16", self.bf16

@@ -14,7 +14,7 @@ import numpy as np
 
 from indexer.embedding.base import Embedder, l2_normalize, read_max_seq_length
 from indexer.embedding.batches import padded_batches
-from indexer.embedding.cpu import resolve_precision
+from indexer.embedding.cpu import one_core, resolve_precision
 from indexer.embedding.graph_cache import GraphCache
 from indexer.embedding.openvino_engine import OpenVinoModel
 from indexer.embedding.torch_engine import TorchModel, pipeline_parts
@@ -54,7 +54,7 @@ class SentenceTransformerEmbedder(Embedder):
         self._model_lock = threading.Lock()
         self._embed_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._embed_tokenizer.no_padding()
-        self._forward: Callable[..., np.ndarray] | None = None  # (ids, mask, bf16, shared=False) -> vectors
+        self._forward: Callable[..., np.ndarray] | None = None  # (ids, mask, bf16) -> vectors
         self.engine = "encode"
         #: where the OpenVINO graph came from: "cache" (no conversion), "conversion", or "" (other engine)
         self.graph_source = ""
@@ -102,11 +102,11 @@ class SentenceTransformerEmbedder(Embedder):
     def _try_openvino(self, graph: Any, probe: list[str], ref: np.ndarray) -> str | None:
         """Compile ``graph`` and make it the engine if it passes the self-check; else what failed."""
         ov_model = OpenVinoModel(graph, bf16=self.precision == "bf16")
-        self._forward = lambda ids, mask, bf16, shared=False: ov_model(ids, mask, bf16=bf16, shared=shared)
+        self.engine_model: OpenVinoModel | None = ov_model
+        self._forward = lambda ids, mask, bf16: ov_model(ids, mask, bf16=bf16)
         failed = self._self_check(probe, ref)
         if failed is None:
             self.engine = "openvino"
-            self._query_batcher.lanes = ov_model.lanes
         return failed
 
     def _open_cached(self, cache: GraphCache) -> bool:
@@ -159,7 +159,7 @@ class SentenceTransformerEmbedder(Embedder):
                 (log.warning if wanted == "openvino" else log.info)("OpenVINO engine unavailable: %s", e)
         tm = TorchModel(hf, pooling, torch)
 
-        def forward(ids: np.ndarray, mask: np.ndarray, bf16: bool, shared: bool = False) -> np.ndarray:
+        def forward(ids: np.ndarray, mask: np.ndarray, bf16: bool) -> np.ndarray:
             return tm(ids, mask, bf16=bf16)
 
         self._forward = forward
@@ -180,18 +180,18 @@ class SentenceTransformerEmbedder(Embedder):
         shared - to ``MIN_COSINE``. None when all pass, else what failed."""
         fast = self.MIN_COSINE if self.precision == "bf16" else 0.99999  # in fp32 every path is exact
         for exact, shared, bar in ((True, False, 0.99999), (False, False, fast), (False, True, fast)):
-            got = l2_normalize(self._direct_encode(probe, batch_size=4, bulk=False, exact=exact, shared=shared))
+            with one_core(shared):
+                got = l2_normalize(self._direct_encode(probe, batch_size=4, bulk=False, exact=exact))
             cos = float(np.min(np.sum(ref * got, axis=1)))
             if cos < bar:
                 return (f"cosine {cos:.6f} vs sentence-transformers, under {bar} "
-                        f"({'fp32' if exact else self.precision}, {'shared' if shared else 'alone'})")
+                        f"({'fp32' if exact else self.precision}, {'one core' if shared else 'alone'})")
         return None
 
-    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False,
-                shared: bool = False) -> np.ndarray:
+    def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False) -> np.ndarray:
         if self._forward is None:
             return self._st_encode(texts, batch_size=batch_size, bulk=bulk, exact=exact)
-        return self._direct_encode(texts, batch_size=batch_size, bulk=bulk, exact=exact, shared=shared)
+        return self._direct_encode(texts, batch_size=batch_size, bulk=bulk, exact=exact)
 
     def _st_encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False) -> np.ndarray:
         model = self.model
@@ -204,8 +204,7 @@ class SentenceTransformerEmbedder(Embedder):
             )
         return np.asarray(vecs, dtype=np.float32)
 
-    def _direct_encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False,
-                       shared: bool = False) -> np.ndarray:
+    def _direct_encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False) -> np.ndarray:
         assert self._forward is not None
         bf16 = not exact and self.precision == "bf16"
         tok = self._embed_tokenizer
@@ -214,7 +213,7 @@ class SentenceTransformerEmbedder(Embedder):
         for rows, ids, mask in padded_batches(ids_list, batch_size * self.max_seq_length,
                                               max_rows=8 * batch_size if bulk else batch_size,
                                               window=self.max_seq_length if bulk else None):
-            out[rows] = self._forward(ids, mask, bf16, shared=shared)
+            out[rows] = self._forward(ids, mask, bf16)
         return out
 
 

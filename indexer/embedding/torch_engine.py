@@ -57,7 +57,7 @@ class TorchModel:
         self.torch = torch
         self.module = pooled_module(hf, pooling, torch)
 
-    def __call__(self, ids: np.ndarray, mask: np.ndarray, *, bf16: bool = False, lane: bool = False) -> np.ndarray:
+    def __call__(self, ids: np.ndarray, mask: np.ndarray, *, bf16: bool = False) -> np.ndarray:
         torch = self.torch
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             out = self.module(torch.from_numpy(ids), torch.from_numpy(mask))

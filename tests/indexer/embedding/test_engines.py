@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from indexer.batching import MicroBatcher
 from indexer.embedding import (
     Embedder,
     cpu_has_bf16,
     l2_normalize,
     load_embedder,
+    one_core,
     resolve_engine,
     resolve_precision,
     token_budget_batches,
 )
 from indexer.errors import InvalidInput
 
-CORPUS = Path(__file__).resolve().parents[2] / "bench" / "corpus" / "corpus.jsonl"  # shipped in the repository
+CORPUS = Path(__file__).resolve().parents[3] / "bench" / "corpus" / "corpus.jsonl"  # shipped in the repository
 
 
 def _texts() -> list[str]:
@@ -87,8 +86,9 @@ def test_fp32_forced_bulk_is_exact(reference, monkeypatch):
     assert e.precision == "fp32"
     assert np.min(np.sum(e.embed(texts) * ref, axis=1)) >= 0.99999
     assert np.min(np.sum(e.embed_queries(texts) * ref, axis=1)) >= 0.99999
-    shared = l2_normalize(e._encode(texts, batch_size=8, bulk=False, shared=True))  # the per-core model, fp32
-    assert np.min(np.sum(shared * ref, axis=1)) >= 0.99999
+    with one_core():
+        lane = l2_normalize(e._encode(texts, batch_size=8, bulk=False))  # the per-core model, fp32
+    assert np.min(np.sum(lane * ref, axis=1)) >= 0.99999
 
 
 def test_token_budget_batches():
@@ -103,67 +103,6 @@ def test_token_budget_batches():
 
 
 # -- micro-batcher ---------------------------------------------------------------------------------------
-def _slow_rows(calls: list[list[int]], delay: float = 0.05):
-    def fn(items: list[int], shared: bool = False) -> np.ndarray:
-        calls.append(list(items))
-        time.sleep(delay)
-        return np.asarray(items, dtype=np.float32).reshape(-1, 1) * 2
-    return fn
-
-
-def test_microbatcher_lone_call_runs_at_once():
-    calls: list[list[int]] = []
-    b = MicroBatcher(_slow_rows(calls, delay=0.0))
-    t0 = time.perf_counter()
-    out = b([3, 4])
-    assert time.perf_counter() - t0 < 0.02  # no waiting for company
-    assert out.ravel().tolist() == [6, 8] and calls == [[3, 4]]
-
-
-def test_microbatcher_coalesces_concurrent_calls():
-    calls: list[list[int]] = []
-    b = MicroBatcher(_slow_rows(calls), max_items=64)
-    results: dict[int, list[float]] = {}
-
-    def worker(i: int) -> None:
-        results[i] = b([i, 100 + i]).ravel().tolist()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-        time.sleep(0.002)
-    for t in threads:
-        t.join()
-    assert results == {i: [2 * i, 2 * (100 + i)] for i in range(12)}  # each caller gets its own rows
-    assert len(calls) < 12  # some forward passes were shared
-    assert b.stats.calls == 12 and b.stats.largest > 1
-
-
-def test_microbatcher_errors_reach_every_caller_and_it_recovers():
-    def fn(items: list[int], shared: bool) -> np.ndarray:
-        time.sleep(0.03)
-        if -1 in items:
-            raise ValueError("bad item")
-        return np.asarray(items, dtype=np.float32).reshape(-1, 1)
-
-    b = MicroBatcher(fn)
-    errors: list[BaseException] = []
-
-    def call(x: int) -> None:
-        try:
-            b([x])
-        except ValueError as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=call, args=(x,)) for x in (-1, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors  # the failing batch raised in its callers
-    assert b([5]).ravel().tolist() == [5]  # and the batcher is usable afterwards
-
-
 def test_exact_queries_are_the_models_fp32_vectors(embedder, reference):
     texts, ref = reference
     exact = embedder.embed_queries(texts, exact=True)
@@ -172,78 +111,6 @@ def test_exact_queries_are_the_models_fp32_vectors(embedder, reference):
     assert len(embedder.embed_queries([], exact=True)) == 0
 
 
-class _Overlap:
-    """A batch function that records how many batches ran at once and the ``shared`` flag of each."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay, self.active, self.peak = delay, 0, 0
-        self.flags: list[bool] = []
-        self.guard = threading.Lock()
-
-    def __call__(self, items: list[int], shared: bool) -> np.ndarray:
-        with self.guard:
-            self.active += 1
-            self.peak = max(self.peak, self.active)
-            self.flags.append(shared)
-        time.sleep(self.delay)
-        with self.guard:
-            self.active -= 1
-        return np.asarray(items, dtype=np.float32).reshape(-1, 1) + 1
-
-
-def _staggered_calls(b: MicroBatcher, n: int) -> dict[int, list[float]]:
-    results: dict[int, list[float]] = {}
-
-    def worker(i: int) -> None:
-        results[i] = b([i]).ravel().tolist()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-        time.sleep(0.003)
-    for t in threads:
-        t.join()
-    return results
-
-
-def test_microbatcher_lanes_run_side_by_side_and_say_so():
-    """With two lanes, two concurrent batches overlap in time and both are told they are shared; a
-    lone call afterwards is not (no lane leaks), and every caller still gets its own rows."""
-    fn = _Overlap(0.05)
-    b = MicroBatcher(fn, lanes=2)
-    assert _staggered_calls(b, 10) == {i: [i + 1.0] for i in range(10)}
-    assert fn.peak == 2  # two batches at once, never more
-    assert b.stats.batches < 10 and b.stats.shared >= 2
-    fn.flags.clear()
-    assert b([7]).ravel().tolist() == [8.0] and fn.flags == [False]  # alone again: both lanes were returned
-
-
-def test_microbatcher_busy_caller_runs_on_one_core():
-    """A lone call is spread over every core unless its caller says other work is in flight."""
-    fn = _Overlap(0.0)
-    b = MicroBatcher(fn, lanes=2)
-    b([1])
-    b([2], busy=True)
-    assert fn.flags == [False, True]
-    assert b.stats.shared == 1
-
-
-def test_microbatcher_one_lane_never_overlaps():
-    fn = _Overlap(0.02)
-    b = MicroBatcher(fn, lanes=1)
-    assert _staggered_calls(b, 8) == {i: [i + 1.0] for i in range(8)}
-    assert fn.peak == 1 and b.stats.calls == 8
-
-
-def test_embedder_uses_a_lane_per_core_for_shared_batches(embedder):
-    import os
-
-    from indexer.embedding import cpu_count
-
-    if embedder.engine == "openvino":
-        assert embedder._query_batcher.lanes == cpu_count() == len(os.sched_getaffinity(0))
-    else:
-        assert embedder._query_batcher.lanes == 1  # torch's threads are process-wide: one batch at a time
 
 
 def test_embed_queries_concurrent_equals_single(embedder):
@@ -273,3 +140,33 @@ def test_public_api_kept(embedder):
     assert embedder.backend == "sentence-transformers" and embedder.precision in ("fp32", "bf16")
     assert embedder.token_offsets("hello world")[0] == (0, 5)
     assert embedder.count_tokens(["hello world"]) == [4]
+
+
+def test_one_core_is_scoped_to_its_block_and_thread():
+    from indexer.embedding.cpu import on_one_core
+
+    seen: list[bool] = []
+    with one_core():
+        assert on_one_core()
+        with one_core(False):
+            assert not on_one_core()
+        assert on_one_core()
+        t = threading.Thread(target=lambda: seen.append(on_one_core()))  # another thread: its own setting
+        t.start()
+        t.join()
+    assert not on_one_core() and seen == [False]
+
+
+def test_one_core_runs_on_the_per_core_model(embedder):
+    """Inside ``one_core`` the OpenVINO engine uses its one-stream-per-core model; outside, the latency one."""
+    model = getattr(embedder, "engine_model", None)
+    if embedder.engine != "openvino" or model is None or model.shared is None:
+        pytest.skip("needs the OpenVINO engine on more than one core")  # the engine CI and this machine run
+    before = model._requests["shared"].qsize()
+    embedder.clear_cache()
+    embedder.embed_queries(["a query that runs on every core"])
+    assert model._requests["shared"].qsize() == before
+    with one_core():
+        embedder.embed_queries(["a query that keeps to one core"])
+    assert model._requests["shared"].qsize() == before + (1 if before == 0 else 0)
+    embedder.clear_cache()
