@@ -19,6 +19,8 @@ from sentence_transformers import util
 
 from bench.http import stop_process
 
+pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
+
 REPO = Path(__file__).resolve().parents[2]
 KEY = "server-test-key"
 

@@ -67,6 +67,7 @@ def test_tiny_run_in_process(embedder):
     assert table_rows(result)
 
 
+@pytest.mark.slow
 def test_tiny_http_section(embedder, monkeypatch):
     """A real server in a subprocess; lone queries run in alternating blocks of the same texts over HTTP
     and in process, and the first query of each block (the switch between processes) is kept out of

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.e2e.conftest import as_json
 from tests.indexer.test_collection import TOPICS, make_folder
+
+pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
 
 
 def test_index_query_remove_collections(tmp_path, run_cli):
