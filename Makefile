@@ -9,7 +9,7 @@ PIP := $(BIN)/python -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install install-test run test lint typecheck pytest bench eval eval-precision clean
+.PHONY: help install install-test run test test-scifact lint typecheck pytest bench eval eval-precision clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,7 +42,7 @@ run: install  ## start the API and web page on SEMSEARCH_HOST:SEMSEARCH_PORT (de
 	$(BIN)/semsearch serve
 
 lint: install-test  ## ruff
-	$(BIN)/ruff check app indexer tests benchmarks
+	$(BIN)/ruff check app indexer bench tests benchmarks
 
 typecheck: install-test  ## mypy
 	$(BIN)/mypy
@@ -51,6 +51,10 @@ pytest: install-test  ## the test suite
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest  ## everything CI runs
+
+SEMSEARCH_SCIFACT ?= $(abspath ../shared/data/scifact)
+test-scifact: install-test  ## the opt-in checks on SciFact (SEMSEARCH_SCIFACT=<folder>, default ../shared/data/scifact)
+	SEMSEARCH_SCIFACT=$(SEMSEARCH_SCIFACT) $(BIN)/python -m pytest -q -m scifact
 
 bench: install  ## performance benchmark against plain sentence-transformers + FAISS
 	$(BIN)/semsearch bench

@@ -16,7 +16,7 @@ from app.metrics import Metrics
 from app.registry import CollectionRegistry
 from app.search_lanes import SearchLanes
 from app.settings import Settings
-from indexer.embedder import Embedder
+from indexer.embedding import Embedder
 from indexer.jobs import JobManager
 
 

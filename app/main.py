@@ -33,8 +33,8 @@ from app.routes import collections, compare, documents, embed, explain, health, 
 from app.routes import map as map_routes
 from app.schemas import build_models
 from app.search_lanes import SearchLanes
-from app.settings import InvalidSettings, Settings
-from indexer.embedder import Embedder, cpu_count, load_embedder
+from app.settings import InvalidSettings, Settings, model_cache_dir
+from indexer.embedding import Embedder, cpu_count, load_embedder
 from indexer.jobs import JobManager, jobs_file
 from indexer.projection import ProjectionCache
 from indexer.walk import PinnedRoot
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             log.info("loading model %s (%s)", settings.model, settings.backend)
             model = await run_in_threadpool(load_embedder, settings.model, backend=settings.backend,
                                             precision=settings.precision, engine=settings.engine,
-                                            model_cache=settings.model_cache)
+                                            model_cache=model_cache_dir(settings.model_cache))
         metered = cast(Embedder, MeteredEmbedder(model, metrics))
         registry = CollectionRegistry(settings, metered)
         lanes = SearchLanes(functools.partial(query.run_query_group, registry), lanes=cpu_count())

@@ -26,8 +26,8 @@ from app.registry import CollectionRegistry
 from app.routes.query import run_query_group
 from app.schemas import ApiModels, build_models
 from app.search_lanes import SearchLanes
-from app.settings import Settings
-from indexer.embedder import cpu_count, load_embedder
+from app.settings import Settings, model_cache_dir
+from indexer.embedding import cpu_count, load_embedder
 from indexer.errors import CollectionNotFound, CorruptCollection, DocumentNotFound, SemsearchError
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class LocalState:
                 s = self.settings
                 try:
                     model = load_embedder(s.model, backend=s.backend, precision=s.precision, engine=s.engine,
-                                          model_cache=s.model_cache)
+                                          model_cache=model_cache_dir(s.model_cache))
                 except SemsearchError as e:
                     log.error("model %r not loaded: %s", s.model, e.message)
                     raise ToolError(e.message) from e

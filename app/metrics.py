@@ -24,7 +24,7 @@ from indexer.jobs import STATES as JOB_STATES
 if TYPE_CHECKING:
     from app.registry import CollectionRegistry
     from app.search_lanes import SearchLanes
-    from indexer.embedder import Embedder
+    from indexer.embedding import Embedder
     from indexer.jobs import JobManager
 
 log = logging.getLogger(__name__)
@@ -88,14 +88,6 @@ class _StateCollector(Collector):
         for state, n in counts.items():
             jobs.add_metric([state], n)
         yield from (chunks, sources, size, jobs)
-        stats = getattr(registry.embedder, "batch_stats", None) if registry is not None else None
-        if stats:  # how well concurrent queries share forward passes (see indexer.batching)
-            yield from _counters(stats, (
-                ("semsearch_query_embed_requests", "calls", "Query embedding requests served"),
-                ("semsearch_query_embed_batches", "batches", "Forward passes that served query requests"),
-                ("semsearch_query_embed_shared_batches", "shared_batches",
-                 "Query forward passes that ran on one core (beside other work)"),
-            ))
         lanes = self.lanes()
         if lanes is not None:  # how well concurrent query requests share search calls (see app.search_lanes)
             yield from _counters(lanes.stats.to_dict(), (
@@ -132,8 +124,8 @@ class MeteredEmbedder:
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         return self._timed("document", len(texts), lambda: self.inner.embed(texts, batch_size=batch_size))
 
-    def embed_queries(self, texts: Sequence[str], *, exact: bool = False, busy: bool = False) -> np.ndarray:
-        return self._timed("query", len(texts), lambda: self.inner.embed_queries(texts, exact=exact, busy=busy))
+    def embed_queries(self, texts: Sequence[str], *, exact: bool = False) -> np.ndarray:
+        return self._timed("query", len(texts), lambda: self.inner.embed_queries(texts, exact=exact))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -24,7 +24,7 @@ from indexer.collection import (
     read_info,
     validate_name,
 )
-from indexer.embedder import Embedder
+from indexer.embedding import Embedder
 from indexer.errors import CollectionNotFound, CorruptCollection, SemsearchError
 
 log = logging.getLogger(__name__)

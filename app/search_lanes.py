@@ -1,5 +1,8 @@
 """Search lanes: concurrent query requests share one search call instead of each taking a thread.
 
+This is the service's one query-batching mechanism (the library embeds what it is given; the lanes
+decide what runs together and on how many cores), and :class:`LaneStats` its one stats type.
+
 A query request hands its work to a few lane threads (one per core) and awaits the answer on the
 event loop. A lane takes every request waiting when it starts (up to ``max_batch``), groups them by
 key (collection and search options) and runs each group as one call - for queries that is one
@@ -15,7 +18,8 @@ The rules:
   burst becomes one bigger batch instead of many batches of one; once the pass is done (the lane calls
   ``release()`` and goes on with the ranking in Python), the next batch may start on the free core;
 - a batch run while other work is in flight (more than one request, others waiting, or another lane
-  running) is ``busy``: its embedding stays on one core and leaves the others to the HTTP loop;
+  running) is ``busy``: its embedding runs inside :func:`indexer.embedding.cpu.one_core`, so it stays
+  on one core and leaves the others to the HTTP loop;
 - a group that fails is retried one request at a time, so a bad request never fails its neighbours;
 - results are handed back to the event loop; a request whose client went away is simply dropped.
 """
@@ -94,6 +98,16 @@ class SearchLanes:
         self._closed = False
         self._threads: list[threading.Thread] = []
         self.stats = LaneStats()
+
+    @property
+    def pending(self) -> int:
+        """Requests waiting for a lane."""
+        with self._cv:
+            return len(self._pending)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def start(self) -> None:
         with self._cv:

@@ -11,6 +11,7 @@ Importing this module loads no library code (the CLI's remote path stays fast).
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
@@ -32,6 +33,24 @@ Fusion = Literal["relative", "rrf"]
 
 class InvalidSettings(ValueError):
     """One or more SEMSEARCH_* values are not valid; the message has one line per variable."""
+
+# The model loads from a local folder; transformers must never try the hub (set before it is imported).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def model_cache_dir(setting: str = "") -> Path | None:
+    """Where converted model graphs are kept: ``setting`` (SEMSEARCH_MODEL_CACHE), else
+    ``$XDG_CACHE_HOME/semsearch``, else ``~/.cache/semsearch``; ``off`` (or no home folder): no cache."""
+    raw = setting.strip()
+    if raw.lower() == "off":
+        return None
+    if raw:
+        return Path(raw).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    try:
+        return (Path(xdg) if xdg else Path.home() / ".cache") / "semsearch"
+    except RuntimeError:  # no home folder to be found: no cache
+        return None
 
 
 class Settings(BaseSettings):

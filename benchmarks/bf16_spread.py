@@ -108,10 +108,6 @@ class EmulatedBert:
         return (x * m).sum(1) / m.sum(1)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
 def _fp32_collection(data_dir: Path, name: str) -> tuple[list[str], list[str], np.ndarray]:
     """(document key, chunk text, fp32 vector) of every chunk, in a fixed order."""
     path = data_dir / "collections" / name / "catalog.sqlite3"
@@ -125,7 +121,7 @@ def _fp32_collection(data_dir: Path, name: str) -> tuple[list[str], list[str], n
 
 def _batches(ids_list: Sequence[Sequence[int]], window: int) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
     """Documents batched as the bulk path batches them (``embed`` with its default batch size, 32)."""
-    from indexer.embedder import padded_batches
+    from indexer.embedding import padded_batches
 
     return list(padded_batches(ids_list, 32 * window, max_rows=8 * 32, window=window))
 
@@ -142,7 +138,7 @@ def main(argv: list[str]) -> int:
 
     import torch
 
-    from indexer.embedder import cpu_has_bf16, l2_normalize, load_embedder
+    from indexer.embedding import cpu_has_bf16, l2_normalize, load_embedder
     from indexer.evaluation import evaluate, load_beir
 
     keys, texts, ref = _fp32_collection(args.data_dir, args.collection)
@@ -206,10 +202,10 @@ def main(argv: list[str]) -> int:
             docs = ref.copy()
             for rows, ids, mask in doc_batches:
                 out = model(torch.from_numpy(ids), torch.from_numpy(mask), layers, rnd).numpy()
-                docs[in_band[rows]] = _unit(out)
+                docs[in_band[rows]] = l2_normalize(out)
             queries = np.vstack([model(torch.tensor([i]), torch.ones((1, len(i)), dtype=torch.long), layers,
                                        rnd).numpy() for i in query_ids])
-            report(f"draw {seed}", docs, _unit(queries), t0, in_band)
+            report(f"draw {seed}", docs, l2_normalize(queries), t0, in_band)
     inside = sum(abs(d) <= args.tolerance + 1e-12 for d in deltas)
     spread = statistics.stdev(deltas) if len(deltas) > 1 else 0.0
     print(f"delta: mean {statistics.mean(deltas):+.4f}, sd {spread:.4f}, min {min(deltas):+.4f}, "

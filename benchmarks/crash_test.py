@@ -97,7 +97,7 @@ def snapshot(data: Path, embedder: Any) -> dict[str, Any]:
 
 
 def run(files: int, kills: int, seed: int, batch_chunks: int, work: Path, say: Any) -> dict[str, Any]:
-    from indexer.embedder import load_embedder
+    from indexer.embedding import load_embedder
 
     corpus, clean, crashed = work / "corpus", work / "clean", work / "crashed"
     make_corpus(corpus, files, seed)

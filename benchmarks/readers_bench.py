@@ -64,7 +64,7 @@ def run(files: int, seed: int, embedder: Any = None, out: Any = sys.stdout) -> d
     from indexer.readers import read_document
 
     if embedder is None:
-        from indexer.embedder import load_embedder
+        from indexer.embedding import load_embedder
 
         embedder = load_embedder()
     with tempfile.TemporaryDirectory(prefix="readers-bench-") as tmp:

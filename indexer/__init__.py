@@ -8,11 +8,40 @@
             print(hit.score, hit.path, hit.snippet)
 """
 
-from indexer.collection import Collection, CollectionInfo, Document, Limits, list_collection_names
-from indexer.embedder import DEFAULT_MODEL, Embedder, l2_normalize, load_embedder
-from indexer.errors import SemsearchError
-from indexer.search import Filters, Hit, Hits, Like, SearchOptions, SearchResponse
-from indexer.sync import IndexReport, Progress
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are imported on first use (PEP 562), so ``import indexer.transformer`` or ``indexer.errors``
+# costs only that module: no faiss, no SQLite, no tokenizers unless the caller needs them.
+_EXPORTS = {
+    "Collection": "indexer.collection", "CollectionInfo": "indexer.collection", "Document": "indexer.collection",
+    "Limits": "indexer.collection", "list_collection_names": "indexer.collection",
+    "DEFAULT_MODEL": "indexer.embedding", "Embedder": "indexer.embedding", "l2_normalize": "indexer.embedding",
+    "load_embedder": "indexer.embedding",
+    "SemsearchError": "indexer.errors",
+    "Filters": "indexer.search", "Hit": "indexer.search", "Hits": "indexer.search", "Like": "indexer.search",
+    "SearchOptions": "indexer.search", "SearchResponse": "indexer.search",
+    "IndexReport": "indexer.sync", "Progress": "indexer.sync",
+}
+
+if TYPE_CHECKING:
+    from indexer.collection import Collection, CollectionInfo, Document, Limits, list_collection_names
+    from indexer.embedding import DEFAULT_MODEL, Embedder, l2_normalize, load_embedder
+    from indexer.errors import SemsearchError
+    from indexer.search import Filters, Hit, Hits, Like, SearchOptions, SearchResponse
+    from indexer.sync import IndexReport, Progress
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'indexer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
 
 __all__ = [
     "DEFAULT_MODEL",

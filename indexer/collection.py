@@ -8,6 +8,9 @@ sees a write completely or not at all. Writes are serialized by the catalog's wr
 Open path: load the FAISS file; if it is missing, corrupt, of another shape, or behind the catalog
 by more than the change log covers, rebuild it from the stored vectors; otherwise replay the log.
 No path re-embeds anything.
+
+Over 400 lines because it still holds the folder-sync and ranking recipes; issue 15 moves them into
+``indexer/sync.py`` and ``indexer/search.py`` (in progress on other branches), leaving the facade.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from indexer import search
 from indexer.catalog import Catalog, SourceRow, SourceWrite, source_row
 from indexer.chunking import Chunk, iter_chunks
 from indexer.described import described
-from indexer.embedder import Embedder
+from indexer.embedding import Embedder
 from indexer.errors import (
     CatalogBehindIndex,
     CollectionExists,
@@ -467,11 +470,10 @@ class Collection:
         """One query - words, or ``like`` an indexed document id or file path; see :meth:`search_batch`."""
         return self.search_batch([Like(like) if like is not None else query or ""], **options)[0]
 
-    def embed_queries(self, queries: Sequence[str], *, busy: bool = False) -> np.ndarray:
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """The query vectors :meth:`search_batch` would compute (this collection's model, search
-        precision). ``busy=True``: other searches are in flight, so the forward pass stays on one core
-        (see :meth:`Embedder.embed_queries`)."""
-        return self.embedder.embed_queries(queries, busy=busy)
+        precision)."""
+        return self.embedder.embed_queries(queries)
 
     def search_batch(self, queries: Sequence[Query], *, options: SearchOptions | None = None,
                      vectors: np.ndarray | None = None, **kw: Any) -> list[Hits]:

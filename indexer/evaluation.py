@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from indexer.collection import Collection, Limits
-    from indexer.embedder import Embedder
+    from indexer.embedding import Embedder
 
 logger = logging.getLogger(__name__)
 

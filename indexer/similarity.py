@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.embedder import Embedder
+from indexer.embedding import Embedder
 
 
 def similarity_matrix(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:

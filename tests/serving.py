@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from indexer.bench import stop_process
+from bench.http import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 

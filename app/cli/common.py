@@ -239,11 +239,12 @@ def remote(local: str = "loading the model") -> Client | None:
 
 
 def embedder(backend: str | None = None) -> Any:
-    from indexer.embedder import load_embedder
+    from app.settings import model_cache_dir
+    from indexer.embedding import load_embedder
 
     s = state.settings
     return load_embedder(s.model, backend=backend or s.backend, precision=s.precision, engine=s.engine,
-                         model_cache=s.model_cache)
+                         model_cache=model_cache_dir(s.model_cache))
 
 
 def open_collection(name: str | None, *, create: bool, backend: str | None = None) -> Any:

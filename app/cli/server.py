@@ -70,7 +70,7 @@ def bench(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Benchmark against plain sentence-transformers + FAISS (A/B alternating in one run)."""
-    from indexer.bench import SECTIONS, BenchConfig, run_bench, table_rows
+    from bench import SECTIONS, BenchConfig, run_bench, table_rows
 
     bad = [s for s in section if s not in SECTIONS]
     if bad:

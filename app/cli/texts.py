@@ -68,7 +68,7 @@ def explain(
     """Walk through the bundled NumPy transformer: tokens, matrix, attention, FFN, pooling, vector."""
     import numpy as np
 
-    from indexer.embedder import resolve_model
+    from indexer.embedding import resolve_model
     from indexer.transformer import MiniLM, render_trace_text, token_similarity, trace
 
     _, path = resolve_model(state.settings.model)

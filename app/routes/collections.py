@@ -8,7 +8,7 @@ from app.deps import CollectionsDep, EmbedderDep, JobsDep
 from app.errors import ModelNotServed
 from app.routes import CollectionName, errors
 from app.schemas import CollectionCreate, CollectionInfo, CollectionList
-from indexer.embedder import DEFAULT_MODEL
+from indexer.embedding import DEFAULT_MODEL
 
 router = APIRouter(prefix="/collections", tags=["collections"])
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from app.deps import EmbedderDep, bind
 from app.routes import errors
 from app.schemas import ApiModels, CompareRequest, CompareResponse, RankedCandidate
-from indexer.embedder import Embedder
+from indexer.embedding import Embedder
 from indexer.similarity import rank_candidates, similarity_matrix
 
 

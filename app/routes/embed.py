@@ -20,7 +20,7 @@ from app.schemas import (
     OpenAIModelList,
     OpenAIUsage,
 )
-from indexer.embedder import Embedder
+from indexer.embedding import Embedder
 from indexer.errors import InvalidInput
 
 

@@ -25,6 +25,7 @@ from app.routes import CollectionName, errors
 from app.schemas import NAME_PATTERN, ApiModels, QueryFilters, QueryParams, QueryRequest, QueryResponse
 from app.search_lanes import Lane, LanesClosed, SearchLanes
 from app.settings import Settings
+from indexer.embedding.cpu import one_core
 from indexer.errors import InvalidInput, SemsearchError
 from indexer.search import Filters, SearchOptions, check_query, query_of, search_response
 from indexer.search import Query as SearchQuery
@@ -41,7 +42,8 @@ def run_query_group(collections: CollectionRegistry, key: tuple[str, SearchOptio
     with collections.lease(name) as coll:
         words = [q for q in queries if isinstance(q, str)]
         # like queries take their vectors from the catalog: a group holding one embeds in search_batch
-        vectors = coll.embed_queries(words, busy=lane.busy) if len(words) == len(queries) else None
+        with one_core(lane.busy):  # beside other work: this forward pass keeps to one core
+            vectors = coll.embed_queries(words) if len(words) == len(queries) else None
         lane.release()  # the rest is ranking in Python: the core is free for the next batch's forward pass
         results = coll.search_batch(queries, options=opts, vectors=vectors)
     return [search_response(name, query, opts, hits).to_json() for query, hits in zip(queries, results, strict=True)]

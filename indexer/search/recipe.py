@@ -17,7 +17,7 @@ from typing import cast
 import numpy as np
 
 from indexer.catalog import Catalog
-from indexer.embedder import l2_normalize
+from indexer.embedding import l2_normalize
 from indexer.errors import InvalidInput, SourceNotFound
 from indexer.search.filters import SQL_FUNCTIONS, filter_sql
 from indexer.search.fusion import fuse

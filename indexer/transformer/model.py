@@ -27,6 +27,8 @@ import numpy as np
 from safetensors.numpy import load_file
 from scipy.special import erf
 
+from indexer.embedding.normalize import l2_normalize  # the tree's one normalization, shared with the service
+
 from .tokenizer import WordPieceTokenizer
 
 logger = logging.getLogger(__name__)
@@ -301,11 +303,6 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (hidden * m).sum(axis=1) / counts
 
 
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Scale each row to length 1, so that cosine similarity is a plain dot product."""
-    return x / np.clip(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12, None)
-
-
 class MiniLM:
     """Sentence embeddings: tokenizer + BertEncoder + masked mean pooling + L2 normalization."""
 
@@ -353,11 +350,14 @@ class MiniLM:
                 mask[row, : len(encodings[i])] = 1
             yield idx, self.encoder(ids, mask).last_hidden_state, mask
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-        """Texts -> (n, C) float32 unit vectors; cosine similarity is their dot product."""
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, normalize: bool = True) -> np.ndarray:
+        """Texts -> (n, C) float32 unit vectors; cosine similarity is their dot product.
+
+        ``normalize=False`` returns the pooled vectors (the service normalizes them itself, once)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for idx, hidden, mask in self._batches(texts, batch_size):
-            out[idx] = l2_normalize(mean_pool(hidden, mask))
+            pooled = mean_pool(hidden, mask)  # (B, C)
+            out[idx] = l2_normalize(pooled) if normalize else pooled
         return out
 
     def token_embeddings(self, texts: Sequence[str], *, batch_size: int = 32) -> list[np.ndarray]:

@@ -11,7 +11,7 @@ from tests.app.conftest import KEY
 
 @pytest.fixture(scope="module")
 def embedder():
-    from indexer.embedder import load_embedder
+    from indexer.embedding import load_embedder
 
     return load_embedder(backend="minimal")  # the docs need no model; this one loads in a second
 

@@ -22,10 +22,11 @@ def test_metrics_label_routes_by_template_and_count_embeddings(indexed):
     assert 'semsearch_collection_chunks{collection="notes"} 6.0' in text
     assert 'semsearch_collection_sources{collection="notes",kind="doc"} 2.0' in text
     assert 'semsearch_jobs{state="succeeded"} 1.0' in text
-    served = re.search(r"semsearch_query_embed_requests_total ([0-9.]+)", text)
-    passes = re.search(r"semsearch_query_embed_batches_total ([0-9.]+)", text)
-    assert served and passes and float(served[1]) >= float(passes[1]) >= 1  # the query above was embedded
-    assert "semsearch_query_embed_shared_batches_total" in text
+    served = re.search(r"semsearch_search_lane_requests_total ([0-9.]+)", text)
+    batches = re.search(r"semsearch_search_lane_batches_total ([0-9.]+)", text)
+    assert served and batches and float(served[1]) >= float(batches[1]) >= 1  # the query above went through a lane
+    assert "semsearch_search_lane_busy_batches_total" in text
+    assert "semsearch_query_embed_" not in text  # one batching mechanism, one set of counters
 
 
 def test_readyz_reports_the_model_and_opened_collections(indexed):

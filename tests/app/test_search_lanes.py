@@ -61,7 +61,7 @@ def behind_a_held_batch(lanes: SearchLanes, rec: Recorder, submits: list[tuple[s
         first = asyncio.ensure_future(lanes.submit("c", "a"))
         await asyncio.to_thread(rec.started.wait, 5)
         rest = [asyncio.ensure_future(lanes.submit(key, q)) for key, q in submits]
-        await asyncio.sleep(0.05)
+        await asyncio.to_thread(wait_for, lambda: lanes.pending == len(submits))  # all queued behind it
         rec.gate.set()
         return await asyncio.gather(first, *rest, return_exceptions=True)
 
@@ -69,6 +69,7 @@ def behind_a_held_batch(lanes: SearchLanes, rec: Recorder, submits: list[tuple[s
 
 
 def wait_for(cond: Any, timeout: float = 5.0) -> None:
+    """Until ``cond()`` holds (checked every 2 ms; no fixed sleep decides an outcome)."""
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -115,7 +116,7 @@ def test_second_lane_waits_for_a_backlog_until_the_first_releases_its_core():
             first = asyncio.ensure_future(lanes.submit("c", "a"))
             await asyncio.to_thread(rec.started.wait, 5)
             second = asyncio.ensure_future(lanes.submit("c", "b"))
-            await asyncio.sleep(0.1)
+            await asyncio.to_thread(wait_for, lambda: lanes.pending == 1)
             assert len(rec.calls) == 1  # one waiting request does not start the second lane
             third = asyncio.ensure_future(lanes.submit("c", "c"))
             await asyncio.to_thread(wait_for, lambda: len(rec.calls) == 2)  # two do, as one batch
@@ -148,9 +149,8 @@ def test_cancelled_request_is_skipped_and_the_lane_goes_on():
             first = asyncio.ensure_future(lanes.submit("c", "a"))
             await asyncio.to_thread(rec.started.wait, 5)
             gone = asyncio.ensure_future(lanes.submit("c", "gone"))
-            await asyncio.sleep(0.02)
+            await asyncio.to_thread(wait_for, lambda: lanes.pending == 1)  # queued behind the held batch
             gone.cancel()
-            await asyncio.sleep(0.02)
             rec.gate.set()
             await first
             return await lanes.submit("c", "after")
@@ -168,9 +168,9 @@ def test_close_fails_waiting_requests_and_refuses_new_ones():
         first = asyncio.ensure_future(lanes.submit("c", "a"))
         await asyncio.to_thread(rec.started.wait, 5)
         waiting = asyncio.ensure_future(lanes.submit("c", "b"))
-        await asyncio.sleep(0.02)
+        await asyncio.to_thread(wait_for, lambda: lanes.pending == 1)
         closer = asyncio.ensure_future(asyncio.to_thread(lanes.close))
-        await asyncio.sleep(0.05)
+        await asyncio.to_thread(wait_for, lambda: lanes.closed)  # closing: the waiting one is failed
         rec.gate.set()  # the running batch still finishes
         await closer
         return await asyncio.gather(first, waiting, return_exceptions=True)

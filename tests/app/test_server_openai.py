@@ -15,6 +15,8 @@ import pytest
 from openai import OpenAI
 from sentence_transformers import util
 
+pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
+
 REPO = Path(__file__).resolve().parents[2]
 KEY = "server-test-key"
 

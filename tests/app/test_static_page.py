@@ -19,7 +19,7 @@ pytest.importorskip("indexer.transformer.trace")
 
 @pytest.fixture(scope="module")
 def embedder():
-    from indexer.embedder import load_embedder
+    from indexer.embedding import load_embedder
 
     return load_embedder(backend="minimal")
 

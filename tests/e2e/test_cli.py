@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.e2e.conftest import as_json
 from tests.indexer.test_collection import TOPICS, make_folder
+
+pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
 
 
 def test_index_query_remove_collections(tmp_path, run_cli):
@@ -86,7 +89,7 @@ def test_serve_says_how_the_model_loaded(tmp_path, embedder):
     import time
     import urllib.request
 
-    from indexer.bench import _free_port
+    from bench.http import _free_port
     from tests.e2e.conftest import SEMSEARCH, cli_env
 
     port = _free_port()

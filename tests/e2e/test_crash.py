@@ -10,8 +10,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from indexer.collection import Collection
 from tests.e2e.conftest import SEMSEARCH, as_json, cli_env
+
+pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
 
 WORDS = ("river mountain engine protein galaxy violin harvest circuit glacier lantern orchard compiler "
          "volcano theorem falcon copper meadow satellite enzyme harbor quartz tundra beacon canyon").split()

@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 
 from app.mcp import PassageOut
 from app.schemas import CollectionInfo, CollectionList, CompareResponse, QueryResponse
-from indexer.bench import stop_process
+from bench.http import stop_process
 from indexer.collection import Collection
 from tests.e2e.conftest import SEMSEARCH, cli_env
 

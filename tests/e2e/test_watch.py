@@ -9,7 +9,11 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from tests.e2e.conftest import SEMSEARCH, cli_env
+
+pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
 
 
 def test_watch_follows_edits_and_deletions_until_ctrl_c(tmp_path):

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.embedding import l2_normalize
+
 torch = pytest.importorskip("torch")
 
 TEXTS = ["Vitamin D deficiency is linked to lower bone density in older adults.",
@@ -43,7 +45,7 @@ def _vectors(spread, emulated, batches, rnd, n):
     with torch.inference_mode():
         for rows, ids, mask in batches:
             out[rows] = emulated(torch.from_numpy(ids), torch.from_numpy(mask), layers, rnd).numpy()
-    return spread._unit(out)
+    return l2_normalize(out)
 
 
 def test_emulation_is_the_model_and_draws_err_like_bf16(spread, embedder):

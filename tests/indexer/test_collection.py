@@ -192,7 +192,7 @@ def test_a_batch_of_queries_ranks_like_each_query_alone(coll, folder):
 def test_search_batch_takes_the_callers_query_vectors(coll, folder):
     coll.index_folder(folder)
     queries = ["cats purring", "the planets"]
-    vectors = coll.embed_queries(queries, busy=True)
+    vectors = coll.embed_queries(queries)
     given = coll.search_batch(queries, k=2, mode="dense", vectors=vectors)
     assert [[h.id for h in hits] for hits in given] == [[h.id for h in coll.search(q, k=2, mode="dense")]
                                                         for q in queries]

@@ -23,7 +23,6 @@ from indexer.evaluation import (
     recall_at_k,
 )
 
-SCIFACT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scifact"
 INV_LOG2_3 = 1 / math.log2(3)  # 0.6309298
 
 
@@ -285,12 +284,11 @@ def test_load_beir_bad_inputs(tmp_path: Path) -> None:
         load_beir(root)
 
 
-@pytest.mark.skipif(not SCIFACT.is_dir(), reason=f"SciFact not found at {SCIFACT}")
-def test_load_scifact() -> None:
-    dataset = load_beir(SCIFACT)
-    assert len(dataset.corpus) == 5183
-    assert len(dataset.queries) == 300
-    assert dataset.num_qrels == 339
+def _assert_loads_whole(root: Path, corpus: int, queries: int, qrels: int) -> None:
+    dataset = load_beir(root)
+    assert len(dataset.corpus) == corpus
+    assert len(dataset.queries) == queries
+    assert dataset.num_qrels == qrels
     assert all(rel > 0 for docs in dataset.qrels.values() for rel in docs.values())
     assert all(doc in dataset.corpus for docs in dataset.qrels.values() for doc in docs)
     # A perfect run (the judged documents themselves) scores 1 on every metric.
@@ -298,6 +296,15 @@ def test_load_scifact() -> None:
     assert evaluate(run, dataset.qrels, ks=[10]) == pytest.approx(
         {f"{m}@{k}": 1.0 for m in ("ndcg", "recall", "mrr") for k in (10, 100)}
     )
+
+
+def test_load_the_shipped_corpus(corpus_dir) -> None:
+    _assert_loads_whole(corpus_dir, 346, 346, 346)
+
+
+@pytest.mark.scifact
+def test_load_scifact(scifact_dir) -> None:
+    _assert_loads_whole(scifact_dir, 5183, 300, 339)
 
 
 def test_compare_eval_fails_when_ndcg_moves_past_the_tolerance(tmp_path):

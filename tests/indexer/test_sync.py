@@ -153,7 +153,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from indexer.collection import Collection, Limits
-from indexer.embedder import load_embedder
+from indexer.embedding import load_embedder
 with Collection.open(sys.argv[1], "kill", load_embedder(), limits=Limits(batch_chunks=4)) as c:
     c.index_folder(Path(sys.argv[2]))
 """

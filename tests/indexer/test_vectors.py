@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from indexer import vectors
-from indexer.embedder import l2_normalize
+from indexer.embedding import l2_normalize
 from indexer.vectors import VectorIndex, faiss
 
 

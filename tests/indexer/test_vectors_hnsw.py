@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.embedder import l2_normalize
+from indexer.embedding import l2_normalize
 from indexer.vectors import VectorIndex
 
 DIM = 32

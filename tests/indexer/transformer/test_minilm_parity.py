@@ -10,11 +10,11 @@ from indexer.transformer import BertConfig, BertEncoder, assign, load_weights
 
 
 @pytest.fixture(scope="module")
-def mixed_texts(scifact_queries, scifact_passages, minilm) -> list[str]:
+def mixed_texts(corpus_queries, corpus_passages, minilm) -> list[str]:
     """200 texts: short queries, mid-length passage openings, and full passages cut at 256 tokens."""
-    long = [p for p in scifact_passages if minilm.tokenizer.encode(p).truncated][:12]
-    medium = [" ".join(p.split()[:60]) for p in scifact_passages[100:168]]
-    texts = scifact_queries[:120] + medium + long
+    long = [p for p in corpus_passages if minilm.tokenizer.encode(p).truncated][:12]
+    medium = [" ".join(p.split()[:60]) for p in corpus_passages[100:168]]
+    texts = corpus_queries[:120] + medium + long
     assert len(texts) == 200
     return texts
 
@@ -36,8 +36,8 @@ def test_embeddings_match_sentence_transformers(minilm, st_model, mixed_texts):
     np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
 
 
-def test_token_embeddings_match_sentence_transformers(minilm, st_model, scifact_queries):
-    texts = scifact_queries[:8]
+def test_token_embeddings_match_sentence_transformers(minilm, st_model, corpus_queries):
+    texts = corpus_queries[:8]
     ours = minilm.token_embeddings(texts)
     reference = st_model.encode(texts, output_value="token_embeddings", convert_to_numpy=False)
     for text, mine, ref in zip(texts, ours, reference, strict=True):
@@ -45,12 +45,12 @@ def test_token_embeddings_match_sentence_transformers(minilm, st_model, scifact_
         np.testing.assert_allclose(mine, ref.numpy(), rtol=0, atol=1e-4)
 
 
-def test_batch_composition_does_not_change_an_embedding(minilm, scifact_queries, scifact_passages):
-    query = scifact_queries[3]
+def test_batch_composition_does_not_change_an_embedding(minilm, corpus_queries, corpus_passages):
+    query = corpus_queries[3]
     alone = minilm.encode([query])
     # In a batch with three 256-token passages the query is padded from ~15 to 256 positions.
     padded = minilm.encode(
-        [scifact_passages[0], query, scifact_passages[1], scifact_passages[2]], batch_size=4
+        [corpus_passages[0], query, corpus_passages[1], corpus_passages[2]], batch_size=4
     )
     np.testing.assert_allclose(padded[1], alone[0], rtol=0, atol=1e-6)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -50,15 +52,25 @@ def test_max_length_comes_from_the_sentence_transformers_config(tokenizer):
     assert tokenizer.max_length == 256
 
 
-def test_scifact_queries_and_passages_match_reference(
-    tokenizer, hf_tokenizer, scifact_queries, scifact_passages
-):
-    texts = scifact_queries + scifact_passages[:2000]
+def _assert_same_ids(tokenizer, hf_tokenizer, texts: list[str], min_truncated: int) -> None:
     expected = _hf(hf_tokenizer, texts)["input_ids"]
     mismatched = [t for t, ids in zip(texts, expected, strict=True) if tokenizer.encode(t).ids != ids]
     assert not mismatched, f"{len(mismatched)} of {len(texts)} texts differ, first: {mismatched[0][:200]!r}"
     # The sample must exercise truncation, or the 256 limit goes untested.
-    assert sum(len(ids) == 256 for ids in expected) > 100
+    assert sum(len(ids) == 256 for ids in expected) > min_truncated
+
+
+def test_corpus_queries_and_passages_match_reference(tokenizer, hf_tokenizer, corpus_queries, corpus_passages):
+    _assert_same_ids(tokenizer, hf_tokenizer, corpus_queries + corpus_passages, min_truncated=40)
+
+
+@pytest.mark.scifact
+def test_scifact_queries_and_passages_match_reference(tokenizer, hf_tokenizer, scifact_dir):
+    with open(scifact_dir / "queries.jsonl", encoding="utf-8") as f:
+        queries = [json.loads(line)["text"] for line in f if line.strip()]
+    with open(scifact_dir / "corpus.jsonl", encoding="utf-8") as f:
+        passages = [f"{d['title']} {d['text']}" for d in map(json.loads, filter(str.strip, f))]
+    _assert_same_ids(tokenizer, hf_tokenizer, queries + passages[:2000], min_truncated=100)
 
 
 @pytest.mark.parametrize("text", EDGE_CASES, ids=range(len(EDGE_CASES)))
@@ -69,8 +81,8 @@ def test_edge_cases_match_reference(tokenizer, hf_tokenizer, text):
     assert encoding.tokens == hf_tokenizer.convert_ids_to_tokens(expected)
 
 
-def test_batch_padding_and_mask_match_reference(tokenizer, hf_tokenizer, scifact_queries, scifact_passages):
-    texts = EDGE_CASES + scifact_queries[:20] + scifact_passages[:10]
+def test_batch_padding_and_mask_match_reference(tokenizer, hf_tokenizer, corpus_queries, corpus_passages):
+    texts = EDGE_CASES + corpus_queries[:20] + corpus_passages[:10]
     ids, mask = tokenizer.encode_batch(texts)
     expected = _hf(hf_tokenizer, texts, padding=True, return_tensors="np")
     assert ids.dtype == np.int64 and ids.shape == mask.shape

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import embedder as emb_mod
-from indexer.embedder import SentenceTransformerEmbedder, _GraphCache, _OpenVinoModel, load_embedder, model_cache_dir
+from app.settings import model_cache_dir
+from indexer.embedding import SentenceTransformerEmbedder, load_embedder
+from indexer.embedding.graph_cache import GraphCache
+from indexer.embedding.openvino_engine import OpenVinoModel
 
 TEXTS = ["What does vitamin D do for bone density?", "semsearch", "x " * 300]
 
@@ -28,22 +30,19 @@ def _no_conversion(monkeypatch):
     def fail(*a, **k):
         raise AssertionError("converted or loaded sentence-transformers despite the cache")
 
-    monkeypatch.setattr(_OpenVinoModel, "convert", staticmethod(fail))
+    monkeypatch.setattr(OpenVinoModel, "convert", staticmethod(fail))
     monkeypatch.setattr(SentenceTransformerEmbedder, "_load_sentence_transformer", fail)
 
 
 @pytest.fixture
 def cache_root(tmp_path, monkeypatch):
-    root = tmp_path / "model-cache"
-    monkeypatch.setenv("SEMSEARCH_MODEL_CACHE", str(root))
-    monkeypatch.delenv("SEMSEARCH_ENGINE", raising=False)
-    return root
+    return tmp_path / "model-cache"
 
 
 @pytest.fixture
 def first(cache_root):
     """A load with an empty cache: converts, passes the self-check, writes the entry."""
-    e = load_embedder()
+    e = load_embedder(model_cache=cache_root)
     if e.engine != "openvino":
         pytest.skip("OpenVINO engine not available here")
     return e
@@ -55,8 +54,8 @@ def test_second_load_comes_from_the_cache(first, cache_root, monkeypatch, caplog
     assert meta["dimension"] == 384 and meta["max_seq_length"] == 256 and len(meta["reference"]) == 3
     assert first.graph_source == "conversion" and "graph converted" in first.describe()
     _no_conversion(monkeypatch)
-    with caplog.at_level(logging.INFO, logger="indexer.embedder"):
-        e = load_embedder()
+    with caplog.at_level(logging.INFO, logger="indexer.embedding"):
+        e = load_embedder(model_cache=cache_root)
     assert e.graph_source == "cache"  # the load says so: the Docker smoke test reads this line
     assert "loaded in " in caplog.text and "engine openvino" in caplog.text and "graph from the cache" in caplog.text
     assert e.engine == "openvino" and e.dimension == first.dimension and e.max_seq_length == first.max_seq_length
@@ -69,17 +68,17 @@ def test_second_load_comes_from_the_cache(first, cache_root, monkeypatch, caplog
 def test_unreadable_entry_is_converted_again(first, cache_root, caplog):
     entry = _entry(cache_root)
     (entry / "model.xml").write_text("<not a graph")
-    with caplog.at_level(logging.WARNING, logger="indexer.embedder"):
-        e = load_embedder()
+    with caplog.at_level(logging.WARNING, logger="indexer.embedding"):
+        e = load_embedder(model_cache=cache_root)
     assert e.engine == "openvino"
     assert "unreadable" in caplog.text
-    assert _GraphCache(cache_root, e.path).load() is not None  # written again, whole
+    assert GraphCache(cache_root, e.path).load() is not None  # written again, whole
 
 
 def test_incomplete_entry_is_replaced(first, cache_root):
     entry = _entry(cache_root)
     (entry / "meta.json").unlink()
-    e = load_embedder()
+    e = load_embedder(model_cache=cache_root)
     assert e.engine == "openvino" and e._model is not None  # converted again
     assert (entry / "meta.json").is_file()  # and the entry written whole
 
@@ -89,8 +88,8 @@ def test_entry_failing_the_check_is_replaced(first, cache_root, caplog):
     meta = json.loads((entry / "meta.json").read_text())
     meta["reference"] = (-np.asarray(meta["reference"])).tolist()  # vectors this graph does not give
     (entry / "meta.json").write_text(json.dumps(meta))
-    with caplog.at_level(logging.WARNING, logger="indexer.embedder"):
-        e = load_embedder()
+    with caplog.at_level(logging.WARNING, logger="indexer.embedding"):
+        e = load_embedder(model_cache=cache_root)
     assert e.engine == "openvino" and e._model is not None  # converted afresh from the model
     assert "fails the self-check" in caplog.text and "converting the model again" in caplog.text
     fixed = json.loads((_entry(cache_root) / "meta.json").read_text())
@@ -100,28 +99,25 @@ def test_entry_failing_the_check_is_replaced(first, cache_root, caplog):
 def test_unwritable_cache_only_warns(tmp_path, monkeypatch, caplog):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setenv("SEMSEARCH_MODEL_CACHE", str(blocker / "cache"))  # cannot be created
-    with caplog.at_level(logging.WARNING, logger="indexer.embedder"):
-        e = load_embedder()
+    with caplog.at_level(logging.WARNING, logger="indexer.embedding"):
+        e = load_embedder(model_cache=blocker / "cache")  # cannot be created
     if e.engine != "openvino":
         pytest.skip("OpenVINO engine not available here")
-    assert "not cached" in caplog.text and "SEMSEARCH_MODEL_CACHE=off" in caplog.text
+    assert "not cached" in caplog.text and "model_cache off" in caplog.text
     assert e.embed(TEXTS).shape == (3, 384)
 
 
 def test_cache_location_and_off(tmp_path, monkeypatch):
-    monkeypatch.delenv("SEMSEARCH_MODEL_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert model_cache_dir() == tmp_path / "xdg" / "semsearch"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert model_cache_dir() == tmp_path / "home" / ".cache" / "semsearch"
     assert model_cache_dir(str(tmp_path / "setting")) == tmp_path / "setting"  # the setting (from .env too)
-    monkeypatch.setenv("SEMSEARCH_MODEL_CACHE", "off")
-    assert model_cache_dir() is None
+    assert model_cache_dir("off") is None
     calls = []
-    monkeypatch.setattr(emb_mod, "_GraphCache", lambda *a: calls.append(a))
-    e = load_embedder()
+    monkeypatch.setattr("indexer.embedding.sentence_transformer.GraphCache", lambda *a: calls.append(a))
+    e = load_embedder(model_cache=None)
     assert calls == [] and e.dimension == 384
 
 
@@ -131,10 +127,10 @@ def test_entry_name_follows_the_model_files(tmp_path):
     (model / "config.json").write_text("{}")
     (model / "model.safetensors").write_bytes(b"\0" * 10)
     root = tmp_path / "cache"
-    a = _GraphCache(root, model).dir
-    assert _GraphCache(root, model).dir == a
+    a = GraphCache(root, model).dir
+    assert GraphCache(root, model).dir == a
     (model / "model.safetensors").write_bytes(b"\1" * 11)  # retrained weights
-    b = _GraphCache(root, model).dir
+    b = GraphCache(root, model).dir
     os.utime(model / "config.json", ns=(1, 1))
-    c = _GraphCache(root, model).dir
+    c = GraphCache(root, model).dir
     assert len({a, b, c}) == 3 and a.parent == root / "openvino"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from indexer.bench import (
+from bench import (
     BenchConfig,
     Corpus,
     alternate,
@@ -66,6 +67,7 @@ def test_tiny_run_in_process(embedder):
     assert table_rows(result)
 
 
+@pytest.mark.slow
 def test_tiny_http_section(embedder, monkeypatch):
     """A real server in a subprocess; lone queries run in alternating blocks of the same texts over HTTP
     and in process, and the first query of each block (the switch between processes) is kept out of
@@ -75,7 +77,7 @@ def test_tiny_http_section(embedder, monkeypatch):
     import time
     import urllib.parse
 
-    from indexer.bench import LONE_BLOCK
+    from bench.config import LONE_BLOCK
     from indexer.collection import Collection
 
     events: list[tuple[str, str]] = []
@@ -124,3 +126,53 @@ def test_tiny_http_section(embedder, monkeypatch):
     assert len([e for e in lone if e[0] == "local"]) == 10 + 8 // 2
     assert len({q for kind, q in events if kind == "http"}) == len([e for e in events if e[0] == "http"])
     assert any(row[0] == "HTTP c1 p50 - in-process" for row in table_rows(result))
+
+
+def test_query_from_a_chunk_that_starts_with_punctuation():
+    from bench.corpus import query_from
+
+    assert query_from(". Next sentence is here. And more.") == "Next sentence is here"
+    assert query_from("... --- !!") == ""
+    assert query_from(" ".join(f"w{i}" for i in range(30))) == " ".join(f"w{i}" for i in range(20))
+
+
+def test_the_default_corpus_is_the_shipped_one(embedder):
+    from bench import DEFAULT_CORPUS, load_corpus
+
+    corpus = load_corpus(embedder, None, max_chunks=64)
+    assert corpus.source == f"BEIR corpus {DEFAULT_CORPUS.resolve()}"
+    assert len(corpus.chunks) == 64 and len(corpus.queries) == 346
+
+
+def test_a_folder_of_ordinary_files_gives_only_non_empty_queries(embedder, tmp_path):
+    from bench import load_corpus
+
+    (tmp_path / "a.md").write_text(". A file that starts with a full stop. Then a sentence.\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("...\n\n---\n", encoding="utf-8")  # nothing to ask about
+    (tmp_path / "c.txt").write_text("Rivers carry water to the sea.", encoding="utf-8")
+    corpus = load_corpus(embedder, tmp_path, max_chunks=16)
+    assert corpus.source == f"folder {tmp_path.resolve()}"
+    assert corpus.queries and all(q.strip() for q in corpus.queries)
+
+
+@pytest.mark.slow
+def test_cli_bench_on_any_folder_finishes(tmp_path):
+    """``semsearch bench --corpus <folder>`` through the HTTP section, the one a "." query broke with a 422."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "bench" / "corpus" / "docs"
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for p in sorted(docs.rglob("*.md"))[:6]:
+        (folder / p.name).write_text(". " + p.read_text(encoding="utf-8"), encoding="utf-8")
+    cli = Path(sys.executable).with_name("semsearch")
+    res = subprocess.run([str(cli), "bench", "--quick", "--corpus", str(folder), "--section", "http", "--repeats", "1",
+                          "--json"], capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
+                         check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout)
+    assert out["http"]["qps_c1"]["median"] > 0 and out["environment"]["corpus"] == f"folder {folder.resolve()}"

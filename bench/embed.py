@@ -1,0 +1,66 @@
+"""Section ``embed``: bulk embedding throughput and fidelity against plain sentence-transformers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from bench.config import BenchConfig
+from bench.corpus import Corpus
+from bench.stats import alternate, ratio, summarize
+
+log = logging.getLogger(__name__)
+
+
+def bench_embed(embedder: Any, corpus: Corpus, cfg: BenchConfig) -> tuple[dict[str, Any], np.ndarray]:
+    """Bulk embedding throughput and fidelity. Returns (figures, plain fp32 vectors)."""
+    import torch
+
+    from indexer.embedding import l2_normalize
+    from indexer.embedding.cpu import one_core
+
+    st = embedder.model
+    chunks = corpus.chunks[: cfg.embed_chunks]
+    seen: dict[str, np.ndarray] = {}
+
+    def plain() -> float:
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            v = st.encode(chunks, batch_size=32, convert_to_numpy=True, show_progress_bar=False)
+        dt = time.perf_counter() - t0
+        seen.setdefault("plain", np.asarray(v, dtype=np.float32))
+        return len(chunks) / dt
+
+    def project() -> float:
+        t0 = time.perf_counter()
+        v = embedder.embed(chunks, batch_size=32)
+        dt = time.perf_counter() - t0
+        seen.setdefault("project", v)
+        return len(chunks) / dt
+
+    rates = alternate({"plain": plain, "project": project}, cfg.repeats)
+    ref = l2_normalize(seen["plain"])
+    cos_bulk = np.sum(ref * seen["project"], axis=1)
+    nq = min(len(chunks), 64)
+    cos_query = np.sum(ref[:nq] * embedder.embed_queries(chunks[:nq]), axis=1)
+    embedder.clear_cache()
+    # the path concurrent queries take (one core per batch, its own compiled model) must be as faithful
+    with one_core():
+        lane = embedder.embed_queries(chunks[:nq])
+    embedder.clear_cache()
+    cos_query = np.minimum(cos_query, np.sum(ref[:nq] * lane, axis=1))
+    tokens = embedder.count_tokens(chunks)
+    figures = {
+        "chunks": len(chunks),
+        "mean_tokens": round(float(np.mean(tokens)), 1),
+        "plain_chunks_per_s": summarize(rates["plain"]),
+        "project_chunks_per_s": summarize(rates["project"]),
+        "embed_ratio": ratio(rates["project"], rates["plain"]),
+        "fidelity_min_cos": float(cos_bulk.min()),
+        "fidelity_mean_cos": float(cos_bulk.mean()),
+        "query_fidelity_min_cos": float(cos_query.min()),
+    }
+    return figures, ref

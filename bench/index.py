@@ -1,0 +1,116 @@
+"""Section ``index``: first run vs unchanged re-run of a folder of small files, and peak RSS, measured in
+a child process (``python -m bench --child-index ...``) so the peak is the indexing run's own."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.config import BenchConfig
+from bench.corpus import Corpus
+from bench.stats import ratio, summarize
+
+log = logging.getLogger(__name__)
+
+
+def make_folder(root: Path, corpus: Corpus, n: int, *, seed: int = 0) -> Path:
+    """``n`` small text files (one or two sentences of the corpus each) in 100-file subfolders."""
+    rng = random.Random(seed)
+    sentences = [s.strip() for c in corpus.chunks for s in c.split(". ") if len(s.split()) >= 4] or corpus.chunks
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        sub = root / f"d{i // 100:04d}"
+        sub.mkdir(exist_ok=True)
+        text = ". ".join(rng.choice(sentences) for _ in range(rng.randint(1, 2)))
+        (sub / f"f{i:06d}.txt").write_text(f"{text}. (file {i})\n", encoding="utf-8")
+    return root
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size (VmHWM; ru_maxrss where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def child_index(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
+    """Run in a subprocess: index ``folder`` (first run) then again unchanged, ``repeats`` times alternating."""
+    from app.settings import Settings, model_cache_dir
+    from indexer.collection import Collection
+    from indexer.embedding import load_embedder
+
+    s = Settings()  # the child loads the model as the CLI does: settings from the environment
+    embedder = load_embedder(s.model, backend=s.backend, precision=s.precision, engine=s.engine,
+                             model_cache=model_cache_dir(s.model_cache))
+    rss_model = peak_rss_bytes()
+    first: list[float] = []
+    again: list[float] = []
+    report: dict[str, Any] = {}
+    for r in range(repeats):
+        with Collection.open(data_dir, f"bench{r}", embedder, create=True) as coll:
+            t0 = time.perf_counter()
+            rep = coll.index_folder(folder)
+            first.append(time.perf_counter() - t0)
+            report = rep.to_dict()
+            t0 = time.perf_counter()
+            rep2 = coll.index_folder(folder)
+            again.append(time.perf_counter() - t0)
+            if rep2.chunks_embedded or rep2.unchanged != rep.added:
+                raise RuntimeError(f"unchanged re-index did work: {rep2.to_dict()['files']}")
+        shutil.rmtree(data_dir / "collections" / f"bench{r}", ignore_errors=True)
+    return {"files": report["files"]["added"], "chunks": report["chunks"]["embedded"],
+            "first_s": first, "unchanged_s": again, "peak_rss": peak_rss_bytes(), "rss_after_model_load": rss_model,
+            "chunks_per_s": report["chunks_per_second"]}
+
+
+def _run_child(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench", "--child-index", str(folder), str(data_dir), str(repeats)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+                         check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"indexing child failed ({res.returncode}): {res.stderr[-2000:]}")
+    return dict(json.loads(res.stdout.strip().splitlines()[-1]))
+
+
+def bench_index(corpus: Corpus, cfg: BenchConfig, work: Path) -> dict[str, Any]:
+    n = cfg.reindex_files
+    small_n = max(1, n // 4)
+    big = make_folder(work / f"files{n}", corpus, n, seed=cfg.seed)
+    small = make_folder(work / f"files{small_n}", corpus, small_n, seed=cfg.seed + 1)
+    res_small = _run_child(small, work / "index-small", 1)
+    res_big = _run_child(big, work / "index-big", max(1, min(cfg.repeats, 2)))
+    gib = 1024**3
+    return {"files": res_big["files"], "chunks": res_big["chunks"], "first_run_s": summarize(res_big["first_s"]),
+            "unchanged_run_s": summarize(res_big["unchanged_s"]),
+            "reindex_ratio": ratio(res_big["unchanged_s"], res_big["first_s"]),
+            "index_chunks_per_s": res_big["chunks_per_s"],
+            "memory": {"files": [res_small["files"], res_big["files"]],
+                       "peak_rss_gib": [round(res_small["peak_rss"] / gib, 3), round(res_big["peak_rss"] / gib, 3)],
+                       "rss_after_model_load_gib": round(res_big["rss_after_model_load"] / gib, 3),
+                       "growth_mib_per_1k_files": round((res_big["peak_rss"] - res_small["peak_rss"]) / 2**20
+                                                        / max(1, (res_big["files"] - res_small["files"]) / 1000), 2)},
+            "memory_peak_gib": res_big["peak_rss"] / gib}
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--child-index"]:
+        logging.basicConfig(level=logging.WARNING)
+        res = child_index(Path(argv[1]), Path(argv[2]), int(argv[3]))
+        sys.stdout.write(json.dumps(res) + "\n")
+        return
+    raise SystemExit("usage: semsearch bench (this module's own entry point is for the benchmark's child processes)")
+
