@@ -27,7 +27,7 @@ SnapshotName = Annotated[str, Path(pattern=SNAPSHOT_PATTERN, min_length=10, max_
                                    description="Snapshot file name, from GET .../snapshots")]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Snapshot, responses=errors(404))
+@router.post("", operation_id="create_snapshot", status_code=status.HTTP_201_CREATED, response_model=Snapshot, responses=errors(404))
 def take_snapshot(name: CollectionName, collections: CollectionsDep) -> Snapshot:
     """Take a snapshot now (queries and jobs keep running; it holds every write committed before)."""
     with collections.lease(name) as coll:  # a delete waits for the snapshot to finish
@@ -36,7 +36,7 @@ def take_snapshot(name: CollectionName, collections: CollectionsDep) -> Snapshot
     return Snapshot(**info.to_dict())
 
 
-@router.get("", response_model=SnapshotList, responses=errors(404))
+@router.get("", operation_id="list_snapshots", response_model=SnapshotList, responses=errors(404))
 def get_snapshots(name: CollectionName, collections: CollectionsDep) -> SnapshotList:
     """The collection's snapshots, newest first (also those of a deleted collection)."""
     if name not in collections.names() and not snapshots_dir(collections.data_dir, name).is_dir():
@@ -44,7 +44,7 @@ def get_snapshots(name: CollectionName, collections: CollectionsDep) -> Snapshot
     return SnapshotList(snapshots=[Snapshot(**s.to_dict()) for s in list_snapshots(collections.data_dir, name)])
 
 
-@router.get("/{snapshot}", response_class=FileResponse, responses={
+@router.get("/{snapshot}", operation_id="download_snapshot", response_class=FileResponse, responses={
     200: {"content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}},
           "description": "The snapshot file (a tar archive)"}, **errors(404)})
 def download_snapshot(name: CollectionName, snapshot: SnapshotName, collections: CollectionsDep) -> FileResponse:
@@ -53,7 +53,7 @@ def download_snapshot(name: CollectionName, snapshot: SnapshotName, collections:
                         filename=snapshot)
 
 
-@router.delete("/{snapshot}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+@router.delete("/{snapshot}", operation_id="delete_snapshot", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                responses=errors(404))
 def remove_snapshot(name: CollectionName, snapshot: SnapshotName, collections: CollectionsDep) -> Response:
     """Delete a snapshot file."""
@@ -61,7 +61,7 @@ def remove_snapshot(name: CollectionName, snapshot: SnapshotName, collections: C
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{snapshot}/restore", response_model=CollectionInfo, responses=errors(404, 409))
+@router.post("/{snapshot}/restore", operation_id="restore_snapshot", response_model=CollectionInfo, responses=errors(404, 409))
 def restore(name: CollectionName, snapshot: SnapshotName, collections: CollectionsDep,
             jobs: JobsDep) -> CollectionInfo:
     """Replace the collection with a snapshot (or bring a deleted one back); whole or not at all."""
