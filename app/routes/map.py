@@ -57,7 +57,8 @@ def _maps(request: Request) -> ProjectionCache:
     return maps
 
 
-@router.get("/collections/{name}/map", operation_id="get_collection_map", response_model=MapResponse, responses=errors(404, 409))
+@router.get("/collections/{name}/map",
+            operation_id="get_collection_map", response_model=MapResponse, responses=errors(404, 409))
 def collection_map(
     name: CollectionName, collections: CollectionsDep, maps: Annotated[ProjectionCache, Depends(_maps)],
     q: Annotated[str | None, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="Place this query")] = None,

@@ -27,7 +27,8 @@ SnapshotName = Annotated[str, Path(pattern=SNAPSHOT_PATTERN, min_length=10, max_
                                    description="Snapshot file name, from GET .../snapshots")]
 
 
-@router.post("", operation_id="create_snapshot", status_code=status.HTTP_201_CREATED, response_model=Snapshot, responses=errors(404))
+@router.post("", operation_id="create_snapshot",
+             status_code=status.HTTP_201_CREATED, response_model=Snapshot, responses=errors(404))
 def take_snapshot(name: CollectionName, collections: CollectionsDep) -> Snapshot:
     """Take a snapshot now (queries and jobs keep running; it holds every write committed before)."""
     with collections.lease(name) as coll:  # a delete waits for the snapshot to finish
@@ -53,15 +54,16 @@ def download_snapshot(name: CollectionName, snapshot: SnapshotName, collections:
                         filename=snapshot)
 
 
-@router.delete("/{snapshot}", operation_id="delete_snapshot", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
-               responses=errors(404))
+@router.delete("/{snapshot}", operation_id="delete_snapshot",
+               status_code=status.HTTP_204_NO_CONTENT, response_class=Response, responses=errors(404))
 def remove_snapshot(name: CollectionName, snapshot: SnapshotName, collections: CollectionsDep) -> Response:
     """Delete a snapshot file."""
     delete_snapshot(collections.data_dir, name, snapshot)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{snapshot}/restore", operation_id="restore_snapshot", response_model=CollectionInfo, responses=errors(404, 409))
+@router.post("/{snapshot}/restore", operation_id="restore_snapshot",
+             response_model=CollectionInfo, responses=errors(404, 409))
 def restore(name: CollectionName, snapshot: SnapshotName, collections: CollectionsDep,
             jobs: JobsDep) -> CollectionInfo:
     """Replace the collection with a snapshot (or bring a deleted one back); whole or not at all."""

@@ -37,7 +37,8 @@ class SourceTextOut(BaseModel):
     chunks: list[ChunkSpan] = Field(description="The chunks' offsets in the text, in order")
 
 
-@router.get("/collections/{name}/text", operation_id="get_source_text", response_model=SourceTextOut, responses=errors(404))
+@router.get("/collections/{name}/text",
+            operation_id="get_source_text", response_model=SourceTextOut, responses=errors(404))
 def get_text(
     name: CollectionName, collections: CollectionsDep, settings: SettingsDep,
     id: Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS, description="File path or document id")],
