@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
@@ -118,6 +119,17 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
         return v
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        # A browser sends Origin as scheme://host[:port], nothing more: anything else would never match,
+        # and CORS would fail in the browser with no hint on the server side.
+        for o in origins:
+            if o != "*" and not _ORIGIN.fullmatch(o):
+                raise ValueError(f"{o!r} is not an origin: write scheme://host[:port] (e.g. http://localhost:3000) "
+                                 "or *")
+        return origins
+
     @field_validator("allowed_roots", mode="before")
     @classmethod
     def _split_roots(cls, v: object) -> object:
@@ -167,6 +179,8 @@ def _describe(cls: type[BaseSettings], error: Any) -> str:
     choices = _choices(field.annotation) if field is not None else ()
     if choices:
         allowed = "allowed values are " + ", ".join(choices)
+    elif error.get("type") == "value_error":  # a validator's own sentence, as it wrote it
+        allowed = str(error.get("ctx", {}).get("error", error.get("msg")))
     else:
         bounds = {k: v for m in (field.metadata if field is not None else []) for k in ("ge", "le", "gt", "lt")
                   if (v := getattr(m, k, None)) is not None}
@@ -178,6 +192,7 @@ def _describe(cls: type[BaseSettings], error: Any) -> str:
     return f"{var}={shown!r} is not valid: {allowed}"
 
 
+_ORIGIN = re.compile(r"https?://[^/\s:]+(:\d{1,5})?")
 _WORD = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
 
 

@@ -45,6 +45,19 @@ def test_cors_origins_come_from_one_comma_separated_variable(monkeypatch):
     assert Settings(_env_file=None).cors_origins == ["http://a.example", "http://b.example:8080"]  # type: ignore[call-arg]
 
 
+@pytest.mark.parametrize("value", ["localhost:3000", "http://a.example/app", "http://a.example, ftp://b.example"])
+def test_a_value_no_browser_sends_as_origin_is_refused_at_start(monkeypatch, value):
+    """A browser's Origin is scheme://host[:port]: anything else would never match, silently."""
+    from app.settings import InvalidSettings
+
+    monkeypatch.setenv("SEMSEARCH_CORS_ORIGINS", value)
+    with pytest.raises(InvalidSettings) as e:
+        Settings.load(_env_file=None)
+    bad = value.split(", ")[-1]
+    assert str(e.value) == (f"SEMSEARCH_CORS_ORIGINS={value!r} is not valid: {bad!r} is not an origin: "
+                            "write scheme://host[:port] (e.g. http://localhost:3000) or *")
+
+
 def _api_routes(routes: list[Any]) -> list[APIRoute]:
     """Every APIRoute, also inside included routers (which this FastAPI keeps as one route each)."""
     found: list[APIRoute] = []
