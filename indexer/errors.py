@@ -38,7 +38,8 @@ class CollectionNotFound(SemsearchError):
         hint = f" Existing collections: {', '.join(available)}." if available else ""
         super().__init__(
             f"Collection {name!r} does not exist.{hint} Create it first "
-            f"(`semsearch index PATH --collection {name}` or POST /collections).",
+            f"(`semsearch collections create {name}`, `semsearch index PATH --collection {name}` "
+            "or POST /collections).",
             field="collection",
         )
         self.name = name

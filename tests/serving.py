@@ -24,7 +24,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
+def wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 600) -> None:
+    # A bound, not a speed check: the first load converts the model for a fresh cache, minutes on a
+    # shared machine.
     deadline = time.monotonic() + timeout
     while True:
         try:
