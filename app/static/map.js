@@ -129,7 +129,7 @@ async function loadMap(event) {
   if (!name) return setStatus(status, "Create a collection and index a folder first.", true);
   const params = new URLSearchParams();
   const q = $("q").value.trim();
-  if (q && $("collection").value === name) {
+  if (q && !likeId && $("collection").value === name) {  // a "more like this" list has no query to place
     params.set("q", q);
     params.set("k", String(Math.min(100, Number($("k").value) || 10)));
     params.set("mode", $("mode").value);

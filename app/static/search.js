@@ -4,8 +4,10 @@
 
 // URL parameter <-> form field. Only non-default values are written, so links stay short.
 const SEARCH_FIELDS = { c: "collection", q: "q", mode: "mode", k: "k", fusion: "fusion", glob: "path-glob",
-  ext: "ext", meta: "metadata", after: "modified-after" };
+  ext: "ext", meta: "metadata", after: "modified-after", min: "min-similarity" };
+const OPTION_KEYS = ["glob", "ext", "meta", "after", "fusion", "min"];  // fields inside "Options"
 let searchOffset = 0;
+let likeId = null;  // "more like this": the document id or file path the hits are ranked by, instead of q
 
 function searchState() {
   const params = new URLSearchParams();
@@ -14,6 +16,7 @@ function searchState() {
     if (v && !(key === "mode" && v === "hybrid") && !(key === "k" && v === "10")) params.set(key, v);
   }
   if ($("explain").checked) params.set("explain", "1");
+  if (likeId) params.set("like", likeId);
   if (searchOffset) params.set("offset", String(searchOffset));
   return params;
 }
@@ -42,9 +45,13 @@ function queryBody() {
   const meta = parseMetadata($("metadata").value);
   if (Object.keys(meta).length) filters.metadata = meta;
   if ($("modified-after").value) filters.modified_after = $("modified-after").value + "T00:00:00Z";
-  const body = { query: $("q").value, k: Number($("k").value) || 10, offset: searchOffset, mode: $("mode").value,
+  const body = { k: Number($("k").value) || 10, offset: searchOffset, mode: $("mode").value,
     filters, explain: $("explain").checked };
+  if (likeId) body.like = likeId;
+  else body.query = $("q").value;
   if ($("fusion").value) body.fusion = $("fusion").value;
+  const min = $("min-similarity").value.trim();
+  if (min) body.min_similarity = Number(min);
   return body;
 }
 
@@ -53,11 +60,29 @@ function explainLine(ex) {
     : `${mode} #${v.rank} ${Number(v.score).toFixed(4)}`)).join(" · ");
 }
 
+// The three numbers of a hit (README "Reading scores"): the rank score, the cosine, the bm25 where words matched.
+function scoreLine(hit) {
+  const parts = [span("hit-score", `score ${hit.score.toFixed(4)}`)];
+  if (hit.cosine != null) parts.push(span("hit-score hit-cosine", `cosine ${hit.cosine.toFixed(4)}`));
+  if (hit.keyword != null) parts.push(span("hit-score", `bm25 ${hit.keyword.toFixed(2)}`));
+  return parts;
+}
+
+function moreLike(hit) {
+  likeId = hit.id;
+  searchOffset = 0;
+  if ($("mode").value === "keyword") $("mode").value = "dense";  // "more like this" ranks by a vector
+  runSearch();
+  $("search-title").scrollIntoView({ block: "start" });
+}
+
 function hitItem(name, hit) {
   const open = el("button", { type: "button", class: "link hit-id", text: hit.path || hit.id,
     onclick: () => openText(name, hit.kind, hit.id, hit) });
-  const li = el("li", {}, el("div", { class: "hit-head" }, open, span("hit-score", hit.score.toFixed(4)),
-    span("hit-meta", `chars ${hit.start}–${hit.end}`)), snippetNode(hit.snippet));
+  const like = el("button", { type: "button", class: "secondary small like", text: "More like this",
+    "aria-label": `More like ${hit.path || hit.id}`, onclick: () => moreLike(hit) });
+  const li = el("li", {}, el("div", { class: "hit-head" }, open, ...scoreLine(hit),
+    span("hit-meta", `chars ${hit.start}–${hit.end}`), like), snippetNode(hit.snippet));
   if (hit.metadata && Object.keys(hit.metadata).length) li.append(span("hit-meta", JSON.stringify(hit.metadata)));
   if (hit.explain) li.append(el("p", { class: "hit-meta", text: explainLine(hit.explain) }));
   return li;
@@ -70,7 +95,9 @@ async function runSearch({ push = true } = {}) {
   const list = $("hits");
   const name = $("collection").value;
   if (!name) return setStatus(status, "Create a collection and index a folder first (see Collections above).", true);
-  if (!$("q").value.trim()) return setStatus(status, "Type what you are looking for.", true);
+  if (!likeId && !$("q").value.trim()) return setStatus(status, "Type what you are looking for.", true);
+  $("like-banner").hidden = !likeId;
+  if (likeId) $("like-text").textContent = `More like “${likeId}” (itself left out). `;
   let body;
   try { body = queryBody(); } catch (err) { return setStatus(status, err.message, true); }
   if (push) history.pushState(null, "", "?" + searchState() + location.hash);
@@ -84,8 +111,10 @@ async function runSearch({ push = true } = {}) {
     list.start = data.offset + 1;
     list.replaceChildren(...data.hits.map((hit) => hitItem(name, hit)));
     const range = data.hits.length ? `hits ${data.offset + 1}–${data.offset + data.hits.length}` : "no hits";
+    const advice = data.min_similarity != null ? ` — none with a cosine of ${data.min_similarity} or more`
+      : " — try another mode, or fewer filters";
     setStatus(status, `${range} of ${data.total_candidates} candidates in ${ms} ms` +
-      (data.hits.length || data.offset ? "" : " — try another mode, or fewer filters"));
+      (data.hits.length || data.offset ? "" : advice));
     $("hits-pager").hidden = false;
     $("hits-page").textContent = data.hits.length ? `page ${Math.floor(data.offset / body.k) + 1}` : "";
     $("hits-prev").disabled = data.offset === 0;
@@ -99,15 +128,15 @@ async function runSearch({ push = true } = {}) {
 
 function searchFromUrl() {
   const params = new URLSearchParams(location.search);
-  if (!params.has("q")) return false;
+  likeId = params.get("like");
+  $("like-banner").hidden = !likeId;
+  if (!params.has("q") && !likeId) return false;
   for (const [key, id] of Object.entries(SEARCH_FIELDS)) {
     if (key === "c") continue;  // set once the collections are known
     $(id).value = params.get(key) || (key === "mode" ? "hybrid" : key === "k" ? "10" : "");
   }
   $("explain").checked = params.get("explain") === "1";
-  if (params.get("glob") || params.get("ext") || params.get("meta") || params.get("after") || params.get("fusion")) {
-    $("options").open = true;
-  }
+  if (OPTION_KEYS.some((key) => params.get(key))) $("options").open = true;
   searchOffset = Math.max(0, Number(params.get("offset")) || 0);
   if (params.get("c") && [...$("collection").options].some((o) => o.value === params.get("c"))) {
     $("collection").value = params.get("c");
@@ -160,7 +189,20 @@ async function openText(name, kind, id, where) {
 
 function initSearch() {
   followCollections($("collection"), () => new URLSearchParams(location.search).get("c"));
-  $("search-form").addEventListener("submit", (event) => { event.preventDefault(); searchOffset = 0; runSearch(); });
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    searchOffset = 0;
+    likeId = null;  // a typed query replaces "more like this"
+    runSearch();
+  });
+  $("like-clear").addEventListener("click", () => {
+    likeId = null;
+    searchOffset = 0;
+    $("like-banner").hidden = true;
+    if ($("q").value.trim()) runSearch();
+    else { $("hits").replaceChildren(); $("hits-pager").hidden = true; history.pushState(null, "", "?" + searchState()); }
+    $("q").focus();
+  });
   $("hits-prev").addEventListener("click", () => {
     searchOffset = Math.max(0, searchOffset - (Number($("k").value) || 10));
     runSearch();

@@ -39,6 +39,12 @@ def fill(p: Page, sel: str, text: str, by: str) -> None:
     p.page.keyboard.type(text)
 
 
+def open_options(p: Page, by: str) -> None:
+    """Unfold the search options (a <details>: pressing its summary again would fold them)."""
+    if not p.page.evaluate("document.querySelector('#options').open"):
+        activate(p, "#options summary", by)
+
+
 def index(p: Page, folder: str, by: str) -> str:
     fill(p, "#index-path", folder, by)
     if by == "mouse":
@@ -91,10 +97,45 @@ def test_new_user_flow(open_page, server, width, by):
     activate(p, "#sources-next", by)
     page.wait_for_function("document.querySelector('#sources-page').textContent.startsWith('21')")
     assert page.locator("#sources li").count() == 3 + len(HANDBOOK) - 20
+    # Any of them opens as full text (no passage to mark: the viewer starts at the top).
+    listed = page.locator("#sources li button").first
+    listed_id = listed.inner_text()
+    activate(p, "#sources li button", by)
+    page.wait_for_function("document.querySelector('#viewer-status').textContent.includes('characters')")
+    assert page.inner_text("#viewer-title") == listed_id and page.inner_text("#viewer-text").strip()
+    assert page.locator("#viewer mark").count() == 0
+    activate(p, "#viewer-close", by)
+
+    # A document with metadata (sent through the API: the page indexes folders), found by its metadata.
+    httpx.post(f"{server}/collections/{name}/documents", json={"documents": [
+        {"id": "recipe-1", "text": "Sourdough bread needs a long, slow rise.", "metadata": {"topic": "baking"}}]},
+        timeout=120).raise_for_status()
+    fill(p, "#q", "how long does dough rise", by)
+    open_options(p, by)
+    fill(p, "#metadata", "topic=baking", by)
+    activate(p, "#search-form button[type=submit]", by)
+    page.wait_for_selector("#hits li")
+    assert page.locator("#hits li .hit-id").all_inner_texts() == ["recipe-1"] and "meta=topic" in page.url
+    # Its three numbers: the rank score, the cosine, the bm25 (the query's words matched).
+    head = page.inner_text("#hits li .hit-head")
+    assert re.search(r"score \d\.\d{4}", head) and re.search(r"cosine 0\.\d{4}", head) and "bm25 " in head
+    fill(p, "#metadata", "", by)
+
+    # Gibberish has nearest neighbours too; a minimum cosine says there is no good match.
+    fill(p, "#q", "zxqv blorf", by)
+    activate(p, "#search-form button[type=submit]", by)
+    page.wait_for_selector("#hits li")
+    cosines = [float(c.split()[1]) for c in page.locator("#hits li .hit-cosine").all_inner_texts()]
+    assert cosines and max(cosines) < 0.3, cosines
+    fill(p, "#min-similarity", "0.3", by)
+    activate(p, "#search-form button[type=submit]", by)
+    page.wait_for_function("document.querySelector('#search-status').textContent.startsWith('no hits')")
+    assert "cosine of 0.3 or more" in status(p, "#search-status") and "min=0.3" in page.url
+    fill(p, "#min-similarity", "", by)
 
     # Search with filters: only .txt under security/ of the handbook.
     fill(p, "#q", "how do I change my password", by)
-    activate(p, "#options summary", by)
+    open_options(p, by)
     fill(p, "#path-glob", "security/*", by)
     fill(p, "#ext", "txt", by)
     page.select_option("#mode", "dense")
@@ -152,6 +193,17 @@ def test_new_user_flow(open_page, server, width, by):
     other.shot("shared", "#search-title")
     activate(p, "#hits-prev", by)
     page.wait_for_function("document.querySelector('#hits').start === 1")
+
+    # More like this: the hits of a hit's own vector, itself left out; the link says so; back to the query.
+    activate(p, "#hits li:first-child button.like", by)
+    page.wait_for_selector("#like-banner:not([hidden])")
+    page.wait_for_function("document.querySelector('#search-status').textContent.startsWith('hits')")
+    like = page.locator("#hits li .hit-id").all_inner_texts()
+    assert like and page1[0] not in like and "like=" in page.url and page1[0] in status(p, "#like-banner")
+    activate(p, "#like-clear", by)
+    page.wait_for_function("document.querySelector('#like-banner').hidden && "
+                           "document.querySelector('#search-status').textContent.startsWith('hits 1')")
+    assert page.locator("#hits li .hit-id").all_inner_texts() == page1 and "like=" not in page.url
 
     # The map: the query's point among its hits; the first hit on the map is the first hit of the search.
     activate(p, "#map-form button", by)
@@ -222,3 +274,38 @@ def test_map_by_touch(open_page, server):
     p.assert_no_overflow()
     p.shot("map-touch", "#viewer")
     httpx.delete(server + "/collections/touch")
+
+
+def test_watch_a_job_and_cancel_it(open_page, server, docs_root):
+    """Live progress while a big folder is indexed (files, chunks, rate, ETA, the file in progress),
+    then Cancel: the job ends cancelled, keeping what it committed, and the button goes away."""
+    bulk = docs_root / "bulk"
+    for i in range(800):
+        (bulk / f"part-{i // 100}").mkdir(parents=True, exist_ok=True)
+        (bulk / f"part-{i // 100}" / f"memo-{i:03d}.txt").write_text(
+            f"Memo {i}. The committee reviewed budget line {i} and asked for a second estimate. "
+            f"Delivery of order {i * 7} moved to week {i % 52}; the warehouse confirmed the new date.")
+    httpx.post(server + "/collections", json={"name": "bulk"}).raise_for_status()
+    p = open_page(1280)
+    page = p.page
+    page.wait_for_selector("#collection-table tr[data-name='bulk']")
+    page.select_option("#index-collection", "bulk")
+    fill(p, "#index-path", "bulk", "mouse")
+    page.click("#index-form button")
+    page.wait_for_function("/^running: \\d+ \\/ 800 files · [\\d,]+ chunks embedded · [\\d.]+ chunks\\/s · ETA \\d/"
+                           ".test(document.querySelector('#job-status').textContent)", timeout=180_000)
+    running = status(p, "#job-status")
+    assert re.search(r"…/part-\d/memo-\d{3}\.txt", running), running  # the file in progress
+    bar = page.locator("#job-progress")
+    assert bar.get_attribute("max") == "800" and int(bar.get_attribute("value")) < 800
+    p.shot("running", "#index-title")
+    page.click("#job-cancel")
+    page.wait_for_function("document.querySelector('#job-status').textContent.startsWith('cancelled')",
+                           timeout=120_000)
+    assert page.locator("#job-cancel").is_hidden()
+    files = httpx.get(server + "/collections/bulk").json()["files"]
+    assert files < 800, files  # it stopped; what it committed stays
+    page.wait_for_function(f"document.querySelector(\"#collection-table tr[data-name='bulk'] td\")"
+                           f".textContent === '{files}'")
+    p.shot("cancelled", "#index-title")
+    httpx.delete(server + "/collections/bulk")
