@@ -14,6 +14,7 @@ def test_the_choices_are_the_librarys_own() -> None:
 
     assert get_args(Backend) == embedding.BACKENDS
     assert get_args(Engine) == embedding.ENGINES
+    assert get_args(Precision) == embedding.cpu.PRECISIONS
     assert get_args(IndexType) == vectors.INDEX_TYPES
     assert get_args(Fusion) == search.FUSIONS
     for p in get_args(Precision):
