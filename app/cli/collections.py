@@ -40,17 +40,18 @@ def list_() -> None:
 
 def _list() -> None:
     client = remote(READ_HERE)
+    why: dict[str, str] = {}  # damaged collection -> what is wrong with it
     if client is not None:
         body = client.list_collections()
     else:
         from indexer.collection import scan_collections
 
-        found, damaged = scan_collections(state.settings.data_dir)
-        body = {"collections": [i.to_dict() for i in found], "damaged": damaged}
+        found, why = scan_collections(state.settings.data_dir)
+        body = {"collections": [i.to_dict() for i in found], "damaged": sorted(why)}  # GET /collections' body
     if state.as_json:
         print_json(body)
         return
-    infos, damaged = body["collections"], body.get("damaged", {})
+    infos, damaged = body["collections"], body.get("damaged", [])
     if not infos and not damaged:
         out.print("no collections" if client is not None else f"no collections in {state.settings.data_dir}")
         return
@@ -63,8 +64,8 @@ def _list() -> None:
     for name in damaged:
         table.add_row(escape(name), "DAMAGED", "-", "-", "-", "-", "-", "-")
     out.print(table)
-    for why in damaged.values():
-        err.print(f"[red]damaged:[/red] {escape(why)}")
+    for reason in why.values():  # the details: only when read here (a server keeps them in its log)
+        err.print(f"[red]damaged:[/red] {escape(reason)}")
 
 
 @group.command()
