@@ -46,6 +46,8 @@ STATUS: list[tuple[type[e.SemsearchError], int]] = [
     (CollectionBusy, 409),
     (e.PathNotAllowed, 403),
     (e.CorruptCollection, 500),
+    (e.StoreUnavailable, 503),
+    (e.NotSupported, 501),
 ]
 
 # Codes for errors raised by the HTTP layer itself (routing, auth, body size).

@@ -320,7 +320,7 @@ def index_beir_corpus(coll: Collection, dataset: BeirDataset, *, batch_docs: int
     from indexer.collection import Document
     from indexer.errors import InvalidInput
 
-    keys = {row[0]: row[1] for row in coll.catalog.reader.execute("SELECT key, kind FROM sources")}
+    keys = coll.store.source_keys()
     foreign = [k for k, kind in keys.items() if kind != "doc" or k not in dataset.corpus]
     if foreign:
         raise InvalidInput(
@@ -346,7 +346,7 @@ def index_beir_corpus(coll: Collection, dataset: BeirDataset, *, batch_docs: int
         "docs_embedded": totals["added"] + totals["updated"],
         "docs_unchanged": totals["unchanged"],
         "chunks_embedded": totals["chunks"],
-        "chunks_total": coll.catalog.count_chunks(),
+        "chunks_total": coll.store.count_chunks(),
         "docs_empty_skipped": skipped,
     }
 
