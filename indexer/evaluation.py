@@ -364,6 +364,7 @@ def run_beir(
     limits: Limits | None = None,
     batch_docs: int = 64,  # documents per upsert: small enough that progress moves every second or two
     progress: Callable[[str, int, int], None] | None = None,
+    backend: Any = None,  # a store backend (indexer.stores); default: the embedded store under data_dir
 ) -> dict[str, dict[str, Any]]:
     """Evaluate retrieval on a BEIR folder through the same code users index and query through.
 
@@ -388,7 +389,8 @@ def run_beir(
     dataset = load_beir(Path(dataset_dir), split=split)
     name = collection or default_collection_name(dataset_dir)
     result: dict[str, dict[str, Any]] = {}
-    with Collection.open(data_dir, name, embedder, create=True, index_type=index_type, limits=limits) as coll:
+    with Collection.open(data_dir, name, embedder, create=True, index_type=index_type, limits=limits,
+                         backend=backend) as coll:
         index_progress = None if progress is None else (lambda done, total: progress("index", done, total))
         index_stats = index_beir_corpus(coll, dataset, batch_docs=batch_docs, progress=index_progress)
         index_stats["collection"] = name
