@@ -6,6 +6,9 @@ number and appends the chunk ids it added or removed to ``vector_log``; the FAIS
 cache, see ``vectors.py``) records the sequence it reflects and replays the log to catch up.
 
 Chunk ids come from AUTOINCREMENT, so an id is never reused: a FAISS id always means one chunk.
+
+Over 400 lines with a reason: it is the one place the embedded store's SQL lives (the reads the
+Store interface asks included), so a schema change is made and reviewed in one file.
 """
 
 from __future__ import annotations

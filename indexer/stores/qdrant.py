@@ -18,6 +18,9 @@ did not finish). Every call is idempotent (fixed ids), so connection errors are 
 
 Replicas: every read goes to the server, so a write is visible to every process as soon as it
 returns (the client waits for the server to apply it, ``wait=True``).
+
+Over 400 lines with a reason: the write path and every read path apply the one visibility rule
+(``gen``) above; split across files, that rule would be read in several places.
 """
 
 from __future__ import annotations
