@@ -29,6 +29,7 @@ Engine = Literal["auto", "openvino", "torch", "encode"]
 Precision = Literal["auto", "fp32", "bf16"]
 IndexType = Literal["flat", "hnsw"]
 Fusion = Literal["relative", "rrf"]
+StoreKind = Literal["embedded", "qdrant"]
 
 
 class InvalidSettings(ValueError):
@@ -70,6 +71,14 @@ class Settings(BaseSettings):
     index_type: IndexType = Field("flat", description="Index type for new collections: flat (exact) | hnsw")
     fusion: Fusion = Field("relative", description="How hybrid queries combine rankings when a query names none: "
                            "relative (min-max scores) | rrf (reciprocal ranks)")
+
+    # where collections live (indexer/stores/)
+    store: StoreKind = Field("embedded", description="embedded (SQLite + FAISS files in the data folder) | qdrant "
+                             "(a Qdrant server by SEMSEARCH_QDRANT_URL, or local mode in SEMSEARCH_QDRANT_PATH)")
+    qdrant_url: str = Field("", description="Qdrant server, e.g. http://localhost:6333 (with SEMSEARCH_STORE=qdrant)")
+    qdrant_path: str = Field("", description="Folder for Qdrant's in-process local mode (one process at a time; "
+                             "with SEMSEARCH_STORE=qdrant)")
+    qdrant_api_key: SecretStr | None = Field(None, description="API key the Qdrant server asks for, if any")
 
     # indexing limits
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Files larger than this are skipped")
@@ -129,15 +138,51 @@ class Settings(BaseSettings):
     def load(cls, **overrides: Any) -> Settings:
         """Settings from the environment (and ``.env``), or :class:`InvalidSettings` naming each bad one."""
         try:
-            return cls(**overrides)
+            settings = cls(**overrides)
         except ValidationError as e:
             raise InvalidSettings("\n".join(_describe(cls, err) for err in e.errors())) from None
+        problem = settings.store_problem()
+        if problem:
+            raise InvalidSettings(problem)
+        return settings
+
+    def store_problem(self) -> str | None:
+        """Why the store settings do not fit together, or None."""
+        if self.store != "qdrant":
+            return None
+        if bool(self.qdrant_url) == bool(self.qdrant_path):
+            return ("SEMSEARCH_STORE='qdrant' needs exactly one of SEMSEARCH_QDRANT_URL (a server, e.g. "
+                    "http://localhost:6333) and SEMSEARCH_QDRANT_PATH (a folder for local mode)")
+        if self.qdrant_path and self.workers > 1:
+            return (f"SEMSEARCH_WORKERS={self.workers} is not valid with SEMSEARCH_QDRANT_PATH: Qdrant's local mode "
+                    "allows one process per folder; use SEMSEARCH_QDRANT_URL (a server) for several workers")
+        return None
+
+    def store_backend(self) -> Any:
+        """Where collections live (``indexer.stores``): one per process; the caller closes it."""
+        if self.store == "qdrant":
+            try:
+                from indexer.stores.qdrant import QdrantBackend
+            except ImportError as e:
+                raise InvalidSettings(f"SEMSEARCH_STORE='qdrant' needs the Qdrant client ({e.name} is missing): "
+                                      "pip install 'semsearch[qdrant]'") from None
+            key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
+            return QdrantBackend(url=self.qdrant_url, path=Path(self.qdrant_path).expanduser() if self.qdrant_path
+                                 else "", api_key=key)
+        from indexer.stores.embedded import EmbeddedBackend
+
+        return EmbeddedBackend(self.data_dir)
+
+    def store_location(self) -> str:
+        if self.store == "qdrant":
+            return f"qdrant:{self.qdrant_url or Path(self.qdrant_path).expanduser().resolve()}"
+        return str(self.data_dir.expanduser().resolve())
 
     def fingerprint(self) -> str:
         """What a server must share with a CLI for the CLI to ask it (see app.client): the resolved
         data folder and the model, loaded the same way."""
         setup = "\n".join([str(self.data_dir.expanduser().resolve()), self.model, self.backend, self.precision,
-                           self.engine])
+                           self.engine, *([self.store_location()] if self.store != "embedded" else [])])
         return hashlib.sha256(setup.encode()).hexdigest()[:32]
 
     def client_api_key(self) -> str | None:

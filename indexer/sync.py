@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.catalog import SourceWrite
 from indexer.chunking import Chunk
 from indexer.errors import InvalidInput
 from indexer.readers import Extracted, SkipFile, read_data
+from indexer.stores.base import SourceWrite
 from indexer.walk import Candidate, Skipped, path_key, walk, why_unreadable
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class FolderSync:
             self.remove_gone()
         self.set_phase("saving")
         self.coll.checkpoint()
-        self.report.chunks_total = self.coll.catalog.count_chunks()
+        self.report.chunks_total = self.coll.store.count_chunks()
         self.report.seconds = time.monotonic() - self.started
         self.set_phase("done")
         return self.report
@@ -220,7 +220,7 @@ class FolderSync:
         longer than a batch is committed partial, piece by piece, and its last piece marks it done.
         ``resume``: a killed or cancelled run committed the first chunks of this very content already:
         those are checked against the fresh chunks and skipped. False if the text has no chunks."""
-        spans = self.coll.catalog.chunk_spans("file", cand.key) if resume else []
+        spans = self.coll.store.chunk_spans("file", cand.key) if resume else []
         text = doc.text
         chunks = self.coll.iter_chunks(text, [p.start for p in doc.parts])
         held: list[Chunk] = []  # the chunks matching ``spans`` so far (kept in case a later one differs)

@@ -46,7 +46,7 @@ def _list() -> None:
     else:
         from indexer.collection import scan_collections
 
-        found, why = scan_collections(state.settings.data_dir)
+        found, why = scan_collections(None, backend=common.store_backend())
         body = {"collections": [i.to_dict() for i in found], "damaged": list(why)}  # GET /collections' body
     if state.as_json:
         print_json(body)
@@ -79,7 +79,7 @@ def info(name: str = NAME_ARG) -> None:
     else:
         from indexer.collection import read_info
 
-        body = read_info(state.settings.data_dir, name).to_dict()
+        body = read_info(None, name, backend=common.store_backend()).to_dict()
     _print_info(body)
 
 
@@ -99,8 +99,8 @@ def create(
 
         s = state.settings
         validate_name(name)  # before loading the model
-        with Collection.create(s.data_dir, name, common.embedder(), index_type=index_type or s.index_type,
-                               limits=s.limits()) as coll:
+        with Collection.create(None, name, common.embedder(), index_type=index_type or s.index_type,
+                               limits=s.limits(), backend=common.store_backend()) as coll:
             body = coll.info().to_dict()
     _print_info(body, created=True)
 
@@ -127,7 +127,7 @@ def delete(
     else:
         from indexer.collection import delete_collection
 
-        delete_collection(state.settings.data_dir, name)
+        delete_collection(None, name, backend=common.store_backend())
     if state.as_json:
         print_json({"deleted": name})
     else:
@@ -146,7 +146,7 @@ def _describe_for_delete(client: Any, name: str) -> str:
     from indexer.errors import CorruptCollection
 
     try:
-        i = read_info(state.settings.data_dir, name)
+        i = read_info(None, name, backend=common.store_backend())
     except CorruptCollection as e:
         return f"damaged: {e.message}"
     return f"{i.files} files, {i.documents} documents, {i.chunks} chunks"
