@@ -15,6 +15,7 @@ No ``from __future__ import annotations`` here: the tools' parameter types carry
 limits (``le=settings.max_k``), so they must be evaluated where the tools are defined.
 """
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -183,7 +184,8 @@ def build_server(state: McpState) -> MCPServer:
             except LanesClosed as e:
                 raise ToolError(str(e)) from e
         r = TypeAdapter(QueryResponse).validate_json(raw)
-        return CallToolResult(content=[TextContent(type="text", text=_hits_text(r))], structured_content=json.loads(raw))
+        return CallToolResult(content=[TextContent(type="text", text=_hits_text(r))],
+                              structured_content=json.loads(raw))
 
     @server.tool(annotations=READ_ONLY)
     def fetch(
