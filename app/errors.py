@@ -46,6 +46,7 @@ STATUS: list[tuple[type[e.SemsearchError], int]] = [
     (CollectionBusy, 409),
     (e.PathNotAllowed, 403),
     (e.CorruptCollection, 500),
+    (e.RayUnavailable, 503),  # (the CLI's --ray only, today)
 ]
 
 # Codes for errors raised by the HTTP layer itself (routing, auth, body size).

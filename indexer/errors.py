@@ -148,3 +148,9 @@ class SourceNotFound(DocumentNotFound):
             message = (f"{what} with id {source_id!r} is in this collection (a file's id is its path, "
                        "as search hits give it).")
         SemsearchError.__init__(self, message, field=field)
+
+
+class RayUnavailable(SemsearchError):
+    """Indexing on Ray cannot run: Ray is not installed, the cluster cannot be reached, or an actor failed."""
+
+    code = "ray_unavailable"
