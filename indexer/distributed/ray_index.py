@@ -27,6 +27,7 @@ a time), so both paths give the same chunks and the same vectors.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections import deque
@@ -73,6 +74,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
     ray = require_ray()
     if ray.is_initialized():
         return ray
+    if address is not None:
+        probe(address)
     opts: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
                             "configure_logging": False}
     try:
@@ -86,6 +89,21 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
                              "start one with `ray start --head` (then use --ray auto), or give no address "
                              "for a local one") from None
     return ray
+
+
+def probe(address: str, *, timeout: float = 5.0) -> None:
+    """Fail at once, in one line, when nothing listens at a ``HOST:PORT`` or ``ray://HOST:PORT``
+    address: ``ray.init`` would retry for minutes, logging a warning every few seconds."""
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if address == "auto" or not sep or not port.isdigit():
+        return  # "auto" (found through Ray's own files) or a form Ray itself parses and explains
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise RayUnavailable(f"nothing answers at the Ray address {address!r} ({e.strerror or e}); start a cluster "
+                             "there with `ray start --head`, or give no address for a local one",
+                             field="ray_address") from None
 
 
 @dataclass(frozen=True)

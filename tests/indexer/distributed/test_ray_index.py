@@ -194,3 +194,24 @@ def test_without_ray_installed_the_ray_option_is_one_line_and_exit_2(tmp_path, m
     assert lines == ["error: indexing on Ray needs the optional extra: pip install 'semsearch[ray]' "
                      "(import of ray halted; None in sys.modules)"]
     assert not (tmp_path / "collections").exists()
+
+
+def test_a_ray_address_where_nothing_listens_is_one_line_and_exit_2_at_once(tmp_path, monkeypatch):
+    import socket
+
+    import app.cli as cli
+    import app.cli.common as common
+
+    pytest.importorskip("ray", reason="the Ray tests need the optional extra: pip install 'semsearch[ray]'")
+    monkeypatch.setattr(common, "embedder", lambda backend=None: pytest.fail("the model must not load"))
+    with socket.socket() as s:  # a port nothing listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+        (tmp_path / "docs").mkdir()
+        t0 = time.monotonic()
+        result = CliRunner().invoke(cli.app, ["index", str(tmp_path / "docs"), "--ray-address", address,
+                                              "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert time.monotonic() - t0 < 30  # not Ray's minutes of retries
+    assert f"error: nothing answers at the Ray address '{address}' (Connection refused)" in result.output
+    assert not (tmp_path / "collections").exists()
