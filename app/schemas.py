@@ -3,7 +3,11 @@
 Limits are settings (``SEMSEARCH_MAX_*``), so the request models here are declared with the default
 limits and :func:`build_models` derives, once per app, subclasses with the configured ones. Handlers
 are typed with the classes below; the app's router factories bind the derived classes (see
-``app.deps.bind``). Response models are static.
+``app.deps.bind``). Response models are static; where the library has the response type (search
+hits, collection info) that type is the model.
+
+Over 400 lines on purpose: this is the API's whole wire format, one section per resource, so a client
+author reads every field and limit in one place; each section is a handful of plain models.
 """
 
 from __future__ import annotations
