@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -122,8 +121,6 @@ def index(
 
     ray_index.require_ray()  # not installed: one line saying how, before anything loads
     common.configure_logging(state.verbose)  # (importing ray set its own loggers' levels)
-    if not state.verbose:  # Ray's core logs its retries and warnings straight to stderr
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
     s = state.settings
     address = ray_address or s.ray_address or None
     err.print("starting a local Ray cluster ..." if address is None else f"joining the Ray cluster at {address} ...",
