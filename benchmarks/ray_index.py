@@ -63,12 +63,19 @@ def contents(coll: Collection) -> tuple[list[tuple], np.ndarray]:
 
 
 def timed_run(label: str, data: Path, root: Path, embedder, limits: Limits, pool=None) -> tuple[float, int]:
+    busy0 = pool.busy_seconds() if pool else []
+    cpu0 = time.process_time()
     with Collection.open(data, label, embedder, limits=limits) as coll:
         t0 = time.perf_counter()
         report = ray_index.index_folder(coll, root, pool) if pool else coll.index_folder(root)
         wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    # Where a Ray run's time goes: the share of the wall time each actor spent on tasks (1.0: never
+    # waiting for the driver), and the driver's own CPU (walk, hashing, pickles, commits).
+    busy = ("; actors busy " + " ".join(f"{(b - a) / wall:.0%}" for a, b in zip(busy0, pool.busy_seconds(),
+                                                                           strict=True))) if pool else ""
     print(f"  {label:<12} {report.chunks_embedded:5d} chunks in {wall:6.1f} s = {report.chunks_embedded / wall:6.1f} "
-          f"chunks/s   ({load()})", flush=True)
+          f"chunks/s; this process's CPU {cpu:.1f} s{busy}   ({load()})", flush=True)
     return report.chunks_embedded / wall, report.chunks_embedded
 
 

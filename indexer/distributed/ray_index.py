@@ -130,15 +130,20 @@ class EmbedWorker:
                                       engine=spec.engine, model_cache=spec.model_cache)
         self.limits = limits
         self.single_core = cpus == 1
+        self.busy = 0.0  # seconds spent reading, chunking and embedding (the benchmark's busy fraction)
 
     def ready(self) -> str:
         return self.embedder.name
+
+    def busy_seconds(self) -> float:
+        return self.busy
 
     def extract(self, data: bytes, path: str) -> tuple[Extracted, list[Chunk]] | tuple[str, str]:
         """A file's text and its chunks (made by the same code as in process), or why it is skipped
         as (reason, detail): exceptions with their own constructors do not survive pickling."""
         from indexer.collection import Collection
 
+        t0 = time.perf_counter()
         try:
             doc = read_data(data, Path(path), max_bytes=self.limits.max_file_bytes)
         except SkipFile as e:
@@ -148,12 +153,14 @@ class EmbedWorker:
         # Collection.iter_chunks reads only ``embedder`` and ``limits``, which this worker has: calling
         # it here keeps one chunking rule for both paths.
         chunks = list(Collection.iter_chunks(cast(Any, self), doc.text, [p.start for p in doc.parts]))
+        self.busy += time.perf_counter() - t0
         return doc, chunks
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors for ``texts`` in their order, computed as ``FolderSync.embed`` computes a batch."""
         from indexer.embedding.cpu import one_core
 
+        t0 = time.perf_counter()
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.embedder.dimension), np.float32)
         group = self.limits.embed_batch_size
@@ -161,6 +168,7 @@ class EmbedWorker:
             for at in range(0, len(order), group):
                 idx = order[at : at + group]
                 out[idx] = self.embedder.embed([texts[i] for i in idx], batch_size=group)
+        self.busy += time.perf_counter() - t0
         return out
 
 
@@ -225,6 +233,10 @@ class RayPool:
             first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
             raise RayUnavailable(f"a Ray actor failed ({type(e).__name__}): {first[:300]}; what was committed "
                                  "is kept, and the next run resumes from it (run with -v for details)") from e
+
+    def busy_seconds(self) -> list[float]:
+        """Seconds each actor has spent on tasks so far."""
+        return self.get_all([a.busy_seconds.remote() for a in self.actors])
 
     def close(self) -> None:
         for actor in self.actors:
