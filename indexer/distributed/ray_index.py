@@ -19,9 +19,11 @@ back-pressure over a pool of model-holding actors, retries of failed tasks - is 
 bounded windows of tasks in flight, the least busy actor first, and Ray's own actor restarts and task
 retries (every task is a pure function of its arguments, so a retry is safe).
 
-Batches are formed on the driver exactly as :class:`~indexer.sync.FolderSync` forms them, and an actor
-embeds a batch exactly as :meth:`FolderSync.embed` does (longest texts first, ``embed_batch_size`` at
-a time), so both paths give the same chunks and the same vectors.
+Batches are formed on the driver exactly as :class:`~indexer.sync.FolderSync` forms them, and cut
+into the forward passes :meth:`FolderSync.embed` makes (longest texts first, ``embed_batch_size`` at a
+time), each sent to the least busy actor; so both paths give the same chunks and the same vectors,
+and one batch keeps every actor busy (a batch per actor would leave all but one idle on a folder of
+one batch, and the last batch of any folder on one core).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ INSTALL_HINT = "pip install 'semsearch[ray]'"
 # never from a hub (this library reads no environment; these are set for the processes Ray starts).
 WORKER_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 FILES_PER_ACTOR = 4  # files read and chunked ahead of the batches, per actor
-BATCHES_PER_ACTOR = 2  # batches in flight per actor: one running, one queued behind it
+TASKS_PER_ACTOR = 2  # forward passes queued per actor while a second batch waits to be sent
 BYTES_IN_FLIGHT = 256 * 1024 * 1024  # file bytes shipped and not yet taken back, at most (a file may pass it)
 
 
@@ -72,10 +74,10 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
     one of ``num_cpus`` CPUs (default: this machine's) when ``address`` is None. Already connected:
     that connection is used. Returns the ``ray`` module."""
     ray = require_ray()
-    if ray.is_initialized():
-        return ray
     if address is not None:
         probe(address)
+    if ray.is_initialized():
+        return ray
     opts: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
                             "configure_logging": False}
     try:
@@ -257,19 +259,20 @@ class _Reading:
 
 @dataclass
 class _Embedding:
-    """A batch (as ``FolderSync.flush`` forms it) being embedded by an actor; ``ref`` None: touches only."""
+    """A batch (as ``FolderSync.flush`` forms it) being embedded: one task per forward pass, so one
+    batch spreads over every actor; ``tasks`` empty: mtime updates only."""
 
     pieces: list[_Piece]
     touches: list[tuple[str, float]]
-    ref: Any
+    tasks: list[tuple[list[int], Any]]  # (positions in the batch, the task's reference)
 
 
 class RaySync(FolderSync):
     """One run of the folder-sync recipe with reading, chunking and embedding on ``pool``.
 
     Files are read and chunked ahead (``FILES_PER_ACTOR`` per actor), taken back in walk order and cut
-    into batches as in process; a batch is embedded by an actor while the next ones form
-    (``BATCHES_PER_ACTOR`` per actor in flight), and batches are committed in the order they were
+    into batches as in process; a batch's forward passes are spread over the actors while the next
+    batch forms (at most two batches in flight), and batches are committed in the order they were
     formed, so a file's pieces land in order and a kill loses at most the batches in flight."""
 
     def __init__(self, collection: Collection, root: Path, pool: RayPool, *,
@@ -279,6 +282,7 @@ class RaySync(FolderSync):
         self.reading: deque[_Reading] = deque()
         self.reading_bytes = 0
         self.embedding: deque[_Embedding] = deque()
+        self.tasks_in_flight = 0
 
     def run(self) -> IndexReport:
         self.pool.wait_ready()
@@ -314,19 +318,31 @@ class RaySync(FolderSync):
         self.pending, self.pending_chunks, self.touches = [], 0, []
         if not pieces and not touches:
             return
-        ref = self.pool.submit("embed", [c.text for p in pieces for c in p.write.chunks]) if pieces else None
-        self.embedding.append(_Embedding(pieces, touches, ref))
+        # The forward passes FolderSync.embed makes (longest texts first, embed_batch_size at a time),
+        # each on the least busy actor: a pass's vectors do not depend on the other passes.
+        texts = [c.text for p in pieces for c in p.write.chunks]
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        group = self.limits.embed_batch_size
+        tasks = [(idx, self.pool.submit("embed", [texts[i] for i in idx]))
+                 for idx in (order[at : at + group] for at in range(0, len(order), group))]
+        self.embedding.append(_Embedding(pieces, touches, tasks))
+        self.tasks_in_flight += len(tasks)
         self.take_batches()
 
     def take_batches(self, *, drain: bool = False) -> None:
         while self.embedding and not self.cancelled():
             head = self.embedding[0]
-            full = len(self.embedding) > BATCHES_PER_ACTOR * len(self.pool)
-            if head.ref is not None and not (drain or full or self.pool.ready(head.ref)):
+            full = len(self.embedding) > 1 and self.tasks_in_flight > TASKS_PER_ACTOR * len(self.pool)
+            if not (drain or full or all(self.pool.ready(ref) for _, ref in head.tasks)):
                 break
             self.embedding.popleft()
-            if head.ref is not None:
-                vectors, at = self.pool.get(head.ref), 0
+            self.tasks_in_flight -= len(head.tasks)
+            if head.tasks:
+                vectors = np.empty((sum(len(p.write.chunks) for p in head.pieces), self.coll.embedder.dimension),
+                                   np.float32)
+                for idx, ref in head.tasks:
+                    vectors[idx] = self.pool.get(ref)
+                at = 0
                 for piece in head.pieces:
                     piece.write.vectors = vectors[at : at + len(piece.write.chunks)]
                     at += len(piece.write.chunks)
