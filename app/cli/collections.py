@@ -40,17 +40,18 @@ def list_() -> None:
 
 def _list() -> None:
     client = remote(READ_HERE)
+    why: dict[str, str] = {}  # damaged name -> reason (a server lists names only)
     if client is not None:
         body = client.list_collections()
     else:
         from indexer.collection import scan_collections
 
-        found, damaged = scan_collections(state.settings.data_dir)
-        body = {"collections": [i.to_dict() for i in found], "damaged": damaged}
+        found, why = scan_collections(state.settings.data_dir)
+        body = {"collections": [i.to_dict() for i in found], "damaged": list(why)}  # GET /collections' body
     if state.as_json:
         print_json(body)
         return
-    infos, damaged = body["collections"], body.get("damaged", {})
+    infos, damaged = body["collections"], body.get("damaged", [])
     if not infos and not damaged:
         out.print("no collections" if client is not None else f"no collections in {state.settings.data_dir}")
         return
@@ -63,8 +64,9 @@ def _list() -> None:
     for name in damaged:
         table.add_row(escape(name), "DAMAGED", "-", "-", "-", "-", "-", "-")
     out.print(table)
-    for why in damaged.values():
-        err.print(f"[red]damaged:[/red] {escape(why)}")
+    for name in damaged:
+        reason = why.get(name) or f"collection {name!r}: its catalog cannot be read"
+        err.print(f"[red]damaged:[/red] {escape(reason)}")
 
 
 @group.command()
@@ -136,12 +138,10 @@ def _describe_for_delete(client: Any, name: str) -> str:
     """What the confirmation question shows; a damaged collection is described as such (it can
     still be deleted), a missing one is an error."""
     if client is not None:
-        listing = client.list_collections()
-        damaged = listing.get("damaged", {})
-        if name not in damaged:
+        if name not in client.list_collections().get("damaged", []):
             body = client.collection_info(name)
             return f"{body['files']} files, {body['documents']} documents, {body['chunks']} chunks"
-        return f"damaged: {damaged[name]}"
+        return "damaged: its catalog cannot be read"
     from indexer.collection import read_info
     from indexer.errors import CorruptCollection
 

@@ -30,13 +30,15 @@ def test_a_server_still_starting_says_so(tmp_data_dir):
 
 
 def test_a_model_that_cannot_load_is_one_line_naming_the_setting(tmp_data_dir):
-    state = LocalState(make_settings(tmp_data_dir, backend="nope"))
+    # (a bad backend name is refused when the settings load; a model folder that is not there only when
+    # the model loads, which the stdio server does on the first call)
+    state = LocalState(make_settings(tmp_data_dir, model=str(tmp_data_dir / "no-such-model")))
 
     async def session() -> None:
         async with Client(build_server(state)) as client:
             result = await client.call_tool("search", {"query": "x"})
             assert result.is_error
-            assert "backend must be 'sentence-transformers' or 'minimal', not 'nope'" in result.content[0].text
+            assert "is neither the bundled" in result.content[0].text and "SEMSEARCH_MODEL" in result.content[0].text
             assert "Traceback" not in result.content[0].text
 
     anyio.run(session)

@@ -10,14 +10,15 @@ from app.settings import Backend, Engine, Fusion, IndexType, InvalidSettings, Pr
 
 
 def test_the_choices_are_the_librarys_own() -> None:
-    from indexer import embedder, search, vectors
+    from indexer import embedding, search, vectors
 
-    assert get_args(Backend) == get_args(embedder.Backend)
-    assert get_args(Engine) == embedder.ENGINES
+    assert get_args(Backend) == embedding.BACKENDS
+    assert get_args(Engine) == embedding.ENGINES
+    assert get_args(Precision) == embedding.cpu.PRECISIONS
     assert get_args(IndexType) == vectors.INDEX_TYPES
     assert get_args(Fusion) == search.FUSIONS
     for p in get_args(Precision):
-        assert embedder.resolve_precision(p) in ("fp32", "bf16")
+        assert embedding.resolve_precision(p) in ("fp32", "bf16")
 
 
 def test_every_bad_value_is_named_with_what_is_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
