@@ -48,6 +48,7 @@ STATUS: list[tuple[type[e.SemsearchError], int]] = [
     (e.CorruptCollection, 500),
     (e.StoreUnavailable, 503),
     (e.NotSupported, 501),
+    (e.RayUnavailable, 503),  # (the CLI's --ray only, today)
 ]
 
 # Codes for errors raised by the HTTP layer itself (routing, auth, body size).

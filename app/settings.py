@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     batch_chunks: int = Field(256, ge=1, le=100_000, description="Chunks embedded and committed together")
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per model forward pass")
 
+    # bulk indexing on Ray (`semsearch index DIR --ray [ADDRESS]`, the optional extra semsearch[ray])
+    ray_address: str = Field("", description="The Ray cluster `index --ray` joins (auto, HOST:PORT, "
+                             "ray://HOST:10001); empty: it starts a local one")
+    ray_actors: int = Field(0, ge=0, le=10_000, description="Ray actors that read, chunk and embed (each loads "
+                            "the model once); 0: one per SEMSEARCH_RAY_CPUS_PER_ACTOR CPUs of the cluster")
+    ray_cpus_per_actor: int = Field(1, ge=1, le=256, description="CPUs each Ray actor reserves; 1: its forward "
+                                    "passes run on one core, side by side with the other actors")
+
     # HTTP service
     host: str = Field("127.0.0.1", min_length=1, description="Address the server binds (and the CLI probes)")
     port: int = Field(8000, ge=1, le=65535, description="Port the server binds (and the CLI probes)")

@@ -161,3 +161,9 @@ class NotSupported(SemsearchError):
     """This store cannot do what was asked (the message says which store does)."""
 
     code = "not_supported"
+
+
+class RayUnavailable(SemsearchError):
+    """Indexing on Ray cannot run: Ray is not installed, the cluster cannot be reached, or an actor failed."""
+
+    code = "ray_unavailable"
