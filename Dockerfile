@@ -54,10 +54,12 @@ RUN set -eux; \
     rm -rf "$t/include" "$t/test"; \
     find "$t/bin" -mindepth 1 -maxdepth 1 ! -name torch_shm_manager -exec rm -rf {} +
 
-# 2) the project's third-party dependencies, read from pyproject.toml (torch is already there)
+# 2) the project's third-party dependencies, read from pyproject.toml (torch is already there), with
+#    the qdrant extra, so one image serves either store (SEMSEARCH_STORE)
 COPY pyproject.toml /tmp/pyproject.toml
 RUN set -eux; \
-    python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" \
+    python -c "import tomllib; p = tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['qdrant']))" \
       > /tmp/requirements.txt; \
     cat /tmp/requirements.txt; \
     pip install \

@@ -9,7 +9,7 @@ PIP := $(BIN)/python -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install install-test run test test-scifact lint typecheck pytest bench eval eval-precision clean
+.PHONY: help install install-test run test test-scifact test-qdrant lint typecheck pytest bench eval eval-precision clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -55,6 +55,11 @@ test: lint typecheck pytest  ## everything CI runs
 SEMSEARCH_SCIFACT ?= $(abspath ../shared/data/scifact)
 test-scifact: install-test  ## the opt-in checks on SciFact (SEMSEARCH_SCIFACT=<folder>, default ../shared/data/scifact)
 	SEMSEARCH_SCIFACT=$(SEMSEARCH_SCIFACT) $(BIN)/python -m pytest -q -m scifact
+
+SEMSEARCH_TEST_QDRANT_URL ?= http://127.0.0.1:6333
+test-qdrant: install-test  ## the store contract suite and the replica test against a real Qdrant server (compose profile qdrant)
+	SEMSEARCH_TEST_QDRANT_URL=$(SEMSEARCH_TEST_QDRANT_URL) $(BIN)/python -m pytest -q \
+	  tests/indexer/stores tests/e2e/test_qdrant_store.py
 
 bench: install  ## performance benchmark against plain sentence-transformers + FAISS
 	$(BIN)/semsearch bench

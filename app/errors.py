@@ -46,6 +46,9 @@ STATUS: list[tuple[type[e.SemsearchError], int]] = [
     (CollectionBusy, 409),
     (e.PathNotAllowed, 403),
     (e.CorruptCollection, 500),
+    (e.StoreUnavailable, 503),
+    (e.NotSupported, 501),
+    (e.RayUnavailable, 503),  # (the CLI's --ray only, today)
 ]
 
 # Codes for errors raised by the HTTP layer itself (routing, auth, body size).
@@ -100,9 +103,11 @@ def _validation_message(err: dict[str, Any]) -> str:
 def semsearch_error_response(exc: e.SemsearchError) -> JSONResponse:
     """The response for a domain error (also used by handlers that bypass FastAPI's routing)."""
     status = status_of(exc)
-    if status >= 500:
+    if isinstance(exc, e.CorruptCollection):  # its message names files on the server: kept in the log
         log.error("%s: %s", type(exc).__name__, exc.message)
         return error_response(status, exc.code, "The collection's catalog cannot be read; see the server log.")
+    if status >= 500:  # the store is unreachable, or cannot do this: the message says what to do
+        log.error("%s: %s", type(exc).__name__, exc.message)
     return error_response(status, exc.code, exc.message, exc.field)
 
 

@@ -15,6 +15,7 @@ No ``from __future__ import annotations`` here: the tools' parameter types carry
 limits (``le=settings.max_k``), so they must be evaluated where the tools are defined.
 """
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -179,10 +180,12 @@ def build_server(state: McpState) -> MCPServer:
                                 modified_after=f.timestamp()))
             lanes = await anyio.to_thread.run_sync(state.lanes)  # stdio: may wait for the model
             try:
-                r = TypeAdapter(QueryResponse).validate_json(await lanes.submit((name, opts), query_))
+                raw = await lanes.submit((name, opts), query_)  # the HTTP route's exact JSON text
             except LanesClosed as e:
                 raise ToolError(str(e)) from e
-        return _result(r, _hits_text(r))
+        r = TypeAdapter(QueryResponse).validate_json(raw)
+        return CallToolResult(content=[TextContent(type="text", text=_hits_text(r))],
+                              structured_content=json.loads(raw))
 
     @server.tool(annotations=READ_ONLY)
     def fetch(

@@ -30,6 +30,7 @@ Engine = Literal["auto", "openvino", "torch", "encode"]
 Precision = Literal["auto", "fp32", "bf16"]
 IndexType = Literal["flat", "hnsw"]
 Fusion = Literal["relative", "rrf"]
+StoreKind = Literal["embedded", "qdrant"]
 
 
 class InvalidSettings(ValueError):
@@ -72,11 +73,27 @@ class Settings(BaseSettings):
     fusion: Fusion = Field("relative", description="How hybrid queries combine rankings when a query names none: "
                            "relative (min-max scores) | rrf (reciprocal ranks)")
 
+    # where collections live (indexer/stores/)
+    store: StoreKind = Field("embedded", description="embedded (SQLite + FAISS files in the data folder) | qdrant "
+                             "(a Qdrant server by SEMSEARCH_QDRANT_URL, or local mode in SEMSEARCH_QDRANT_PATH)")
+    qdrant_url: str = Field("", description="Qdrant server, e.g. http://localhost:6333 (with SEMSEARCH_STORE=qdrant)")
+    qdrant_path: str = Field("", description="Folder for Qdrant's in-process local mode (one process at a time; "
+                             "with SEMSEARCH_STORE=qdrant)")
+    qdrant_api_key: SecretStr | None = Field(None, description="API key the Qdrant server asks for, if any")
+
     # indexing limits
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Files larger than this are skipped")
     chunk_overlap: int = Field(32, ge=0, le=128, description="Tokens shared by consecutive chunks")
     batch_chunks: int = Field(256, ge=1, le=100_000, description="Chunks embedded and committed together")
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per model forward pass")
+
+    # bulk indexing on Ray (`semsearch index DIR --ray [ADDRESS]`, the optional extra semsearch[ray])
+    ray_address: str = Field("", description="The Ray cluster `index --ray` joins (auto, HOST:PORT, "
+                             "ray://HOST:10001); empty: it starts a local one")
+    ray_actors: int = Field(0, ge=0, le=10_000, description="Ray actors that read, chunk and embed (each loads "
+                            "the model once); 0: one per SEMSEARCH_RAY_CPUS_PER_ACTOR CPUs of the cluster")
+    ray_cpus_per_actor: int = Field(1, ge=1, le=256, description="CPUs each Ray actor reserves; 1: its forward "
+                                    "passes run on one core, side by side with the other actors")
 
     # HTTP service
     host: str = Field("127.0.0.1", min_length=1, description="Address the server binds (and the CLI probes)")
@@ -141,15 +158,51 @@ class Settings(BaseSettings):
     def load(cls, **overrides: Any) -> Settings:
         """Settings from the environment (and ``.env``), or :class:`InvalidSettings` naming each bad one."""
         try:
-            return cls(**overrides)
+            settings = cls(**overrides)
         except ValidationError as e:
             raise InvalidSettings("\n".join(_describe(cls, err) for err in e.errors())) from None
+        problem = settings.store_problem()
+        if problem:
+            raise InvalidSettings(problem)
+        return settings
+
+    def store_problem(self) -> str | None:
+        """Why the store settings do not fit together, or None."""
+        if self.store != "qdrant":
+            return None
+        if bool(self.qdrant_url) == bool(self.qdrant_path):
+            return ("SEMSEARCH_STORE='qdrant' needs exactly one of SEMSEARCH_QDRANT_URL (a server, e.g. "
+                    "http://localhost:6333) and SEMSEARCH_QDRANT_PATH (a folder for local mode)")
+        if self.qdrant_path and self.workers > 1:
+            return (f"SEMSEARCH_WORKERS={self.workers} is not valid with SEMSEARCH_QDRANT_PATH: Qdrant's local mode "
+                    "allows one process per folder; use SEMSEARCH_QDRANT_URL (a server) for several workers")
+        return None
+
+    def store_backend(self) -> Any:
+        """Where collections live (``indexer.stores``): one per process; the caller closes it."""
+        if self.store == "qdrant":
+            try:
+                from indexer.stores.qdrant import QdrantBackend
+            except ImportError as e:
+                raise InvalidSettings(f"SEMSEARCH_STORE='qdrant' needs the Qdrant client ({e.name} is missing): "
+                                      "pip install 'semsearch[qdrant]'") from None
+            key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
+            return QdrantBackend(url=self.qdrant_url, path=Path(self.qdrant_path).expanduser() if self.qdrant_path
+                                 else "", api_key=key)
+        from indexer.stores.embedded import EmbeddedBackend
+
+        return EmbeddedBackend(self.data_dir)
+
+    def store_location(self) -> str:
+        if self.store == "qdrant":
+            return f"qdrant:{self.qdrant_url or Path(self.qdrant_path).expanduser().resolve()}"
+        return str(self.data_dir.expanduser().resolve())
 
     def fingerprint(self) -> str:
         """What a server must share with a CLI for the CLI to ask it (see app.client): the resolved
         data folder and the model, loaded the same way."""
         setup = "\n".join([str(self.data_dir.expanduser().resolve()), self.model, self.backend, self.precision,
-                           self.engine])
+                           self.engine, *([self.store_location()] if self.store != "embedded" else [])])
         return hashlib.sha256(setup.encode()).hexdigest()[:32]
 
     def client_api_key(self) -> str | None:

@@ -99,6 +99,7 @@ def snapshot(data: Path, embedder: Any) -> dict[str, Any]:
 def run(files: int, kills: int, seed: int, batch_chunks: int, work: Path, say: Any) -> dict[str, Any]:
     from indexer.embedding import load_embedder
 
+    load_before = [round(x, 2) for x in os.getloadavg()]
     corpus, clean, crashed = work / "corpus", work / "clean", work / "crashed"
     make_corpus(corpus, files, seed)
     say(f"corpus: {files} files in {corpus}")
@@ -159,6 +160,8 @@ def run(files: int, kills: int, seed: int, batch_chunks: int, work: Path, say: A
         "same_chunk_spans": same_spans, "min_vector_cosine": round(min(cosines), 6) if cosines else None,
         "top10_identical": sum(x == y for x, y in zip(a["top"], b["top"], strict=True)), "queries": len(QUERIES),
         "reference_seconds": round(clean_seconds, 1), "batch_chunks": batch_chunks,
+        "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
     }
 
 
@@ -197,6 +200,8 @@ def main(argv: list[str]) -> int:
               f"for {r['top10_identical']}/{r['queries']} queries; the last run embedded "
               f"{r['embedded_by_final_run']} of the {r['chunks_reference'] - r['committed_before_final_run']} "
               f"chunks left; {'PASSED' if ok else 'FAILED'}")
+        print(f"load average {r['load_average_before']} before, {r['load_average_after']} after "
+              f"({r['cpus']} CPUs); reference run {r['reference_seconds']}s")
     return 0 if ok else 1
 
 

@@ -6,6 +6,9 @@ number and appends the chunk ids it added or removed to ``vector_log``; the FAIS
 cache, see ``vectors.py``) records the sequence it reflects and replays the log to catch up.
 
 Chunk ids come from AUTOINCREMENT, so an id is never reused: a FAISS id always means one chunk.
+
+Over 400 lines with a reason: it is the one place the embedded store's SQL lives (the reads the
+Store interface asks included), so a schema change is made and reviewed in one file.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indexer.chunking import Chunk
 from indexer.errors import damaged_catalog
+from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, WriteResult
+
+__all__ = ["Catalog", "SourceRow", "SourceWrite", "WriteResult", "source_row"]  # (the records live in stores.base)
 
 log = logging.getLogger(__name__)
 
@@ -81,53 +85,6 @@ CREATE TABLE IF NOT EXISTS vector_log (
 );
 CREATE INDEX IF NOT EXISTS vector_log_by_seq ON vector_log (seq);
 """
-
-
-@dataclass
-class SourceWrite:
-    """One file or document to (re)place in the catalog with its chunks and their vectors."""
-
-    kind: str
-    key: str
-    sha256: str
-    chunks: Sequence[Chunk]
-    vectors: np.ndarray  # (len(chunks), d) float32
-    ext: str = ""
-    size: int = 0
-    mtime: float = 0.0
-    metadata: dict[str, Any] = field(default_factory=dict)
-    text: str | None = None
-    root: str = ""
-    chunk_metadata: Sequence[dict[str, Any]] = ()  # per chunk (parallel to chunks) or empty: none
-    # A big file is committed in several batches: the first replaces the source, the others ``append``
-    # their chunks to it; every batch but the last leaves it ``partial``, so an interrupted run is
-    # resumed (and never taken for an unchanged file).
-    partial: bool = False
-    append: bool = False
-
-
-@dataclass
-class WriteResult:
-    seq: int
-    added_ids: np.ndarray  # int64
-    added_vectors: np.ndarray  # (n, d) float32
-    removed_ids: np.ndarray  # int64
-    chunks_added: int = 0
-    chunks_removed: int = 0
-
-
-@dataclass
-class SourceRow:
-    id: int
-    kind: str
-    key: str
-    ext: str
-    size: int
-    mtime: float
-    sha256: str
-    metadata: dict[str, Any]
-    indexed_at: float
-    chunks: int = 0
 
 
 def _migrate(con: sqlite3.Connection) -> None:
@@ -424,14 +381,81 @@ class Catalog:
                                    (source_id,)).fetchall()
         return _unpack(rows)[1] if rows else np.zeros((0, 0), np.float32)
 
-    def hit_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
-        """chunk id -> (id, start, end, text, kind, key, source metadata JSON, chunk metadata JSON) for the
-        chunks that still exist."""
+    def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
+        """chunk id -> its row, for the chunks that still exist."""
         if not ids:
             return {}
-        return {r[0]: r for r in self.reader.execute(
+        return {r[0]: HitRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]))
+                for r in self.reader.execute(
             "SELECT c.id, c.start, c.end, c.text, s.kind, s.key, s.metadata, c.metadata FROM chunks c "
             f"JOIN sources s ON s.id = c.source_id WHERE c.id IN ({','.join('?' * len(ids))})", list(ids))}
+
+
+    # -- reads the Store interface answers (see indexer.stores.base) -----------------------------------
+    def file_states(self, prefix: str) -> dict[str, tuple[int, float, str, bool]]:
+        rows = self.reader.execute(
+            "SELECT key, size, mtime, sha256, partial FROM sources WHERE kind='file' AND substr(key, 1, ?) = ?",
+            (len(prefix), prefix))
+        return {key: (size, mtime, sha, bool(partial)) for key, size, mtime, sha, partial in rows}
+
+    def has_source(self, kind: str, key: str) -> bool:
+        return self.reader.execute("SELECT 1 FROM sources WHERE kind=? AND key=?", (kind, key)).fetchone() is not None
+
+    def source_hashes(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for i in range(0, len(keys), 900):
+            part = list(keys[i : i + 900])
+            out.update(self.reader.execute(
+                f"SELECT key, sha256 FROM sources WHERE kind=? AND key IN ({','.join('?' * len(part))})",
+                [kind, *part]).fetchall())
+        return out
+
+    def source_keys(self) -> dict[str, str]:
+        return dict(self.reader.execute("SELECT key, kind FROM sources").fetchall())
+
+    def list_sources(self, *, kind: str | None, offset: int, limit: int) -> tuple[list[SourceRow], int]:
+        where = "WHERE s.kind = ?" if kind else ""
+        params: list[Any] = [kind] if kind else []
+        con = self.reader
+        total = con.execute(f"SELECT COUNT(*) FROM sources s {where}", params).fetchone()[0]
+        rows = con.execute(
+            "SELECT s.id, s.kind, s.key, s.ext, s.size, s.mtime, s.sha256, s.metadata, s.indexed_at, "
+            f"(SELECT COUNT(*) FROM chunks c WHERE c.source_id = s.id) FROM sources s {where} "
+            "ORDER BY s.key LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+        return [source_row(r) for r in rows], int(total)
+
+    def stored_source(self, key: str, kinds: Sequence[str]) -> StoredSource | None:
+        con = self.reader
+        con.execute("BEGIN")  # the source row and its chunks from one snapshot
+        try:
+            for kind in kinds:
+                row = con.execute("SELECT id, sha256, text, metadata FROM sources WHERE kind=? AND key=?",
+                                  (kind, key)).fetchone()
+                if row is not None:
+                    chunks = con.execute("SELECT id, start, end, text FROM chunks WHERE source_id=? ORDER BY start",
+                                         (row[0],)).fetchall()
+                    return StoredSource(int(row[0]), kind, key, row[1], row[2], json.loads(row[3]), chunks)
+            return None
+        finally:
+            con.execute("COMMIT")
+
+    def count_sources(self) -> dict[str, int]:
+        return dict(self.reader.execute("SELECT kind, COUNT(*) FROM sources GROUP BY kind").fetchall())
+
+    def chunk_ids(self) -> np.ndarray:
+        return np.array([r[0] for r in self.reader.execute("SELECT id FROM chunks ORDER BY id")], dtype=np.int64)
+
+    def map_rows(self, ids: Sequence[int], preview_chars: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(ids), 900):
+            part = list(ids[i : i + 900])
+            out += [{"chunk_id": r[0], "start": r[1], "end": r[2], "preview": r[3], "kind": r[5], "id": r[6],
+                     "root": r[7], "vector": np.frombuffer(r[4], dtype="<f4")}
+                    for r in self.reader.execute(
+                        f"SELECT c.id, c.start, c.end, substr(c.text, 1, {int(preview_chars)}), c.vector, s.kind, "
+                        f"s.key, s.root FROM chunks c JOIN sources s ON s.id = c.source_id WHERE c.id IN "
+                        f"({','.join('?' * len(part))}) ORDER BY c.id", part)]
+        return out
 
 
 def _unpack(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:

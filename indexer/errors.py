@@ -149,3 +149,22 @@ class SourceNotFound(DocumentNotFound):
             message = (f"{what} with id {source_id!r} is in this collection (a file's id is its path, "
                        "as search hits give it).")
         SemsearchError.__init__(self, message, field=field)
+
+
+class StoreUnavailable(SemsearchError):
+    """The store (a Qdrant server) cannot be reached or refused what was asked; the message names the
+    URL or path, what failed and what to do. A write that fails this way left no half-written source."""
+
+    code = "store_unavailable"
+
+
+class NotSupported(SemsearchError):
+    """This store cannot do what was asked (the message says which store does)."""
+
+    code = "not_supported"
+
+
+class RayUnavailable(SemsearchError):
+    """Indexing on Ray cannot run: Ray is not installed, the cluster cannot be reached, or an actor failed."""
+
+    code = "ray_unavailable"

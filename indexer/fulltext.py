@@ -9,7 +9,6 @@ so the offsets of every hit still point at the same characters.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -77,24 +76,16 @@ def source_text(coll: Collection, key: str, *, kind: str = "file", max_chars: in
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}", field="kind")
     if max_chars < 1:
         raise InvalidInput("max_chars must be at least 1", field="max_chars")
-    con = coll.catalog.reader
-    con.execute("BEGIN")  # the source row and its chunks from one snapshot
-    try:
-        row = con.execute("SELECT id, sha256, metadata, text FROM sources WHERE kind=? AND key=?",
-                          (kind, key)).fetchone()
-        if row is None:
-            raise DocumentNotFound(key)
-        chunks = con.execute("SELECT id, start, end, text FROM chunks WHERE source_id=? ORDER BY start",
-                             (row[0],)).fetchall()
-    finally:
-        con.execute("COMMIT")
-    sid, sha, metadata, stored = row
+    src = coll.store.stored_source(key, (kind,))
+    if src is None:
+        raise DocumentNotFound(key)
+    chunks, sha, stored = src.chunks, src.sha256, src.text
     text, origin, stale = _file_text(coll, key, sha, chunks, readable_roots) if kind == "file" \
         else (stored or "", "catalog", False)
     shown = text[:max_chars]
     spans = [{"id": c[0], "start": c[1], "end": c[2]} for c in chunks if c[1] < len(shown)]
     return SourceText(id=key, kind=kind, text=shown, chars=len(text), truncated=len(text) > len(shown),
-                      origin=origin, stale=stale, metadata=json.loads(metadata), chunks=spans)
+                      origin=origin, stale=stale, metadata=src.metadata, chunks=spans)
 
 
 def _file_text(coll: Collection, key: str, sha: str, chunks: list[tuple[int, int, int, str]],

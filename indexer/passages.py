@@ -10,7 +10,6 @@ overlap) come back as spaces.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,23 +39,11 @@ def _source_text(coll: Collection, source_id: str, kind: str | None) -> tuple[st
     """(kind, indexed text, metadata) of a source; a file is preferred when a document has its id."""
     if kind is not None and kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}", field="kind")
-    con = coll.catalog.reader
-    con.execute("BEGIN")  # the source row and its chunks from one snapshot
-    try:
-        row = con.execute(
-            "SELECT id, kind, text, metadata FROM sources WHERE key = ? AND kind IN (?, ?) "
-            "ORDER BY kind = 'file' DESC LIMIT 1",
-            (source_id, *((kind, kind) if kind else KINDS))).fetchone()
-        if row is None:
-            raise SourceNotFound(source_id, kind)
-        sid, found_kind, text, meta = row
-        if text is None:
-            chunks = con.execute("SELECT start, end, text FROM chunks WHERE source_id = ? ORDER BY start",
-                                 (sid,)).fetchall()
-            text = stitch(chunks)
-    finally:
-        con.execute("COMMIT")
-    return found_kind, text, json.loads(meta)
+    src = coll.store.stored_source(source_id, (kind,) if kind else ("file", "doc"))
+    if src is None:
+        raise SourceNotFound(source_id, kind)
+    text = src.text if src.text is not None else stitch([(c[1], c[2], c[3]) for c in src.chunks])
+    return src.kind, text, src.metadata
 
 
 def read_passage(coll: Collection, source_id: str, *, kind: str | None = None, start: int = 0,

@@ -20,6 +20,7 @@ import numpy as np
 from indexer.collection import Collection
 from indexer.errors import InvalidInput
 from indexer.search import SearchOptions
+from indexer.stores.base import Store
 
 PREVIEW_CHARS = 240
 MAX_POINTS = 5000
@@ -89,38 +90,27 @@ def build_projection(coll: Collection, *, max_points: int = 2000, seed: int = 0)
     """Fit the map on up to ``max_points`` chunks (a fixed-seed sample when there are more)."""
     if not 1 <= max_points <= MAX_POINTS:
         raise InvalidInput(f"points must be between 1 and {MAX_POINTS}, not {max_points}", field="points")
-    con = coll.catalog.reader
-    con.execute("BEGIN")  # ids, rows and seq from one snapshot
-    try:
-        seq = int(con.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
-        ids = np.array([r[0] for r in con.execute("SELECT id FROM chunks ORDER BY id")], dtype=np.int64)
+    store = coll.store
+    with store.reading():  # ids, rows and seq from one read view
+        seq = store.seq
+        ids = store.chunk_ids()
         if len(ids) > max_points:
             ids = np.sort(np.random.default_rng(seed).choice(ids, size=max_points, replace=False))
-        rows = chunk_rows(con, ids.tolist())
-    finally:
-        con.execute("COMMIT")
+        rows = chunk_rows(store, ids.tolist())
+        total = store.count_chunks()
     if not rows:
         return Projection(seq, 0, np.zeros(coll.embedder.dimension, np.float32),
                           np.zeros((2, coll.embedder.dimension), np.float32), [0.0, 0.0])
     vectors = np.stack([r["vector"] for r in rows])  # (N, D)
     mean, comps, shares = _pca(vectors)
-    proj = Projection(seq, int(coll.catalog.count_chunks()), mean, comps, shares)
+    proj = Projection(seq, int(total), mean, comps, shares)
     proj.points = points_for(proj, rows)
     return proj
 
 
-def chunk_rows(con: Any, ids: list[int]) -> list[dict[str, Any]]:
+def chunk_rows(store: Store, ids: list[int]) -> list[dict[str, Any]]:
     """Chunk rows with their source, vector and a preview, in id order."""
-    out: list[dict[str, Any]] = []
-    for i in range(0, len(ids), 900):
-        part = ids[i : i + 900]
-        out += [{"chunk_id": r[0], "start": r[1], "end": r[2], "preview": r[3], "kind": r[5], "id": r[6],
-                 "folder": _folder(r[5], r[6], r[7]), "vector": np.frombuffer(r[4], dtype="<f4")}
-                for r in con.execute(
-                    f"SELECT c.id, c.start, c.end, substr(c.text, 1, {PREVIEW_CHARS}), c.vector, s.kind, s.key, "
-                    f"s.root FROM chunks c JOIN sources s ON s.id = c.source_id WHERE c.id IN "
-                    f"({','.join('?' * len(part))}) ORDER BY c.id", part)]
-    return out
+    return [{**r, "folder": _folder(r["kind"], r["id"], r["root"])} for r in store.map_rows(ids, PREVIEW_CHARS)]
 
 
 def points_for(proj: Projection, rows: list[dict[str, Any]]) -> list[MapPoint]:
@@ -142,7 +132,7 @@ class ProjectionCache:
         self.fits = 0  # maps computed (for tests and metrics)
 
     def get(self, coll: Collection, *, max_points: int = 2000) -> Projection:
-        key = (str(coll.path), coll.catalog.seq, max_points)
+        key = (f"{coll.store.backend}:{coll.path or coll.name}", coll.store.seq, max_points)
         with self._lock:
             if key in self._maps:
                 self._maps.move_to_end(key)
@@ -150,7 +140,7 @@ class ProjectionCache:
         proj = build_projection(coll, max_points=max_points)  # outside the lock: other maps stay served
         with self._lock:
             self.fits += 1
-            self._maps[(str(coll.path), proj.seq, max_points)] = proj
+            self._maps[(key[0], proj.seq, max_points)] = proj
             while len(self._maps) > self.size:
                 self._maps.popitem(last=False)
         return proj
@@ -163,7 +153,7 @@ def locate_query(coll: Collection, proj: Projection, query: str, *,
     opts = options or SearchOptions()
     hits = coll.search_batch([query], options=opts)[0]
     (x, y), = proj.project(coll.embed_queries([query]))
-    rows = chunk_rows(coll.catalog.reader, sorted({h.chunk_id for h in hits}))
+    rows = chunk_rows(coll.store, sorted({h.chunk_id for h in hits}))
     by_id = {p.chunk_id: p for p in points_for(proj, rows)}
     ranked = [{"rank": opts.offset + i, "score": h.score, **by_id[h.chunk_id].to_dict()}
               for i, h in enumerate(hits, start=1) if h.chunk_id in by_id]

@@ -18,17 +18,17 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.catalog import SourceWrite
 from indexer.chunking import Chunk
 from indexer.errors import InvalidInput
 from indexer.readers import Extracted, SkipFile, read_data
+from indexer.stores.base import SourceWrite
 from indexer.walk import Candidate, Skipped, path_key, walk, why_unreadable
 
 if TYPE_CHECKING:
@@ -142,13 +142,13 @@ class FolderSync:
                 self.skipped_entry(item)
             else:
                 self.visit(item)
-        self.flush()
+        self.finish()
         if not self.cancelled():
             self.set_phase("removing")
             self.remove_gone()
         self.set_phase("saving")
         self.coll.checkpoint()
-        self.report.chunks_total = self.coll.catalog.count_chunks()
+        self.report.chunks_total = self.coll.store.count_chunks()
         self.report.seconds = time.monotonic() - self.started
         self.set_phase("done")
         return self.report
@@ -187,26 +187,43 @@ class FolderSync:
             return
         try:
             data = read_candidate(cand, self.limits.max_file_bytes)
-            sha = hashlib.sha256(data).hexdigest()
-            if old is not None and old[2] == sha and not old[3]:
-                self.report.unchanged += 1
-                self.bytes_done += cand.size
-                self.touches.append((key, cand.mtime))
-                if len(self.touches) >= TOUCHES_PER_BATCH:
-                    self.flush()
-                return
-            doc = read_data(data, cand.path, max_bytes=self.limits.max_file_bytes)
-        except SkipFile as e:
-            self.skip(Skipped(key, e.reason, e.detail), cand, gone=e.reason != "unreadable" and old is not None)
+        except (SkipFile, OSError) as e:
+            self.unreadable(cand, old, e)
             return
-        except OSError as e:  # unreadable: keep what we had (a transient error must not delete data)
-            self.skip(Skipped(key, "unreadable", why_unreadable(e)), cand, gone=False)
+        sha = hashlib.sha256(data).hexdigest()
+        if old is not None and old[2] == sha and not old[3]:
+            self.report.unchanged += 1
+            self.bytes_done += cand.size
+            self.touches.append((key, cand.mtime))
+            if len(self.touches) >= TOUCHES_PER_BATCH:
+                self.flush()
+            return
+        self.changed(cand, old, sha, data)
+
+    def changed(self, cand: Candidate, old: tuple[int, float, str, bool] | None, sha: str, data: bytes) -> None:
+        """Read the text of a new or changed file and queue its chunks (``indexer.distributed`` reads
+        and chunks it on a Ray actor instead, then calls :meth:`extracted`)."""
+        try:
+            doc = read_data(data, cand.path, max_bytes=self.limits.max_file_bytes)
+        except (SkipFile, OSError) as e:
+            self.unreadable(cand, old, e)
             return
         del data
+        self.extracted(cand, old, sha, doc)
+
+    def unreadable(self, cand: Candidate, old: tuple[int, float, str, bool] | None, e: SkipFile | OSError) -> None:
+        if isinstance(e, SkipFile):
+            self.skip(Skipped(cand.key, e.reason, e.detail), cand, gone=e.reason != "unreadable" and old is not None)
+        else:  # unreadable: keep what we had (a transient error must not delete data)
+            self.skip(Skipped(cand.key, "unreadable", why_unreadable(e)), cand, gone=False)
+
+    def extracted(self, cand: Candidate, old: tuple[int, float, str, bool] | None, sha: str, doc: Extracted,
+                  chunks: Iterator[Chunk] | None = None) -> None:
+        """Queue the chunks of a file's text (``chunks``: made already, else chunked here)."""
         self.tell()
         resume = old is not None and old[3] and old[2] == sha
-        if not self.queue(cand, sha, doc, "updated" if old is not None else "added", resume):
-            self.skip(Skipped(key, "empty", "no text to index"), cand, gone=old is not None)
+        if not self.queue(cand, sha, doc, "updated" if old is not None else "added", resume, chunks):
+            self.skip(Skipped(cand.key, "empty", "no text to index"), cand, gone=old is not None)
 
     def skip(self, item: Skipped, cand: Candidate, *, gone: bool) -> None:
         self.report.skipped.append(item)
@@ -214,15 +231,17 @@ class FolderSync:
         if gone:
             self.gone.append(cand.key)
 
-    def queue(self, cand: Candidate, sha: str, doc: Extracted, status: str, resume: bool) -> bool:
+    def queue(self, cand: Candidate, sha: str, doc: Extracted, status: str, resume: bool,
+              chunks: Iterator[Chunk] | None = None) -> bool:
         """Chunk the file's text as a stream (no chunk crossing from one of its parts into the next) and
         queue its chunks in pieces that fill the batch; each full batch is committed at once. A file
         longer than a batch is committed partial, piece by piece, and its last piece marks it done.
         ``resume``: a killed or cancelled run committed the first chunks of this very content already:
         those are checked against the fresh chunks and skipped. False if the text has no chunks."""
-        spans = self.coll.catalog.chunk_spans("file", cand.key) if resume else []
+        spans = self.coll.store.chunk_spans("file", cand.key) if resume else []
         text = doc.text
-        chunks = self.coll.iter_chunks(text, [p.start for p in doc.parts])
+        if chunks is None:
+            chunks = self.coll.iter_chunks(text, [p.start for p in doc.parts])
         held: list[Chunk] = []  # the chunks matching ``spans`` so far (kept in case a later one differs)
         for chunk in chunks:
             if len(held) < len(spans) and spans[len(held)] == (chunk.ord, chunk.start, chunk.end):
@@ -270,6 +289,14 @@ class FolderSync:
         self.pending, self.pending_chunks, self.touches = [], 0, []
         if pieces and not self.embed(pieces):
             pieces = []
+        self.commit_batch(pieces, touches)
+
+    def finish(self) -> None:
+        """The walk is over: commit what is still pending."""
+        self.flush()
+
+    def commit_batch(self, pieces: list[_Piece], touches: list[tuple[str, float]]) -> None:
+        """Commit embedded pieces and mtime updates as one batch, and count them."""
         if not pieces and not touches:
             return
         added, removed = self.coll.commit([p.write for p in pieces], touches=touches)

@@ -40,14 +40,14 @@ def list_() -> None:
 
 def _list() -> None:
     client = remote(READ_HERE)
-    why: dict[str, str] = {}  # damaged collection -> what is wrong with it
+    why: dict[str, str] = {}  # damaged name -> reason (a server lists names only)
     if client is not None:
         body = client.list_collections()
     else:
         from indexer.collection import scan_collections
 
-        found, why = scan_collections(state.settings.data_dir)
-        body = {"collections": [i.to_dict() for i in found], "damaged": sorted(why)}  # GET /collections' body
+        found, why = scan_collections(None, backend=common.store_backend())
+        body = {"collections": [i.to_dict() for i in found], "damaged": list(why)}  # GET /collections' body
     if state.as_json:
         print_json(body)
         return
@@ -64,7 +64,8 @@ def _list() -> None:
     for name in damaged:
         table.add_row(escape(name), "DAMAGED", "-", "-", "-", "-", "-", "-")
     out.print(table)
-    for reason in why.values():  # the details: only when read here (a server keeps them in its log)
+    for name in damaged:
+        reason = why.get(name) or f"collection {name!r}: its catalog cannot be read"
         err.print(f"[red]damaged:[/red] {escape(reason)}")
 
 
@@ -78,7 +79,7 @@ def info(name: str = NAME_ARG) -> None:
     else:
         from indexer.collection import read_info
 
-        body = read_info(state.settings.data_dir, name).to_dict()
+        body = read_info(None, name, backend=common.store_backend()).to_dict()
     _print_info(body)
 
 
@@ -98,8 +99,8 @@ def create(
 
         s = state.settings
         validate_name(name)  # before loading the model
-        with Collection.create(s.data_dir, name, common.embedder(), index_type=index_type or s.index_type,
-                               limits=s.limits()) as coll:
+        with Collection.create(None, name, common.embedder(), index_type=index_type or s.index_type,
+                               limits=s.limits(), backend=common.store_backend()) as coll:
             body = coll.info().to_dict()
     _print_info(body, created=True)
 
@@ -126,7 +127,7 @@ def delete(
     else:
         from indexer.collection import delete_collection
 
-        delete_collection(state.settings.data_dir, name)
+        delete_collection(None, name, backend=common.store_backend())
     if state.as_json:
         print_json({"deleted": name})
     else:
@@ -137,17 +138,15 @@ def _describe_for_delete(client: Any, name: str) -> str:
     """What the confirmation question shows; a damaged collection is described as such (it can
     still be deleted), a missing one is an error."""
     if client is not None:
-        listing = client.list_collections()
-        damaged = listing.get("damaged", {})
-        if name not in damaged:
+        if name not in client.list_collections().get("damaged", []):
             body = client.collection_info(name)
             return f"{body['files']} files, {body['documents']} documents, {body['chunks']} chunks"
-        return f"damaged: {damaged[name]}"
+        return "damaged: its catalog cannot be read"
     from indexer.collection import read_info
     from indexer.errors import CorruptCollection
 
     try:
-        i = read_info(state.settings.data_dir, name)
+        i = read_info(None, name, backend=common.store_backend())
     except CorruptCollection as e:
         return f"damaged: {e.message}"
     return f"{i.files} files, {i.documents} documents, {i.chunks} chunks"

@@ -59,6 +59,7 @@ class _State:
     settings_: Settings | None = None
     client_: Client | None = field(default=None, repr=False)
     client_resolved: bool = False
+    store_: Any = field(default=None, repr=False)  # the store backend (SEMSEARCH_STORE), opened on first use
 
     @property
     def settings(self) -> Settings:
@@ -154,7 +155,7 @@ def configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    for noisy in ("sentence_transformers", "transformers", "httpx", "httpcore"):
+    for noisy in ("sentence_transformers", "transformers", "httpx", "httpcore", "ray"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
@@ -188,6 +189,8 @@ def classify(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, "interrupted"
     errors = sys.modules.get("indexer.errors")
+    if errors is not None and isinstance(exc, errors.StoreUnavailable):
+        return EXIT_SERVER, exc.message
     if errors is not None and isinstance(exc, errors.SemsearchError):
         return EXIT_USAGE, exc.message
     settings = sys.modules.get("app.settings")
@@ -253,6 +256,13 @@ def open_collection(name: str | None, *, create: bool, backend: str | None = Non
     s = state.settings
     name = name or s.default_collection
     if not create:
-        read_info(s.data_dir, name)  # fail fast, before loading the model, if it does not exist
-    return Collection.open(s.data_dir, name, embedder(backend), create=create,
+        read_info(None, name, backend=store_backend())  # fail fast, before loading the model, if it does not exist
+    return Collection.open(None, name, embedder(backend), create=create, backend=store_backend(),
                            index_type=s.index_type, limits=s.limits())
+
+
+def store_backend() -> Any:
+    """Where collections live (SEMSEARCH_STORE), opened once per command."""
+    if state.store_ is None:
+        state.store_ = state.settings.store_backend()
+    return state.store_

@@ -60,9 +60,16 @@ class _StderrProgress:
             sys.stderr.flush()
 
 
-def _index_once(coll: Any, path: Path, as_json: bool) -> Any:
+def _index_once(coll: Any, path: Path, as_json: bool, pool: Any = None) -> Any:
+    def index_folder(path: Path, progress: Any) -> Any:
+        if pool is None:
+            return coll.index_folder(path, progress=progress)
+        from indexer.distributed.ray_index import index_folder as on_ray
+
+        return on_ray(coll, path, pool, progress=progress)
+
     if as_json or not err.is_terminal:
-        return coll.index_folder(path, progress=_StderrProgress())
+        return index_folder(path, progress=_StderrProgress())
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("[bold]{task.fields[phase]}"), BarColumn(), TaskProgressColumn(),
@@ -79,7 +86,7 @@ def _index_once(coll: Any, path: Path, as_json: bool) -> Any:
                        chunks=p.chunks_embedded, rate=f"{p.chunks_per_second:.0f}" if p.chunks_per_second else "-",
                        eta=eta)
 
-        return coll.index_folder(path, progress=update)
+        return index_folder(path, progress=update)
 
 
 def _loading_model() -> None:
@@ -93,24 +100,61 @@ def index(
     path: Path = typer.Argument(..., help="Folder to index (files are added, updated and removed to match it)"),
     collection: str = COLLECTION_OPT,
     watch: bool = typer.Option(False, "--watch", help="Keep the collection in sync as files change, until Ctrl-C"),
+    ray: bool = typer.Option(False, "--ray", help="Read, chunk and embed on Ray actors (pip install "
+                             "'semsearch[ray]'): on a local cluster, or the one at --ray-address"),
+    ray_address: str | None = typer.Option(None, "--ray-address", metavar="ADDRESS",
+                                           help="The Ray cluster for --ray (implies it): auto, HOST:PORT or "
+                                                "ray://HOST:10001 (default SEMSEARCH_RAY_ADDRESS; none: a local one)"),
+    ray_actors: int | None = typer.Option(None, "--ray-actors", min=1,
+                                          help="Ray actors to start (default SEMSEARCH_RAY_ACTORS: one per CPU)"),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Index a folder of documents."""
     if not path.is_dir():
         fail(f"{path} is not a folder")
-    _loading_model()
-    with open_collection(collection, create=True) as coll:
-        _print_report(_index_once(coll, path, as_json), as_json)
-        if watch:
-            from watchfiles import watch as watch_changes
+    if not (ray or ray_address):
+        _loading_model()
+        with open_collection(collection, create=True) as coll:
+            _index_and_watch(coll, path, watch, as_json)
+        return
+    from indexer.distributed import ray_index
 
-            err.print(f"watching {path} for changes (Ctrl-C to stop)")
-            try:
-                for _changes in watch_changes(path, rust_timeout=0, yield_on_timeout=False):
-                    _print_report(coll.index_folder(path), as_json)
-            except KeyboardInterrupt:
-                err.print("stopped watching")
+    ray_index.require_ray()  # not installed: one line saying how, before anything loads
+    common.configure_logging(state.verbose)  # (importing ray set its own loggers' levels)
+    s = state.settings
+    address = ray_address or s.ray_address or None
+    err.print("starting a local Ray cluster ..." if address is None else f"joining the Ray cluster at {address} ...",
+              highlight=False)
+    module = ray_index.connect(address)
+    try:
+        from app.settings import model_cache_dir
 
+        cache = model_cache_dir(s.model_cache)
+        spec = ray_index.ModelSpec(s.model, backend=s.backend, precision=s.precision, engine=s.engine,
+                                   model_cache=str(cache) if cache else None)
+        pool = ray_index.RayPool(spec, s.limits(), actors=ray_actors or s.ray_actors, cpus=s.ray_cpus_per_actor)
+        _loading_model()  # here too (the collection checks its model): side by side with the actors' loads
+        with open_collection(collection, create=True) as coll:
+            err.print(f"waiting for {len(pool)} Ray actors to load the model ...", highlight=False)
+            pool.wait_ready()
+            _index_and_watch(coll, path, watch, as_json, pool)
+    finally:
+        module.shutdown()
+
+
+def _index_and_watch(coll: Any, path: Path, watch: bool, as_json: bool, pool: Any = None) -> None:
+    """Index once (on ``pool`` if given), then with ``watch`` re-index in this process at each change."""
+    _print_report(_index_once(coll, path, as_json, pool), as_json)
+    if not watch:
+        return
+    from watchfiles import watch as watch_changes
+
+    err.print(f"watching {path} for changes (Ctrl-C to stop)")
+    try:
+        for _changes in watch_changes(path, rust_timeout=0, yield_on_timeout=False):
+            _print_report(coll.index_folder(path), as_json)
+    except KeyboardInterrupt:
+        err.print("stopped watching")
 
 
 @app.command()

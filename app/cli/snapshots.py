@@ -38,6 +38,8 @@ def create(name: str = NAME_ARG) -> None:
     else:
         from indexer.snapshots import create_snapshot
 
+        _files_only("a snapshot")
+
         body = create_snapshot(state.settings.data_dir, name).to_dict()
     if state.as_json:
         print_json(body)
@@ -83,9 +85,19 @@ def restore(
         from indexer.collection import read_info
         from indexer.snapshots import restore_snapshot
 
+        _files_only("a snapshot restore")
+
         restore_snapshot(state.settings.data_dir, name, snapshot)
         body = read_info(state.settings.data_dir, name).to_dict()
     if state.as_json:
         print_json(body)
     else:
         out.print(f"restored {escape(name)} from {escape(Path(snapshot).name)} ({body['chunks']} chunks)")
+
+
+def _files_only(what: str) -> None:
+    if state.settings.store != "embedded":
+        from indexer.errors import NotSupported
+
+        raise NotSupported(f"{what} works on the embedded store's files; with SEMSEARCH_STORE=qdrant use Qdrant's "
+                           "own snapshots (POST /collections/<collection>/snapshots on the server)")

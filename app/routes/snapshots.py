@@ -31,6 +31,7 @@ SnapshotName = Annotated[str, Path(pattern=SNAPSHOT_PATTERN, min_length=10, max_
              status_code=status.HTTP_201_CREATED, response_model=Snapshot, responses=errors(404))
 def take_snapshot(name: CollectionName, collections: CollectionsDep) -> Snapshot:
     """Take a snapshot now (queries and jobs keep running; it holds every write committed before)."""
+    collections.require_files("a snapshot")
     with collections.lease(name) as coll:  # a delete waits for the snapshot to finish
         coll.checkpoint()  # a recent vector file: less change log to replay after a restore
         info = create_snapshot(collections.data_dir, name)
@@ -67,6 +68,7 @@ def remove_snapshot(name: CollectionName, snapshot: SnapshotName, collections: C
 def restore(name: CollectionName, snapshot: SnapshotName, collections: CollectionsDep,
             jobs: JobsDep) -> CollectionInfo:
     """Replace the collection with a snapshot (or bring a deleted one back); whole or not at all."""
+    collections.require_files("a snapshot restore")
     path = snapshot_path(collections.data_dir, name, snapshot)  # 404 before anything closes
     if jobs.active(name):
         raise CollectionBusy(f"Collection {name!r} has queued or running jobs; cancel them (DELETE /jobs/ID) "

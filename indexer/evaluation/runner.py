@@ -62,7 +62,7 @@ def index_beir_corpus(coll: Collection, dataset: BeirDataset, *, batch_docs: int
     from indexer.collection import Document
     from indexer.errors import InvalidInput
 
-    keys = {row[0]: row[1] for row in coll.catalog.reader.execute("SELECT key, kind FROM sources")}
+    keys = coll.store.source_keys()
     foreign = [k for k, kind in keys.items() if kind != "doc" or k not in dataset.corpus]
     if foreign:
         raise InvalidInput(
@@ -88,7 +88,7 @@ def index_beir_corpus(coll: Collection, dataset: BeirDataset, *, batch_docs: int
         "docs_embedded": totals["added"] + totals["updated"],
         "docs_unchanged": totals["unchanged"],
         "chunks_embedded": totals["chunks"],
-        "chunks_total": coll.catalog.count_chunks(),
+        "chunks_total": coll.store.count_chunks(),
         "docs_empty_skipped": skipped,
     }
 
@@ -106,6 +106,7 @@ def run_beir(
     limits: Limits | None = None,
     batch_docs: int = 64,  # documents per upsert: small enough that progress moves every second or two
     progress: Callable[[str, int, int], None] | None = None,
+    backend: Any = None,  # a store backend (indexer.stores); default: the embedded store under data_dir
 ) -> dict[str, dict[str, Any]]:
     """Evaluate retrieval on a BEIR folder through the same code users index and query through.
 
@@ -130,7 +131,8 @@ def run_beir(
     dataset = load_beir(Path(dataset_dir), split=split)
     name = collection or default_collection_name(dataset_dir)
     result: dict[str, dict[str, Any]] = {}
-    with Collection.open(data_dir, name, embedder, create=True, index_type=index_type, limits=limits) as coll:
+    with Collection.open(data_dir, name, embedder, create=True, index_type=index_type, limits=limits,
+                         backend=backend) as coll:
         index_progress = None if progress is None else (lambda done, total: progress("index", done, total))
         index_stats = index_beir_corpus(coll, dataset, batch_docs=batch_docs, progress=index_progress)
         index_stats["collection"] = name

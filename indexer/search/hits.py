@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from indexer.catalog import Catalog
 from indexer.described import described
 from indexer.search.options import Like, Mode, Query, SearchOptions
 from indexer.search.snippets import QueryTerms, make_snippet
+
+if TYPE_CHECKING:
+    from indexer.stores.base import Store
 
 Ranked = list[tuple[int, float, int, dict[str, Any] | None]]  # (source_id, score, chunk_id, explain detail)
 
@@ -74,25 +76,25 @@ class Hits:
     def __repr__(self) -> str:
         return f"Hits({self.mode}, {self.hits!r})"
 
-def build_hits(catalog: Catalog, ranked: Ranked, query: str, *, explain: bool,
+def build_hits(store: Store, ranked: Ranked, query: str, *, explain: bool,
                cosine: dict[int, float], keyword: dict[int, float]) -> list[Hit]:
-    """Join ranked (source, score, chunk) rows with the catalog into hits, with each source's cosine
+    """Join ranked (source, score, chunk) rows with the store's chunk rows into hits, with each source's cosine
     and bm25 where known (``{source_id: score}``). Rows deleted since the ranking was made are
     skipped, never shown half-way."""
     if not ranked:
         return []
-    rows = catalog.hit_rows([r[2] for r in ranked])
+    rows = store.hit_rows([r[2] for r in ranked])
     hits: list[Hit] = []
     terms = QueryTerms.of(query)
     for sid, score, cid, detail in ranked:
         row = rows.get(cid)
         if row is None:
             continue
-        _, start, end, text, kind, key, meta, chunk_meta = row
-        metadata = {**json.loads(meta), **json.loads(chunk_meta)}  # the chunk's page/slide/message wins
+        start, end, text, kind, key = row.start, row.end, row.text, row.kind, row.key
+        metadata = {**row.metadata, **row.chunk_metadata}  # the chunk's page/slide/message wins
         snippet, s0, s1 = make_snippet(text, start, query, terms=terms)
         hits.append(Hit(
-            id=key, kind=kind, path=key if kind == "file" else None, score=float(score),
+            id=key, kind=cast(Literal["doc", "file"], kind), path=key if kind == "file" else None, score=float(score),
             cosine=cosine.get(sid), keyword=keyword.get(sid), chunk_id=cid,
             start=start, end=end, snippet=snippet, span_start=s0, span_end=s1, metadata=metadata,
             explain=detail if explain else None,

@@ -1,4 +1,4 @@
-"""The two rankings of sources: dense (FAISS cosine) and keyword (SQLite FTS5 bm25).
+"""The two rankings of sources: dense (cosine) and keyword (bm25), over any store (``indexer.stores``).
 
 Both rank sources - files and documents - by their best chunk (max), and return
 ``[(source_id, score, best_chunk_id)]`` best first. Adding a share of the other chunks' scores
@@ -8,12 +8,15 @@ documents span several chunks) at every share tried, in both modes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from indexer.catalog import Catalog
-from indexer.search.filters import Filters, filter_sql
+from indexer.search.filters import Filters
 from indexer.search.words import STOPWORDS, WORD
-from indexer.vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from indexer.stores.base import Store
 
 Ranking = list[tuple[int, float, int]]  # (source_id, score, best chunk_id), best first
 
@@ -28,11 +31,11 @@ def keyword_query(text: str) -> str | None:
     return " OR ".join('"' + w.replace('"', "") + '"' for w in dict.fromkeys(words))
 
 
-def group_by_source(catalog: Catalog, chunk_scores: list[tuple[int, float]]) -> Ranking:
+def group_by_source(store: Store, chunk_scores: list[tuple[int, float]]) -> Ranking:
     """[(chunk_id, score)] best first -> [(source_id, score, best_chunk_id)] best first."""
     if not chunk_scores:
         return []
-    src = catalog.sources_of_chunks([c for c, _ in chunk_scores])
+    src = store.sources_of_chunks([c for c, _ in chunk_scores])
     best: dict[int, tuple[float, int]] = {}
     for cid, score in chunk_scores:
         sid = src.get(cid)
@@ -41,30 +44,24 @@ def group_by_source(catalog: Catalog, chunk_scores: list[tuple[int, float]]) -> 
     return sorted(((s, sc, c) for s, (sc, c) in best.items()), key=lambda t: (-t[1], t[0]))
 
 
-def dense_ranking(catalog: Catalog, index: VectorIndex, qvec: np.ndarray, depth: int,
-                  allowed: np.ndarray | None) -> Ranking:
+def dense_ranking(store: Store, qvec: np.ndarray, depth: int, filters: Filters) -> Ranking:
     """Top ``depth`` sources by their best chunk's cosine. Fetches chunks until ``depth`` distinct
-    sources are found or the index is exhausted."""
+    sources are found or the store has no more."""
     want = depth * 3 + 10
-    limit = index.ntotal if allowed is None else len(allowed)
     while True:
-        hits = index.search(qvec, want, allowed)[0]
-        ranked = group_by_source(catalog, hits)
-        if len(ranked) >= depth or len(hits) < want or want >= limit:
+        hits = store.dense_chunks(qvec, want, filters)
+        ranked = group_by_source(store, hits)
+        if len(ranked) >= depth or len(hits) < want:
             return ranked[:depth]
         want *= 4
 
 
-def keyword_ranking(catalog: Catalog, text: str, depth: int, filters: Filters) -> Ranking:
+def keyword_ranking(store: Store, text: str, depth: int, filters: Filters) -> Ranking:
     """Top ``depth`` sources by their best chunk's bm25 (as a positive number: higher is better)."""
-    match = keyword_query(text)
-    if match is None:
-        return []
-    where, params = filter_sql(filters)
     want = depth * 3 + 10
     while True:
-        rows = catalog.keyword_chunks(match, where, params, want)
-        ranked = group_by_source(catalog, rows)
+        rows = store.keyword_chunks(text, want, filters)
+        ranked = group_by_source(store, rows)
         if len(ranked) >= depth or len(rows) < want:
             return ranked[:depth]
         want *= 4

@@ -181,3 +181,27 @@ def test_a_running_job_stopped_by_a_shutdown_is_interrupted(make_client, tmp_dat
     assert back["state"] == "interrupted" and back["error"]["code"] == "interrupted"
     committed = again.get("/collections/big").json()["chunks"]
     assert committed < 200 and back["chunks_embedded"] <= committed
+
+
+def test_a_job_shows_phase_rate_and_eta_while_one_big_file_is_embedded(make_client, tmp_data_dir):
+    """Feedback from the first second: a job over one big file reports the files found, then chunks, a
+    rate and an ETA that move batch by batch while it runs (not ``files_done 0`` until the end)."""
+    from tests.indexer.test_sync import one_line
+
+    docs = tmp_data_dir / "docs"
+    docs.mkdir(exist_ok=True)
+    (docs / "dump.txt").write_text(one_line(5_000))  # one line, ~30 chunks
+    client = make_client(batch_chunks=4, embed_batch_size=2)
+    job = client.post("/collections/bigfile/index-folder", json={"path": "."}).json()
+    running: list[dict] = []
+    while (seen := client.get(f"/jobs/{job['id']}").json())["state"] in ("queued", "running"):
+        if seen["state"] == "running":
+            running.append(seen)
+    assert seen["state"] == "succeeded"
+    assert running and running[0]["phase"] in ("starting", "walking", "indexing")
+    indexing = [j for j in running if j["phase"] == "indexing"]
+    assert indexing and all(j["files_total"] == 1 for j in indexing)  # the file was found before it was read
+    moving = [j for j in indexing if j["eta_seconds"] is not None and j["chunks_per_second"] > 0]
+    assert moving, "no rate or ETA while the file was embedded"
+    assert len({j["chunks_embedded"] for j in indexing}) >= 3  # progress moved inside the one file
+    assert seen["report"]["chunks"]["total"] > 12

@@ -35,7 +35,7 @@ def test_damaged_collection_is_marked_refused_clearly_and_deletable(run_cli, emb
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and (data / "collections" / "bad").exists()
     assert as_json(run_cli("collections", "delete", "bad", "--yes", "--json")) == {"deleted": "bad"}
-    assert as_json(run_cli("collections", "--json"))["damaged"] == {}
+    assert as_json(run_cli("collections", "--json"))["damaged"] == []
     missing = run_cli("collections", "delete", "bad", "--yes", check=False)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 

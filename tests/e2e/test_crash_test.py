@@ -12,6 +12,7 @@ from tests.e2e.conftest import REPO, cli_env
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # the subprocess's own bound: 20+ minutes under a load of 16 on 2 cores
 def test_crash_test_survives_three_kills_over_200_files(tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "crash_test.py"), "--files", "200", "--kills", "3",
                            "--seed", "2", "--workdir", str(tmp_path), "--json"],

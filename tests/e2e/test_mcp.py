@@ -126,7 +126,7 @@ async def exercise(client: Client, docs: Path) -> dict[str, Any]:
     every = (await client.read_resource("semsearch://collections")).contents[0]
     assert [c.name for c in CollectionList.model_validate_json(every.text).collections] == ["notes"]
     one = (await client.read_resource("semsearch://collections/notes")).contents[0]
-    assert CollectionInfo.model_validate_json(one.text) == info and one.mime_type == "application/json"
+    assert TypeAdapter(CollectionInfo).validate_json(one.text) == info and one.mime_type == "application/json"
     with pytest.raises(MCPError, match="Collection 'nope' does not exist"):
         await client.read_resource("semsearch://collections/nope")
     return found.structured_content

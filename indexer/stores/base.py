@@ -1,0 +1,240 @@
+"""The Store interface: everything a collection keeps, and every question the library asks of it.
+
+A collection is a store + an embedder + limits (``indexer.collection``). The folder sync
+(``indexer.sync``), the ranking recipe (``indexer.search``), passages, full texts and the map talk
+to a store only through :class:`Store`; each implementation lives beside this file:
+
+- ``embedded.py``: the default, a folder of SQLite (sources, chunks, FTS5, change log) + FAISS files;
+- ``qdrant.py``: a Qdrant server or cluster by URL, or the client's in-process local mode by path.
+
+Ids: a *chunk id* is a stable int64 (a vector's id in the index); a *source id* is an int that is
+stable while the source (a file or a document) keeps its content. Both are opaque to callers.
+
+One contract test suite (``tests/indexer/stores/test_contract.py``) runs against every implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from indexer.chunking import Chunk
+from indexer.search.filters import Filters
+
+
+@dataclass
+class SourceWrite:
+    """One file or document to (re)place in the store with its chunks and their vectors."""
+
+    kind: str
+    key: str
+    sha256: str
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray  # (len(chunks), d) float32
+    ext: str = ""
+    size: int = 0
+    mtime: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+    root: str = ""
+    chunk_metadata: Sequence[dict[str, Any]] = ()  # per chunk (parallel to chunks) or empty: none
+    # A big file is committed in several batches: the first replaces the source, the others ``append``
+    # their chunks to it; every batch but the last leaves it ``partial``, so an interrupted run is
+    # resumed (and never taken for an unchanged file).
+    partial: bool = False
+    append: bool = False
+
+
+@dataclass
+class WriteResult:
+    seq: int
+    added_ids: np.ndarray  # int64
+    added_vectors: np.ndarray  # (n, d) float32
+    removed_ids: np.ndarray  # int64
+    chunks_added: int = 0
+    chunks_removed: int = 0
+
+
+@dataclass
+class SourceRow:
+    id: int
+    kind: str
+    key: str
+    ext: str
+    size: int
+    mtime: float
+    sha256: str
+    metadata: dict[str, Any]
+    indexed_at: float
+    chunks: int = 0
+
+
+@dataclass
+class HitRow:
+    """What a hit shows of a chunk and its source."""
+
+    chunk_id: int
+    start: int
+    end: int
+    text: str
+    kind: str
+    key: str
+    metadata: dict[str, Any]  # the source's
+    chunk_metadata: dict[str, Any]  # the chunk's own (its page, slide, message)
+
+
+@dataclass
+class StoredSource:
+    """A source with its chunks as (chunk id, start, end, text), by start: for passages and full texts."""
+
+    id: int
+    kind: str
+    key: str
+    sha256: str
+    text: str | None  # documents keep their text; files do not (they stay on disk)
+    metadata: dict[str, Any]
+    chunks: list[tuple[int, int, int, str]]
+
+
+@dataclass
+class StoreMeta:
+    model: str
+    dimension: int
+    index_type: str
+    created: float
+
+
+@runtime_checkable
+class Store(Protocol):
+    """One collection's storage. Thread-safe; writes are serialized per store."""
+
+    name: str
+    meta: StoreMeta
+    backend: str  # "embedded" | "qdrant"
+
+    def load(self) -> None:
+        """Get ready to answer (load or repair derived indexes); called once the model is checked."""
+        ...
+
+    # -- writing ------------------------------------------------------------------------------------
+    def write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
+              touches: Sequence[tuple[str, float]] = ()) -> WriteResult:
+        """Apply one batch: replace ``upserts``, drop ``deletes`` (kind, key), record new mtimes of
+        unchanged files (``touches``). A reader sees each source before or after, never half of it."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Make every committed write durable in the store's own files (no-op where the server does it)."""
+        ...
+
+    def refresh(self) -> None:
+        """Pick up writes made by another process."""
+        ...
+
+    def close(self) -> None: ...
+
+    # -- what folder sync and the document API ask ----------------------------------------------------
+    def file_states(self, prefix: str) -> dict[str, tuple[int, float, str, bool]]:
+        """key -> (size, mtime, sha256, partial) of the files whose key starts with ``prefix``."""
+        ...
+
+    def has_source(self, kind: str, key: str) -> bool: ...
+
+    def chunk_spans(self, kind: str, key: str) -> list[tuple[int, int, int]]:
+        """(ord, start, end) of a source's committed chunks, in order."""
+        ...
+
+    def source_hashes(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
+        """key -> sha256 of the given sources that exist."""
+        ...
+
+    def source_keys(self) -> dict[str, str]:
+        """key -> kind of every source."""
+        ...
+
+    def list_sources(self, *, kind: str | None, offset: int, limit: int) -> tuple[list[SourceRow], int]:
+        """A page of sources by key, and how many there are."""
+        ...
+
+    def stored_source(self, key: str, kinds: Sequence[str]) -> StoredSource | None:
+        """The source ``key`` of the first kind in ``kinds`` that has it, with its chunks."""
+        ...
+
+    # -- counts ---------------------------------------------------------------------------------------
+    def count_chunks(self) -> int: ...
+
+    def count_sources(self) -> dict[str, int]:
+        """kind -> number of sources."""
+        ...
+
+    def size_bytes(self) -> int: ...
+
+    @property
+    def seq(self) -> int:
+        """A number that changes with every write (caches key on it)."""
+        ...
+
+    # -- retrieval (inside ``reading()``, so a search sees one state) -----------------------------------
+    def reading(self) -> AbstractContextManager[None]:
+        """A consistent read view for one search batch (as consistent as the store offers)."""
+        ...
+
+    def dense_chunks(self, qvec: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
+        """[(chunk id, cosine)] best first: the ``k`` nearest chunks among those ``filters`` allow."""
+        ...
+
+    def keyword_chunks(self, text: str, k: int, filters: Filters) -> list[tuple[int, float]]:
+        """[(chunk id, bm25)] best first for the query's words (higher is better)."""
+        ...
+
+    def sources_of_chunks(self, ids: Sequence[int]) -> dict[int, int]:
+        """chunk id -> source id, for the chunks that exist (and are visible)."""
+        ...
+
+    def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]: ...
+
+    def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]: ...
+
+    def find_source(self, key: str) -> int | None:
+        """The id of the document with id ``key``, else of the file with path ``key``."""
+        ...
+
+    def source_vectors(self, source_id: int) -> np.ndarray:
+        """The vectors of a source's chunks, (n, d) float32, by ord."""
+        ...
+
+    # -- the map ------------------------------------------------------------------------------------
+    def chunk_ids(self) -> np.ndarray:
+        """Every chunk id, ascending (int64)."""
+        ...
+
+    def map_rows(self, ids: Sequence[int], preview_chars: int) -> list[dict[str, Any]]:
+        """Per chunk, in id order: chunk_id, start, end, preview, kind, id (the source key), root, vector."""
+        ...
+
+
+class StoreBackend(Protocol):
+    """Where a deployment's collections live: the data folder, or a Qdrant server."""
+
+    backend: str
+
+    def names(self) -> list[str]: ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int,
+             wal_checkpoint_seconds: float) -> Store:
+        """Open collection ``name``, creating it (recording the model) when missing."""
+        ...
+
+    def delete(self, name: str) -> None: ...
+
+    def peek(self, name: str) -> tuple[StoreMeta, dict[str, int], int, int]:
+        """(meta, sources by kind, chunks, size in bytes) without opening the collection for writing."""
+        ...
+
+    def close(self) -> None: ...

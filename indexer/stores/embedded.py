@@ -1,0 +1,383 @@
+"""The embedded store (the zero-setup default): a folder of SQLite catalog (truth) + FAISS file (derived).
+
+Write path: one catalog transaction -> apply to the FAISS index. The catalog commit and the index
+update happen under the index lock, and a search pins its SQLite snapshot and searches FAISS under
+the same lock (:meth:`EmbeddedStore.reading`), so a reader sees a write completely or not at all.
+Writes are serialized by the catalog's write lock.
+
+Open path: load the FAISS file; if it is missing, corrupt, of another shape, or behind the catalog
+by more than the change log covers, rebuild it from the stored vectors; otherwise replay the log.
+No path re-embeds anything. All SQL lives in ``indexer/catalog.py``, FAISS in ``indexer/vectors.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.catalog import Catalog
+from indexer.errors import CatalogBehindIndex, CollectionNotFound, damaged_catalog
+from indexer.search.filters import SQL_FUNCTIONS, Filters, filter_sql
+from indexer.search.rankings import keyword_query
+from indexer.stores.base import (
+    HitRow,
+    SourceRow,
+    SourceWrite,
+    StoredSource,
+    StoreMeta,
+    WriteResult,
+)
+from indexer.tempfiles import remove_stale_temp_files
+from indexer.vectors import IndexFileError, VectorIndex
+
+log = logging.getLogger(__name__)
+
+CATALOG_FILE = "catalog.sqlite3"
+INDEX_FILE = "vectors.faiss"
+NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+class EmbeddedStore:
+    """One collection's folder: ``catalog.sqlite3`` + ``vectors.faiss``."""
+
+    backend = "embedded"
+
+    def __init__(self, path: Path, *, model: str, dimension: int, index_type: str = "flat",
+                 checkpoint_every: int = 50_000, wal_checkpoint_seconds: float = 1.0) -> None:
+        self.path = path
+        self.name = path.name
+        self.checkpoint_every = checkpoint_every
+        # A write moves the catalog's WAL into catalog.sqlite3 at once if the last such move is this old,
+        # else a timer does it this long after the last one: bursts of small writes pay one fsync per period.
+        self.wal_checkpoint_seconds = wal_checkpoint_seconds
+        path.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(path / CATALOG_FILE)
+        try:
+            meta = self.catalog.get_meta()
+            if "model" not in meta:
+                self.catalog.set_meta(model=model, dimension=dimension, index_type=index_type, created=time.time())
+                meta = self.catalog.get_meta()
+        except sqlite3.DatabaseError as e:
+            self.catalog.close()
+            raise damaged_catalog(self.name, e) from e
+        self.meta = _meta(meta)
+        self._pending_changes = 0
+        self._wal_moved = float("-inf")  # monotonic time of the last WAL checkpoint
+        self._wal_timer: threading.Timer | None = None
+        self._closed = False
+        self._allowed: dict[tuple[Any, ...], np.ndarray] | None = None  # filter -> chunk ids, within reading()
+        self.vectors: VectorIndex | None = None
+
+    def load(self) -> None:
+        """Load (or repair) the FAISS index. Separate from ``__init__`` so a model mismatch is refused
+        before anything is rebuilt."""
+        try:
+            self.vectors = self._open_vectors()
+        except sqlite3.DatabaseError as e:
+            self.catalog.close()
+            raise damaged_catalog(self.name, e) from e
+
+    @property
+    def index(self) -> VectorIndex:
+        assert self.vectors is not None, "load() first"
+        return self.vectors
+
+    # -- the vector index: load, rebuild, catch up -----------------------------------------------------
+    def _open_vectors(self) -> VectorIndex:
+        file = self.path / INDEX_FILE
+        remove_stale_temp_files(self.path)
+        seq = self.catalog.seq
+        dim, index_type = self.meta.dimension, self.meta.index_type
+        try:
+            index = VectorIndex.load(file, dim, index_type)
+        except IndexFileError as e:
+            if self.catalog.count_chunks() or file.exists():
+                log.warning("%s: %s; rebuilding the vector index from the catalog (no re-embedding)", self.name, e)
+            return self._rebuild(seq)
+        if index.seq > seq:  # never rebuild from a catalog older than the vectors: that destroys them
+            self.catalog.close()
+            raise CatalogBehindIndex(self.name, seq, index.seq)
+        if index.seq < seq and not self._catch_up(index):
+            log.warning("%s: vector index too old for the change log; rebuilding", self.name)
+            return self._rebuild(seq)
+        if index.ntotal != self.catalog.count_chunks():
+            log.warning("%s: vector index holds %d vectors, catalog %d chunks; rebuilding", self.name,
+                        index.ntotal, self.catalog.count_chunks())
+            return self._rebuild(self.catalog.seq)
+        if index.seq != seq:
+            self._checkpoint(index)
+        return index
+
+    def _rebuild(self, seq: int, *, save: bool = True) -> VectorIndex:
+        index = VectorIndex(self.meta.dimension, self.meta.index_type)
+        with self.catalog.write_lock:  # no write may slip in between reading and recording seq
+            seq = self.catalog.seq
+            for ids, vecs in self.catalog.iter_vectors():
+                index.add(ids, vecs)
+            index.seq = seq
+        if save:
+            self._checkpoint(index)
+        return index
+
+    def _catch_up(self, index: VectorIndex) -> bool:
+        """Replay the catalog's change log onto ``index``. False if the log no longer covers it."""
+        floor, rows = self.catalog.log_since(index.seq)
+        if index.seq < floor:
+            return False
+        if not rows:
+            return True
+        removed = {cid for _, cid, op in rows if op < 0}
+        added = [cid for _, cid, op in rows if op > 0 and cid not in removed]
+        vecs = self.catalog.vectors_for(added)
+        ids = np.fromiter((i for i in added if i in vecs), dtype=np.int64)
+        with index.lock:
+            index.remove(np.fromiter(removed, dtype=np.int64))
+            if len(ids):
+                index.add(ids, np.stack([vecs[int(i)] for i in ids]))
+            index.seq = max(r[0] for r in rows)
+        return True
+
+    def refresh(self) -> None:
+        if self.catalog.seq != self.index.seq:
+            with self.catalog.write_lock:
+                self._sync_vectors()
+
+    def _sync_vectors(self) -> None:
+        """Bring the vector index to the catalog's sequence. The caller holds the write lock."""
+        if self.catalog.seq == self.index.seq:
+            return
+        with self.index.lock:
+            if not self._catch_up(self.index):
+                self.vectors = self._rebuild(self.catalog.seq)
+
+    def _checkpoint(self, index: VectorIndex | None = None) -> None:
+        index = index or self.index
+        # The catalog's commits reach disk (WAL synced, pages copied) before a vector file that reflects
+        # them does, so even a power loss cannot leave the vectors ahead of the catalog.
+        self._move_wal()
+        with index.lock:
+            seq = index.seq
+            index.save(self.path / INDEX_FILE, seq)
+        self.catalog.prune_log(seq)
+        self._pending_changes = 0
+
+    def checkpoint(self) -> None:
+        """Write the FAISS file now and move the catalog's WAL into ``catalog.sqlite3``. Errors are
+        logged: what was committed stays committed."""
+        with self.catalog.write_lock:
+            self._move_wal("TRUNCATE")
+        if self.vectors is not None and self.index.seq != int(self.catalog.get_meta().get("log_floor", 0)):
+            self._checkpoint_after_commit()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.checkpoint()
+        finally:
+            with self.catalog.write_lock:
+                self._closed = True
+                if self._wal_timer is not None:
+                    self._wal_timer.cancel()
+            self.catalog.close()
+
+    # -- writing -------------------------------------------------------------------------------------
+    def write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
+              touches: Sequence[tuple[str, float]] = ()) -> WriteResult:
+        """Commit one batch to the catalog and the vector index together."""
+        with self.catalog.write_lock:
+            self._sync_vectors()
+            with self.index.lock:
+                res = self.catalog.write(upserts, deletes, touches)
+                # Committed: from here on nothing may answer an error (the catalog is the truth).
+                try:
+                    self.index.apply(res.added_ids, res.added_vectors, res.removed_ids, res.seq)
+                except Exception:
+                    log.exception("%s: applying write %d to the vector index failed; rebuilding it from the "
+                                  "catalog", self.name, res.seq)
+                    self.vectors = self._rebuild(res.seq, save=False)
+            self._pending_changes += res.chunks_added + res.chunks_removed
+            if self._pending_changes >= self.checkpoint_every or self.index.needs_rebuild:
+                self._checkpoint_after_commit()  # (checkpoints the WAL first)
+            else:
+                self._move_wal_soon()
+        return res
+
+    def _move_wal_soon(self) -> None:
+        """Checkpoint the WAL now, or within ``wal_checkpoint_seconds`` (caller holds the write lock)."""
+        wait = self._wal_moved + self.wal_checkpoint_seconds - time.monotonic()
+        if wait <= 0:
+            self._move_wal()
+        elif self._wal_timer is None:
+            self._wal_timer = threading.Timer(wait, self._move_wal_later)
+            self._wal_timer.daemon = True
+            self._wal_timer.start()
+
+    def _move_wal_later(self) -> None:
+        with self.catalog.write_lock:
+            self._wal_timer = None
+            if not self._closed:
+                self._move_wal()
+
+    def _move_wal(self, mode: str = "PASSIVE") -> None:
+        self.catalog.checkpoint_wal(mode)
+        self._wal_moved = time.monotonic()
+
+    def _checkpoint_after_commit(self) -> None:
+        """Save the vector file after a committed write; a failure (disk full ...) is logged, not raised:
+        the write is safe in the catalog and the file is written again at the next checkpoint."""
+        try:
+            self._checkpoint()
+        except Exception:
+            log.exception("%s: saving the vector index failed; it is retried at the next checkpoint", self.name)
+
+    # -- sync, documents, counts -----------------------------------------------------------------------
+    def file_states(self, prefix: str) -> dict[str, tuple[int, float, str, bool]]:
+        return self.catalog.file_states(prefix)
+
+    def has_source(self, kind: str, key: str) -> bool:
+        return self.catalog.has_source(kind, key)
+
+    def chunk_spans(self, kind: str, key: str) -> list[tuple[int, int, int]]:
+        return self.catalog.chunk_spans(kind, key)
+
+    def source_hashes(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
+        return self.catalog.source_hashes(kind, keys)
+
+    def source_keys(self) -> dict[str, str]:
+        return self.catalog.source_keys()
+
+    def list_sources(self, *, kind: str | None, offset: int, limit: int) -> tuple[list[SourceRow], int]:
+        return self.catalog.list_sources(kind=kind, offset=offset, limit=limit)
+
+    def stored_source(self, key: str, kinds: Sequence[str]) -> StoredSource | None:
+        return self.catalog.stored_source(key, kinds)
+
+    def count_chunks(self) -> int:
+        return self.catalog.count_chunks()
+
+    def count_sources(self) -> dict[str, int]:
+        return self.catalog.count_sources()
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+
+    @property
+    def seq(self) -> int:
+        return self.catalog.seq
+
+    # -- retrieval -----------------------------------------------------------------------------------
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Pin one SQLite snapshot and hold the index lock for the batch: FAISS and the catalog agree."""
+        with self.catalog.snapshot(SQL_FUNCTIONS), self.index.lock:
+            self.catalog.seq  # noqa: B018 - the first read pins the snapshot
+            self._allowed = {}
+            try:
+                yield
+            finally:
+                self._allowed = None
+
+    def _allowed_ids(self, filters: Filters) -> np.ndarray | None:
+        if filters.is_empty():
+            return None
+        where, params = filter_sql(filters)
+        key = (where, *map(repr, params))
+        cache = self._allowed if self._allowed is not None else {}
+        if key not in cache:
+            cache[key] = self.catalog.chunk_ids_where(where, params)
+        return cache[key]
+
+    def dense_chunks(self, qvec: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
+        return self.index.search(qvec.reshape(1, -1), k, self._allowed_ids(filters))[0]
+
+    def keyword_chunks(self, text: str, k: int, filters: Filters) -> list[tuple[int, float]]:
+        match = keyword_query(text)
+        if match is None:
+            return []
+        where, params = filter_sql(filters)
+        return self.catalog.keyword_chunks(match, where, params, k)
+
+    def sources_of_chunks(self, ids: Sequence[int]) -> dict[int, int]:
+        return self.catalog.sources_of_chunks(ids)
+
+    def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
+        return self.catalog.hit_rows(ids)
+
+    def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return self.catalog.vectors_for(ids)
+
+    def find_source(self, key: str) -> int | None:
+        return self.catalog.find_source(key)
+
+    def source_vectors(self, source_id: int) -> np.ndarray:
+        return self.catalog.source_vectors(source_id)
+
+    def chunk_ids(self) -> np.ndarray:
+        return self.catalog.chunk_ids()
+
+    def map_rows(self, ids: Sequence[int], preview_chars: int) -> list[dict[str, Any]]:
+        return self.catalog.map_rows(ids, preview_chars)
+
+
+def _meta(meta: dict[str, str]) -> StoreMeta:
+    return StoreMeta(meta["model"], int(meta["dimension"]), meta.get("index_type", "flat"),
+                     float(meta.get("created", 0)))
+
+
+class EmbeddedBackend:
+    """Collections as folders under ``<data_dir>/collections``."""
+
+    backend = "embedded"
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.data_dir = Path(data_dir)
+        self.root = self.data_dir / "collections"
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        # (a restore's hidden staging folder holds a catalog too, but is no collection: its name starts with '.')
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.name[:1].isalnum() and set(p.name) <= NAME_CHARS and (p / CATALOG_FILE).exists())
+
+    def exists(self, name: str) -> bool:
+        return (self.root / name / CATALOG_FILE).exists()
+
+    def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int = 50_000,
+             wal_checkpoint_seconds: float = 1.0) -> EmbeddedStore:
+        return EmbeddedStore(self.root / name, model=model, dimension=dimension, index_type=index_type,
+                             checkpoint_every=checkpoint_every, wal_checkpoint_seconds=wal_checkpoint_seconds)
+
+    def delete(self, name: str) -> None:
+        if not self.exists(name):
+            raise CollectionNotFound(name, self.names())
+        shutil.rmtree(self.root / name)
+
+    def peek(self, name: str) -> tuple[StoreMeta, dict[str, int], int, int]:
+        path = self.root / name
+        if not (path / CATALOG_FILE).exists():
+            raise CollectionNotFound(name, self.names())
+        catalog = Catalog(path / CATALOG_FILE)
+        try:
+            meta = catalog.get_meta()
+            m = StoreMeta(meta.get("model", "?"), int(meta.get("dimension", 0)), meta.get("index_type", "flat"),
+                          float(meta.get("created", 0)))
+            size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+            return m, catalog.count_sources(), catalog.count_chunks(), size
+        except sqlite3.DatabaseError as e:
+            raise damaged_catalog(name, e) from e
+        finally:
+            catalog.close()
+
+    def close(self) -> None:
+        pass

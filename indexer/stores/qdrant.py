@@ -1,0 +1,539 @@
+"""The Qdrant store: a collection as one Qdrant collection, on a server (by URL) or in-process (by path).
+
+Points: one per chunk (int64 id; a named ``dense`` cosine vector and a ``keyword`` sparse vector of
+BM25 term weights with Qdrant's IDF modifier, see ``sparse.py``), one per source (a UUID, no
+vectors: kind, key, hashes, metadata, a document's text) and one meta point (model, dimension, the
+write sequence). Payload indexes: type, sid, gen, kind, key, ext, modified, and each metadata key
+(``meta.<key>``) the first time it is written. The semsearch name is an alias of the physical
+collection (``semsearch_<name>`` -> ``semsearch_<name>__<created>``), so a re-index can fill a new
+physical collection and swap the alias in one call without downtime (:meth:`QdrantBackend.swap`).
+
+Consistency (Qdrant has no multi-point transactions): a write never shows half a source. Each
+version of a source has a generation number ``gen``; a chunk is visible only while its ``gen`` is its
+source point's. A write (1) upserts the new chunks under a fresh gen (invisible), (2) upserts the
+source points with that gen (the commit point, one point per source), (3) deletes the old chunks and
+the deleted sources. A failure before (2) leaves the old version, after it the new one; the chunks
+left behind are invisible and swept on the next open (the meta point's ``dirty`` flag says a write
+did not finish). Every call is idempotent (fixed ids), so connection errors are retried.
+
+Replicas: every read goes to the server, so a write is visible to every process as soon as it
+returns (the client waits for the server to apply it, ``wait=True``).
+
+Over 400 lines with a reason: the write path and every read path apply the one visibility rule
+(``gen``) above; split across files, that rule would be read in several places.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from indexer.errors import CollectionNotFound, StoreUnavailable
+from indexer.search.filters import Filters, glob_match
+from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
+from indexer.stores.sparse import document_vector, query_vector
+
+log = logging.getLogger(__name__)
+
+PREFIX = "semsearch_"
+DENSE, KEYWORD = "dense", "keyword"
+_NS = uuid.UUID("6f1c2b2e-8a57-4d0c-9a43-5b1f0c7e2d11")
+META_ID = str(uuid.uuid5(_NS, "meta"))
+RETRIES = (0.2, 0.5, 1.0, 2.0)  # seconds between attempts after a connection error
+PAGE = 1000  # points per scroll page and per upsert request
+T = TypeVar("T")
+
+
+def _h63(*parts: str) -> int:
+    """A stable positive int64 from strings (the first 8 bytes of their UUID5)."""
+    return uuid.uuid5(_NS, "\x1f".join(parts)).int >> 65
+
+
+def source_point(kind: str, key: str) -> str:
+    return str(uuid.uuid5(_NS, f"{kind}\x1f{key}"))
+
+
+def _m(key: str, value: Any) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _f(*must: Any) -> models.Filter:
+    return models.Filter(must=list(must))
+
+
+class QdrantBackend:
+    """A Qdrant server (``url``) or the client's in-process local mode (``path``: one process per path)."""
+
+    backend = "qdrant"
+
+    def __init__(self, *, url: str = "", path: str | Path = "", api_key: str | None = None,
+                 timeout: float = 10.0) -> None:
+        if bool(url) == bool(path):
+            raise ValueError("give the Qdrant store a url or a path, not both")
+        self.where = url or str(path)
+        self.local = not url
+        self._lock = threading.RLock()  # local mode's client is not thread-safe; a server's is
+        try:
+            if url:
+                self.client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
+            else:
+                Path(path).mkdir(parents=True, exist_ok=True)
+                self.client = QdrantClient(path=str(path))
+        except (RuntimeError, BlockingIOError) as e:
+            raise StoreUnavailable(
+                f"Qdrant local storage at {self.where} is open in another process ({e}); local mode allows one "
+                "process per path: stop the other one, or run a Qdrant server and set SEMSEARCH_QDRANT_URL") from e
+        self.call("get_collections", what="list collections")  # fail at start, not at the first request
+
+    def call(self, method: str, *args: Any, what: str, **kwargs: Any) -> Any:
+        """``client.method(*args, **kwargs)``, retried on connection errors (every call semsearch makes
+        is idempotent: fixed point ids); a failure is one StoreUnavailable line."""
+        fn = getattr(self.client, method)
+        for attempt, pause in enumerate((*RETRIES, None)):
+            try:
+                if self.local:
+                    with self._lock:
+                        return fn(*args, **kwargs)
+                return fn(*args, **kwargs)
+            except UnexpectedResponse as e:  # the server answered: retrying will not help
+                raise StoreUnavailable(f"Qdrant at {self.where} refused to {what}: HTTP {e.status_code} "
+                                       f"{(e.content or b'').decode(errors='replace')[:200]}; check the server's "
+                                       "log and its version (1.10 or later is needed)") from e
+            except (ResponseHandlingException, ConnectionError, TimeoutError, OSError) as e:
+                if pause is None:
+                    raise StoreUnavailable(f"Qdrant at {self.where} cannot be reached to {what} "
+                                           f"({type(e).__name__}: {e}) after {attempt + 1} attempts; check that "
+                                           "the server runs and SEMSEARCH_QDRANT_URL points at it") from e
+                log.warning("Qdrant at %s: %s failed (%s); retrying in %.1fs", self.where, what, e, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    # -- collections by name (aliases) ---------------------------------------------------------------
+    def _aliases(self) -> dict[str, str]:
+        got = self.call("get_aliases", what="list aliases")
+        return {a.alias_name[len(PREFIX):]: a.collection_name for a in got.aliases if a.alias_name.startswith(PREFIX)}
+
+    def names(self) -> list[str]:
+        return sorted(self._aliases())
+
+    def exists(self, name: str) -> bool:
+        return name in self._aliases()
+
+    def physical(self, name: str) -> str:
+        phys = self._aliases().get(name)
+        if phys is None:
+            raise CollectionNotFound(name, self.names())
+        return phys
+
+    def create_physical(self, name: str, dimension: int) -> str:
+        """A new, empty physical collection for ``name`` (not yet behind its alias)."""
+        phys = f"{PREFIX}{name}__{time.time_ns() // 1000}"
+        self.call("create_collection",
+            phys, vectors_config={DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)},
+            sparse_vectors_config={KEYWORD: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            what=f"create collection {phys}")
+        for field, schema in (("type", "keyword"), ("kind", "keyword"), ("key", "keyword"), ("ext", "keyword"),
+                              ("sid", "integer"), ("gen", "integer"), ("modified", "float")):
+            self.index_field(phys, field, schema)
+        return phys
+
+    def index_field(self, phys: str, field: str, schema: str) -> None:
+        if self.local:
+            return  # local mode has no payload indexes (it filters by scanning); the client would only warn
+        self.call("create_payload_index", phys, field, field_schema=models.PayloadSchemaType(schema),
+                  what=f"index payload field {field}")
+
+    def swap(self, name: str, phys: str) -> None:
+        """Point ``name`` at physical collection ``phys`` in one call (readers never see a gap), and drop
+        the one it pointed at before."""
+        old = self._aliases().get(name)
+        ops: list[Any] = [models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=PREFIX + name))] \
+            if old else []
+        ops.append(models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=phys,
+                                                                               alias_name=PREFIX + name)))
+        self.call("update_collection_aliases", ops, what=f"point alias {PREFIX + name} at {phys}")
+        if old and old != phys:
+            self.call("delete_collection", old, what=f"delete collection {old}")
+
+    def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int = 0,
+             wal_checkpoint_seconds: float = 0.0) -> QdrantStore:
+        if not self.exists(name):
+            phys = self.create_physical(name, dimension)
+            self.call("upsert", phys, [models.PointStruct(id=META_ID, vector={}, payload={
+                "type": "meta", "model": model, "dimension": dimension, "index_type": index_type,
+                "created": time.time(), "seq": 0, "dirty": False, "meta_keys": []})], wait=True, what="create meta")
+            self.swap(name, phys)
+        return QdrantStore(self, name)
+
+    def delete(self, name: str) -> None:
+        phys = self.physical(name)
+        self.call("update_collection_aliases", [models.DeleteAliasOperation(
+            delete_alias=models.DeleteAlias(alias_name=PREFIX + name))], what=f"delete alias {PREFIX + name}")
+        self.call("delete_collection", phys, what=f"delete collection {phys}")
+
+    def peek(self, name: str) -> tuple[StoreMeta, dict[str, int], int, int]:
+        store = QdrantStore(self, name)
+        return store.meta, store.count_sources(), store.count_chunks(), 0
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class QdrantStore:
+    """One semsearch collection in Qdrant (see the module's docstring for the layout and guarantees)."""
+
+    backend = "qdrant"
+
+    def __init__(self, backend: QdrantBackend, name: str) -> None:
+        self.qb = backend
+        self.name = name
+        self.phys = backend.physical(name)
+        m = self._meta_payload()
+        self.meta = StoreMeta(m["model"], int(m["dimension"]), m.get("index_type", "flat"), float(m["created"]))
+        self._write_lock = threading.Lock()
+        self._gens: dict[str, int | None] | None = None  # source point -> gen, cached within reading()
+        # flat: exact search, like FAISS flat; hnsw: the server's HNSW (local mode is always exact)
+        self.search_params = None if backend.local else models.SearchParams(exact=self.meta.index_type == "flat")
+
+    def _call(self, method: str, *args: Any, what: str, **kwargs: Any) -> Any:
+        return self.qb.call(method, *args, what=f"{what} ({self.name})", **kwargs)
+
+    def _meta_payload(self) -> dict[str, Any]:
+        got = self._call("retrieve", self.phys, [META_ID], with_payload=True, what="read meta")
+        if not got:
+            raise CollectionNotFound(self.name)
+        return dict(got[0].payload or {})
+
+    def _set_meta(self, **values: Any) -> None:
+        self._call("set_payload", self.phys, values, points=[META_ID], wait=True, what="write meta")
+
+    def load(self) -> None:
+        if self._meta_payload().get("dirty"):
+            log.warning("%s: a write did not finish; removing the chunks it left behind", self.name)
+            self._sweep()
+            self._set_meta(dirty=False)
+
+    def _sweep(self) -> None:
+        """Delete the chunks whose gen is not their source's (left by an interrupted write)."""
+        gens = {p["sid"]: p["gen"] for p in self._scroll(_f(_m("type", "source")), ["sid", "gen"])}
+        stale = [pid for pid, p in self._scroll_ids(_f(_m("type", "chunk")), ["sid", "gen"])
+                 if gens.get(p["sid"]) != p["gen"]]
+        self._delete_points(stale)
+
+    # -- scrolling -----------------------------------------------------------------------------------
+    def _scroll_ids(self, flt: models.Filter, fields: Sequence[str] | bool = True, vectors: bool = False
+                    ) -> Iterator[tuple[Any, dict[str, Any]]]:
+        offset: Any = None
+        payload: Any = list(fields) if not isinstance(fields, bool) else fields
+        while True:
+            pts, offset = self._call("scroll",
+                self.phys, scroll_filter=flt, limit=PAGE, offset=offset, with_payload=payload,
+                with_vectors=[DENSE] if vectors else False, what="scroll")
+            for p in pts:
+                pl = dict(p.payload or {})
+                if vectors:
+                    pl["_vector"] = _dense(p.vector)
+                yield p.id, pl
+            if offset is None:
+                return
+
+    def _scroll(self, flt: models.Filter, fields: Sequence[str] | bool = True) -> Iterator[dict[str, Any]]:
+        return (p for _, p in self._scroll_ids(flt, fields))
+
+    def _delete_points(self, ids: Sequence[Any]) -> None:
+        for i in range(0, len(ids), PAGE):
+            part = list(ids[i : i + PAGE])
+            self._call("delete", self.phys, models.PointIdsList(points=part), wait=True, what="delete")
+
+    def _sources(self, keys: Sequence[tuple[str, str]], fields: Sequence[str] | bool = True
+                 ) -> dict[tuple[str, str], dict[str, Any]]:
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        ids = [source_point(k, key) for k, key in keys]
+        for i in range(0, len(ids), PAGE):
+            got = self._call("retrieve", self.phys, ids[i : i + PAGE], with_payload=fields, what="read sources")
+            for pt in got:
+                pl = dict(pt.payload or {})
+                if "kind" in pl:
+                    out[(pl["kind"], pl["key"])] = pl
+        return out
+
+    def _visible_chunks(self, sid: int, gen: int, fields: Sequence[str], vectors: bool = False
+                        ) -> list[tuple[Any, dict[str, Any]]]:
+        return sorted(self._scroll_ids(_f(_m("sid", sid), _m("gen", gen), _m("type", "chunk")), fields, vectors),
+                      key=lambda t: t[1]["ord"])
+
+    # -- writing -------------------------------------------------------------------------------------
+    def write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
+              touches: Sequence[tuple[str, float]] = ()) -> WriteResult:
+        for u in upserts:
+            if len(u.chunks) != len(u.vectors):
+                raise ValueError(f"{u.key}: {len(u.chunks)} chunks but {len(u.vectors)} vectors")
+        now = time.time()
+        with self._write_lock:
+            meta = self._meta_payload()
+            self._set_meta(dirty=True)
+            keys = [*deletes, *((u.kind, u.key) for u in upserts)]
+            before = self._sources(keys)
+            points, sources, added = [], [], []
+            new_keys = set(meta.get("meta_keys", []))
+            for u in upserts:
+                old = before.get((u.kind, u.key))
+                if u.append:
+                    if old is None or not old.get("partial") or old["sha256"] != u.sha256:
+                        raise ValueError(f"{u.key}: no partial source with sha256 {u.sha256} to append to")
+                    gen = int(old["gen"])
+                else:
+                    gen = random.getrandbits(62) + 1
+                sid = _h63(u.kind, u.key)
+                modified = u.mtime if u.kind == "file" else now
+                cmetas = list(u.chunk_metadata) or [{}] * len(u.chunks)
+                for c, v, cm in zip(u.chunks, np.asarray(u.vectors, np.float32), cmetas, strict=True):
+                    cid = _h63(u.kind, u.key, str(gen), str(c.ord))
+                    merged = {**u.metadata, **cm}
+                    new_keys.update(merged)
+                    idx, vals = document_vector(c.text)
+                    points.append(models.PointStruct(id=cid, vector={
+                        DENSE: v.tolist(), KEYWORD: models.SparseVector(indices=idx, values=vals)}, payload={
+                        "type": "chunk", "sid": sid, "gen": gen, "ord": c.ord, "start": c.start, "end": c.end,
+                        "text": c.text, "kind": u.kind, "key": u.key, "root": u.root, "ext": u.ext,
+                        "modified": modified, "meta": merged, "cmeta": cm}))
+                    added.append(cid)
+                src = {"type": "source", "sid": sid, "gen": gen, "kind": u.kind, "key": u.key, "root": u.root,
+                       "ext": u.ext, "size": u.size, "mtime": u.mtime, "sha256": u.sha256, "metadata": u.metadata,
+                       "text": u.text, "indexed_at": now, "partial": u.partial,
+                       "chunks": (int(old["chunks"]) if u.append and old else 0) + len(u.chunks)}
+                if u.append and old:
+                    src = {**old, "partial": u.partial, "indexed_at": now, "chunks": src["chunks"]}
+                sources.append(models.PointStruct(id=source_point(u.kind, u.key), vector={}, payload=src))
+            for f in sorted(new_keys - set(meta.get("meta_keys", []))):
+                self.qb.index_field(self.phys, f"meta.{f}", "keyword")
+            for i in range(0, len(points), PAGE // 4):  # 1. the new chunks, invisible (their gen is not current)
+                part = points[i : i + PAGE // 4]
+                self._call("upsert", self.phys, part, wait=True, what="write chunks")
+            if sources:  # 2. the commit point: each source now shows its new chunks
+                self._call("upsert", self.phys, sources, wait=True, what="write sources")
+            removed: list[Any] = []  # 3. what the write replaced or deleted
+            current = {(s.payload or {})["sid"]: (s.payload or {})["gen"] for s in sources}
+            for kind, key in keys:
+                old = before.get((kind, key))
+                if old is None:
+                    continue
+                sid = int(old["sid"])
+                keep = current.get(sid)
+                removed += [pid for pid, c in self._scroll_ids(_f(_m("sid", sid), _m("type", "chunk")), ["gen"])
+                            if c.get("gen") != keep]
+            gone = [source_point(k, key) for k, key in deletes if (k, key) in before
+                    and _h63(k, key) not in current]
+            self._delete_points(removed)
+            self._delete_points(gone)
+            if touches:
+                for key, mtime in touches:
+                    sid = _h63("file", key)
+                    self._call("set_payload",
+                        self.phys, {"modified": mtime}, points=_f(_m("sid", sid), _m("type", "chunk")),
+                        wait=True, what="touch")
+                    self._call("set_payload",
+                        self.phys, {"mtime": mtime}, points=[source_point("file", key)], wait=True, what="touch")
+            seq = int(meta.get("seq", 0)) + 1
+            self._set_meta(seq=seq, dirty=False, meta_keys=sorted(new_keys))
+        removed_ids = [int(r) for r in removed if int(r) not in set(added)]
+        return WriteResult(seq=seq, added_ids=np.asarray(added, np.int64),
+                           added_vectors=np.zeros((0, self.meta.dimension), np.float32),
+                           removed_ids=np.asarray(removed_ids, np.int64),
+                           chunks_added=len(added), chunks_removed=len(removed_ids))
+
+    def checkpoint(self) -> None:
+        pass  # the server makes writes durable (its WAL) before it answers
+
+    def refresh(self) -> None:
+        pass  # every read asks the server: nothing is cached between searches
+
+    def close(self) -> None:
+        pass  # the client belongs to the backend (one per process), closed with it
+
+    # -- sync, documents, counts ---------------------------------------------------------------------
+    def file_states(self, prefix: str) -> dict[str, tuple[int, float, str, bool]]:
+        fields = ["key", "size", "mtime", "sha256", "partial"]
+        return {p["key"]: (int(p["size"]), float(p["mtime"]), p["sha256"], bool(p["partial"]))
+                for p in self._scroll(_f(_m("type", "source"), _m("kind", "file")), fields)
+                if p["key"].startswith(prefix)}
+
+    def has_source(self, kind: str, key: str) -> bool:
+        return bool(self._sources([(kind, key)], ["kind", "key"]))
+
+    def chunk_spans(self, kind: str, key: str) -> list[tuple[int, int, int]]:
+        src = self._sources([(kind, key)], ["kind", "key", "sid", "gen"]).get((kind, key))
+        if src is None:
+            return []
+        return [(p["ord"], p["start"], p["end"]) for _, p in self._visible_chunks(src["sid"], src["gen"],
+                                                                                  ["ord", "start", "end"])]
+
+    def source_hashes(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
+        got = self._sources([(kind, k) for k in keys], ["kind", "key", "sha256"])
+        return {key: p["sha256"] for (_, key), p in got.items()}
+
+    def source_keys(self) -> dict[str, str]:
+        return {p["key"]: p["kind"] for p in self._scroll(_f(_m("type", "source")), ["key", "kind"])}
+
+    def list_sources(self, *, kind: str | None, offset: int, limit: int) -> tuple[list[SourceRow], int]:
+        conds = [_m("type", "source"), *([_m("kind", kind)] if kind else [])]
+        rows = sorted(self._scroll(_f(*conds), ["sid", "kind", "key", "ext", "size", "mtime", "sha256", "metadata",
+                                                "indexed_at", "chunks"]), key=lambda p: p["key"])
+        page = [SourceRow(p["sid"], p["kind"], p["key"], p["ext"], p["size"], p["mtime"], p["sha256"], p["metadata"],
+                          p["indexed_at"], p["chunks"]) for p in rows[offset : offset + limit]]
+        return page, len(rows)
+
+    def stored_source(self, key: str, kinds: Sequence[str]) -> StoredSource | None:
+        got = self._sources([(k, key) for k in kinds])
+        for kind in kinds:
+            p = got.get((kind, key))
+            if p is not None:
+                chunks = sorted(((int(pid), c["start"], c["end"], c["text"]) for pid, c in
+                                 self._visible_chunks(p["sid"], p["gen"], ["ord", "start", "end", "text"])),
+                                key=lambda t: t[1])
+                return StoredSource(p["sid"], kind, key, p["sha256"], p.get("text"), p["metadata"], chunks)
+        return None
+
+    def count_chunks(self) -> int:
+        return self._call("count", self.phys, _f(_m("type", "chunk")), exact=True, what="count").count
+
+    def count_sources(self) -> dict[str, int]:
+        return {k: self._call("count", self.phys, _f(_m("type", "source"), _m("kind", k)), exact=True,
+                              what="count").count for k in ("file", "doc")}
+
+    def size_bytes(self) -> int:
+        return 0  # the server's business (its telemetry has it); local mode's folder is shared by collections
+
+    @property
+    def seq(self) -> int:
+        return int(self._meta_payload().get("seq", 0))
+
+    # -- retrieval -----------------------------------------------------------------------------------
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Qdrant has no read snapshots: a search batch may see a write that lands meanwhile, but each
+        source before or after it (the gen rule), never half of it. Source gens are cached for the batch."""
+        self._gens = {}
+        try:
+            yield
+        finally:
+            self._gens = None
+
+    def _filter(self, filters: Filters) -> models.Filter | None:
+        """The Qdrant filter for ``filters``; None when nothing can match."""
+        conds: list[Any] = [_m("type", "chunk")]
+        if filters.path_glob:
+            sids = [p["sid"] for p in self._scroll(_f(_m("type", "source"), _m("kind", "file")), ["sid", "key", "root"])
+                    if glob_match(filters.path_glob, p["key"], p["root"])]
+            if not sids:
+                return None
+            conds.append(models.FieldCondition(key="sid", match=models.MatchAny(any=sids)))
+        if filters.ext:
+            exts = [e.lower() if e.startswith(".") else "." + e.lower() for e in filters.ext]
+            conds.append(models.FieldCondition(key="ext", match=models.MatchAny(any=exts)))
+        from indexer.search.filters import filter_sql  # the same checks of keys and values as the embedded store
+
+        filter_sql(Filters(metadata=filters.metadata))
+        for key, value in filters.metadata.items():
+            field = f"meta.{key}"
+            if value is None:
+                conds.append(models.IsEmptyCondition(is_empty=models.PayloadField(key=field)))
+            elif isinstance(value, float) and not value.is_integer():
+                conds.append(models.FieldCondition(key=field, range=models.Range(gte=value, lte=value)))
+            else:
+                conds.append(_m(field, int(value) if isinstance(value, float) else value))
+        if filters.modified_after is not None:
+            conds.append(models.FieldCondition(key="modified", range=models.Range(gt=filters.modified_after)))
+        return _f(*conds)
+
+    def _query(self, query: Any, using: str, k: int, filters: Filters) -> list[tuple[int, float]]:
+        flt = self._filter(filters)
+        if flt is None:
+            return []
+        got = self._call("query_points", self.phys, query=query, using=using, limit=k, query_filter=flt,
+                                                  search_params=self.search_params, with_payload=False, what="search")
+        return [(int(p.id), float(p.score)) for p in got.points]
+
+    def dense_chunks(self, qvec: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
+        return self._query(np.asarray(qvec, np.float32).reshape(-1).tolist(), DENSE, k, filters)
+
+    def keyword_chunks(self, text: str, k: int, filters: Filters) -> list[tuple[int, float]]:
+        idx, vals = query_vector(text)
+        if not idx:
+            return []
+        return self._query(models.SparseVector(indices=idx, values=vals), KEYWORD, k, filters)
+
+    def _chunks(self, ids: Sequence[int], fields: Sequence[str] | bool, vectors: bool = False
+                ) -> dict[int, dict[str, Any]]:
+        """Visible chunks' payloads by id (a chunk whose gen is not its source's is left out)."""
+        out: dict[int, dict[str, Any]] = {}
+        want = list(fields) + ["sid", "gen", "kind", "key"] if not isinstance(fields, bool) else fields
+        for i in range(0, len(ids), PAGE):
+            part = [int(x) for x in ids[i : i + PAGE]]
+            got = self._call("retrieve", self.phys, part, with_payload=want,
+                             with_vectors=[DENSE] if vectors else False, what="read chunks")
+            for pt in got:
+                pl = dict(pt.payload or {})
+                if vectors:
+                    pl["_vector"] = _dense(pt.vector)
+                out[int(pt.id)] = pl
+        gens = self._gens if self._gens is not None else {}
+        missing = {source_point(p["kind"], p["key"]) for p in out.values()} - set(gens)
+        if missing:
+            for pid in missing:
+                gens[pid] = None
+            for (kind, key), p in self._sources([(p["kind"], p["key"]) for p in out.values()
+                                                 if source_point(p["kind"], p["key"]) in missing],
+                                                ["kind", "key", "gen"]).items():
+                gens[source_point(kind, key)] = p["gen"]
+        return {cid: p for cid, p in out.items() if gens.get(source_point(p["kind"], p["key"])) == p["gen"]}
+
+    def sources_of_chunks(self, ids: Sequence[int]) -> dict[int, int]:
+        return {cid: int(p["sid"]) for cid, p in self._chunks(ids, []).items()}
+
+    def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
+        return {cid: HitRow(cid, p["start"], p["end"], p["text"], p["kind"], p["key"], p["meta"], p["cmeta"])
+                for cid, p in self._chunks(ids, ["start", "end", "text", "meta", "cmeta"]).items()}
+
+    def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return {cid: p["_vector"] for cid, p in self._chunks(ids, [], vectors=True).items()}
+
+    def find_source(self, key: str) -> int | None:
+        got = self._sources([("doc", key), ("file", key)], ["kind", "key", "sid"])
+        for kind in ("doc", "file"):
+            if (kind, key) in got:
+                return int(got[(kind, key)]["sid"])
+        return None
+
+    def source_vectors(self, source_id: int) -> np.ndarray:
+        src = next(iter(self._scroll(_f(_m("type", "source"), _m("sid", source_id)), ["gen"])), None)
+        if src is None:
+            return np.zeros((0, 0), np.float32)
+        rows = self._visible_chunks(source_id, src["gen"], ["ord"], vectors=True)
+        return np.stack([p["_vector"] for _, p in rows]) if rows else np.zeros((0, 0), np.float32)
+
+    def chunk_ids(self) -> np.ndarray:
+        ids = [int(pid) for pid, _ in self._scroll_ids(_f(_m("type", "chunk")), False)]
+        return np.array(sorted(ids), dtype=np.int64)
+
+    def map_rows(self, ids: Sequence[int], preview_chars: int) -> list[dict[str, Any]]:
+        got = self._chunks(ids, ["start", "end", "text", "root"], vectors=True)
+        return [{"chunk_id": cid, "start": p["start"], "end": p["end"], "preview": p["text"][:preview_chars],
+                 "kind": p["kind"], "id": p["key"], "root": p["root"], "vector": p["_vector"]}
+                for cid, p in sorted(got.items())]
+
+
+def _dense(vector: Any) -> np.ndarray:
+    v = vector.get(DENSE) if isinstance(vector, dict) else vector
+    return np.asarray(v, dtype=np.float32)

@@ -1,0 +1,291 @@
+"""The Store contract: the same behaviour through every store, checked through Collection (what users call).
+
+Runs against the embedded store (SQLite + FAISS), Qdrant's in-process local mode, and - when
+``SEMSEARCH_TEST_QDRANT_URL`` names one - a real Qdrant server (``docker compose --profile qdrant``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.collection import Collection, Limits, list_collection_names, read_info
+from indexer.errors import CollectionNotFound, SourceNotFound, StoreUnavailable
+from indexer.passages import read_passage
+from indexer.projection import build_projection
+from indexer.search import Filters, SearchOptions
+from indexer.stores.base import Store
+from indexer.stores.embedded import EmbeddedBackend
+from tests.indexer.test_collection import TOPICS, make_folder
+
+SERVER = os.environ.get("SEMSEARCH_TEST_QDRANT_URL", "")
+BACKENDS = ["embedded", "qdrant-local", *(["qdrant-server"] if SERVER else [])]
+
+DOCS = [
+    {"id": "tea", "text": "Green tea is brewed with water just below boiling, for two or three minutes.",
+     "metadata": {"topic": "drinks", "rating": 4}},
+    {"id": "coffee", "text": "Espresso is brewed by forcing hot water through finely ground coffee beans.",
+     "metadata": {"topic": "drinks", "rating": 5}},
+    {"id": "granite", "text": "Granite is an igneous rock made of quartz, feldspar and mica.",
+     "metadata": {"topic": "geology", "rating": 3}},
+]
+
+
+def make_backend(kind: str, tmp: Path):
+    if kind == "embedded":
+        return EmbeddedBackend(tmp / "data")
+    from indexer.stores.qdrant import QdrantBackend
+
+    if kind == "qdrant-local":
+        return QdrantBackend(path=tmp / "qdrant")
+    return QdrantBackend(url=SERVER)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, tmp_path):
+    b = make_backend(request.param, tmp_path)
+    yield b
+    if request.param == "qdrant-server":  # the server outlives the test: leave nothing behind
+        for name in b.names():
+            if name.startswith("t-"):
+                b.delete(name)
+    b.close()
+
+
+@pytest.fixture
+def name():
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def coll(backend, name, embedder):
+    c = Collection.open(None, name, embedder, backend=backend, limits=Limits(batch_chunks=4))
+    yield c
+    c.close()
+
+
+def test_a_store_is_a_store(coll):
+    assert isinstance(coll.store, Store)
+
+
+def test_create_list_info_delete(backend, name, embedder, coll):
+    assert name in list_collection_names(None, backend=backend)
+    coll.upsert_documents(DOCS)
+    info = read_info(None, name, backend=backend)
+    assert (info.documents, info.files, info.chunks, info.model) == (3, 0, 3, embedder.name)
+    assert coll.info().chunks == 3
+    backend.delete(name)
+    assert name not in list_collection_names(None, backend=backend)
+    with pytest.raises(CollectionNotFound):
+        read_info(None, name, backend=backend)
+
+
+def test_documents_upsert_unchanged_update_delete(coll):
+    assert coll.upsert_documents(DOCS) == {"added": 3, "updated": 0, "unchanged": 0, "chunks": 3}
+    assert coll.upsert_documents(DOCS)["unchanged"] == 3
+    changed = [{**DOCS[0], "text": "Black tea is brewed with boiling water for four minutes."}]
+    assert coll.upsert_documents(changed)["updated"] == 1
+    assert coll.get_document("tea").text.startswith("Black tea")
+    assert coll.store.count_chunks() == 3
+    assert coll.delete_documents(["tea", "missing"]) == 1
+    assert coll.store.count_chunks() == 2
+    rows, total = coll.list_sources(kind="doc")
+    assert total == 2 and [r.key for r in rows] == ["coffee", "granite"]
+    assert coll.search("black tea", mode="keyword", k=5).hits == [] or \
+        all(h.id != "tea" for h in coll.search("black tea", mode="keyword", k=5))
+
+
+def test_index_folder_sync_and_search_every_mode(coll, tmp_path):
+    root = make_folder(tmp_path / "docs")
+    report = coll.index_folder(root)
+    assert report.added == len(TOPICS) and coll.store.count_chunks() == len(TOPICS)
+    again = coll.index_folder(root)
+    assert again.added == 0 and again.unchanged == len(TOPICS)
+    for mode in ("dense", "keyword", "hybrid"):
+        hits = coll.search("which planet is red", mode=mode, k=3)
+        assert hits[0].path is not None and hits[0].path.endswith("mars.rst"), (mode, hits)
+        assert hits[0].cosine is not None and 0 < hits[0].cosine <= 1
+        assert "**" in hits[0].snippet or mode == "dense"
+    (root / "space/mars.rst").unlink()
+    (root / "cooking/bread.md").write_text("Sourdough needs a starter of flour and water, fed daily.")
+    r = coll.index_folder(root)
+    assert (r.removed, r.updated) == (1, 1)
+    assert all(not (h.path or "").endswith("mars.rst") for h in coll.search("red planet", k=10))
+    assert coll.search("sourdough starter", mode="keyword", k=1)[0].path.endswith("bread.md")
+
+
+def test_filters_before_ranking(coll, tmp_path):
+    coll.index_folder(make_folder(tmp_path / "docs"))
+    coll.upsert_documents(DOCS)
+    for mode in ("dense", "keyword", "hybrid"):
+        hits = coll.search("brewed water", mode=mode, k=10, filters=Filters(metadata={"topic": "geology"}))
+        assert [h.id for h in hits] in ([], ["granite"]), mode
+        hits = coll.search("cats and dogs", mode=mode, k=10, filters=Filters(path_glob="animals/**"))
+        assert hits.hits and all("/animals/" in h.id for h in hits), mode
+        hits = coll.search("text", mode=mode, k=10, filters=Filters(ext=["md"]))
+        assert all(h.id.endswith(".md") for h in hits), mode
+    assert [h.id for h in coll.search("drink", k=10, filters=Filters(metadata={"rating": 5}))] == ["coffee"]
+    assert coll.search("rock", k=10, filters=Filters(modified_after=4e9)).hits == []
+
+
+def test_like_and_hit_metadata(coll):
+    coll.upsert_documents(DOCS)
+    hits = coll.search(like="tea", k=2)
+    assert hits[0].id == "coffee" and all(h.id != "tea" for h in hits)
+    assert hits[0].metadata == {"topic": "drinks", "rating": 5}
+    with pytest.raises(SourceNotFound):
+        coll.search(like="nothing-of-that-name")
+
+
+def test_passages_fulltext_and_map(coll):
+    coll.upsert_documents(DOCS)
+    p = read_passage(coll, "granite", start=0, end=7, context=5)
+    assert p.text.startswith("Granite") and p.total_chars == len(DOCS[2]["text"])
+    proj = build_projection(coll, max_points=10)
+    assert proj.total == 3 and len(proj.points) == 3
+    assert {pt.id for pt in proj.points} == {"tea", "coffee", "granite"}
+
+
+def test_partial_batches_resume(coll, tmp_path):
+    """A big file is committed batch by batch (partial), and the spans committed so far are what sync resumes from."""
+    root = tmp_path / "big"
+    root.mkdir()
+    text = " ".join(f"Sentence number {i} talks about topic {i % 7} at some length." for i in range(400))
+    (root / "big.txt").write_text(text)
+    coll.index_folder(root)
+    key = str(root / "big.txt")
+    spans = coll.store.chunk_spans("file", key)
+    assert len(spans) > 4 and [s[0] for s in spans] == list(range(len(spans)))
+    assert coll.store.file_states(str(root) + "/")[key][3] is False  # no longer partial
+    assert coll.store.count_chunks() == len(spans)
+
+
+def test_write_returns_the_chunk_ids_it_added_and_removed(coll):
+    coll.upsert_documents(DOCS[:1])
+    first = set(coll.store.chunk_ids().tolist())
+    chunks = coll.chunk("Oolong tea is partly oxidised.")
+    from indexer.stores.base import SourceWrite
+
+    w = SourceWrite(kind="doc", key="tea", sha256="x", chunks=chunks,
+                    vectors=coll.embedder.embed([c.text for c in chunks]), text="Oolong tea is partly oxidised.")
+    res = coll.store.write([w])
+    assert set(res.removed_ids.tolist()) == first and len(res.added_ids) == len(chunks)
+    assert set(coll.store.chunk_ids().tolist()) == set(res.added_ids.tolist())
+
+
+def test_reopen_keeps_everything(backend, name, embedder, coll):
+    coll.upsert_documents(DOCS)
+    top = coll.search("igneous rock", k=1)[0].id
+    coll.close()
+    again = Collection.open(None, name, embedder, backend=backend, create=False)
+    assert again.store.count_chunks() == 3 and again.search("igneous rock", k=1)[0].id == top == "granite"
+
+
+# -- Qdrant's consistency: a write that fails midway leaves no half-written source ---------------------
+
+def _fail_at(monkeypatch, store, what: str):
+    """Make the Qdrant call named ``what`` fail as an unreachable server does (the real error path)."""
+    real = store.qb.call
+
+    def call(method, *args, **kw):
+        if what in kw.get("what", ""):
+            raise StoreUnavailable(f"Qdrant at {store.qb.where} cannot be reached to {kw['what']}")
+        return real(method, *args, **kw)
+
+    monkeypatch.setattr(store.qb, "call", call)
+    return real
+
+
+@pytest.mark.parametrize("step", ["write sources", "delete"])
+def test_qdrant_a_failed_write_shows_the_old_or_the_new_source_never_half(backend, name, embedder, monkeypatch,
+                                                                        step):
+    if backend.backend != "qdrant":
+        pytest.skip("the embedded store's write is one SQLite transaction (tests/indexer/test_durability.py)")
+    coll = Collection.open(None, name, embedder, backend=backend)
+    long = " ".join(f"Tea fact {i}: leaves are picked, withered, rolled and dried." for i in range(60))
+    coll.upsert_documents([{"id": "tea", "text": long}, DOCS[2]])
+    before = coll.store.count_chunks()
+    _fail_at(monkeypatch, coll.store, step)
+    with pytest.raises(StoreUnavailable):
+        coll.upsert_documents([{"id": "tea", "text": "Matcha is powdered green tea."}])
+    monkeypatch.undo()
+    shown = coll.get_document("tea").text
+    hits = coll.search("tea", mode="keyword", k=10)
+    texts = [h.snippet for h in hits if h.id == "tea"]
+    if step == "write sources":  # failed before the commit point: the old version, whole
+        assert shown == long and len(coll.store.chunk_spans("doc", "tea")) == before - 1
+        assert all("Matcha" not in t for t in texts)
+    else:  # failed after it: the new version, whole, and none of the old chunks
+        assert shown == "Matcha is powdered green tea." and len(coll.store.chunk_spans("doc", "tea")) == 1
+        assert all("withered" not in t for t in texts)
+    coll.close()
+    reopened = Collection.open(None, name, embedder, backend=backend, create=False)  # sweeps what was left
+    assert reopened.store.count_chunks() == len(reopened.store.chunk_spans("doc", "tea")) + 1
+
+
+def test_qdrant_unreachable_server_is_one_clear_line(monkeypatch):
+    from indexer.stores import qdrant
+
+    monkeypatch.setattr(qdrant, "RETRIES", (0.01,))
+    with pytest.raises(StoreUnavailable) as e:
+        qdrant.QdrantBackend(url="http://127.0.0.1:9", timeout=1)
+    msg = e.value.message
+    assert "http://127.0.0.1:9" in msg and "cannot be reached" in msg and "SEMSEARCH_QDRANT_URL" in msg
+    assert "\n" not in msg
+
+
+def test_qdrant_local_path_is_one_process_at_a_time(tmp_path):
+    import subprocess
+    import sys
+
+    from indexer.stores.qdrant import QdrantBackend
+
+    held = QdrantBackend(path=tmp_path / "q")
+    code = ("import sys\nfrom indexer.errors import StoreUnavailable\nfrom indexer.stores.qdrant import QdrantBackend\n"
+            f"try:\n    QdrantBackend(path={str(tmp_path / 'q')!r})\nexcept StoreUnavailable as e:\n"
+            "    print(e.message); sys.exit(3)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[3])
+    held.close()
+    assert out.returncode == 3, out.stderr[-2000:]
+    assert "another process" in out.stdout and "SEMSEARCH_QDRANT_URL" in out.stdout
+
+
+def test_qdrant_alias_swap_replaces_a_collection_without_a_gap(backend, name, embedder):
+    if backend.backend != "qdrant":
+        pytest.skip("aliases are Qdrant's")
+    coll = Collection.open(None, name, embedder, backend=backend)
+    coll.upsert_documents(DOCS[:1])
+    old = backend.physical(name)
+    # a re-index fills a new physical collection, then the alias moves in one call
+    new = backend.create_physical(name, embedder.dimension)
+    from indexer.stores.qdrant import META_ID
+
+    meta = backend.call("retrieve", old, [META_ID], with_payload=True, what="read")[0].payload
+    from qdrant_client import models
+
+    backend.call("upsert", new, [models.PointStruct(id=META_ID, vector={}, payload=meta)], wait=True, what="meta")
+    backend.swap(name, new)
+    assert backend.physical(name) == new and name in backend.names()
+    fresh = Collection.open(None, name, embedder, backend=backend, create=False)
+    assert fresh.store.count_chunks() == 0
+    assert old not in {c.name for c in backend.client.get_collections().collections}
+
+
+def test_vectors_round_trip_exactly(coll):
+    coll.upsert_documents(DOCS)
+    ids = coll.store.chunk_ids().tolist()
+    got = coll.store.vectors_for(ids)
+    texts = {r.chunk_id: r.text for r in coll.store.hit_rows(ids).values()}
+    want = coll.embedder.embed([texts[i] for i in ids])
+    assert np.allclose(np.stack([got[i] for i in ids]), want, atol=1e-6)
+
+
+def test_search_options_are_checked_the_same(coll):
+    coll.upsert_documents(DOCS)
+    hits = coll.search_batch(["tea", "rock"], options=SearchOptions(k=1, mode="hybrid"))
+    assert [h[0].id for h in hits] == ["tea", "granite"]
