@@ -52,7 +52,9 @@ def server(docs_root) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while a sync Playwright is live, asyncio sees a running loop in the main
+# thread, which breaks every later test that calls asyncio.run / anyio.run (tests/e2e/test_mcp.py).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (`make install-test` installs it as root)")
