@@ -8,7 +8,8 @@ documents span several chunks) at every share tried, in both modes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,24 +45,24 @@ def group_by_source(store: Store, chunk_scores: list[tuple[int, float]]) -> Rank
     return sorted(((s, sc, c) for s, (sc, c) in best.items()), key=lambda t: (-t[1], t[0]))
 
 
-def dense_ranking(store: Store, qvec: np.ndarray, depth: int, filters: Filters) -> Ranking:
-    """Top ``depth`` sources by their best chunk's cosine. Fetches chunks until ``depth`` distinct
-    sources are found or the store has no more."""
+def _top_sources(store: Store, fetch: Callable[[int], Any], depth: int) -> Ranking:
+    """Ask ``fetch(want)`` for ever more chunks until they cover ``depth`` distinct sources or the
+    store has no more (several chunks of one source take one place)."""
     want = depth * 3 + 10
     while True:
-        hits = store.dense_chunks(qvec, want, filters)
-        ranked = group_by_source(store, hits)
-        if len(ranked) >= depth or len(hits) < want:
-            return ranked[:depth]
-        want *= 4
-
-
-def keyword_ranking(store: Store, text: str, depth: int, filters: Filters) -> Ranking:
-    """Top ``depth`` sources by their best chunk's bm25 (as a positive number: higher is better)."""
-    want = depth * 3 + 10
-    while True:
-        rows = store.keyword_chunks(text, want, filters)
+        rows = fetch(want)
         ranked = group_by_source(store, rows)
         if len(ranked) >= depth or len(rows) < want:
             return ranked[:depth]
         want *= 4
+
+
+def dense_ranking(store: Store, qvec: np.ndarray, depth: int, filters: Filters) -> Ranking:
+    """Top ``depth`` sources by their best chunk's cosine. Fetches chunks until ``depth`` distinct
+    sources are found or the store has no more."""
+    return _top_sources(store, lambda want: store.dense_chunks(qvec, want, filters), depth)
+
+
+def keyword_ranking(store: Store, text: str, depth: int, filters: Filters) -> Ranking:
+    """Top ``depth`` sources by their best chunk's bm25 (as a positive number: higher is better)."""
+    return _top_sources(store, lambda want: store.keyword_chunks(text, want, filters), depth)
