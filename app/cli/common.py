@@ -155,7 +155,7 @@ def configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    for noisy in ("sentence_transformers", "transformers", "httpx", "httpcore", "ray"):
+    for noisy in ("sentence_transformers", "transformers", "ray"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
