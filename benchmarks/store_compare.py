@@ -28,7 +28,7 @@ def server_fusion_ndcg(coll, dataset, k: int = 100) -> float:
     from qdrant_client import models
 
     from indexer.evaluation import evaluate
-    from indexer.stores.qdrant import DENSE, KEYWORD, _f, _m
+    from indexer.stores.qdrant import DENSE, KEYWORD
     from indexer.stores.sparse import query_vector
 
     store = coll.store
@@ -36,10 +36,10 @@ def server_fusion_ndcg(coll, dataset, k: int = 100) -> float:
     for qid, text in sorted(dataset.queries.items()):
         qvec = coll.embed_queries([text])[0].tolist()
         idx, vals = query_vector(text)
-        prefetch = [models.Prefetch(query=qvec, using=DENSE, limit=k, filter=_f(_m("type", "chunk")))]
+        prefetch = [models.Prefetch(query=qvec, using=DENSE, limit=k)]
         if idx:
             prefetch.append(models.Prefetch(query=models.SparseVector(indices=idx, values=vals), using=KEYWORD,
-                                            limit=k, filter=_f(_m("type", "chunk"))))
+                                            limit=k))
         got = store._call("query_points", store.phys, prefetch=prefetch,
                           query=models.FusionQuery(fusion=models.Fusion.RRF), limit=3 * k, with_payload=["key"],
                           what="hybrid")

@@ -430,14 +430,19 @@ class QdrantStore:
         finally:
             self._gens = None
 
-    def _filter(self, filters: Filters) -> models.Filter | None:
-        """The Qdrant filter for ``filters``; None when nothing can match."""
-        conds: list[Any] = [_m("type", "chunk")]
+    def _filter(self, filters: Filters) -> tuple[bool, models.Filter | None]:
+        """Whether anything can match ``filters``, and the Qdrant filter for them (None: every chunk).
+
+        No ``type == chunk`` condition: a search names a vector (``dense`` or ``keyword``) and only
+        chunk points have vectors, so source and meta points never come back. Without a condition,
+        an unfiltered search is a plain vector search: local mode evaluates a filter point by point in
+        Python (~50 us a point, most of a query's time on SciFact), and a server skips the payload index."""
+        conds: list[Any] = []
         if filters.path_glob:
             sids = [p["sid"] for p in self._scroll(_f(_m("type", "source"), _m("kind", "file")), ["sid", "key", "root"])
                     if glob_match(filters.path_glob, p["key"], p["root"])]
             if not sids:
-                return None
+                return False, None
             conds.append(models.FieldCondition(key="sid", match=models.MatchAny(any=sids)))
         if filters.ext:
             exts = [e.lower() if e.startswith(".") else "." + e.lower() for e in filters.ext]
@@ -455,14 +460,14 @@ class QdrantStore:
                 conds.append(_m(field, int(value) if isinstance(value, float) else value))
         if filters.modified_after is not None:
             conds.append(models.FieldCondition(key="modified", range=models.Range(gt=filters.modified_after)))
-        return _f(*conds)
+        return True, (_f(*conds) if conds else None)
 
     def _query(self, query: Any, using: str, k: int, filters: Filters) -> list[tuple[int, float]]:
-        flt = self._filter(filters)
-        if flt is None:
+        matchable, flt = self._filter(filters)
+        if not matchable:
             return []
         got = self._call("query_points", self.phys, query=query, using=using, limit=k, query_filter=flt,
-                                                  search_params=self.search_params, with_payload=False, what="search")
+                         search_params=self.search_params, with_payload=False, what="search")
         return [(int(p.id), float(p.score)) for p in got.points]
 
     def dense_chunks(self, qvec: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:

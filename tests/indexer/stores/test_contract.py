@@ -118,6 +118,19 @@ def test_index_folder_sync_and_search_every_mode(coll, tmp_path):
     assert coll.search("sourdough starter", mode="keyword", k=1)[0].path.endswith("bread.md")
 
 
+def test_an_unfiltered_search_returns_chunks_and_only_chunks(coll, tmp_path):
+    """Qdrant keeps sources and its meta record as points beside the chunks; an unfiltered search
+    (no payload condition at all) must still return every chunk and nothing else."""
+    coll.index_folder(make_folder(tmp_path / "docs"))
+    coll.upsert_documents(DOCS)
+    every = set(coll.store.chunk_ids().tolist())
+    assert len(every) == len(TOPICS) + len(DOCS)
+    qvec = coll.embed_queries(["brewed water"])[0]
+    assert {cid for cid, _ in coll.store.dense_chunks(qvec, 100, Filters())} == every
+    found = {cid for cid, _ in coll.store.keyword_chunks("water", 100, Filters())}
+    assert found and found <= every
+
+
 def test_filters_before_ranking(coll, tmp_path):
     coll.index_folder(make_folder(tmp_path / "docs"))
     coll.upsert_documents(DOCS)
