@@ -44,6 +44,7 @@ STATUS: list[tuple[type[e.SemsearchError], int]] = [
     (e.ModelMismatch, 409),
     (ModelNotServed, 409),
     (CollectionBusy, 409),
+    (e.Reindexing, 409),
     (e.PathNotAllowed, 403),
     (e.CorruptCollection, 500),
     (e.StoreUnavailable, 503),

@@ -34,6 +34,7 @@ from indexer.errors import (
     DocumentNotFound,
     InvalidInput,
     ModelMismatch,
+    NotSupported,
 )
 from indexer.search import Hits, Like, Query, SearchOptions
 from indexer.search.options import DEFAULT_MAX_K, DEFAULT_MAX_QUERY_CHARS
@@ -131,6 +132,21 @@ def list_collection_names(data_dir: Path | str | None, *, backend: StoreBackend 
 
 def delete_collection(data_dir: Path | str | None, name: str, *, backend: StoreBackend | None = None) -> None:
     _backend(data_dir, backend).delete(validate_name(name))
+
+
+def reindex_collection(data_dir: Path | str | None, name: str, embedder: Embedder, *,
+                       backend: StoreBackend | None = None, progress: Callable[[dict[str, Any]], None] | None = None,
+                       cancel: threading.Event | None = None) -> Any:
+    """Re-embed collection ``name`` with ``embedder`` and swap it in without stopping searches
+    (Qdrant store: :mod:`indexer.stores.qdrant_reindex`). Returns its ReindexReport."""
+    b = _backend(data_dir, backend)
+    if b.backend != "qdrant":
+        raise NotSupported("Re-indexing a collection in place swaps Qdrant collection aliases, which the embedded "
+                           "store does not have (SEMSEARCH_STORE=embedded). Index into a new collection instead, "
+                           "or delete this one and index again.", field="store")
+    from indexer.stores.qdrant_reindex import reindex
+
+    return reindex(b, validate_name(name), embedder, progress=progress, cancel=cancel)  # type: ignore[arg-type]
 
 
 class Collection:

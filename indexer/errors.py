@@ -69,7 +69,8 @@ class ModelMismatch(SemsearchError):
         super().__init__(
             f"Collection {collection!r} was built with model {built_with!r} ({built_dim} dimensions), "
             f"but the loaded model is {loaded!r} ({loaded_dim} dimensions). Query it with "
-            f"SEMSEARCH_MODEL={built_with!r}, or index into a new collection.",
+            f"SEMSEARCH_MODEL={built_with!r}, re-index it with this model (semsearch collections reindex, "
+            "Qdrant store), or index into a new collection.",
             field="model",
         )
 
@@ -156,6 +157,16 @@ class StoreUnavailable(SemsearchError):
     URL or path, what failed and what to do. A write that fails this way left no half-written source."""
 
     code = "store_unavailable"
+
+
+class Reindexing(SemsearchError):
+    """A write arrived while the collection is being re-indexed (indexer/reindex.py); nothing was changed."""
+
+    code = "collection_busy"
+
+    def __init__(self, collection: str, model: str, by: str) -> None:
+        super().__init__(f"Collection {collection!r} is being re-indexed with model {model!r} (by {by}); "
+                         "searches go on, writes are refused until it finishes: retry then.")
 
 
 class NotSupported(SemsearchError):

@@ -1,7 +1,7 @@
-"""``semsearch collections [list|info|create|delete]``: the HTTP API's /collections routes, on the CLI.
+"""``semsearch collections [list|info|create|delete|reindex]``: the HTTP API's /collections routes, on the CLI.
 
-Each subcommand asks a running server when there is one (see app.client), else works on the data
-folder directly; ``--json`` prints the route's response body either way.
+Each subcommand but ``reindex`` asks a running server when there is one (see app.client), else works
+on the store directly; ``--json`` prints the route's response body either way.
 """
 
 from __future__ import annotations
@@ -116,12 +116,7 @@ def delete(
     client = remote(READ_HERE)
     what = _describe_for_delete(client, name)  # a missing collection fails before the question
     if not yes:
-        if not sys.stdin.isatty():
-            fail(f"not deleting collection {name!r} without confirmation: stdin is not a terminal (pass --yes)")
-        # Not typer.confirm: click's prompt echoes part of itself on stdout, which must stay clean.
-        err.print(f"Delete collection {name!r} ({what})? [y/N] ", end="", markup=False)
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            fail("not deleted")
+        _confirm(f"Delete collection {name!r} ({what})?", f"deleting collection {name!r}", "not deleted")
     if client is not None:
         client.delete_collection(name)
     else:
@@ -132,6 +127,16 @@ def delete(
         print_json({"deleted": name})
     else:
         out.print(f"deleted collection {name}")
+
+
+def _confirm(question: str, doing: str, refused: str) -> None:
+    """Ask on the terminal; without one (a script), refuse: such commands need --yes there."""
+    if not sys.stdin.isatty():
+        fail(f"not {doing} without confirmation: stdin is not a terminal (pass --yes)")
+    # Not typer.confirm: click's prompt echoes part of itself on stdout, which must stay clean.
+    err.print(f"{question} [y/N] ", end="", markup=False)
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        fail(refused)
 
 
 def _describe_for_delete(client: Any, name: str) -> str:
@@ -161,3 +166,33 @@ def _print_info(body: dict[str, Any], *, created: bool = False) -> None:
     for key in ("name", "model", "dimension", "index_type", "files", "documents", "chunks"):
         out.print(f"{key + ':':<12} {body[key]}")
     out.print(f"{'size:':<12} {body['size_bytes'] / 1e6:.1f} MB")
+
+
+@group.command()
+@command
+def reindex(
+    name: str = NAME_ARG,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
+) -> None:
+    """Re-embed a collection with the configured model (SEMSEARCH_MODEL) and swap it in while searches
+    go on (Qdrant store; writes wait until it ends). Runs here, not on a server: a server keeps the
+    model it started with."""
+    from indexer.collection import read_info, reindex_collection
+
+    s = state.settings
+    before = read_info(None, name, backend=common.store_backend())  # a missing collection fails before the model loads
+    if not yes:
+        _confirm(f"Re-index collection {name!r} ({before.chunks} chunks, {before.model}) with {s.model}?",
+                 f"re-indexing collection {name!r}", "not re-indexed")
+
+    def tell(p: dict[str, Any]) -> None:
+        if not state.as_json:
+            err.print(f"\rcopying: {p['sources_done']}/{p['sources_total']} sources", end="", markup=False)
+
+    report = reindex_collection(None, name, common.embedder(), backend=common.store_backend(), progress=tell)
+    if state.as_json:
+        print_json(report.to_dict())
+        return
+    err.print("", markup=False)
+    out.print(f"re-indexed collection {escape(name)}: {report.sources} sources, {report.chunks} chunks with "
+              f"{escape(report.model)} (was {escape(report.previous_model)}) in {report.seconds:.1f} s")

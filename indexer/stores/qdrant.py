@@ -39,7 +39,7 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from indexer.errors import CollectionNotFound, StoreUnavailable
+from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing, StoreUnavailable
 from indexer.search.filters import Filters, glob_match
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
 from indexer.stores.sparse import document_vector, query_vector
@@ -52,6 +52,7 @@ _NS = uuid.UUID("6f1c2b2e-8a57-4d0c-9a43-5b1f0c7e2d11")
 META_ID = str(uuid.uuid5(_NS, "meta"))
 RETRIES = (0.2, 0.5, 1.0, 2.0)  # seconds between attempts after a connection error
 PAGE = 1000  # points per scroll page and per upsert request
+REINDEX_STALE_SECONDS = 120.0  # a re-index that has not marked itself alive for this long has died
 T = TypeVar("T")
 
 
@@ -198,7 +199,10 @@ class QdrantStore:
     def __init__(self, backend: QdrantBackend, name: str) -> None:
         self.qb = backend
         self.name = name
-        self.phys = backend.physical(name)
+        backend.physical(name)  # CollectionNotFound if there is no such collection
+        # Every call names the alias, never the physical collection: a re-index that swaps the alias
+        # moves every reader and writer of every process at once (see indexer/reindex.py).
+        self.alias = PREFIX + name
         m = self._meta_payload()
         self.meta = StoreMeta(m["model"], int(m["dimension"]), m.get("index_type", "flat"), float(m["created"]))
         self._write_lock = threading.Lock()
@@ -210,13 +214,13 @@ class QdrantStore:
         return self.qb.call(method, *args, what=f"{what} ({self.name})", **kwargs)
 
     def _meta_payload(self) -> dict[str, Any]:
-        got = self._call("retrieve", self.phys, [META_ID], with_payload=True, what="read meta")
+        got = self._call("retrieve", self.alias, [META_ID], with_payload=True, what="read meta")
         if not got:
             raise CollectionNotFound(self.name)
         return dict(got[0].payload or {})
 
     def _set_meta(self, **values: Any) -> None:
-        self._call("set_payload", self.phys, values, points=[META_ID], wait=True, what="write meta")
+        self._call("set_payload", self.alias, values, points=[META_ID], wait=True, what="write meta")
 
     def load(self) -> None:
         if self._meta_payload().get("dirty"):
@@ -238,7 +242,7 @@ class QdrantStore:
         payload: Any = list(fields) if not isinstance(fields, bool) else fields
         while True:
             pts, offset = self._call("scroll",
-                self.phys, scroll_filter=flt, limit=PAGE, offset=offset, with_payload=payload,
+                self.alias, scroll_filter=flt, limit=PAGE, offset=offset, with_payload=payload,
                 with_vectors=[DENSE] if vectors else False, what="scroll")
             for p in pts:
                 pl = dict(p.payload or {})
@@ -254,14 +258,14 @@ class QdrantStore:
     def _delete_points(self, ids: Sequence[Any]) -> None:
         for i in range(0, len(ids), PAGE):
             part = list(ids[i : i + PAGE])
-            self._call("delete", self.phys, models.PointIdsList(points=part), wait=True, what="delete")
+            self._call("delete", self.alias, models.PointIdsList(points=part), wait=True, what="delete")
 
     def _sources(self, keys: Sequence[tuple[str, str]], fields: Sequence[str] | bool = True
                  ) -> dict[tuple[str, str], dict[str, Any]]:
         out: dict[tuple[str, str], dict[str, Any]] = {}
         ids = [source_point(k, key) for k, key in keys]
         for i in range(0, len(ids), PAGE):
-            got = self._call("retrieve", self.phys, ids[i : i + PAGE], with_payload=fields, what="read sources")
+            got = self._call("retrieve", self.alias, ids[i : i + PAGE], with_payload=fields, what="read sources")
             for pt in got:
                 pl = dict(pt.payload or {})
                 if "kind" in pl:
@@ -282,6 +286,7 @@ class QdrantStore:
         now = time.time()
         with self._write_lock:
             meta = self._meta_payload()
+            self._check_current(meta)
             self._set_meta(dirty=True)
             keys = [*deletes, *((u.kind, u.key) for u in upserts)]
             before = self._sources(keys)
@@ -317,12 +322,12 @@ class QdrantStore:
                     src = {**old, "partial": u.partial, "indexed_at": now, "chunks": src["chunks"]}
                 sources.append(models.PointStruct(id=source_point(u.kind, u.key), vector={}, payload=src))
             for f in sorted(new_keys - set(meta.get("meta_keys", []))):
-                self.qb.index_field(self.phys, f"meta.{f}", "keyword")
+                self.qb.index_field(self.qb.physical(self.name), f"meta.{f}", "keyword")
             for i in range(0, len(points), PAGE // 4):  # 1. the new chunks, invisible (their gen is not current)
                 part = points[i : i + PAGE // 4]
-                self._call("upsert", self.phys, part, wait=True, what="write chunks")
+                self._call("upsert", self.alias, part, wait=True, what="write chunks")
             if sources:  # 2. the commit point: each source now shows its new chunks
-                self._call("upsert", self.phys, sources, wait=True, what="write sources")
+                self._call("upsert", self.alias, sources, wait=True, what="write sources")
             removed: list[Any] = []  # 3. what the write replaced or deleted
             current = {(s.payload or {})["sid"]: (s.payload or {})["gen"] for s in sources}
             for kind, key in keys:
@@ -341,10 +346,10 @@ class QdrantStore:
                 for key, mtime in touches:
                     sid = _h63("file", key)
                     self._call("set_payload",
-                        self.phys, {"modified": mtime}, points=_f(_m("sid", sid), _m("type", "chunk")),
+                        self.alias, {"modified": mtime}, points=_f(_m("sid", sid), _m("type", "chunk")),
                         wait=True, what="touch")
                     self._call("set_payload",
-                        self.phys, {"mtime": mtime}, points=[source_point("file", key)], wait=True, what="touch")
+                        self.alias, {"mtime": mtime}, points=[source_point("file", key)], wait=True, what="touch")
             seq = int(meta.get("seq", 0)) + 1
             self._set_meta(seq=seq, dirty=False, meta_keys=sorted(new_keys))
         removed_ids = [int(r) for r in removed if int(r) not in set(added)]
@@ -406,10 +411,10 @@ class QdrantStore:
         return None
 
     def count_chunks(self) -> int:
-        return self._call("count", self.phys, _f(_m("type", "chunk")), exact=True, what="count").count
+        return self._call("count", self.alias, _f(_m("type", "chunk")), exact=True, what="count").count
 
     def count_sources(self) -> dict[str, int]:
-        return {k: self._call("count", self.phys, _f(_m("type", "source"), _m("kind", k)), exact=True,
+        return {k: self._call("count", self.alias, _f(_m("type", "source"), _m("kind", k)), exact=True,
                               what="count").count for k in ("file", "doc")}
 
     def size_bytes(self) -> int:
@@ -420,10 +425,24 @@ class QdrantStore:
         return int(self._meta_payload().get("seq", 0))
 
     # -- retrieval -----------------------------------------------------------------------------------
+    def _check_current(self, meta: dict[str, Any], *, writing: bool = True) -> None:
+        """Refuse a write while a re-index runs, and notice that one swapped in another model: this
+        process's model no longer matches the collection's vectors (one meta read per search batch)."""
+        if float(meta.get("created", 0)) != self.meta.created:
+            fresh = StoreMeta(meta["model"], int(meta["dimension"]), meta.get("index_type", "flat"),
+                              float(meta["created"]))
+            if (fresh.model, fresh.dimension) != (self.meta.model, self.meta.dimension):
+                raise ModelMismatch(self.name, fresh.model, fresh.dimension, self.meta.model, self.meta.dimension)
+            self.meta = fresh  # re-indexed with the same model: nothing changes for this process
+        job = meta.get("reindexing")
+        if writing and job and time.time() - float(job.get("heartbeat", 0)) < REINDEX_STALE_SECONDS:
+            raise Reindexing(self.name, str(job.get("model")), str(job.get("by")))
+
     @contextmanager
     def reading(self) -> Iterator[None]:
         """Qdrant has no read snapshots: a search batch may see a write that lands meanwhile, but each
         source before or after it (the gen rule), never half of it. Source gens are cached for the batch."""
+        self._check_current(self._meta_payload(), writing=False)
         self._gens = {}
         try:
             yield
@@ -466,7 +485,7 @@ class QdrantStore:
         matchable, flt = self._filter(filters)
         if not matchable:
             return []
-        got = self._call("query_points", self.phys, query=query, using=using, limit=k, query_filter=flt,
+        got = self._call("query_points", self.alias, query=query, using=using, limit=k, query_filter=flt,
                          search_params=self.search_params, with_payload=False, what="search")
         return [(int(p.id), float(p.score)) for p in got.points]
 
@@ -486,7 +505,7 @@ class QdrantStore:
         want = list(fields) + ["sid", "gen", "kind", "key"] if not isinstance(fields, bool) else fields
         for i in range(0, len(ids), PAGE):
             part = [int(x) for x in ids[i : i + PAGE]]
-            got = self._call("retrieve", self.phys, part, with_payload=want,
+            got = self._call("retrieve", self.alias, part, with_payload=want,
                              with_vectors=[DENSE] if vectors else False, what="read chunks")
             for pt in got:
                 pl = dict(pt.payload or {})

@@ -55,6 +55,27 @@ def test_index_query_and_http_unchanged_with_qdrant_local_mode(tmp_path, run_cli
             assert snap.status_code == 501 and "Qdrant" in snap.json()["error"]["message"]
 
 
+def test_reindex_from_the_cli(tmp_path, run_cli):
+    root = make_folder(tmp_path / "docs")
+    env = {"SEMSEARCH_STORE": "qdrant", "SEMSEARCH_QDRANT_PATH": str(tmp_path / "qdrant")}
+    run_cli("index", str(root), "--json", **env)
+    asked = run_cli("collections", "reindex", "default", check=False, **env)  # stdin is not a terminal
+    assert asked.returncode == 2 and "pass --yes" in asked.stderr
+    done = run_cli("collections", "reindex", "default", "--yes", **env)
+    assert done.stdout.startswith(f"re-indexed collection default: {len(TOPICS)} sources, {len(TOPICS)} chunks with")
+    report = as_json(run_cli("collections", "reindex", "default", "--yes", "--json", **env))
+    assert (report["sources"], report["chunks"], report["rounds"]) == (len(TOPICS), len(TOPICS), 1)
+    assert as_json(run_cli("index", str(root), "--json", **env))["files"]["unchanged"] == len(TOPICS)
+    hits = as_json(run_cli("query", "purring cats", "--json", "--k", "1", **env))["hits"]
+    assert hits[0]["path"].endswith("animals/cats.txt")
+    embedded = run_cli("collections", "reindex", "default", "--yes", check=False)
+    assert embedded.returncode == 2 and "Collection 'default' does not exist" in embedded.stderr
+    run_cli("index", str(root), "--json")
+    embedded = run_cli("collections", "reindex", "default", "--yes", check=False)
+    assert embedded.returncode == 2 and "Index into a new collection" in embedded.stderr
+    assert "Traceback" not in embedded.stderr
+
+
 def test_a_bad_qdrant_setting_is_one_line(tmp_path, run_cli):
     proc = run_cli("collections", check=False, SEMSEARCH_STORE="qdrant")
     assert proc.returncode == 2 and "SEMSEARCH_QDRANT_URL" in proc.stderr and "Traceback" not in proc.stderr
