@@ -35,7 +35,7 @@ from app.schemas import build_models
 from app.search_lanes import SearchLanes
 from app.settings import InvalidSettings, Settings, model_cache_dir
 from indexer.embedding import Embedder, cpu_count, load_embedder
-from indexer.jobs import JobManager, jobs_file
+from indexer.jobs import JobManager
 from indexer.projection import ProjectionCache
 from indexer.walk import PinnedRoot
 
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         registry = CollectionRegistry(settings, metered)
         lanes = SearchLanes(functools.partial(query.run_query_group, registry), lanes=cpu_count())
         lanes.start()
-        job_manager = await run_in_threadpool(JobManager, jobs_file(settings.data_dir))
+        job_manager = await run_in_threadpool(lambda: JobManager(registry.backend.job_table()))  # shared like the store
         warmed_up = threading.Event()
         app.state.embedder, app.state.collections, app.state.jobs = metered, registry, job_manager
         app.state.search_lanes = lanes

@@ -4,33 +4,32 @@ A job belongs to a *key* (the collection name). Within one process, jobs with th
 a time in the order they were submitted and jobs with different keys run in parallel; each key gets
 a worker thread while it has work.
 
-State lives in a SQLite file (``<data>/jobs.sqlite3``), so every worker process of a server sees
-every job, and a restart forgets none:
+State lives in a job table the whole deployment shares (``indexer/job_table.py``): a SQLite file in
+the data folder for the embedded store, a Qdrant collection for the Qdrant store. So every worker
+process of a server - and every API replica over one Qdrant - sees every job, and a restart forgets none:
 - ``queued -> running -> succeeded | failed | cancelled``, plus ``interrupted``: the process running
   (or holding) the job stopped first. A stopped server's jobs are marked ``interrupted`` by the next
   manager that opens the file (its owner's pid is gone, or its heartbeat is stale); what they
   committed stays in the collection, and their last progress says how far they got. They are not
   resumed on their own: the server that restarts may have other roots or settings, and running the
   job again is cheap (unchanged files cost nothing).
-- Cancel works from any process: it sets a flag in the file; the owner's watcher thread sees it
+- Cancel works from any process: it sets a flag in the table; the owner's watcher thread sees it
   within ``POLL_SECONDS`` and sets the event the work checks between files/batches. A queued job
   ends at once. A job whose work finished without ever *seeing* the cancel reports ``succeeded``
   (and ``cancel_requested``): its final state says what it did, not what was asked.
 - Progress is a JSON object (whatever the work reports), spread into ``to_dict()``, so new fields
   need no schema change here.
 
-Nothing here knows about HTTP. A little over 400 lines: one class (``JobManager``) whose queue, threads,
-durable rows and cross-process cancel share one lock and one file, so they stay together.
+Nothing here knows about HTTP, SQL or Qdrant: one class (``JobManager``) whose queue, threads,
+durable rows and cross-process cancel share one lock, so they stay together.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from indexer.errors import JobNotFound, SemsearchError
+from indexer.job_table import JobTable, SqliteJobTable
 from indexer.tempfiles import pid_alive
 
 log = logging.getLogger(__name__)
@@ -60,29 +60,6 @@ _LIVE_OWNERS: set[str] = set()  # owners of this process's open managers (a fact
 # The work a job runs: it gets a progress callback and a cancel event, and returns a report (an object
 # with ``to_dict()``, or a dict).
 Work = Callable[[Callable[[Any], None], threading.Event], Any]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    key TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    params TEXT NOT NULL,           -- JSON
-    state TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    progress TEXT NOT NULL DEFAULT '{}',  -- JSON: whatever the work reports
-    report TEXT,                    -- JSON
-    error TEXT,                     -- JSON {code, message, field}
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    owner TEXT NOT NULL,            -- host:pid:token of the process that runs (or will run) it
-    heartbeat REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
-"""
-_COLUMNS = ("id, key, kind, params, state, created_at, started_at, finished_at, progress, report, error, "
-            "cancel_requested")
-
 
 @dataclass
 class Job:
@@ -147,27 +124,22 @@ class _Local:
     progress_saved_at: float = 0.0
 
 
-def _row_job(r: tuple[Any, ...]) -> Job:
-    return Job(id=r[0], key=r[1], kind=r[2], params=json.loads(r[3]), state=r[4], created_at=r[5], started_at=r[6],
-               finished_at=r[7], progress=json.loads(r[8]), report=json.loads(r[9]) if r[9] else None,
-               error=json.loads(r[10]) if r[10] else None, cancel_requested=bool(r[11]))
+_JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Job))
+
+
+def _row_job(row: dict[str, Any]) -> Job:
+    return Job(**{k: row[k] for k in _JOB_FIELDS})
 
 
 class JobManager:
-    """Runs jobs on background threads (one at a time per key) and keeps their state in ``path``
-    (``None``: in memory, for one process). Keeps the last ``keep`` finished jobs."""
+    """Runs jobs on background threads (one at a time per key) and keeps their state in ``table`` (a
+    path: a SQLite file; ``None``: in memory, for one process). Keeps the last ``keep`` finished jobs."""
 
-    def __init__(self, path: Path | str | None = None, *, keep: int = 200) -> None:
+    def __init__(self, table: JobTable | Path | str | None = None, *, keep: int = 200) -> None:
         self._keep = keep
         # host:pid:token - the token tells this process from an earlier one with the same pid (a container's pid 1)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        self._db_lock = threading.Lock()
-        self._db = sqlite3.connect(":memory:" if path is None else str(path), timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-        if path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(_SCHEMA)
+        self._table: JobTable = SqliteJobTable(table) if table is None or isinstance(table, (Path, str)) else table
         self._lock = threading.Lock()
         self._local: dict[str, _Local] = {}
         self._queues: dict[str, deque[_Local]] = {}
@@ -179,29 +151,17 @@ class JobManager:
         self._watcher.start()
 
     # -- storage ------------------------------------------------------------------------------------
-    def _sql(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._db_lock:
-            cur = self._db.execute(sql, params)
-            return cur.fetchall() if cur.description else [(cur.rowcount,)]
-
     def _update(self, job_id: str, where_state: tuple[str, ...] | None = None, **values: Any) -> bool:
-        """Set columns of one job (JSON-encoding dicts); only if it is in ``where_state``. True if changed."""
-        cols = ", ".join(f"{k}=?" for k in values)
-        params = [json.dumps(v) if isinstance(v, dict) else v for v in values.values()]
-        sql = f"UPDATE jobs SET {cols} WHERE id=?"
-        params.append(job_id)
-        if where_state:
-            sql += f" AND state IN ({','.join('?' * len(where_state))})"
-            params.extend(where_state)
-        return bool(self._sql(sql, tuple(params))[0][0])
+        """Set fields of one job; only if it is in ``where_state``. True if changed."""
+        return self._table.update(job_id, values, where_state=where_state)
 
     def interrupt_abandoned(self) -> int:
         """Mark ``interrupted`` the unfinished jobs whose process is gone (run at start). Returns how many."""
         now = time.time()
         host = socket.gethostname()
-        rows = self._sql("SELECT id, owner, heartbeat, progress FROM jobs WHERE state IN ('queued', 'running')")
         n = 0
-        for job_id, owner, heartbeat, progress in rows:
+        for row in self._table.select(states=("queued", "running")):
+            job_id, owner, heartbeat, progress = row["id"], row["owner"], row["heartbeat"], row["progress"]
             if owner == self.owner:
                 continue
             owner_host, pid, _token = (owner.split(":") + ["", "0", ""])[:3]
@@ -210,7 +170,7 @@ class JobManager:
             else:
                 gone = now - heartbeat > STALE_SECONDS or (owner_host == host and not pid_alive(int(pid)))
             if gone and self._update(job_id, ("queued", "running"), state="interrupted", finished_at=now,
-                                     error=_interrupted(json.loads(progress))):
+                                     error=_interrupted(progress)):
                 n += 1
         if n:
             log.warning("%d job(s) of a stopped process marked interrupted", n)
@@ -225,9 +185,9 @@ class JobManager:
         with self._lock:
             if self._closed.is_set():
                 raise RuntimeError("the job manager is shut down")
-            self._sql("INSERT INTO jobs (id, key, kind, params, state, created_at, owner, heartbeat) "
-                      "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
-                      (local.job_id, key, kind, json.dumps(params or {}), now, self.owner, now))
+            self._table.insert({"id": local.job_id, "key": key, "kind": kind, "params": params or {},
+                                "state": "queued", "created_at": now, "progress": {}, "cancel_requested": False,
+                                "owner": self.owner, "heartbeat": now})
             self._local[local.job_id] = local
             self._queues.setdefault(key, deque()).append(local)
             if key not in self._workers:
@@ -238,23 +198,14 @@ class JobManager:
         return self.get(local.job_id)
 
     def get(self, job_id: str) -> Job:
-        rows = self._sql(f"SELECT {_COLUMNS} FROM jobs WHERE id=?", (job_id,))
-        if not rows:
+        row = self._table.get(job_id)
+        if row is None:
             raise JobNotFound(job_id)
-        return _row_job(rows[0])
+        return _row_job(row)
 
     def list_jobs(self, *, key: str | None = None, state: str | None = None) -> list[Job]:
         """Jobs, newest first."""
-        where, params = [], []
-        if key is not None:
-            where.append("key=?")
-            params.append(key)
-        if state is not None:
-            where.append("state=?")
-            params.append(state)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._sql(f"SELECT {_COLUMNS} FROM jobs {clause} ORDER BY created_at DESC, rowid DESC", tuple(params))
-        return [_row_job(r) for r in rows]
+        return [_row_job(r) for r in self._table.select(key=key, states=None if state is None else (state,))]
 
     def active(self, key: str) -> list[Job]:
         """Queued and running jobs of ``key`` (in any process)."""
@@ -265,7 +216,7 @@ class JobManager:
         check. A finished job is left as it is. Idempotent."""
         self.get(job_id)  # 404 first
         now = time.time()
-        self._update(job_id, ("queued", "running"), cancel_requested=1)
+        self._update(job_id, ("queued", "running"), cancel_requested=True)
         if self._update(job_id, ("queued",), state="cancelled", finished_at=now):
             local = self._local.get(job_id)
             if local is not None:
@@ -306,8 +257,7 @@ class JobManager:
             self._update(local.job_id, ("queued", "running"), state="interrupted", finished_at=time.time(),
                          error=_interrupted(job.progress))
         if not any(t.is_alive() for t in workers):  # a job past the timeout still writes its end state
-            with self._db_lock:
-                self._db.close()
+            self._table.close()
 
     # -- internals --------------------------------------------------------------------------------
     def _drain(self, key: str) -> None:
@@ -358,7 +308,7 @@ class JobManager:
             local.progress_saved_at = now
             try:
                 self._update(local.job_id, progress=data, heartbeat=time.time())
-            except sqlite3.Error:  # the work's commits matter more than one progress line: keep going
+            except self._table.errors:  # the work's commits matter more than one progress line: keep going
                 log.exception("job %s: saving progress failed", local.job_id)
 
     def _finish(self, local: _Local, state: State, **changes: Any) -> None:
@@ -386,23 +336,19 @@ class JobManager:
                 if not mine:
                     continue
                 ids = [m.job_id for m in mine]
-                marks = ",".join("?" * len(ids))
-                asked = {r[0] for r in self._sql(f"SELECT id FROM jobs WHERE cancel_requested=1 AND id IN ({marks})",
-                                                 tuple(ids))}
+                asked = {r["id"] for r in self._table.select(ids=ids) if r["cancel_requested"]}
                 for m in mine:
                     if m.job_id in asked:
                         m.cancel.set()
                 if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                     last_beat = time.monotonic()
-                    self._sql(f"UPDATE jobs SET heartbeat=? WHERE id IN ({marks})", (time.time(), *ids))
-            except sqlite3.Error:
+                    self._table.touch(ids, time.time())
+            except self._table.errors:
                 log.exception("job watcher")
 
     def _prune(self) -> None:
         """Forget the oldest finished jobs beyond ``keep``."""
-        done = "','".join(sorted(FINISHED))
-        self._sql(f"DELETE FROM jobs WHERE state IN ('{done}') AND id NOT IN (SELECT id FROM jobs WHERE state IN "
-                  f"('{done}') ORDER BY finished_at DESC LIMIT ?)", (self._keep,))
+        self._table.prune(self._keep)
 
 
 def _interrupted(progress: dict[str, Any]) -> dict[str, Any]:

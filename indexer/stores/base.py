@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from indexer.chunking import Chunk
+from indexer.job_table import JobTable
 from indexer.search.filters import Filters
 
 
@@ -235,6 +236,11 @@ class StoreBackend(Protocol):
 
     def peek(self, name: str) -> tuple[StoreMeta, dict[str, int], int, int]:
         """(meta, sources by kind, chunks, size in bytes) without opening the collection for writing."""
+        ...
+
+    def job_table(self) -> JobTable:
+        """Where this deployment's folder jobs live (``indexer/job_table.py``): shared by every process
+        that shares this store."""
         ...
 
     def close(self) -> None: ...

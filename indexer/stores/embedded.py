@@ -26,6 +26,7 @@ import numpy as np
 
 from indexer.catalog import Catalog
 from indexer.errors import CatalogBehindIndex, CollectionNotFound, damaged_catalog
+from indexer.job_table import SqliteJobTable
 from indexer.search.filters import SQL_FUNCTIONS, Filters, filter_sql
 from indexer.search.rankings import keyword_query
 from indexer.stores.base import (
@@ -342,6 +343,11 @@ class EmbeddedBackend:
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / "collections"
+
+    def job_table(self) -> SqliteJobTable:
+        from indexer.jobs import jobs_file
+
+        return SqliteJobTable(jobs_file(self.data_dir))  # every process sharing the data folder
 
     def names(self) -> list[str]:
         if not self.root.is_dir():

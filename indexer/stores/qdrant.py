@@ -187,6 +187,11 @@ class QdrantBackend:
         store = QdrantStore(self, name)
         return store.meta, store.count_sources(), store.count_chunks(), 0
 
+    def job_table(self) -> Any:
+        from indexer.stores.qdrant_jobs import QdrantJobTable
+
+        return QdrantJobTable(self)  # every replica over this Qdrant
+
     def close(self) -> None:
         self.client.close()
 

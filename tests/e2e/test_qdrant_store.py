@@ -51,6 +51,10 @@ def test_index_query_and_http_unchanged_with_qdrant_local_mode(tmp_path, run_cli
             assert up.status_code == 200, up.text
             q = http.post("/collections/notes/query", json={"query": "volcanic stone", "mode": "hybrid"}).json()
             assert q["hits"][0]["id"] == "n1" and q["hits"][0]["metadata"] == {"topic": "geology"}
+            job = http.post("/collections/notes/index-folder", json={"path": str(root)}).json()
+            done = _until(lambda: (j := http.get(f"/jobs/{job['id']}").json())["state"] == "succeeded" and j)
+            assert done["report"]["files"]["added"] == len(TOPICS)
+            assert not (run_cli.data_dir / "jobs.sqlite3").exists()  # job state lives in the store, like collections
             snap = http.post("/collections/notes/snapshots")
             assert snap.status_code == 501 and "Qdrant" in snap.json()["error"]["message"]
 
@@ -102,10 +106,11 @@ def test_two_replicas_over_one_qdrant_server(tmp_path, run_cli):
     big.mkdir()
     for i in range(60):
         (big / f"f{i}.txt").write_text(" ".join(f"File {i} sentence {j} about rivers." for j in range(200)))
-    # Both replicas share the Qdrant server (collections) and the data folder (jobs.sqlite3: job state).
+    # The replicas share nothing but the Qdrant server: collections and job state live there (each has
+    # its own data folder, as replicas on two machines would).
     env = {"SEMSEARCH_STORE": "qdrant", "SEMSEARCH_QDRANT_URL": SERVER, "SEMSEARCH_ALLOWED_ROOTS": str(tmp_path)}
     with running_server(run_cli.data_dir, tmp_path, **env) as (a, _), \
-            running_server(run_cli.data_dir, tmp_path, **env) as (b, _), \
+            running_server(tmp_path / "data-b", tmp_path, **env) as (b, _), \
             httpx.Client(timeout=60) as http:
         try:
             assert http.post(f"{a}/collections", json={"name": name}).status_code == 201
