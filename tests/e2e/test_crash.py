@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from indexer.collection import Collection
 from tests.e2e.conftest import SEMSEARCH, as_json, cli_env
+from tests.indexer.test_sync import committed_chunks
 
 pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
 
@@ -32,17 +32,7 @@ def make_corpus(root: Path, n: int = 240) -> None:
 
 
 def chunk_count(data: Path) -> int:
-    db = data / "collections" / "default" / "catalog.sqlite3"
-    if not db.exists():
-        return 0
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
+    return committed_chunks(data / "collections" / "default" / "catalog.sqlite3")
 
 
 def run(data: Path, *args: str) -> dict:

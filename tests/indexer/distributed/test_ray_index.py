@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from typer.testing import CliRunner
 
 from indexer.collection import Collection, Limits
 from tests.e2e.conftest import SEMSEARCH, cli_env
-from tests.indexer.test_sync import one_line
+from tests.indexer.test_sync import committed_chunks, one_line
 
 CORPUS_DOCS = Path(__file__).resolve().parents[3] / "bench" / "corpus" / "docs"
 LIMITS = Limits(batch_chunks=8)  # small batches: a big file is committed in several partial pieces
@@ -124,17 +123,6 @@ def test_the_ray_path_gives_the_same_chunks_and_vectors_and_an_unchanged_rerun_e
         assert third.chunks_embedded == 1
         local.index_folder(root)
         assert contents(on_ray)[0] == contents(local)[0]
-
-
-def committed_chunks(db: Path) -> int:
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
 
 
 @pytest.mark.slow
