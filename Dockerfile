@@ -17,6 +17,8 @@
 #   TORCH_INDEX_URL  extra index holding CPU torch wheels; set it empty to use only PyPI and
 #                    /wheels (a find-links folder mounted at build time, used when present)
 #   PIP_EXTRA_ARGS   extra arguments for every pip install (e.g. "--index-url https://mirror/simple")
+#   EXTRAS           the optional dependency groups of pyproject.toml to install, space-separated
+#                    (default "qdrant"; "qdrant ray" for the image a Ray head and its workers run)
 #
 # Layers: torch (rarely changes) -> third-party deps from pyproject.toml -> the project's own
 # code, so editing app/ or indexer/ rebuilds only a small final layer.
@@ -31,6 +33,7 @@ FROM ${BASE} AS deps
 ARG TORCH_VERSION=2.13.0+cpu
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG PIP_EXTRA_ARGS=
+ARG EXTRAS=qdrant
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -58,8 +61,9 @@ RUN set -eux; \
 #    the qdrant extra, so one image serves either store (SEMSEARCH_STORE)
 COPY pyproject.toml /tmp/pyproject.toml
 RUN set -eux; \
-    python -c "import tomllib; p = tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']; \
-print('\n'.join(p['dependencies'] + p['optional-dependencies']['qdrant']))" \
+    EXTRAS="$EXTRAS" python -c "import os, tomllib; p = tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']; \
+extra = [r for e in os.environ['EXTRAS'].split() for r in p['optional-dependencies'][e]]; \
+print('\n'.join(p['dependencies'] + extra))" \
       > /tmp/requirements.txt; \
     cat /tmp/requirements.txt; \
     pip install \
