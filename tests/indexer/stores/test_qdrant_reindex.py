@@ -159,3 +159,11 @@ def test_the_embedded_store_says_what_to_do_instead(tmp_path, embedder):
     Collection.open(None, "notes", embedder, backend=b).close()
     with pytest.raises(NotSupported, match="Qdrant collection aliases.*Index into a new collection"):
         reindex_collection(None, "notes", Projected(embedder), backend=b)
+
+
+def test_cleaning_up_leftovers_spares_a_collection_whose_name_extends_this_one(qb, embedder, filled):
+    other = Collection.open(None, "notes__1", embedder, backend=qb)  # physical: semsearch_notes__1__<created>
+    other.upsert_documents(DOCS[:1])
+    reindex_collection(None, "notes", Projected(embedder), backend=qb)
+    assert read_info(None, "notes__1", backend=qb).documents == 1
+    other.close()
