@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -60,10 +62,10 @@ class _StderrProgress:
             sys.stderr.flush()
 
 
-def _index_once(coll: Any, path: Path, as_json: bool, pool: Any = None) -> Any:
+def _index_once(coll: Any, path: Path, as_json: bool, pool: Any = None, cancel: threading.Event | None = None) -> Any:
     def index_folder(path: Path, progress: Any) -> Any:
         if pool is None:
-            return coll.index_folder(path, progress=progress)
+            return coll.index_folder(path, progress=progress, cancel=cancel)
         from indexer.distributed.ray_index import index_folder as on_ray
 
         return on_ray(coll, path, pool, progress=progress)
@@ -149,12 +151,26 @@ def _index_and_watch(coll: Any, path: Path, watch: bool, as_json: bool, pool: An
         return
     from watchfiles import watch as watch_changes
 
+    # Ctrl-C sets an event instead of raising KeyboardInterrupt wherever the main thread happens to be
+    # (inside a commit, a lock or the model): the watcher stops, a round under way ends at its next
+    # check with what it committed kept, and the collection closes normally. A second Ctrl-C forces it.
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     err.print(f"watching {path} for changes (Ctrl-C to stop)")
     try:
-        for _changes in watch_changes(path, rust_timeout=0, yield_on_timeout=False):
-            _print_report(coll.index_folder(path), as_json)
-    except KeyboardInterrupt:
-        err.print("stopped watching")
+        for _changes in watch_changes(path, rust_timeout=0, yield_on_timeout=False, stop_event=stop):
+            _print_report(_index_once(coll, path, as_json, cancel=stop), as_json)  # with progress, like the first
+            if stop.is_set():
+                break
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    err.print("stopped watching")
 
 
 @app.command()

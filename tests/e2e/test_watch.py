@@ -59,3 +59,40 @@ def test_watch_follows_edits_and_deletions_until_ctrl_c(tmp_path):
             if proc.poll() is None:
                 proc.kill()
     assert proc.returncode == 0
+
+
+def test_ctrl_c_during_a_round_stops_it_cleanly(tmp_path):
+    """Ctrl-C while a round is indexing: the round stops at its next check, what it committed stays,
+    the collection closes normally (exit 0), and the next run finishes the rest."""
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "a.md").write_text("Tomatoes need full sun and regular watering.")
+    env = cli_env(tmp_path / "data", SEMSEARCH_BATCH_CHUNKS="8")
+    proc = subprocess.Popen([*SEMSEARCH, "index", str(root), "--watch", "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out: queue.Queue[dict] = queue.Queue()
+    err: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [out.put(json.loads(line)) for line in proc.stdout], daemon=True).start()
+    threading.Thread(target=lambda: [err.put(line) for line in proc.stderr], daemon=True).start()
+    try:
+        assert out.get(timeout=180)["files"]["added"] == 1
+        for i in range(300):
+            (root / f"f{i:03}.md").write_text(f"Note {i}: basil, tomatoes and peppers share a bed. " * 30)
+        deadline = time.monotonic() + 120
+        while "indexing: " not in (line := err.get(timeout=120)) or "/1 files" in line:
+            assert time.monotonic() < deadline, "the second round never started"
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    rest = []
+    while not err.empty():
+        rest.append(err.get())
+    assert "stopped watching" in "".join(rest) and "Traceback" not in "".join(rest)
+    again = subprocess.run([*SEMSEARCH, "index", str(root), "--json"], env=env, capture_output=True, text=True,
+                           timeout=300)
+    report = json.loads(again.stdout)
+    assert report["files"]["added"] + report["files"]["resumed"] + report["files"]["unchanged"] == 301
+    assert report["chunks"]["total"] >= 301
