@@ -6,7 +6,8 @@ vectors: kind, key, hashes, metadata, a document's text) and one meta point (mod
 write sequence). Payload indexes: type, sid, gen, kind, key, ext, modified, and each metadata key
 (``meta.<key>``) the first time it is written. The semsearch name is an alias of the physical
 collection (``semsearch_<name>`` -> ``semsearch_<name>__<created>``), so a re-index can fill a new
-physical collection and swap the alias in one call without downtime (:meth:`QdrantBackend.swap`).
+physical collection and swap the alias in one call without downtime (:meth:`QdrantBackend.swap`,
+used by ``qdrant_reindex.py``).
 
 Consistency (Qdrant has no multi-point transactions): a write never shows half a source. Each
 version of a source has a generation number ``gen``; a chunk is visible only while its ``gen`` is its
@@ -206,7 +207,7 @@ class QdrantStore:
         self.name = name
         backend.physical(name)  # CollectionNotFound if there is no such collection
         # Every call names the alias, never the physical collection: a re-index that swaps the alias
-        # moves every reader and writer of every process at once (see indexer/reindex.py).
+        # moves every reader and writer of every process at once (see qdrant_reindex.py).
         self.alias = PREFIX + name
         m = self._meta_payload()
         self.meta = StoreMeta(m["model"], int(m["dimension"]), m.get("index_type", "flat"), float(m["created"]))
