@@ -67,9 +67,6 @@ class Client:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._opener = _opener(proxies)
 
-    def close(self) -> None:
-        """Nothing to release: each request opens and closes its own connection."""
-
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         headers = dict(self._headers)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from indexer.collection import Collection
 from tests.e2e.conftest import SEMSEARCH, as_json, cli_env
-from tests.indexer.test_sync import committed_chunks
+from tests.indexer.test_sync import committed_chunks, wait_for_chunks
 
 pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
 
@@ -31,8 +30,12 @@ def make_corpus(root: Path, n: int = 240) -> None:
         p.write_text(f"Document {i}. " + " ".join(sentences))
 
 
+def catalog_db(data: Path) -> Path:
+    return data / "collections" / "default" / "catalog.sqlite3"
+
+
 def chunk_count(data: Path) -> int:
-    return committed_chunks(data / "collections" / "default" / "catalog.sqlite3")
+    return committed_chunks(catalog_db(data))
 
 
 def run(data: Path, *args: str) -> dict:
@@ -65,11 +68,8 @@ def test_sigkill_during_indexing_converges_to_a_clean_run(tmp_path, embedder):
         proc = subprocess.Popen([*SEMSEARCH, "index", str(root), "--json"],
                                 env=cli_env(crashed, SEMSEARCH_BATCH_CHUNKS="8"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 300
         target = seen + max(8, (total - seen) // 3)
-        while proc.poll() is None and time.monotonic() < deadline and chunk_count(crashed) < target:
-            time.sleep(0.02)
-        if proc.poll() is None:
+        if wait_for_chunks(proc, catalog_db(crashed), target, timeout=300, poll=0.02):
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()

@@ -170,6 +170,15 @@ def committed_chunks(db: Path) -> int:
         return 0
 
 
+def wait_for_chunks(proc: subprocess.Popen, db: Path, n: int, timeout: float, poll: float = 0.05) -> bool:
+    """Wait until the catalog ``db`` holds ``n`` committed chunks (the moment to SIGKILL ``proc``), ``proc``
+    ends, or ``timeout`` seconds pass; True if ``proc`` still runs."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline and committed_chunks(db) < n:
+        time.sleep(poll)
+    return proc.poll() is None
+
+
 def test_sigkill_mid_file_keeps_committed_batches_and_resumes_without_reembedding(tmp_path, embedder, monkeypatch):
     root = tmp_path / "big"
     root.mkdir()
@@ -180,10 +189,7 @@ def test_sigkill_mid_file_keeps_committed_batches_and_resumes_without_reembeddin
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(data), str(root)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     db = data / "collections" / "kill" / "catalog.sqlite3"
-    deadline = time.monotonic() + 600
-    while proc.poll() is None and time.monotonic() < deadline and committed_chunks(db) < 8:
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+    assert wait_for_chunks(proc, db, 8, timeout=600), proc.stderr.read().decode() if proc.stderr else ""
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     with Collection.open(data, "kill", embedder, limits=Limits(batch_chunks=4)) as c:

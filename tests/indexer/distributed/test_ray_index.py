@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from indexer.collection import Collection, Limits
 from tests.e2e.conftest import SEMSEARCH, cli_env
-from tests.indexer.test_sync import committed_chunks, one_line
+from tests.indexer.test_sync import committed_chunks, one_line, wait_for_chunks
 
 CORPUS_DOCS = Path(__file__).resolve().parents[3] / "bench" / "corpus" / "docs"
 LIMITS = Limits(batch_chunks=8)  # small batches: a big file is committed in several partial pieces
@@ -142,10 +142,8 @@ def test_a_ray_run_killed_midway_resumes_and_converges_to_a_clean_run(tmp_path, 
     proc = subprocess.Popen([*SEMSEARCH, "index", str(root), "--ray-address", address, "--json"],
                             env=cli_env(data, SEMSEARCH_BATCH_CHUNKS="8", SEMSEARCH_RAY_ACTORS="2"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while proc.poll() is None and time.monotonic() < deadline and committed_chunks(db) < 24:
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "the run ended before the kill"
+    assert wait_for_chunks(proc, db, 24, timeout=300), \
+        proc.stderr.read().decode() if proc.stderr else "the run ended before the kill"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stderr.close()
