@@ -51,7 +51,7 @@ def openapi() -> dict[str, Any]:
     from app.settings import Settings
 
     with no_environment():
-        return create_app(Settings(_env_file=None)).openapi()  # type: ignore[call-arg]
+        return create_app(Settings(_env_file=None)).openapi()
 
 
 def type_of(schema: dict[str, Any]) -> str:
@@ -112,8 +112,9 @@ def api_reference() -> str:
                 out += ["", f"Body ({media}): {type_of(content.get('schema', {}))}"]
             answers = []
             for status, response in op.get("responses", {}).items():
-                content = response.get("content", {})
-                schema = next(iter(content.values()), {}).get("schema") if content else None
+                media_types: dict[str, Any] = response.get("content", {})
+                first: dict[str, Any] = next(iter(media_types.values()), {})
+                schema = first.get("schema")
                 if status.startswith("2"):
                     answers.append(f"{status} " + (type_of(schema) if schema else cell(response.get("description"))))
             errors = [s for s in op.get("responses", {}) if not s.startswith("2")]
