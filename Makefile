@@ -9,7 +9,7 @@ PIP := $(BIN)/python -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install install-test run test test-scifact test-qdrant lint typecheck pytest bench eval eval-precision clean
+.PHONY: help install install-test run test test-scifact test-qdrant lint typecheck pytest bench eval eval-precision docs clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,7 +42,7 @@ run: install  ## start the API and web page on SEMSEARCH_HOST:SEMSEARCH_PORT (de
 	$(BIN)/semsearch serve
 
 lint: install-test  ## ruff
-	$(BIN)/ruff check app indexer bench tests benchmarks
+	$(BIN)/ruff check app indexer bench tests benchmarks docs
 
 typecheck: install-test  ## mypy
 	$(BIN)/mypy
@@ -63,6 +63,9 @@ test-qdrant: install-test  ## the store contract suite and the replica test agai
 
 bench: install  ## performance benchmark against plain sentence-transformers + FAISS
 	$(BIN)/semsearch bench
+
+docs: install  ## rewrite the generated parts of docs/ (API, CLI, settings) from the code
+	$(BIN)/python docs/generate.py
 
 clean:  ## remove the virtual environment and caches (not ./data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

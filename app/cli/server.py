@@ -61,12 +61,13 @@ def server_log_config() -> dict[str, Any]:
 @app.command()
 @command
 def bench(
-    corpus: Path = typer.Option(None, "--corpus", help="BEIR folder or any folder of documents (default: SciFact)"),
+    corpus: Path = typer.Option(None, "--corpus",
+                                help="BEIR folder or any folder of documents (default: the shipped corpus)"),
     repeats: int = typer.Option(None, "--repeats", min=1, help="Repeats per figure (default 3; 2 with --quick)"),
     quick: bool = typer.Option(False, "--quick", help="Small sizes: a smoke test in about two minutes"),
     section: list[str] = typer.Option([], "--section", help="embed | query | http | index | hnsw (repeatable)"),
     files: int = typer.Option(None, "--files", min=4, help="Small files for the re-index/memory figures (10000)"),
-    hnsw_1m: bool = typer.Option(False, "--hnsw-1m", help="Also HNSW recall at 1M vectors (slow: ~25 min build here)"),
+    hnsw_1m: bool = typer.Option(False, "--hnsw-1m", help="Also HNSW recall at 1M vectors (slow: ~25 min build)"),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Benchmark against plain sentence-transformers + FAISS (A/B alternating in one run)."""
