@@ -77,7 +77,7 @@ def bench(
         fail(f"--section must be one of {', '.join(SECTIONS)}, not {', '.join(bad)}")
     cfg = BenchConfig.make(quick=quick, hnsw_1m=hnsw_1m, corpus=corpus, repeats=repeats, reindex_files=files,
                            sections=tuple(dict.fromkeys(section)) or None)
-    model = common.embedder("sentence-transformers")
+    model = common.service("sentence-transformers").embedder
     try:
         result = run_bench(cfg, model, progress=lambda msg: err.print(f"[dim]bench: {escape(msg)}[/dim]"))
     except (FileNotFoundError, RuntimeError) as e:
