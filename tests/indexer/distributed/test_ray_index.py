@@ -21,7 +21,7 @@ from indexer.collection import Collection, Limits
 from tests.e2e.conftest import SEMSEARCH, cli_env
 from tests.indexer.test_sync import committed_chunks, one_line, wait_for_chunks
 
-CORPUS_DOCS = Path(__file__).resolve().parents[3] / "bench" / "corpus" / "docs"
+CORPUS_DOCS = Path(__file__).resolve().parents[3] / "tests" / "corpus" / "docs"
 LIMITS = Limits(batch_chunks=8)  # small batches: a big file is committed in several partial pieces
 MBOX = """From alice@example.org Mon Jan  1 00:00:00 2024
 From: alice@example.org
