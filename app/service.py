@@ -262,6 +262,23 @@ class Service:
         """Re-embed every chunk of ``name`` with the served model (the CLI's ``collections reindex``)."""
         return reindex_collection(None, name, self.embedder, backend=self.backend, progress=progress)
 
+    def submit_index_folder(self, name: str, folder: Path, *, create: bool, recheck: Callable[[], object]) -> Any:
+        """Index ``folder`` into ``name`` as a background job (the jobs' ``Job``); ``recheck`` runs when the
+        job starts (the HTTP app checks its allowed roots again). The collection opens (or is created)
+        now, so a missing one or another model fails the request, not the job."""
+        if self.jobs is None:
+            raise RuntimeError("the service's jobs are not started (Service.start)")
+        with self.collections.lease(name, create=create):
+            pass
+
+        def work(progress: Any, cancel: Any) -> Any:
+            progress({"phase": "starting"})
+            recheck()
+            with self.collections.lease(name) as coll:
+                return coll.index_folder(folder, progress=progress, cancel=cancel)
+
+        return self.jobs.submit(name, work, kind="index_folder", params={"path": str(folder)})
+
     def index_folder(self, name: str | None, folder: Path, *, create: bool = True, **kw: Any) -> IndexReport:
         """Index ``folder`` into collection ``name`` (files added, updated and removed to match it)."""
         with self.open_collection(name, create=create) as coll:
