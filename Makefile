@@ -42,7 +42,7 @@ run: install  ## start the API and web page on SEMSEARCH_HOST:SEMSEARCH_PORT (de
 	$(BIN)/semsearch serve
 
 lint: install-test  ## ruff
-	$(BIN)/ruff check app indexer bench tests benchmarks docs
+	$(BIN)/ruff check app indexer tests benchmarks docs
 
 typecheck: install-test  ## mypy
 	$(BIN)/mypy

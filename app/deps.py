@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from app.metrics import Metrics
 from app.registry import CollectionRegistry
 from app.search_lanes import SearchLanes
+from app.service import Service
 from app.settings import Settings
 from indexer.embedding import Embedder
 from indexer.jobs import JobManager
@@ -38,6 +39,13 @@ async def get_collections(request: Request) -> CollectionRegistry:
     return registry
 
 
+async def get_service(request: Request) -> Service:
+    service = getattr(request.app.state, "service", None)
+    if service is None:
+        raise HTTPException(503, "The service is still starting; try again in a moment.")
+    return service
+
+
 async def get_search_lanes(request: Request) -> SearchLanes:
     lanes = getattr(request.app.state, "search_lanes", None)
     if lanes is None:
@@ -56,6 +64,7 @@ async def get_metrics(request: Request) -> Metrics:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 CollectionsDep = Annotated[CollectionRegistry, Depends(get_collections)]
+ServiceDep = Annotated[Service, Depends(get_service)]
 SearchLanesDep = Annotated[SearchLanes, Depends(get_search_lanes)]
 JobsDep = Annotated[JobManager, Depends(get_jobs)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

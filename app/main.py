@@ -5,14 +5,13 @@ Run it with ``semsearch serve`` (or ``uvicorn app.main:create_app --factory``).
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import FileResponse
@@ -26,16 +25,14 @@ from app.backpressure import InflightQueryLimit
 from app.deps import require_api_key
 from app.docs_pages import install_docs
 from app.errors import CatchAllMiddleware, install_error_handlers
-from app.metrics import MeteredEmbedder, Metrics, MetricsMiddleware
+from app.metrics import Metrics, MetricsMiddleware
 from app.middleware import AuthMiddleware, BodyLimitMiddleware
-from app.registry import CollectionRegistry
 from app.routes import collections, compare, documents, embed, explain, health, jobs, query, snapshots, texts
 from app.routes import map as map_routes
 from app.schemas import build_models
-from app.search_lanes import SearchLanes
-from app.settings import InvalidSettings, Settings, model_cache_dir
-from indexer.embedding import Embedder, cpu_count, load_embedder
-from indexer.jobs import JobManager
+from app.service import Service
+from app.settings import InvalidSettings, Settings
+from indexer.embedding import Embedder
 from indexer.projection import ProjectionCache
 from indexer.walk import PinnedRoot
 
@@ -74,39 +71,31 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        model = embedder
-        if model is None:
-            log.info("loading model %s (%s)", settings.model, settings.backend)
-            model = await run_in_threadpool(load_embedder, settings.model, backend=settings.backend,
-                                            precision=settings.precision, engine=settings.engine,
-                                            model_cache=model_cache_dir(settings.model_cache))
-        metered = cast(Embedder, MeteredEmbedder(model, metrics))
-        registry = CollectionRegistry(settings, metered)
-        lanes = SearchLanes(functools.partial(query.run_query_group, registry), lanes=cpu_count())
-        lanes.start()
-        job_manager = await run_in_threadpool(lambda: JobManager(registry.backend.job_table()))  # shared like the store
+        # The one front door (app/service.py): the model, the store, the collections, the lanes, the jobs.
+        service = await run_in_threadpool(Service.from_settings, settings, embedder=embedder, metrics=metrics)
+        model = await run_in_threadpool(lambda: service.embedder)  # loads it now, unless given
+        await run_in_threadpool(service.start)
         warmed_up = threading.Event()
-        app.state.embedder, app.state.collections, app.state.jobs = metered, registry, job_manager
-        app.state.search_lanes = lanes
+        app.state.service = service
+        app.state.embedder, app.state.collections, app.state.jobs = model, service.collections, service.jobs
+        app.state.search_lanes = service.lanes
         app.state.warmed_up = warmed_up
 
         def warm_up() -> None:
             try:
-                registry.warm_up()
+                service.warm_up()
             finally:
                 warmed_up.set()
 
         warm = threading.Thread(target=warm_up, name="warm-up", daemon=True)
         warm.start()
-        log.info("ready: model %s (%d dimensions), data in %s", model.name, model.dimension, settings.data_dir)
         try:
             yield
         finally:
-            await run_in_threadpool(lanes.close)
-            await run_in_threadpool(job_manager.shutdown)
-            await run_in_threadpool(warm.join, 60)  # don't let it open a collection after close_all
-            await run_in_threadpool(registry.close_all)
-            app.state.embedder = app.state.collections = app.state.search_lanes = None
+            await run_in_threadpool(service.stop)  # the lanes, then the jobs
+            await run_in_threadpool(warm.join, 60)  # don't let it open a collection after close
+            await run_in_threadpool(service.close)
+            app.state.embedder = app.state.collections = app.state.search_lanes = app.state.service = None
 
     app = FastAPI(title="semsearch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)

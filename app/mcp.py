@@ -8,8 +8,8 @@ against the advertised output schema, plus a short text for the model to read.
 
 Transports: ``semsearch mcp`` serves stdio (:func:`run_stdio`); ``semsearch serve`` serves the same
 tools over streamable HTTP at ``/mcp`` of the API app (:func:`mount`), behind the app's API-key
-check. The tools call the library through the shared :class:`CollectionRegistry` and search lanes
-(the app's under ``serve``, a process-local pair under stdio), never HTTP.
+check. The tools call the shared :class:`app.service.Service` (the app's under ``serve``, a
+process-local one under stdio), never HTTP.
 
 No ``from __future__ import annotations`` here: the tools' parameter types carry this server's
 limits (``le=settings.max_k``), so they must be evaluated where the tools are defined.
@@ -41,7 +41,6 @@ from app.mcp_state import (
     validated,
     validation_message,
 )
-from app.routes.query import search_request
 from app.schemas import (
     ApiModels,
     CollectionInfo,
@@ -50,13 +49,12 @@ from app.schemas import (
     CompareResponse,
     QueryRequest,
     QueryResponse,
-    RankedCandidate,
 )
 from app.search_lanes import LanesClosed
+from app.service import query_request
 from app.settings import Settings
 from indexer.passages import read_passage
 from indexer.search import Filters
-from indexer.similarity import rank_candidates, similarity_matrix
 
 PATH = "/mcp"
 MAX_FETCH_CHARS = 20_000
@@ -123,7 +121,7 @@ class _Server(MCPServer):
     async def list_resources(self) -> list[MCPResource]:
         fixed = await super().list_resources()
         try:
-            infos = await anyio.to_thread.run_sync(lambda: self._state.registry().infos())
+            infos = await anyio.to_thread.run_sync(lambda: self._state.service().collections.infos())
         except ToolError:  # still starting: the fixed list only
             return fixed
         return fixed + [MCPResource(uri=f"{URI}/{i.name}", name=i.name, title=f"Collection {i.name}",
@@ -144,7 +142,8 @@ def build_server(state: McpState) -> MCPServer:
     def list_collections() -> Annotated[CallToolResult, CollectionList]:
         """The indexed collections with their file, document and chunk counts, model and size."""
         with tool_errors():
-            body = CollectionList(collections=[CollectionInfo(**i.to_dict()) for i in state.registry().infos()])
+            infos = state.service().collections.infos()
+            body = CollectionList(collections=[CollectionInfo(**i.to_dict()) for i in infos])
         text = "\n".join(map(_collection_line, body.collections)) or f"No collections in {s.data_dir}."
         return _result(body, text)
 
@@ -174,13 +173,13 @@ def build_server(state: McpState) -> MCPServer:
         name = collection or s.default_collection
         f = body.filters
         with tool_errors():
-            query_, opts = search_request(
+            query_, opts = query_request(
                 s, query=body.query, like=None, k=body.k, offset=body.offset, mode=body.mode, explain=False,
                 filters=Filters(path_glob=f.path_glob, ext=f.ext, metadata=dict(f.metadata),
                                 modified_after=f.timestamp()))
-            lanes = await anyio.to_thread.run_sync(state.lanes)  # stdio: may wait for the model
+            service = await anyio.to_thread.run_sync(state.service)  # stdio: may wait for the model
             try:
-                raw = await lanes.submit((name, opts), query_)  # the HTTP route's exact JSON text
+                raw = await service.submit_query(name, query_, opts)  # the HTTP route's exact JSON text
             except LanesClosed as e:
                 raise ToolError(str(e)) from e
         r = TypeAdapter(QueryResponse).validate_json(raw)
@@ -204,7 +203,7 @@ def build_server(state: McpState) -> MCPServer:
         """Read the indexed text of a file or document around a hit (a bounded window); page on by fetching
         again with start set to the previous end."""
         name = collection or s.default_collection
-        with tool_errors(), state.registry().lease(name) as coll:
+        with tool_errors(), state.service().collections.lease(name) as coll:
             p = read_passage(coll, id, kind=kind, start=start, end=end, context=context, max_chars=max_chars)
         body = PassageOut(collection=name, **p.to_dict())
         more = f"; more from {p.end}" if p.end < p.total_chars else ""
@@ -224,33 +223,30 @@ def build_server(state: McpState) -> MCPServer:
         body = validated(models.compare, {"texts": texts, "query": query, "candidates": candidates})
         assert isinstance(body, CompareRequest)
         with tool_errors():
-            embedder = state.registry().embedder
+            service = state.service()
             if body.texts is not None:
-                m = similarity_matrix(embedder, body.texts)
-                pair = float(m[0, 1]) if len(body.texts) == 2 else None
-                r = CompareResponse(model=embedder.name, matrix=m.tolist(), similarity=pair)
+                r = service.compare(body.texts)
+                pair, matrix = r.similarity, r.matrix or []
                 text = (f"cosine similarity {pair:.4f}" if pair is not None else
-                        "\n".join(" ".join(f"{x:.3f}" for x in row) for row in m.tolist()))
+                        "\n".join(" ".join(f"{x:.3f}" for x in row) for row in matrix))
             else:
                 assert body.query is not None and body.candidates is not None  # the model checked one form
-                ranked = [RankedCandidate(index=i, text=body.candidates[i], score=sc)
-                          for i, sc in rank_candidates(embedder, body.query, body.candidates)]
-                r = CompareResponse(model=embedder.name, ranked=ranked)
-                text = "\n".join(f"{c.score:.4f} [{c.index}] {c.text[:200]}" for c in ranked)
+                r = service.rank(body.query, body.candidates)
+                text = "\n".join(f"{c.score:.4f} [{c.index}] {c.text[:200]}" for c in r.ranked or [])
         return _result(r, text, exclude_none=True)
 
     @server.resource(URI, name="collections", title="Collections", mime_type="application/json",
                      description="Every collection with its counts, model and size (JSON, as GET /collections)")
     def collections_resource() -> str:
         with resource_errors():
-            infos = state.registry().infos()
+            infos = state.service().collections.infos()
         return CollectionList(collections=[CollectionInfo(**i.to_dict()) for i in infos]).model_dump_json()
 
     @server.resource(URI + "/{name}", name="collection", title="One collection", mime_type="application/json",
                      description="A collection's counts, model, dimension and size (JSON, as GET /collections/NAME)")
     def collection_resource(name: str) -> str:
         with resource_errors():
-            info = state.registry().info(name)
+            info = state.service().collections.info(name)
         return TypeAdapter(CollectionInfo).dump_json(CollectionInfo(**info.to_dict())).decode()
 
     return server

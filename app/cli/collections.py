@@ -44,9 +44,7 @@ def _list() -> None:
     if client is not None:
         body = client.list_collections()
     else:
-        from indexer.collection import scan_collections
-
-        found, why = scan_collections(None, backend=common.store_backend())
+        found, why = common.service().scan()
         body = {"collections": [i.to_dict() for i in found], "damaged": list(why)}  # GET /collections' body
     if state.as_json:
         print_json(body)
@@ -77,9 +75,7 @@ def info(name: str = NAME_ARG) -> None:
     if client is not None:
         body = client.collection_info(name)
     else:
-        from indexer.collection import read_info
-
-        body = read_info(None, name, backend=common.store_backend()).to_dict()
+        body = common.service().read_info(name).to_dict()
     _print_info(body)
 
 
@@ -95,13 +91,7 @@ def create(
     if client is not None:
         body = client.create_collection(name, index_type=index_type)
     else:
-        from indexer.collection import Collection, validate_name
-
-        s = state.settings
-        validate_name(name)  # before loading the model
-        with Collection.create(None, name, common.embedder(), index_type=index_type or s.index_type,
-                               limits=s.limits(), backend=common.store_backend()) as coll:
-            body = coll.info().to_dict()
+        body = common.service().create_and_close(name, index_type=index_type).to_dict()
     _print_info(body, created=True)
 
 
@@ -120,9 +110,7 @@ def delete(
     if client is not None:
         client.delete_collection(name)
     else:
-        from indexer.collection import delete_collection
-
-        delete_collection(None, name, backend=common.store_backend())
+        common.service().drop_collection(name)
     if state.as_json:
         print_json({"deleted": name})
     else:
@@ -147,11 +135,10 @@ def _describe_for_delete(client: Any, name: str) -> str:
             body = client.collection_info(name)
             return f"{body['files']} files, {body['documents']} documents, {body['chunks']} chunks"
         return "damaged: its catalog cannot be read"
-    from indexer.collection import read_info
     from indexer.errors import CorruptCollection
 
     try:
-        i = read_info(None, name, backend=common.store_backend())
+        i = common.service().read_info(name)
     except CorruptCollection as e:
         return f"damaged: {e.message}"
     return f"{i.files} files, {i.documents} documents, {i.chunks} chunks"
@@ -177,10 +164,8 @@ def reindex(
     """Re-embed a collection with the configured model (SEMSEARCH_MODEL) and swap it in while searches
     go on (Qdrant store; writes wait until it ends). Runs here, not on a server: a server keeps the
     model it started with."""
-    from indexer.collection import read_info, reindex_collection
-
     s = state.settings
-    before = read_info(None, name, backend=common.store_backend())  # a missing collection fails before the model loads
+    before = common.service().read_info(name)  # a missing collection fails before the model loads
     if not yes:
         _confirm(f"Re-index collection {name!r} ({before.chunks} chunks, {before.model}) with {s.model}?",
                  f"re-indexing collection {name!r}", "not re-indexed")
@@ -189,7 +174,7 @@ def reindex(
         if not state.as_json:
             err.print(f"\rcopying: {p['sources_done']}/{p['sources_total']} sources", end="", markup=False)
 
-    report = reindex_collection(None, name, common.embedder(), backend=common.store_backend(), progress=tell)
+    report = common.service().reindex(name, progress=tell)
     if state.as_json:
         print_json(report.to_dict())
         return

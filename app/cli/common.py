@@ -29,6 +29,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from app.client import Client
+    from app.service import Service
     from app.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -59,7 +60,7 @@ class _State:
     settings_: Settings | None = None
     client_: Client | None = field(default=None, repr=False)
     client_resolved: bool = False
-    store_: Any = field(default=None, repr=False)  # the store backend (SEMSEARCH_STORE), opened on first use
+    service_: Service | None = field(default=None, repr=False)  # the front door, built on first use
 
     @property
     def settings(self) -> Settings:
@@ -241,28 +242,15 @@ def remote(local: str = "loading the model") -> Client | None:
     return state.client_
 
 
-def embedder(backend: str | None = None) -> Any:
-    from app.settings import model_cache_dir
-    from indexer.embedding import load_embedder
+def service(backend: str | None = None) -> Service:
+    """The front door (``app.service``) for this command, built once: the store opens on first use
+    and the model on first need, so commands that only read the store never load it. ``backend``
+    (``--backend``) runs the model on another backend than SEMSEARCH_BACKEND."""
+    from app.service import Service
 
     s = state.settings
-    return load_embedder(s.model, backend=backend or s.backend, precision=s.precision, engine=s.engine,
-                         model_cache=model_cache_dir(s.model_cache))
-
-
-def open_collection(name: str | None, *, create: bool, backend: str | None = None) -> Any:
-    from indexer.collection import Collection, read_info
-
-    s = state.settings
-    name = name or s.default_collection
-    if not create:
-        read_info(None, name, backend=store_backend())  # fail fast, before loading the model, if it does not exist
-    return Collection.open(None, name, embedder(backend), create=create, backend=store_backend(),
-                           index_type=s.index_type, limits=s.limits())
-
-
-def store_backend() -> Any:
-    """Where collections live (SEMSEARCH_STORE), opened once per command."""
-    if state.store_ is None:
-        state.store_ = state.settings.store_backend()
-    return state.store_
+    if backend is not None and backend != s.backend:
+        return Service.from_settings(s.model_copy(update={"backend": backend}))
+    if state.service_ is None:
+        state.service_ = Service.from_settings(s)
+    return state.service_

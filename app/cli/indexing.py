@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from app.cli import common
-from app.cli.common import COLLECTION_OPT, JSON_OPT, app, command, err, fail, open_collection, out, print_json, state
+from app.cli.common import COLLECTION_OPT, JSON_OPT, app, command, err, fail, out, print_json, state
 
 
 def _print_report(report: Any, as_json: bool) -> None:
@@ -116,7 +116,7 @@ def index(
         fail(f"{path} is not a folder")
     if not (ray or ray_address):
         _loading_model()
-        with open_collection(collection, create=True) as coll:
+        with common.service().open_collection(collection, create=True) as coll:
             _index_and_watch(coll, path, watch, as_json)
         return
     from indexer.distributed import ray_index
@@ -136,7 +136,7 @@ def index(
                                    model_cache=str(cache) if cache else None)
         pool = ray_index.RayPool(spec, s.limits(), actors=ray_actors or s.ray_actors, cpus=s.ray_cpus_per_actor)
         _loading_model()  # here too (the collection checks its model): side by side with the actors' loads
-        with open_collection(collection, create=True) as coll:
+        with common.service().open_collection(collection, create=True) as coll:
             err.print(f"waiting for {len(pool)} Ray actors to load the model ...", highlight=False)
             pool.wait_ready()
             _index_and_watch(coll, path, watch, as_json, pool)
@@ -181,7 +181,7 @@ def remove(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Drop a file's chunks from a collection."""
-    with open_collection(collection, create=False) as coll:
+    with common.service().open_collection(collection, create=False) as coll:
         n = coll.remove_path(path)
     if n == 0:  # the same exit code with and without --json: nothing matched, nothing changed
         fail(f"{path} is not in collection {collection or state.settings.default_collection!r}")
@@ -209,7 +209,7 @@ def eval_(
     modes = tuple(dict.fromkeys(mode)) or EVAL_MODES
     s = state.settings
     _loading_model()
-    embedder = common.embedder()
+    embedder = common.service().embedder
     last: dict[str, Any] = {"stage": "", "at": 0.0}
 
     def tell(stage: str, done: int, total: int) -> None:  # on stderr, also with --json (stdout is the result)

@@ -1,8 +1,8 @@
 """``semsearch query``: search a collection, through a running server or in this process.
 
 Either way the request is the HTTP API's POST body and ``--json`` prints its response body: without a
-server the same library calls the route makes (``app.routes.query.search_request``, then the
-collection's ``search_batch`` and ``indexer.search.search_response``) answer it here.
+server the service answers it here with the same check and the same serializer the route uses
+(``Service.query_request``, then ``Service.query``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from app.cli.common import COLLECTION_OPT, JSON_OPT, app, command, fail, open_collection, out, remote, state
+from app.cli import common
+from app.cli.common import COLLECTION_OPT, JSON_OPT, app, command, fail, out, remote, state
 
 
 def metadata_filter(pairs: list[str]) -> dict[str, Any]:
@@ -93,18 +94,16 @@ def query(
 
 def _search_here(name: str, r: dict[str, Any]) -> str:
     """What the server's query route answers, computed in this process (its JSON text)."""
-    from app.routes.query import search_request
-    from indexer.search import Filters, search_response
+    from indexer.search import Filters
 
+    service = common.service()
     f = r["filters"]
-    query_, opts = search_request(  # the library's rules, before the model loads
-        state.settings, query=r["query"], like=r["like"], k=r["k"], offset=r["offset"], mode=r["mode"],
+    query_, opts = service.query_request(  # the one check, before the model loads
+        query=r["query"], like=r["like"], k=r["k"], offset=r["offset"], mode=r["mode"],
         fusion=r["fusion"], min_similarity=r["min_similarity"], explain=r["explain"],
         filters=Filters(path_glob=f["path_glob"], ext=f["ext"], metadata=f["metadata"],
                         modified_after=f["modified_after"]))
-    with open_collection(name, create=False) as coll:
-        hits = coll.search_batch([query_], options=opts)[0]
-    return search_response(name, query_, opts, hits).to_json()
+    return service.query(name, query_, opts)
 
 
 def _print_hits(body: dict[str, Any], *, explain: bool) -> None:

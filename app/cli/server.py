@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,24 @@ def server_log_config() -> dict[str, Any]:
 
 
 
+def _bench_suite() -> Any:
+    """``benchmarks.suite`` from the source tree next to this ``app`` package.
+
+    The benchmark is not installed: the wheel holds only ``app`` and ``indexer``, never a generic
+    top-level name such as ``bench``. It measures this checkout against the plain pipeline, on the
+    corpus shipped in ``tests/corpus/``, so it runs from a clone (``make bench``, or an editable
+    install, where ``app`` is the clone's): the folder above ``app/`` is put on ``sys.path``."""
+    import importlib
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "benchmarks" / "suite" / "__init__.py").is_file():
+        fail(f"semsearch bench runs from a clone of the repository (its benchmarks/ folder is not installed; "
+             f"looked in {root})")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module("benchmarks.suite")
+
+
 @app.command()
 @command
 def bench(
@@ -71,16 +90,16 @@ def bench(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Benchmark against plain sentence-transformers + FAISS (A/B alternating in one run)."""
-    from bench import SECTIONS, BenchConfig, run_bench, table_rows
+    suite = _bench_suite()
 
-    bad = [s for s in section if s not in SECTIONS]
+    bad = [s for s in section if s not in suite.SECTIONS]
     if bad:
-        fail(f"--section must be one of {', '.join(SECTIONS)}, not {', '.join(bad)}")
-    cfg = BenchConfig.make(quick=quick, hnsw_1m=hnsw_1m, corpus=corpus, repeats=repeats, reindex_files=files,
+        fail(f"--section must be one of {', '.join(suite.SECTIONS)}, not {', '.join(bad)}")
+    cfg = suite.BenchConfig.make(quick=quick, hnsw_1m=hnsw_1m, corpus=corpus, repeats=repeats, reindex_files=files,
                            sections=tuple(dict.fromkeys(section)) or None)
-    model = common.embedder("sentence-transformers")
+    model = common.service("sentence-transformers").embedder
     try:
-        result = run_bench(cfg, model, progress=lambda msg: err.print(f"[dim]bench: {escape(msg)}[/dim]"))
+        result = suite.run_bench(cfg, model, progress=lambda msg: err.print(f"[dim]bench: {escape(msg)}[/dim]"))
     except (FileNotFoundError, RuntimeError) as e:
         fail(str(e))
     if as_json:
@@ -91,7 +110,7 @@ def bench(
     table = Table("figure", "value", "measured (median [min-max] over repeats)", "target",
                   title=f"semsearch vs sentence-transformers + FAISS ({result.environment['embed_path']}, "
                         f"{result.environment['precision']})")
-    for row in table_rows(result):
+    for row in suite.table_rows(result):
         table.add_row(*row)
     out.print(table, width=max(out.width, 160))
     env = result.environment

@@ -21,9 +21,7 @@ def embed(
     if client is not None:
         print_json(client.embed(texts))
         return
-    from app.routes.embed import embed_response
-
-    print_json(embed_response(common.embedder(backend), texts).model_dump(mode="json"))
+    print_json(common.service(backend).embed(texts).model_dump(mode="json"))
 
 
 @app.command()
@@ -39,9 +37,7 @@ def compare(
     if client is not None:
         body = client.compare(texts)
     else:
-        from app.routes.compare import matrix_response
-
-        body = matrix_response(common.embedder(), texts).model_dump(mode="json", exclude_none=True)
+        body = common.service().compare(texts).model_dump(mode="json", exclude_none=True)
     if as_json:
         print_json(body)
         return

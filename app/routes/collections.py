@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.deps import CollectionsDep, EmbedderDep, JobsDep
+from app.deps import CollectionsDep, EmbedderDep, ServiceDep
 from app.errors import ModelNotServed
 from app.routes import CollectionName, errors
 from app.schemas import CollectionCreate, CollectionInfo, CollectionList
@@ -22,7 +22,7 @@ def _served_names(name: str) -> set[str]:
 
 @router.post("", operation_id="create_collection",
              status_code=status.HTTP_201_CREATED, response_model=CollectionInfo, responses=errors(409))
-def create_collection(body: CollectionCreate, collections: CollectionsDep, embedder: EmbedderDep) -> CollectionInfo:
+def create_collection(body: CollectionCreate, service: ServiceDep, embedder: EmbedderDep) -> CollectionInfo:
     """Create an empty collection for the served model."""
     if body.model is not None and body.model not in _served_names(embedder.name):
         raise ModelNotServed(f"This server runs model {embedder.name!r}; it cannot create a collection for "
@@ -31,7 +31,7 @@ def create_collection(body: CollectionCreate, collections: CollectionsDep, embed
     if body.dimension is not None and body.dimension != embedder.dimension:
         raise ModelNotServed(f"dimension {body.dimension} does not match the served model {embedder.name!r} "
                              f"({embedder.dimension} dimensions).", field="dimension")
-    return CollectionInfo(**collections.create(body.name, index_type=body.index_type).to_dict())
+    return CollectionInfo(**service.create_collection(body.name, index_type=body.index_type).to_dict())
 
 
 @router.get("", operation_id="list_collections", response_model=CollectionList, responses=errors())
@@ -50,12 +50,7 @@ def get_collection(name: CollectionName, collections: CollectionsDep) -> Collect
 @router.delete("/{name}", operation_id="delete_collection",
                status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                responses=errors(404, 409))
-def delete_collection(name: CollectionName, collections: CollectionsDep, jobs: JobsDep) -> Response:
+def delete_collection(name: CollectionName, service: ServiceDep) -> Response:
     """Delete a collection and its files (its running jobs are cancelled first)."""
-    collections.require(name)  # 404 before touching any job; a damaged collection can be deleted too
-    for job in jobs.active(name):
-        jobs.cancel(job.id)
-    for job in jobs.active(name):
-        jobs.wait(job.id, timeout=60)
-    collections.delete(name)
+    service.delete_collection(name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import EmbedderDep, bind
+from app.deps import ServiceDep, bind
 from app.routes import errors
-from app.schemas import ApiModels, CompareRequest, CompareResponse, RankedCandidate
-from indexer.embedding import Embedder
-from indexer.similarity import rank_candidates, similarity_matrix
-
-
-def matrix_response(embedder: Embedder, texts: list[str]) -> CompareResponse:
-    """The ``/compare`` body for texts (also what ``semsearch compare`` prints without a server)."""
-    m = similarity_matrix(embedder, texts)
-    return CompareResponse(model=embedder.name, matrix=m.tolist(),
-                           similarity=float(m[0, 1]) if len(texts) == 2 else None)
+from app.schemas import ApiModels, CompareRequest, CompareResponse
 
 
 def router(models: ApiModels) -> APIRouter:
@@ -24,13 +15,11 @@ def router(models: ApiModels) -> APIRouter:
     @r.post("/compare", operation_id="compare_texts",
             response_model=CompareResponse, response_model_exclude_none=True, responses=errors())
     @bind(body=models.compare)
-    def compare(body: CompareRequest, embedder: EmbedderDep) -> CompareResponse:
+    def compare(body: CompareRequest, service: ServiceDep) -> CompareResponse:
         """Cosine similarity: two texts -> a score, N texts -> an N x N matrix, query + candidates -> ranking."""
         if body.texts is not None:
-            return matrix_response(embedder, body.texts)
+            return service.compare(body.texts)
         assert body.query is not None and body.candidates is not None  # the schema guarantees one form
-        ranked = rank_candidates(embedder, body.query, body.candidates)
-        return CompareResponse(model=embedder.name, ranked=[
-            RankedCandidate(index=i, text=body.candidates[i], score=s) for i, s in ranked])
+        return service.rank(body.query, body.candidates)
 
     return r

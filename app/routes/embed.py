@@ -7,7 +7,7 @@ import base64
 import numpy as np
 from fastapi import APIRouter
 
-from app.deps import EmbedderDep, bind
+from app.deps import EmbedderDep, ServiceDep, bind
 from app.routes import errors
 from app.schemas import (
     ApiModels,
@@ -20,7 +20,6 @@ from app.schemas import (
     OpenAIModelList,
     OpenAIUsage,
 )
-from indexer.embedding import Embedder
 from indexer.errors import InvalidInput
 
 
@@ -29,23 +28,14 @@ def _as_base64(vector: np.ndarray) -> str:
     return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
 
 
-def embed_response(embedder: Embedder, texts: list[str]) -> EmbedResponse:
-    """The ``/embed`` body (also what ``semsearch embed`` prints without a server)."""
-    vecs = embedder.embed_queries(texts, exact=True)  # the model's own fp32 vectors
-    tokens = embedder.count_tokens(texts)
-    cut = [len(embedder.token_offsets(t)) + 2 > embedder.max_seq_length for t in texts]  # + [CLS], [SEP]
-    return EmbedResponse(model=embedder.name, dimension=embedder.dimension, embeddings=vecs.tolist(),
-                         tokens=tokens, truncated=cut)
-
-
 def router(models: ApiModels) -> APIRouter:
     r = APIRouter(tags=["embed"])
 
     @r.post("/embed", operation_id="embed_texts", response_model=EmbedResponse, responses=errors())
     @bind(body=models.embed)
-    def embed(body: EmbedRequest, embedder: EmbedderDep) -> EmbedResponse:
+    def embed(body: EmbedRequest, service: ServiceDep) -> EmbedResponse:
         """Embed texts into L2-normalized vectors (cosine = dot product)."""
-        return embed_response(embedder, body.texts)
+        return service.embed(body.texts)
 
     @r.post("/v1/embeddings", operation_id="openai_create_embeddings",
             response_model=OpenAIEmbeddingsResponse, responses=errors())

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from app.deps import CollectionsDep, JobsDep
+from app.deps import JobsDep, ServiceDep
 from app.routes import CollectionName, errors
 from app.schemas import IndexFolderRequest, Job, JobList, JobState
 from indexer.errors import InvalidInput, PathNotAllowed
@@ -50,20 +50,13 @@ def _job(data: dict[str, Any]) -> Job:
 @router.post("/collections/{name}/index-folder", operation_id="index_folder",
              status_code=status.HTTP_202_ACCEPTED, response_model=Job,
              responses=errors(403, 404, 409))
-def index_folder(name: CollectionName, body: IndexFolderRequest, response: Response, collections: CollectionsDep,
-                 jobs: JobsDep, roots: Annotated[list[PinnedRoot], Depends(pinned_roots)]) -> Job:
+def index_folder(name: CollectionName, body: IndexFolderRequest, response: Response, service: ServiceDep,
+                 roots: Annotated[list[PinnedRoot], Depends(pinned_roots)]) -> Job:
     """Index a server-side folder in the background (new, changed and deleted files); returns the job."""
     folder = resolve_folder(body.path, roots)
-    with collections.lease(name, create=body.create):
-        pass  # open (or create) now, so a missing collection or another model fails this request
-
-    def work(progress: Any, cancel: Any) -> Any:
-        progress({"phase": "starting"})
-        resolve_folder(str(folder), roots)  # the roots are checked again when the job starts
-        with collections.lease(name) as coll:
-            return coll.index_folder(folder, progress=progress, cancel=cancel)
-
-    job = jobs.submit(name, work, kind="index_folder", params={"path": str(folder)})
+    # the roots are checked again when the job starts
+    job = service.submit_index_folder(name, folder, create=body.create,
+                                      recheck=lambda: resolve_folder(str(folder), roots))
     response.headers["Location"] = f"/jobs/{job.id}"
     return _job(job.to_dict())
 

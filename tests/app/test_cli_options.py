@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 import app.cli as cli
-import app.cli.common as common
 from tests.indexer.test_collection import make_folder
 from tests.indexer.test_eval_runner import write_beir
 
@@ -20,7 +19,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def setup(tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    monkeypatch.setattr(common, "embedder", lambda backend=None: embedder)  # the session's model, loaded once
+    # the session's model, loaded once
+    monkeypatch.setattr("app.service.load_model", lambda settings, backend=None: embedder)
     monkeypatch.delenv("SEMSEARCH_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)  # the default ./data must stay empty: every command gets --data-dir
     return {"data": tmp_path / "store", "docs": make_folder(tmp_path / "docs"), "beir": write_beir(tmp_path / "beir")}
@@ -144,10 +144,10 @@ def test_delete_on_a_terminal_deletes_only_on_yes(setup: dict[str, Path]) -> Non
 
 def test_an_unexpected_error_is_one_line_and_the_traceback_only_with_v(setup: dict[str, Path],
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(backend: str | None = None) -> Any:
+    def broken(settings: Any, backend: str | None = None) -> Any:
         raise RuntimeError("the model file is truncated")
 
-    monkeypatch.setattr(common, "embedder", broken)
+    monkeypatch.setattr("app.service.load_model", broken)
     quiet = runner.invoke(cli.app, ["embed", "x", "--server", "none"])
     assert quiet.exit_code == 1
     assert quiet.stderr == ("error: unexpected RuntimeError: the model file is truncated "

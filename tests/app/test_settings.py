@@ -54,11 +54,10 @@ def test_the_fusion_setting_is_what_a_hybrid_query_uses(tmp_path: Any, embedder:
     from typer.testing import CliRunner
 
     import app.cli as cli
-    import app.cli.common as common
     from indexer.collection import Collection
     from tests.indexer.test_collection import make_folder
 
-    monkeypatch.setattr(common, "embedder", lambda backend=None: embedder)
+    monkeypatch.setattr("app.service.load_model", lambda settings, backend=None: embedder)
     with Collection.create(tmp_path / "data", "default", embedder) as coll:
         coll.index_folder(make_folder(tmp_path / "docs"))
         rrf = [h.score for h in coll.search("a cat on the mat", mode="hybrid", fusion="rrf")]

@@ -45,7 +45,7 @@ def as_json(proc: subprocess.CompletedProcess[str]) -> dict:
 
 
 def free_port() -> int:
-    from bench.http import _free_port
+    from benchmarks.suite.http import _free_port
 
     return _free_port()
 
@@ -54,7 +54,7 @@ def free_port() -> int:
 def running_server(data_dir: Path, cwd: Path, **env: str) -> Iterator[tuple[str, dict[str, str]]]:
     """A real ``semsearch serve`` on a free port; yields its URL and the environment a CLI needs to
     find it on the configured address (SEMSEARCH_HOST/PORT, same data folder and model)."""
-    from bench.http import _wait_ready, stop_process
+    from benchmarks.suite.http import _wait_ready, stop_process
 
     port = free_port()
     server_env = cli_env(data_dir, SEMSEARCH_HOST="127.0.0.1", SEMSEARCH_PORT=str(port), **env)

@@ -89,7 +89,7 @@ def test_serve_says_how_the_model_loaded(tmp_path, embedder):
     import time
     import urllib.request
 
-    from bench.http import _free_port
+    from benchmarks.suite.http import _free_port
     from tests.e2e.conftest import SEMSEARCH, cli_env
 
     port = _free_port()

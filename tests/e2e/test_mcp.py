@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 
 from app.mcp import PassageOut
 from app.schemas import CollectionInfo, CollectionList, CompareResponse, QueryResponse
-from bench.http import stop_process
+from benchmarks.suite.http import stop_process
 from indexer.collection import Collection
 from tests.e2e.conftest import SEMSEARCH, cli_env
 

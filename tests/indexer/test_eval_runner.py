@@ -115,9 +115,8 @@ def test_cli_eval_prints_json_and_a_table(tmp_path: Path, _eval_embedder: Any, m
     from typer.testing import CliRunner
 
     import app.cli as cli
-    import app.cli.common as cli_common
 
-    monkeypatch.setattr(cli_common, "embedder", lambda backend=None: _eval_embedder)
+    monkeypatch.setattr("app.service.load_model", lambda settings, backend=None: _eval_embedder)
     dataset = write_beir(tmp_path / "tiny")
     runner = CliRunner()
     res = runner.invoke(cli.app, ["--data-dir", str(tmp_path / "data"), "eval", str(dataset), "--json"])

@@ -21,7 +21,7 @@ from indexer.collection import Collection, Limits
 from tests.e2e.conftest import SEMSEARCH, cli_env
 from tests.indexer.test_sync import committed_chunks, one_line, wait_for_chunks
 
-CORPUS_DOCS = Path(__file__).resolve().parents[3] / "bench" / "corpus" / "docs"
+CORPUS_DOCS = Path(__file__).resolve().parents[3] / "tests" / "corpus" / "docs"
 LIMITS = Limits(batch_chunks=8)  # small batches: a big file is committed in several partial pieces
 MBOX = """From alice@example.org Mon Jan  1 00:00:00 2024
 From: alice@example.org
@@ -169,10 +169,10 @@ def test_a_ray_run_killed_midway_resumes_and_converges_to_a_clean_run(tmp_path, 
 
 def test_without_ray_installed_the_ray_option_is_one_line_and_exit_2(tmp_path, monkeypatch):
     import app.cli as cli
-    import app.cli.common as common
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
-    monkeypatch.setattr(common, "embedder", lambda backend=None: pytest.fail("the model must not load"))
+    monkeypatch.setattr("app.service.load_model",
+                        lambda settings, backend=None: pytest.fail("the model must not load"))
     (tmp_path / "docs").mkdir()
     result = CliRunner().invoke(cli.app, ["index", str(tmp_path / "docs"), "--ray", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2, result.output
@@ -186,10 +186,10 @@ def test_a_ray_address_where_nothing_listens_is_one_line_and_exit_2_at_once(tmp_
     import socket
 
     import app.cli as cli
-    import app.cli.common as common
 
     pytest.importorskip("ray", reason="the Ray tests need the optional extra: pip install 'semsearch[ray]'")
-    monkeypatch.setattr(common, "embedder", lambda backend=None: pytest.fail("the model must not load"))
+    monkeypatch.setattr("app.service.load_model",
+                        lambda settings, backend=None: pytest.fail("the model must not load"))
     with socket.socket() as s:  # a port nothing listens on: bound, never listening
         s.bind(("127.0.0.1", 0))
         address = f"127.0.0.1:{s.getsockname()[1]}"

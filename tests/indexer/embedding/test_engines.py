@@ -21,7 +21,7 @@ from indexer.embedding import (
 )
 from indexer.errors import InvalidInput
 
-CORPUS = Path(__file__).resolve().parents[3] / "bench" / "corpus" / "corpus.jsonl"  # shipped in the repository
+CORPUS = Path(__file__).resolve().parents[3] / "tests" / "corpus" / "corpus.jsonl"  # shipped in the repository
 
 
 def _texts() -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import (
+from benchmarks.suite import (
     BenchConfig,
     Corpus,
     alternate,
@@ -77,7 +77,7 @@ def test_tiny_http_section(embedder, monkeypatch):
     import time
     import urllib.parse
 
-    from bench.config import LONE_BLOCK
+    from benchmarks.suite.config import LONE_BLOCK
     from indexer.collection import Collection
 
     events: list[tuple[str, str]] = []
@@ -129,7 +129,7 @@ def test_tiny_http_section(embedder, monkeypatch):
 
 
 def test_query_from_a_chunk_that_starts_with_punctuation():
-    from bench.corpus import query_from
+    from benchmarks.suite.corpus import query_from
 
     assert query_from(". Next sentence is here. And more.") == "Next sentence is here"
     assert query_from("... --- !!") == ""
@@ -137,7 +137,7 @@ def test_query_from_a_chunk_that_starts_with_punctuation():
 
 
 def test_the_default_corpus_is_the_shipped_one(embedder):
-    from bench import DEFAULT_CORPUS, load_corpus
+    from benchmarks.suite import DEFAULT_CORPUS, load_corpus
 
     corpus = load_corpus(embedder, None, max_chunks=64)
     assert corpus.source == f"BEIR corpus {DEFAULT_CORPUS.resolve()}"
@@ -145,7 +145,7 @@ def test_the_default_corpus_is_the_shipped_one(embedder):
 
 
 def test_a_folder_of_ordinary_files_gives_only_non_empty_queries(embedder, tmp_path):
-    from bench import load_corpus
+    from benchmarks.suite import load_corpus
 
     (tmp_path / "a.md").write_text(". A file that starts with a full stop. Then a sentence.\n", encoding="utf-8")
     (tmp_path / "b.txt").write_text("...\n\n---\n", encoding="utf-8")  # nothing to ask about
@@ -164,7 +164,7 @@ def test_cli_bench_on_any_folder_finishes(tmp_path):
     import sys
     from pathlib import Path
 
-    docs = Path(__file__).resolve().parents[2] / "bench" / "corpus" / "docs"
+    docs = Path(__file__).resolve().parents[2] / "tests" / "corpus" / "docs"
     folder = tmp_path / "docs"
     folder.mkdir()
     for p in sorted(docs.rglob("*.md"))[:6]:

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.config import BenchConfig
-from bench.corpus import clustered_vectors
+from benchmarks.suite.config import BenchConfig
+from benchmarks.suite.corpus import clustered_vectors
 
 log = logging.getLogger(__name__)
 

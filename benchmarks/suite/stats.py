@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.config import TARGETS
+from benchmarks.suite.config import TARGETS
 
 log = logging.getLogger(__name__)
 

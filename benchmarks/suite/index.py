@@ -1,5 +1,5 @@
 """Section ``index``: first run vs unchanged re-run of a folder of small files, and peak RSS, measured in
-a child process (``python -m bench --child-index ...``) so the peak is the indexing run's own."""
+a child process (``python -m benchmarks.suite --child-index ...``) so the peak is the indexing run's own."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.config import BenchConfig
-from bench.corpus import Corpus
-from bench.stats import ratio, summarize
+from benchmarks.suite.config import BenchConfig
+from benchmarks.suite.corpus import Corpus
+from benchmarks.suite.stats import ratio, summarize
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +48,19 @@ def peak_rss_bytes() -> int:
 
 def child_index(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
     """Run in a subprocess: index ``folder`` (first run) then again unchanged, ``repeats`` times alternating."""
-    from app.settings import Settings, model_cache_dir
-    from indexer.collection import Collection
-    from indexer.embedding import load_embedder
+    from app.service import Service
+    from app.settings import Settings
 
-    s = Settings()  # the child loads the model as the CLI does: settings from the environment
-    embedder = load_embedder(s.model, backend=s.backend, precision=s.precision, engine=s.engine,
-                             model_cache=model_cache_dir(s.model_cache))
+    # The child runs as the CLI does, through the front door: settings from the environment, the
+    # embedded store in this run's own folder.
+    service = Service.from_settings(Settings(data_dir=data_dir, store="embedded"))
+    service.embedder  # noqa: B018 - the model loads here, before the first peak is read
     rss_model = peak_rss_bytes()
     first: list[float] = []
     again: list[float] = []
     report: dict[str, Any] = {}
     for r in range(repeats):
-        with Collection.open(data_dir, f"bench{r}", embedder, create=True) as coll:
+        with service.open_collection(f"bench{r}", create=True) as coll:
             t0 = time.perf_counter()
             rep = coll.index_folder(folder)
             first.append(time.perf_counter() - t0)
@@ -71,15 +71,16 @@ def child_index(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
             if rep2.chunks_embedded or rep2.unchanged != rep.added:
                 raise RuntimeError(f"unchanged re-index did work: {rep2.to_dict()['files']}")
         shutil.rmtree(data_dir / "collections" / f"bench{r}", ignore_errors=True)
+    service.close()
     return {"files": report["files"]["added"], "chunks": report["chunks"]["embedded"],
             "first_s": first, "unchanged_s": again, "peak_rss": peak_rss_bytes(), "rss_after_model_load": rss_model,
             "chunks_per_s": report["chunks_per_second"]}
 
 
 def _run_child(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench", "--child-index", str(folder), str(data_dir), str(repeats)]
+    cmd = [sys.executable, "-m", "benchmarks.suite", "--child-index", str(folder), str(data_dir), str(repeats)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2],
                          check=False)
     if res.returncode != 0:
         raise RuntimeError(f"indexing child failed ({res.returncode}): {res.stderr[-2000:]}")

@@ -3,6 +3,7 @@ overhead against the same search in process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -18,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.config import LONE_BLOCK, BenchConfig
-from bench.corpus import Corpus, replicate, unique_queries
-from bench.stats import percentile, ratio, summarize
+from benchmarks.suite.config import LONE_BLOCK, BenchConfig
+from benchmarks.suite.corpus import Corpus, replicate, unique_queries
+from benchmarks.suite.stats import percentile, ratio, summarize
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +44,34 @@ class _PoolEmbedder:
         return self.pool[idx]
 
 
+def _service(data_dir: Path, embedder: Any) -> Any:
+    """The front door over an embedded store in ``data_dir``, with the given model (settings otherwise
+    from the environment, as the server subprocess reads them)."""
+    from app.service import Service
+    from app.settings import Settings
+
+    return Service.from_settings(Settings(data_dir=data_dir, store="embedded"), embedder=embedder)
+
+
 def build_collection(data_dir: Path, name: str, embedder: Any, corpus: Corpus, vectors: np.ndarray,
                      n: int) -> int:
     """A collection of about ``n`` one-chunk documents: corpus chunks replicated, replicated vectors."""
-    from indexer.collection import Collection
-
     pool = replicate(vectors, n, seed=1)
-    coll = Collection.open(data_dir, name, _PoolEmbedder(embedder, pool), create=True)  # type: ignore[arg-type]
+    service = _service(data_dir, _PoolEmbedder(embedder, pool))
     try:
-        batch: list[dict[str, Any]] = []
-        for i in range(n):
-            text = corpus.chunks[i % len(corpus.chunks)]
-            batch.append({"id": f"d{i}", "text": text, "metadata": {"copy": i // len(corpus.chunks)}})
-            if len(batch) == 1000:
+        with service.open_collection(name, create=True) as coll:
+            batch: list[dict[str, Any]] = []
+            for i in range(n):
+                text = corpus.chunks[i % len(corpus.chunks)]
+                batch.append({"id": f"d{i}", "text": text, "metadata": {"copy": i // len(corpus.chunks)}})
+                if len(batch) == 1000:
+                    coll.upsert_documents(batch)
+                    batch = []
+            if batch:
                 coll.upsert_documents(batch)
-                batch = []
-        if batch:
-            coll.upsert_documents(batch)
-        return int(coll.catalog.count_chunks())
+            return int(coll.catalog.count_chunks())
     finally:
-        coll.close()
+        service.close()
 
 
 def _free_port() -> int:
@@ -76,8 +85,6 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
     import http.client
     import urllib.parse
 
-    from indexer.collection import Collection
-
     data_dir = work / "http-data"
     chunks = build_collection(data_dir, "bench", embedder, corpus, base, cfg.index_size)
     port = _free_port()
@@ -87,9 +94,11 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
            "--port", str(port), "--log-level", "warning", "--no-access-log"]
     server_log = open(work / "server.log", "wb")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(cmd, env=env, stdout=server_log, stderr=subprocess.STDOUT,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=Path(__file__).resolve().parents[2])
     url = f"http://127.0.0.1:{port}"
-    coll = Collection.open(data_dir, "bench", embedder, create=False)
+    service = _service(data_dir, embedder)  # the in-process side of the comparison
+    held = contextlib.ExitStack()
+    coll = held.enter_context(service.open_collection("bench", create=False))
     try:
         _wait_ready(url, proc, timeout=180)
         stream = unique_queries(corpus.queries)
@@ -233,7 +242,8 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
                 "in_process_after_switch_p50_ms": summarize(p50["local_switch"]),
                 "http_p50_excess_ms": statistics.median(excess)}
     finally:
-        coll.close()
+        held.close()
+        service.close()
         stop_process(proc, timeout=20)
         server_log.close()
 

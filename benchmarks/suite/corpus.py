@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.config import DEFAULT_CORPUS
+from benchmarks.suite.config import DEFAULT_CORPUS
 
 log = logging.getLogger(__name__)
 

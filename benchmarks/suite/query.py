@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.config import BenchConfig
-from bench.corpus import Corpus, replicate, unique_queries
-from bench.stats import percentile, ratio, summarize
+from benchmarks.suite.config import BenchConfig
+from benchmarks.suite.corpus import Corpus, replicate, unique_queries
+from benchmarks.suite.stats import percentile, ratio, summarize
 
 log = logging.getLogger(__name__)
 

@@ -21,19 +21,19 @@ Sections (each can be skipped):
   thread: it costs about 0.4 ms of CPU per request (httpx about 1.1 ms), so the figures measure the
   server, not the client sharing its cores.
 - ``index``: a folder of ``reindex_files`` small files indexed by a subprocess (``python -m
-  indexer.bench --child-index``): first run vs unchanged re-run (``Collection.index_folder``, what
+  benchmarks.suite --child-index``): first run vs unchanged re-run (``Collection.index_folder``, what
   ``semsearch index`` runs, model load excluded), and peak RSS, also for a folder 4x smaller to show
   that memory stays flat as the folder grows.
 - ``hnsw``: recall@10 of the HNSW index vs exact flat search at 100k (and 1M, opt-in) synthetic
   clustered vectors, plus filtered HNSW queries returning k hits that satisfy the filter.
 """
 
-from bench.config import DEFAULT_CORPUS, SECTIONS, TARGETS, BenchConfig
-from bench.corpus import Corpus, load_corpus, replicate, unique_queries
-from bench.index import make_folder
-from bench.report import BenchResult, table_rows
-from bench.run import run_bench
-from bench.stats import alternate, check_targets, percentile, ratio, summarize
+from benchmarks.suite.config import DEFAULT_CORPUS, SECTIONS, TARGETS, BenchConfig
+from benchmarks.suite.corpus import Corpus, load_corpus, replicate, unique_queries
+from benchmarks.suite.index import make_folder
+from benchmarks.suite.report import BenchResult, table_rows
+from benchmarks.suite.run import run_bench
+from benchmarks.suite.stats import alternate, check_targets, percentile, ratio, summarize
 
 __all__ = ["DEFAULT_CORPUS", "SECTIONS", "TARGETS", "BenchConfig", "BenchResult", "Corpus", "alternate",
            "check_targets", "load_corpus", "make_folder", "percentile", "ratio", "replicate", "run_bench",

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.config import BenchConfig
-from bench.corpus import Corpus
-from bench.stats import alternate, ratio, summarize
+from benchmarks.suite.config import BenchConfig
+from benchmarks.suite.corpus import Corpus
+from benchmarks.suite.stats import alternate, ratio, summarize
 
 log = logging.getLogger(__name__)
 

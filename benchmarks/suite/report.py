@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.config import TARGETS, BenchConfig
-from bench.corpus import Corpus
-from bench.stats import check_targets
+from benchmarks.suite.config import TARGETS, BenchConfig
+from benchmarks.suite.corpus import Corpus
+from benchmarks.suite.stats import check_targets
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus"  # shipped: World Factbook sections
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "tests" / "corpus"  # shipped: World Factbook sections
 SECTIONS = ("embed", "query", "http", "index", "hnsw")
 #: texts per block of the lone-query comparison; the first of each block is not timed (see ``lone``)
 LONE_BLOCK = 5

@@ -11,14 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from bench.config import BenchConfig
-from bench.corpus import load_corpus
-from bench.embed import bench_embed
-from bench.hnsw import bench_hnsw
-from bench.http import bench_http
-from bench.index import bench_index
-from bench.query import bench_query
-from bench.report import BenchResult, environment
+from benchmarks.suite.config import BenchConfig
+from benchmarks.suite.corpus import load_corpus
+from benchmarks.suite.embed import bench_embed
+from benchmarks.suite.hnsw import bench_hnsw
+from benchmarks.suite.http import bench_http
+from benchmarks.suite.index import bench_index
+from benchmarks.suite.query import bench_query
+from benchmarks.suite.report import BenchResult, environment
 
 log = logging.getLogger(__name__)
 

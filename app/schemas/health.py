@@ -1,0 +1,20 @@
+"""``/healthz`` and ``/readyz`` (app/routes/health.py)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "starting"]
+    model: str | None = None
+    dimension: int | None = None
+    backend: str | None = None
+    collections: list[str] = Field(default_factory=list, description="Collections opened and ready")
+    unavailable: dict[str, str] = Field(default_factory=dict, description="Collections that could not be opened")

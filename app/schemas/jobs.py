@@ -1,0 +1,56 @@
+"""``/collections/NAME/index`` jobs (app/routes/jobs.py)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from app.schemas.common import (
+    MAX_PATH_CHARS,
+    ErrorDetail,
+    RequestModel,
+)
+
+
+class IndexFolderRequest(RequestModel):
+    path: str = Field(min_length=1, max_length=MAX_PATH_CHARS,
+                      description="Server-side folder under an allowed root (SEMSEARCH_ALLOWED_ROOTS); "
+                      "relative paths are resolved against the first root", examples=["example"])
+    create: bool = Field(True, description="Create the collection if it does not exist")
+
+    @field_validator("path")
+    @classmethod
+    def _no_nul(cls, v: str) -> str:
+        if "\x00" in v:
+            raise ValueError("path must not contain NUL characters")
+        return v
+
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+
+
+class Job(BaseModel):
+    id: str
+    collection: str
+    kind: str
+    params: dict[str, Any]
+    state: JobState
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    files_done: int = 0
+    phase: str | None = Field(None, description="starting | walking | indexing | removing | saving | done")
+    files_total: int | None = Field(None, description="Files found so far (grows while walking, then fixed)")
+    chunks_embedded: int = 0
+    chunks_per_second: float | None = None
+    eta_seconds: float | None = None
+    current: str = Field("", description="The file being processed")
+    cancel_requested: bool = False
+    report: dict[str, Any] | None = Field(
+        None, description="When finished: files added/updated/unchanged/removed/skipped, chunks, skips with reasons")
+    error: ErrorDetail | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[Job]

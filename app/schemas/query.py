@@ -1,0 +1,97 @@
+"""``/collections/NAME/query``, POST body and GET parameters (app/routes/query.py)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.schemas.common import (
+    MAX_K,
+    MAX_QUERY_CHARS,
+    RequestModel,
+    check_metadata,
+)
+from indexer.search import Fusion, Mode, SearchResponse
+from indexer.search.options import MAX_LIKE_CHARS
+
+
+class QueryFilters(RequestModel):
+    path_glob: str | None = Field(None, max_length=1024, description="Only files whose path matches, e.g. 'docs/*.md'")
+    ext: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        default_factory=list, max_length=50, description="Only files with these extensions, e.g. ['md', 'txt']")
+    metadata: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, max_length=32, description="Equality on document metadata keys")
+    modified_after: float | datetime | None = Field(
+        None, description="Unix time or ISO 8601: files modified (documents indexed) after it")
+
+    def timestamp(self) -> float | None:
+        if isinstance(self.modified_after, datetime):
+            return self.modified_after.timestamp()
+        return self.modified_after
+
+    @field_validator("metadata")
+    @classmethod
+    def _finite(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_metadata(v)
+
+    @field_validator("modified_after")
+    @classmethod
+    def _finite_time(cls, v: float | datetime | None) -> float | datetime | None:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError("modified_after must be a finite number")
+        return v
+
+
+_QUERY_DOC = "What to look for (or send like instead)"
+_LIKE_DOC = ("More like this: a document id or an indexed file's path; hits are ranked by its vector "
+             "(dense), leaving it out. Send it instead of query")
+_MIN_SIMILARITY_DOC = ("Drop hits whose cosine (the hit's cosine field) is below this, before paging: "
+                       "e.g. 0.3 keeps only passages with some real resemblance to the query")
+
+
+class QueryRequest(RequestModel):
+    """A search. The library checks the rules (indexer.search.options); the limits shown here are the same."""
+
+    query: str | None = Field(None, max_length=MAX_QUERY_CHARS, description=_QUERY_DOC,
+                              examples=["how long should bread dough rise"])
+    like: str | None = Field(None, max_length=MAX_LIKE_CHARS, description=_LIKE_DOC)
+    k: int = Field(10, ge=1, le=MAX_K, description="Hits to return (the page size)")
+    offset: int = Field(0, ge=0, le=MAX_K - 1, description="Hits to skip (paging); offset + k <= SEMSEARCH_MAX_K")
+    mode: Mode = Field("hybrid", description="dense (embeddings), keyword (bm25) or hybrid (a fusion of both)")
+    fusion: Fusion | None = Field(
+        None, description="How hybrid fuses the rankings: relative (min-max normalized scores, the default) or "
+        "rrf (reciprocal rank fusion)")
+    min_similarity: float | None = Field(None, ge=-1, le=1, description=_MIN_SIMILARITY_DOC)
+    filters: QueryFilters = Field(default_factory=QueryFilters)
+    explain: bool = Field(False, description="Include per-mode ranks and scores for each hit")
+
+
+class QueryParams(BaseModel):
+    """GET /collections/{name}/query parameters: the POST body's fields, filters flattened (no metadata)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: str | None = Field(None, max_length=MAX_QUERY_CHARS, description=_QUERY_DOC)
+    like: str | None = Field(None, max_length=MAX_LIKE_CHARS, description=_LIKE_DOC)
+    k: int = Field(10, ge=1, le=MAX_K, description="Hits to return")
+    offset: int = Field(0, ge=0, le=MAX_K - 1, description="Hits to skip")
+    mode: Mode = "hybrid"
+    fusion: Fusion | None = None
+    min_similarity: float | None = Field(None, ge=-1, le=1, description=_MIN_SIMILARITY_DOC)
+    path_glob: str | None = Field(None, max_length=1024)
+    ext: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list, max_length=50)
+    modified_after: float | None = Field(None, description="Unix time")
+    explain: bool = False
+
+    @field_validator("modified_after")
+    @classmethod
+    def _finite_time(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("modified_after must be a finite number")
+        return v
+
+
+QueryResponse = SearchResponse  # the library's dataclass (its hits are indexer.search.Hit) is the response model

@@ -1,0 +1,285 @@
+"""The front door: one :class:`Service` per process, built from :class:`Settings`, used by every interface.
+
+The HTTP app (``app.main``), the in-process CLI (``app.cli``), MCP over stdio and HTTP (``app.mcp``)
+and the benchmark (``benchmarks/``) all build or share one ``Service``; none wires the model, the
+store, the collections or the search lanes itself, and none calls another interface's modules. The
+interfaces only translate: HTTP requests, command lines, tool calls -> a service call -> their answer.
+
+What it holds:
+
+- the model, loaded from the settings in one place (:func:`load_model`) on first use, so commands
+  that only read the store never load it;
+- the store backend (``SEMSEARCH_STORE``) and the open collections (:class:`CollectionRegistry`);
+- the search lanes (:class:`SearchLanes`), which batch concurrent queries, and the jobs
+  (:class:`JobManager`) - both started by :meth:`Service.start`, for the long-running servers.
+
+Query options are checked here, once, by the library's rules (:meth:`Service.query_request`): the
+HTTP request models only carry the limits for the OpenAPI document and the first 422.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from app.registry import CollectionRegistry
+from app.schemas import CompareResponse, EmbedResponse, RankedCandidate
+from app.search_lanes import Lane, SearchLanes
+from app.settings import Settings, model_cache_dir
+from indexer.collection import (
+    Collection,
+    CollectionInfo,
+    delete_collection,
+    read_info,
+    reindex_collection,
+    scan_collections,
+    validate_name,
+)
+from indexer.embedding import Embedder, cpu_count, load_embedder
+from indexer.embedding.cpu import one_core
+from indexer.search import Filters, SearchOptions, check_query, query_of, search_response
+from indexer.search import Query as SearchQuery
+from indexer.similarity import rank_candidates, similarity_matrix
+
+if TYPE_CHECKING:
+    from app.metrics import Metrics
+    from indexer.jobs import JobManager
+    from indexer.sync import IndexReport
+
+log = logging.getLogger(__name__)
+
+
+def load_model(settings: Settings, *, backend: str | None = None) -> Embedder:
+    """The model the settings name (``backend`` overrides ``SEMSEARCH_BACKEND``): the one place it loads."""
+    s = settings
+    return load_embedder(s.model, backend=backend or s.backend, precision=s.precision, engine=s.engine,
+                         model_cache=model_cache_dir(s.model_cache))
+
+
+def query_request(settings: Settings, *, query: str | None, like: str | None, k: int, offset: int, mode: str,
+                  filters: Filters, explain: bool, fusion: str | None = None,
+                  min_similarity: float | None = None) -> tuple[SearchQuery, SearchOptions]:
+    """A query request's query and options, checked by the library's rules: the one check every
+    interface runs (HTTP POST and GET, the CLI, MCP), with the same messages. It needs only the
+    settings, so a bad request is refused before the model loads."""
+    opts = SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
+                         min_similarity=min_similarity)
+    opts.fusion = fusion if fusion is not None else settings.fusion  # SEMSEARCH_FUSION
+    opts.check(max_k=settings.max_k)
+    return check_query(query_of(query, like), mode=mode, max_chars=settings.max_query_chars), opts
+
+
+class Service:
+    """The model, the store, the collections, the search lanes and the jobs, behind one set of operations."""
+
+    def __init__(self, settings: Settings, backend: Any, *, embedder: Embedder | None = None,
+                 metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.backend = backend  # where collections live (indexer/stores/); closed by close()
+        self.metrics = metrics
+        self._model: Embedder | None = None
+        self._model_lock = threading.Lock()
+        if embedder is not None:
+            self._model = self._metered(embedder)
+        self.collections = CollectionRegistry(settings, lambda: self.embedder, backend)
+        self.lanes: SearchLanes | None = None  # started by start()
+        self.jobs: JobManager | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, embedder: Embedder | None = None,
+                      metrics: Metrics | None = None) -> Service:
+        """A service over the store the settings name; ``embedder`` skips loading the model (tests share
+        one), ``metrics`` counts its forward passes (the HTTP app's /metrics)."""
+        return cls(settings, settings.store_backend(), embedder=embedder, metrics=metrics)
+
+    # -- the model --------------------------------------------------------------------------------
+    def _metered(self, model: Embedder) -> Embedder:
+        if self.metrics is None:
+            return model
+        from app.metrics import MeteredEmbedder
+
+        return cast(Embedder, MeteredEmbedder(model, self.metrics))
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded on first use (once, whichever thread asks first)."""
+        if self._model is None:
+            with self._model_lock:
+                if self._model is None:
+                    s = self.settings
+                    log.info("loading model %s (%s)", s.model, s.backend)
+                    model = load_model(s)
+                    log.info("ready: model %s (%d dimensions), data in %s", model.name, model.dimension, s.data_dir)
+                    self._model = self._metered(model)
+        return self._model
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._model is not None
+
+    # -- lifecycle (the servers: HTTP and MCP) ----------------------------------------------------
+    def start(self, *, jobs: bool = True) -> None:
+        """Start the search lanes (and with ``jobs`` the background indexing jobs, shared like the store)."""
+        if self.lanes is None:
+            self.lanes = SearchLanes(self.run_query_group, lanes=cpu_count())
+            self.lanes.start()
+        if jobs and self.jobs is None:
+            from indexer.jobs import JobManager
+
+            self.jobs = JobManager(self.backend.job_table())
+
+    def warm_up(self) -> None:
+        """Open every existing collection now, so FAISS repairs happen before traffic does."""
+        self.collections.warm_up()
+
+    def stop(self) -> None:
+        """Stop the search lanes (queued queries get LanesClosed), then the jobs."""
+        if self.lanes is not None:
+            self.lanes.close()
+            self.lanes = None
+        if self.jobs is not None:
+            self.jobs.shutdown()
+            self.jobs = None
+
+    def close(self) -> None:
+        """Stop the lanes and the jobs, close the collections and the store."""
+        self.stop()
+        self.collections.close_all()
+        self.backend.close()
+
+    # -- queries -----------------------------------------------------------------------------------
+    def query_request(self, **request: Any) -> tuple[SearchQuery, SearchOptions]:
+        """The request's query and options, checked (see :func:`query_request`)."""
+        return query_request(self.settings, **request)
+
+    async def submit_query(self, name: str, query: SearchQuery, opts: SearchOptions) -> str:
+        """The response's JSON text, computed on a search lane (see ``app.search_lanes``): concurrent
+        queries with the same collection and options share one embedding pass and one snapshot."""
+        lanes = self.lanes
+        if lanes is None:
+            from app.search_lanes import LanesClosed
+
+            raise LanesClosed("The service is not started")
+        return await lanes.submit((name, opts), query)
+
+    def query(self, name: str, query: SearchQuery, opts: SearchOptions) -> str:
+        """One query answered here, without the lanes (the CLI): the same JSON text a lane makes."""
+        with self.open_collection(name, create=False) as coll:
+            hits = coll.search_batch([query], options=opts)[0]
+        return search_response(name, query, opts, hits).to_json()
+
+    def run_query_group(self, key: tuple[str, SearchOptions], queries: list[SearchQuery], lane: Lane) -> list[str]:
+        """Search lane work: one forward pass and one ``search_batch`` for queries with the same collection
+        and options, each answer serialized here, off the event loop, by the library (so the CLI prints
+        the same bytes). The documented ``response_model`` is that same library type."""
+        name, opts = key
+        with self.collections.lease(name) as coll:
+            words = [q for q in queries if isinstance(q, str)]
+            # like queries take their vectors from the catalog: a group holding one embeds in search_batch
+            with one_core(lane.busy):  # beside other work: this forward pass keeps to one core
+                vectors = coll.embed_queries(words) if len(words) == len(queries) else None
+            lane.release()  # the rest is ranking in Python: the core is free for the next batch's forward pass
+            results = coll.search_batch(queries, options=opts, vectors=vectors)
+        return [search_response(name, q, opts, hits).to_json() for q, hits in zip(queries, results, strict=True)]
+
+    # -- texts ------------------------------------------------------------------------------------
+    def embed(self, texts: list[str]) -> EmbedResponse:
+        """The ``/embed`` body: the model's own fp32 vectors, token counts and which texts were cut."""
+        embedder = self.embedder
+        vecs = embedder.embed_queries(texts, exact=True)
+        tokens = embedder.count_tokens(texts)
+        cut = [len(embedder.token_offsets(t)) + 2 > embedder.max_seq_length for t in texts]  # + [CLS], [SEP]
+        return EmbedResponse(model=embedder.name, dimension=embedder.dimension, embeddings=vecs.tolist(),
+                             tokens=tokens, truncated=cut)
+
+    def compare(self, texts: list[str]) -> CompareResponse:
+        """The ``/compare`` body for texts: the cosine matrix (and the pair's score for two)."""
+        embedder = self.embedder
+        m = similarity_matrix(embedder, texts)
+        return CompareResponse(model=embedder.name, matrix=m.tolist(),
+                               similarity=float(m[0, 1]) if len(texts) == 2 else None)
+
+    def rank(self, query: str, candidates: list[str]) -> CompareResponse:
+        """The ``/compare`` body for a query and candidates: the candidates, most similar first."""
+        embedder = self.embedder
+        ranked = rank_candidates(embedder, query, candidates)
+        return CompareResponse(model=embedder.name, ranked=[
+            RankedCandidate(index=i, text=candidates[i], score=s) for i, s in ranked])
+
+    # -- collections ------------------------------------------------------------------------------
+    def read_info(self, name: str) -> CollectionInfo:
+        """A collection's info, read from the store without opening it (no model needed)."""
+        return read_info(None, name, backend=self.backend)
+
+    def scan(self) -> tuple[list[CollectionInfo], dict[str, str]]:
+        """Every collection's info, and the damaged ones' names with why (no model needed)."""
+        return scan_collections(None, backend=self.backend)
+
+    @contextmanager
+    def open_collection(self, name: str | None, *, create: bool) -> Iterator[Collection]:
+        """Collection ``name`` (default: SEMSEARCH_DEFAULT_COLLECTION) opened for the caller alone and
+        closed after the block (the CLI); a missing one fails before the model loads."""
+        s = self.settings
+        name = name or s.default_collection
+        if not create:
+            self.read_info(name)  # fail fast, before loading the model, if it does not exist
+        with Collection.open(None, name, self.embedder, create=create, backend=self.backend,
+                             index_type=s.index_type, limits=s.limits()) as coll:
+            yield coll
+
+    def create_collection(self, name: str, *, index_type: str | None = None) -> CollectionInfo:
+        """A new empty collection for the served model (kept open by the registry)."""
+        return self.collections.create(name, index_type=index_type)
+
+    def create_and_close(self, name: str, *, index_type: str | None = None) -> CollectionInfo:
+        """A new empty collection, not kept open (the CLI); a bad name fails before the model loads."""
+        s = self.settings
+        validate_name(name)
+        with Collection.create(None, name, self.embedder, index_type=index_type or s.index_type, limits=s.limits(),
+                               backend=self.backend) as coll:
+            return coll.info()
+
+    def delete_collection(self, name: str) -> None:
+        """Delete a collection and its files; its running jobs are cancelled first, and the requests
+        using it finish first. A damaged collection can be deleted too."""
+        self.collections.require(name)  # missing: CollectionNotFound before touching any job
+        if self.jobs is not None:
+            for job in self.jobs.active(name):
+                self.jobs.cancel(job.id)
+            for job in self.jobs.active(name):
+                self.jobs.wait(job.id, timeout=60)
+        self.collections.delete(name)
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection's files with no registry or jobs in play (the CLI)."""
+        delete_collection(None, name, backend=self.backend)
+
+    def reindex(self, name: str, *, progress: Callable[..., None] | None = None) -> Any:
+        """Re-embed every chunk of ``name`` with the served model (the CLI's ``collections reindex``)."""
+        return reindex_collection(None, name, self.embedder, backend=self.backend, progress=progress)
+
+    def submit_index_folder(self, name: str, folder: Path, *, create: bool, recheck: Callable[[], object]) -> Any:
+        """Index ``folder`` into ``name`` as a background job (the jobs' ``Job``); ``recheck`` runs when the
+        job starts (the HTTP app checks its allowed roots again). The collection opens (or is created)
+        now, so a missing one or another model fails the request, not the job."""
+        if self.jobs is None:
+            raise RuntimeError("the service's jobs are not started (Service.start)")
+        with self.collections.lease(name, create=create):
+            pass
+
+        def work(progress: Any, cancel: Any) -> Any:
+            progress({"phase": "starting"})
+            recheck()
+            with self.collections.lease(name) as coll:
+                return coll.index_folder(folder, progress=progress, cancel=cancel)
+
+        return self.jobs.submit(name, work, kind="index_folder", params={"path": str(folder)})
+
+    def index_folder(self, name: str | None, folder: Path, *, create: bool = True, **kw: Any) -> IndexReport:
+        """Index ``folder`` into collection ``name`` (files added, updated and removed to match it)."""
+        with self.open_collection(name, create=create) as coll:
+            return coll.index_folder(folder, **kw)

@@ -1,0 +1,67 @@
+"""app/service.py: the front door every interface calls - one model load, one query check, the same answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from app.service import Service
+from indexer.errors import CollectionNotFound, InvalidInput
+from indexer.search import Filters
+from tests.app.conftest import make_settings, write_docs
+
+
+def test_the_model_loads_once_and_only_when_needed(tmp_data_dir, embedder, monkeypatch):
+    loads: list[Any] = []
+
+    def load(settings: Any, backend: str | None = None) -> Any:
+        loads.append(backend)
+        return embedder
+
+    monkeypatch.setattr("app.service.load_model", load)
+    service = Service.from_settings(make_settings(tmp_data_dir))
+    try:
+        assert service.scan() == ([], {}) and not service.model_loaded  # the store alone: no model
+        with pytest.raises(CollectionNotFound):
+            with service.open_collection("missing", create=False):
+                pass
+        assert loads == []  # a missing collection fails before the model loads
+        assert service.embed(["a"]).dimension == embedder.dimension
+        service.compare(["a", "b"])
+        assert loads == [None]
+    finally:
+        service.close()
+
+
+def test_a_query_is_checked_once_with_the_librarys_messages(tmp_data_dir, embedder):
+    service = Service.from_settings(make_settings(tmp_data_dir, max_k=20), embedder=embedder)
+    try:
+        with pytest.raises(InvalidInput, match="send either query"):
+            service.query_request(query="x", like="y", k=5, offset=0, mode="hybrid", filters=Filters(),
+                                  explain=False)
+        _, opts = service.query_request(query="x", like=None, k=5, offset=0, mode="hybrid", filters=Filters(),
+                                        explain=False)
+        assert opts.fusion == service.settings.fusion  # SEMSEARCH_FUSION fills a missing fusion
+    finally:
+        service.close()
+
+
+def test_the_lanes_and_the_in_process_query_give_the_same_bytes(tmp_path, tmp_data_dir, embedder):
+    service = Service.from_settings(make_settings(tmp_data_dir), embedder=embedder)
+    try:
+        report = service.index_folder("notes", write_docs(tmp_path / "docs"))
+        assert report.to_dict()["files"]["added"] == 4
+        query, opts = service.query_request(query="green tea", like=None, k=2, offset=0, mode="dense",
+                                            filters=Filters(), explain=False)
+        here = service.query("notes", query, opts)
+        service.start(jobs=False)
+        lane = asyncio.run(service.submit_query("notes", query, opts))
+        assert lane == here and json.loads(here)["hits"][0]["id"].endswith("tea.txt")
+        assert [i.name for i in service.collections.infos()] == ["notes"]
+        service.delete_collection("notes")
+        assert service.scan() == ([], {})
+    finally:
+        service.close()
