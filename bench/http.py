@@ -47,9 +47,10 @@ def build_collection(data_dir: Path, name: str, embedder: Any, corpus: Corpus, v
                      n: int) -> int:
     """A collection of about ``n`` one-chunk documents: corpus chunks replicated, replicated vectors."""
     from indexer.collection import Collection
+    from indexer.stores.embedded import EmbeddedBackend
 
     pool = replicate(vectors, n, seed=1)
-    coll = Collection.open(data_dir, name, _PoolEmbedder(embedder, pool), create=True)  # type: ignore[arg-type]
+    coll = Collection.open(EmbeddedBackend(data_dir), name, _PoolEmbedder(embedder, pool), create=True)  # type: ignore[arg-type]
     try:
         batch: list[dict[str, Any]] = []
         for i in range(n):
@@ -60,7 +61,7 @@ def build_collection(data_dir: Path, name: str, embedder: Any, corpus: Corpus, v
                 batch = []
         if batch:
             coll.upsert_documents(batch)
-        return int(coll.catalog.count_chunks())
+        return coll.store.count_chunks()
     finally:
         coll.close()
 
@@ -77,6 +78,7 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
     import urllib.parse
 
     from indexer.collection import Collection
+    from indexer.stores.embedded import EmbeddedBackend
 
     data_dir = work / "http-data"
     chunks = build_collection(data_dir, "bench", embedder, corpus, base, cfg.index_size)
@@ -89,7 +91,7 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
     proc = subprocess.Popen(cmd, env=env, stdout=server_log, stderr=subprocess.STDOUT,
                             cwd=Path(__file__).resolve().parents[1])
     url = f"http://127.0.0.1:{port}"
-    coll = Collection.open(data_dir, "bench", embedder, create=False)
+    coll = Collection.open(EmbeddedBackend(data_dir), "bench", embedder, create=False)
     try:
         _wait_ready(url, proc, timeout=180)
         stream = unique_queries(corpus.queries)

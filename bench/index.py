@@ -51,6 +51,7 @@ def child_index(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
     from app.settings import Settings, model_cache_dir
     from indexer.collection import Collection
     from indexer.embedding import load_embedder
+    from indexer.stores.embedded import EmbeddedBackend
 
     s = Settings()  # the child loads the model as the CLI does: settings from the environment
     embedder = load_embedder(s.model, backend=s.backend, precision=s.precision, engine=s.engine,
@@ -60,7 +61,7 @@ def child_index(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
     again: list[float] = []
     report: dict[str, Any] = {}
     for r in range(repeats):
-        with Collection.open(data_dir, f"bench{r}", embedder, create=True) as coll:
+        with Collection.open(EmbeddedBackend(data_dir), f"bench{r}", embedder, create=True) as coll:
             t0 = time.perf_counter()
             rep = coll.index_folder(folder)
             first.append(time.perf_counter() - t0)

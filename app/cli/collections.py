@@ -46,7 +46,7 @@ def _list() -> None:
     else:
         from indexer.collection import scan_collections
 
-        found, why = scan_collections(None, backend=common.store_backend())
+        found, why = scan_collections(common.store_backend())
         body = {"collections": [i.to_dict() for i in found], "damaged": list(why)}  # GET /collections' body
     if state.as_json:
         print_json(body)
@@ -79,7 +79,7 @@ def info(name: str = NAME_ARG) -> None:
     else:
         from indexer.collection import read_info
 
-        body = read_info(None, name, backend=common.store_backend()).to_dict()
+        body = read_info(common.store_backend(), name).to_dict()
     _print_info(body)
 
 
@@ -99,8 +99,8 @@ def create(
 
         s = state.settings
         validate_name(name)  # before loading the model
-        with Collection.create(None, name, common.embedder(), index_type=index_type or s.index_type,
-                               limits=s.limits(), backend=common.store_backend()) as coll:
+        with Collection.create(common.store_backend(), name, common.embedder(), index_type=index_type or s.index_type,
+                               limits=s.limits()) as coll:
             body = coll.info().to_dict()
     _print_info(body, created=True)
 
@@ -122,7 +122,7 @@ def delete(
     else:
         from indexer.collection import delete_collection
 
-        delete_collection(None, name, backend=common.store_backend())
+        delete_collection(common.store_backend(), name)
     if state.as_json:
         print_json({"deleted": name})
     else:
@@ -151,7 +151,7 @@ def _describe_for_delete(client: Any, name: str) -> str:
     from indexer.errors import CorruptCollection
 
     try:
-        i = read_info(None, name, backend=common.store_backend())
+        i = read_info(common.store_backend(), name)
     except CorruptCollection as e:
         return f"damaged: {e.message}"
     return f"{i.files} files, {i.documents} documents, {i.chunks} chunks"
@@ -180,7 +180,7 @@ def reindex(
     from indexer.collection import read_info, reindex_collection
 
     s = state.settings
-    before = read_info(None, name, backend=common.store_backend())  # a missing collection fails before the model loads
+    before = read_info(common.store_backend(), name)  # a missing collection fails before the model loads
     if not yes:
         _confirm(f"Re-index collection {name!r} ({before.chunks} chunks, {before.model}) with {s.model}?",
                  f"re-indexing collection {name!r}", "not re-indexed")
@@ -189,7 +189,7 @@ def reindex(
         if not state.as_json:
             err.print(f"\rcopying: {p['sources_done']}/{p['sources_total']} sources", end="", markup=False)
 
-    report = reindex_collection(None, name, common.embedder(), backend=common.store_backend(), progress=tell)
+    report = reindex_collection(common.store_backend(), name, common.embedder(), progress=tell)
     if state.as_json:
         print_json(report.to_dict())
         return

@@ -256,8 +256,8 @@ def open_collection(name: str | None, *, create: bool, backend: str | None = Non
     s = state.settings
     name = name or s.default_collection
     if not create:
-        read_info(None, name, backend=store_backend())  # fail fast, before loading the model, if it does not exist
-    return Collection.open(None, name, embedder(backend), create=create, backend=store_backend(),
+        read_info(store_backend(), name)  # fail fast, before loading the model, if it does not exist
+    return Collection.open(store_backend(), name, embedder(backend), create=create,
                            index_type=s.index_type, limits=s.limits())
 
 
