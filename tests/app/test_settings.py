@@ -10,7 +10,8 @@ from app.settings import Backend, Engine, Fusion, IndexType, InvalidSettings, Pr
 
 
 def test_the_choices_are_the_librarys_own() -> None:
-    from indexer import embedding, search, vectors
+    from indexer import embedding, search
+    from indexer.stores.embedded import vectors
 
     assert get_args(Backend) == embedding.BACKENDS
     assert get_args(Engine) == embedding.ENGINES

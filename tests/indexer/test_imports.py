@@ -197,3 +197,17 @@ def test_no_two_packages_import_each_other():
     for mod, deps in import_graph().items():
         units.setdefault(_unit(mod), set()).update(_unit(d) for d in deps if _unit(d) != _unit(mod))
     assert _cycles(units) == []
+
+
+def test_the_ranking_package_speaks_only_the_store_interface():
+    """indexer/search/ imports no concrete store (not even for type checking) and no SQL driver: each store
+    translates the store-neutral filters and queries itself (indexer/stores/<store>/)."""
+    offenders = []
+    for path in sorted((INDEXER / "search").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}:{node.lineno} {n}" for n in names  # type: ignore[attr-defined]
+                          if n.split(".")[0] == "sqlite3" or
+                          (n.startswith("indexer.stores") and n != "indexer.stores.base")]
+    assert offenders == []

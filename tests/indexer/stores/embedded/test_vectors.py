@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexer.stores.embedded import vectors
 from indexer.embedding import l2_normalize
+from indexer.stores.embedded import vectors
 from indexer.stores.embedded.vectors import VectorIndex, faiss
 
 
