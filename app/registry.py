@@ -7,7 +7,6 @@ in flight (and refuses new ones) instead of pulling files from under a running q
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,7 +76,7 @@ class CollectionRegistry:
                 if not isinstance(e, CollectionNotFound):
                     self.unavailable[name] = e.message
                 raise
-            except sqlite3.DatabaseError as e:
+            except self.backend.damaged as e:
                 self.unavailable[name] = "catalog cannot be read"
                 raise _corrupt(name, e) from e
             self.unavailable.pop(name, None)
@@ -162,7 +161,7 @@ class CollectionRegistry:
             entry = self._entries.get(name)
         try:
             return entry.collection.info() if entry is not None else read_info(self.backend, name)
-        except (sqlite3.DatabaseError, FileNotFoundError) as e:
+        except (*self.backend.damaged, FileNotFoundError) as e:
             if isinstance(e, FileNotFoundError):  # removed by another process between listing and reading
                 raise CollectionNotFound(name) from e
             raise _corrupt(name, e) from e

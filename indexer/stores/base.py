@@ -231,6 +231,9 @@ class StoreBackend(Protocol):
     or cannot do is asked of it (:meth:`require_files`, :meth:`reindex`), never read from its name."""
 
     backend: str  # the store's name, for messages and logs: never switched on
+    # What reading a damaged collection may raise past the store (the app reports it as CorruptCollection
+    # without knowing the store's driver): sqlite3.DatabaseError for the embedded store, nothing for Qdrant.
+    damaged: tuple[type[Exception], ...]
 
     def names(self) -> list[str]: ...
 

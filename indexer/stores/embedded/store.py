@@ -349,6 +349,7 @@ class EmbeddedBackend:
     backend the library is given for the embedded store."""
 
     backend = "embedded"
+    damaged: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
 
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)

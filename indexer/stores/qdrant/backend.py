@@ -30,6 +30,7 @@ class QdrantBackend:
     """A Qdrant server (``url``) or the client's in-process local mode (``path``: one process per path)."""
 
     backend = "qdrant"
+    damaged: tuple[type[Exception], ...] = ()
 
     def __init__(self, *, url: str = "", path: str | Path = "", api_key: str | None = None,
                  timeout: float = 10.0) -> None:
