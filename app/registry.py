@@ -7,7 +7,6 @@ in flight (and refuses new ones) instead of pulling files from under a running q
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from indexer.collection import (
     validate_name,
 )
 from indexer.embedding import Embedder
-from indexer.errors import CollectionNotFound, CorruptCollection, NotSupported, SemsearchError
+from indexer.errors import CollectionNotFound, CorruptCollection, SemsearchError
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +73,13 @@ class CollectionRegistry:
                 if entry is not None:
                     return entry
             try:
-                coll = Collection.open(None, name, self._model(), create=create, backend=self.backend,
+                coll = Collection.open(self.backend, name, self._model(), create=create,
                                        index_type=self.settings.index_type, limits=self.settings.limits())
             except SemsearchError as e:
                 if not isinstance(e, CollectionNotFound):
                     self.unavailable[name] = e.message
                 raise
-            except sqlite3.DatabaseError as e:
+            except self.backend.damaged as e:
                 self.unavailable[name] = "catalog cannot be read"
                 raise _corrupt(name, e) from e
             self.unavailable.pop(name, None)
@@ -112,7 +111,7 @@ class CollectionRegistry:
         with self._lock:
             if name in self._deleting:
                 raise CollectionBusy(f"Collection {name!r} is being deleted; try again.", field="name")
-        coll = Collection.create(None, name, self._model(), backend=self.backend,
+        coll = Collection.create(self.backend, name, self._model(),
                                  index_type=index_type or self.settings.index_type, limits=self.settings.limits())
         with self._lock:
             self._entries[name] = _Entry(coll)
@@ -121,7 +120,7 @@ class CollectionRegistry:
     def delete(self, name: str, *, timeout: float = 60.0) -> None:
         """Close and remove a collection once the requests using it are done."""
         with self.exclusive(name, timeout=timeout):
-            delete_collection(None, name, backend=self.backend)
+            delete_collection(self.backend, name)
 
     @contextmanager
     def exclusive(self, name: str, *, timeout: float = 60.0) -> Iterator[None]:
@@ -151,7 +150,7 @@ class CollectionRegistry:
     def names(self) -> list[str]:
         with self._lock:
             deleting = set(self._deleting)
-        return [n for n in list_collection_names(None, backend=self.backend) if n not in deleting]
+        return [n for n in list_collection_names(self.backend) if n not in deleting]
 
     def loaded(self) -> list[str]:
         with self._lock:
@@ -164,8 +163,8 @@ class CollectionRegistry:
                 raise CollectionNotFound(name)
             entry = self._entries.get(name)
         try:
-            return entry.collection.info() if entry is not None else read_info(None, name, backend=self.backend)
-        except (sqlite3.DatabaseError, FileNotFoundError) as e:
+            return entry.collection.info() if entry is not None else read_info(self.backend, name)
+        except (*self.backend.damaged, FileNotFoundError) as e:
             if isinstance(e, FileNotFoundError):  # removed by another process between listing and reading
                 raise CollectionNotFound(name) from e
             raise _corrupt(name, e) from e
@@ -211,7 +210,4 @@ class CollectionRegistry:
 
     def require_files(self, what: str) -> None:
         """NotSupported unless collections are folders of files here (what snapshots copy)."""
-        if self.backend.backend != "embedded":
-            raise NotSupported(f"{what} works on the embedded store's files; with SEMSEARCH_STORE=qdrant use "
-                               "Qdrant's own snapshots (POST /collections/<collection>/snapshots on the server)",
-                               field="collection")
+        self.backend.require_files(what)

@@ -213,11 +213,11 @@ class Service:
     # -- collections ------------------------------------------------------------------------------
     def read_info(self, name: str) -> CollectionInfo:
         """A collection's info, read from the store without opening it (no model needed)."""
-        return read_info(None, name, backend=self.backend)
+        return read_info(self.backend, name)
 
     def scan(self) -> tuple[list[CollectionInfo], dict[str, str]]:
         """Every collection's info, and the damaged ones' names with why (no model needed)."""
-        return scan_collections(None, backend=self.backend)
+        return scan_collections(self.backend)
 
     @contextmanager
     def open_collection(self, name: str | None, *, create: bool) -> Iterator[Collection]:
@@ -227,7 +227,7 @@ class Service:
         name = name or s.default_collection
         if not create:
             self.read_info(name)  # fail fast, before loading the model, if it does not exist
-        with Collection.open(None, name, self.embedder, create=create, backend=self.backend,
+        with Collection.open(self.backend, name, self.embedder, create=create,
                              index_type=s.index_type, limits=s.limits()) as coll:
             yield coll
 
@@ -239,8 +239,8 @@ class Service:
         """A new empty collection, not kept open (the CLI); a bad name fails before the model loads."""
         s = self.settings
         validate_name(name)
-        with Collection.create(None, name, self.embedder, index_type=index_type or s.index_type, limits=s.limits(),
-                               backend=self.backend) as coll:
+        with Collection.create(self.backend, name, self.embedder, index_type=index_type or s.index_type,
+                               limits=s.limits()) as coll:
             return coll.info()
 
     def delete_collection(self, name: str) -> None:
@@ -256,11 +256,11 @@ class Service:
 
     def drop_collection(self, name: str) -> None:
         """Delete a collection's files with no registry or jobs in play (the CLI)."""
-        delete_collection(None, name, backend=self.backend)
+        delete_collection(self.backend, name)
 
     def reindex(self, name: str, *, progress: Callable[..., None] | None = None) -> Any:
         """Re-embed every chunk of ``name`` with the served model (the CLI's ``collections reindex``)."""
-        return reindex_collection(None, name, self.embedder, backend=self.backend, progress=progress)
+        return reindex_collection(self.backend, name, self.embedder, progress=progress)
 
     def submit_index_folder(self, name: str, folder: Path, *, create: bool, recheck: Callable[[], object]) -> Any:
         """Index ``folder`` into ``name`` as a background job (the jobs' ``Job``); ``recheck`` runs when the

@@ -28,8 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 WORDS = ("river mountain engine protein galaxy violin harvest circuit glacier lantern orchard compiler volcano "
          "theorem falcon copper meadow satellite enzyme harbor quartz tundra beacon canyon archive ballad cobalt "
@@ -86,13 +84,25 @@ def committed(data: Path) -> tuple[int, str]:
 def snapshot(data: Path, embedder: Any) -> dict[str, Any]:
     """Chunks by (file, ord) with spans and vectors, and the top-10 of QUERIES; repairs the index on open."""
     from indexer.collection import Collection
+    from indexer.search import Filters
+    from indexer.stores.embedded import EmbeddedBackend
 
-    with Collection.open(data, "default", embedder, create=False) as coll:
-        rows = coll.catalog.reader.execute(
-            "SELECT s.key, c.ord, c.start, c.end, c.vector FROM chunks c JOIN sources s ON s.id = c.source_id")
-        chunks = {(k, o): (s, e, np.frombuffer(v, dtype="<f4")) for k, o, s, e, v in rows}
+    with Collection.open(EmbeddedBackend(data), "default", embedder, create=False) as coll:
+        store = coll.store  # the Store interface: what any store answers
+        spans = {}
+        for key in store.source_keys():
+            src = store.stored_source(key, ("file", "doc"))
+            assert src is not None
+            spans.update({(key, o): (cid, s, e) for o, (cid, s, e, _) in enumerate(src.chunks)})
+        vecs = store.vectors_for([cid for cid, _, _ in spans.values()])
+        chunks = {ko: (s, e, vecs[cid]) for ko, (cid, s, e) in spans.items()}
         top = [[h.id for h in coll.search(q, k=10, mode="hybrid")] for q in QUERIES]
-        consistent = coll.vectors.ntotal == coll.catalog.count_chunks()
+        # every committed chunk is in the vector index, and nothing else: an exact search for more
+        # than there are returns each of them once
+        n = store.count_chunks()
+        with store.reading():
+            found = store.dense_chunks(coll.embed_queries(["x"])[0], n + 10, Filters()) if n else []
+        consistent = sorted(cid for cid, _ in found) == sorted(cid for cid, _, _ in spans.values())
     return {"chunks": chunks, "top": top, "consistent": consistent}
 
 

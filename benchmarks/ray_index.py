@@ -35,11 +35,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.catalog import SourceWrite  # noqa: E402
 from indexer.chunking import Chunk  # noqa: E402
 from indexer.collection import Collection, Limits  # noqa: E402
 from indexer.distributed import ray_index  # noqa: E402
 from indexer.embedding import load_embedder  # noqa: E402
+from indexer.stores.base import SourceWrite  # noqa: E402
+from indexer.stores.embedded import EmbeddedBackend  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1] / "bench" / "corpus" / "docs"
 
@@ -55,17 +56,20 @@ def make_folder(root: Path, copies: int) -> Path:
 
 
 def contents(coll: Collection) -> tuple[list[tuple], np.ndarray]:
-    rows = coll.catalog.reader.execute(
-        "SELECT s.key, c.ord, c.start, c.end, c.text, c.id FROM chunks c JOIN sources s ON s.id = c.source_id "
-        "ORDER BY s.key, c.ord").fetchall()
-    vecs = coll.catalog.vectors_for([r[5] for r in rows])
+    """(key, ord, start, end, text) of every chunk by key and ord, and their vectors (the Store interface)."""
+    rows = []
+    for key in sorted(coll.store.source_keys()):
+        src = coll.store.stored_source(key, ("file", "doc"))
+        assert src is not None
+        rows += [(key, ord_, start, end, text, cid) for ord_, (cid, start, end, text) in enumerate(src.chunks)]
+    vecs = coll.store.vectors_for([r[5] for r in rows])
     return [r[:5] for r in rows], np.stack([vecs[r[5]] for r in rows])
 
 
 def timed_run(label: str, data: Path, root: Path, embedder, limits: Limits, pool=None) -> tuple[float, int]:
     busy0 = pool.busy_seconds() if pool else []
     cpu0 = time.process_time()
-    with Collection.open(data, label, embedder, limits=limits) as coll:
+    with Collection.open(EmbeddedBackend(data), label, embedder, limits=limits) as coll:
         t0 = time.perf_counter()
         report = ray_index.index_folder(coll, root, pool) if pool else coll.index_folder(root)
         wall = time.perf_counter() - t0
@@ -83,7 +87,7 @@ def write_rate(data: Path, embedder, limits: Limits, batches: int = 20) -> float
     """Chunks/s the embedded store commits when the vectors are ready (what the driver's writes cost)."""
     rng = np.random.default_rng(0)
     text = "lorem ipsum dolor sit amet " * 40
-    with Collection.open(data, "writes", embedder, limits=limits) as coll:
+    with Collection.open(EmbeddedBackend(data), "writes", embedder, limits=limits) as coll:
         t0 = time.perf_counter()
         for b in range(batches):
             n = limits.batch_chunks
@@ -135,8 +139,8 @@ def main() -> None:
         for i in range(args.rounds):
             local_rates.append(timed_run(f"local-{i}", tmp / "data", root, embedder, limits)[0])
             ray_rates.append(timed_run(f"ray-{i}", tmp / "data", root, embedder, limits, pool)[0])
-        with Collection.open(tmp / "data", f"local-{args.rounds - 1}", embedder, limits=limits) as a, \
-                Collection.open(tmp / "data", f"ray-{args.rounds - 1}", embedder, limits=limits) as b:
+        with Collection.open(EmbeddedBackend(tmp / "data"), f"local-{args.rounds - 1}", embedder, limits=limits) as a, \
+                Collection.open(EmbeddedBackend(tmp / "data"), f"ray-{args.rounds - 1}", embedder, limits=limits) as b:
             (ca, va), (cb, vb) = contents(a), contents(b)
         diff = float(np.abs(va - vb).max()) if va.shape == vb.shape else float("nan")
         ratio = statistics.median(ray_rates) / statistics.median(local_rates)

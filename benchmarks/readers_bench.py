@@ -62,6 +62,7 @@ def generate(folder: Path, n: int, seed: int) -> None:
 def run(files: int, seed: int, embedder: Any = None, out: Any = sys.stdout) -> dict[str, float]:
     from indexer.collection import Collection
     from indexer.readers import read_document
+    from indexer.stores.embedded import EmbeddedBackend
 
     if embedder is None:
         from indexer.embedding import load_embedder
@@ -81,7 +82,7 @@ def run(files: int, seed: int, embedder: Any = None, out: Any = sys.stdout) -> d
             per_format.setdefault(path.suffix, []).append(time.monotonic() - t0)
         parse = sum(sum(v) for v in per_format.values())
 
-        with Collection.open(Path(tmp) / "data", "bench", embedder) as collection:
+        with Collection.open(EmbeddedBackend(Path(tmp) / "data"), "bench", embedder) as collection:
             report = collection.index_folder(root)
         figures = {
             "files": float(report.added), "chunks": float(report.chunks_embedded), "parse_seconds": parse,

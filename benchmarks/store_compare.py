@@ -28,8 +28,8 @@ def server_fusion_ndcg(coll, dataset, k: int = 100) -> float:
     from qdrant_client import models
 
     from indexer.evaluation import evaluate
-    from indexer.stores.qdrant import DENSE, KEYWORD
-    from indexer.stores.sparse import query_vector
+    from indexer.stores.qdrant.points import DENSE, KEYWORD
+    from indexer.stores.qdrant.sparse import query_vector
 
     store = coll.store
     run: dict[str, dict[str, float]] = {}
@@ -60,6 +60,7 @@ def main() -> None:
 
     from indexer.embedding import load_embedder
     from indexer.evaluation import load_beir, run_beir
+    from indexer.stores.embedded import EmbeddedBackend
     from indexer.stores.qdrant import QdrantBackend
 
     embedder = load_embedder("sentence-transformers/all-MiniLM-L6-v2")
@@ -67,18 +68,18 @@ def main() -> None:
     out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="store-compare-") as tmp:
         t0 = time.perf_counter()
-        emb = run_beir(args.dataset, data_dir=Path(tmp) / "data", embedder=embedder, collection="cmp")
+        emb = run_beir(args.dataset, backend=EmbeddedBackend(Path(tmp) / "data"), embedder=embedder, collection="cmp")
         out["embedded"] = {m: emb[m]["ndcg@10"] for m in ("dense", "keyword", "hybrid")}
         out["embedded"]["seconds"] = round(time.perf_counter() - t0, 1)
         qb = QdrantBackend(url=args.qdrant_url) if args.qdrant_url else QdrantBackend(path=Path(tmp) / "qdrant")
         t0 = time.perf_counter()
         name = f"cmp-{int(time.time())}"
-        qd = run_beir(args.dataset, data_dir=Path(tmp) / "data", embedder=embedder, collection=name, backend=qb)
+        qd = run_beir(args.dataset, backend=qb, embedder=embedder, collection=name)
         out["qdrant"] = {m: qd[m]["ndcg@10"] for m in ("dense", "keyword", "hybrid")}
         out["qdrant"]["seconds"] = round(time.perf_counter() - t0, 1)
         from indexer.collection import Collection
 
-        with Collection.open(None, name, embedder, backend=qb, create=False) as coll:
+        with Collection.open(qb, name, embedder, create=False) as coll:
             out["qdrant-server-rrf"] = {"hybrid": server_fusion_ndcg(coll, dataset)}
         if args.qdrant_url:
             qb.delete(name)

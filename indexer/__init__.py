@@ -1,8 +1,8 @@
 """semsearch's library: embed, chunk, index and search documents, with no HTTP involved.
 
-    from indexer import Collection, load_embedder
+    from indexer import Collection, EmbeddedBackend, load_embedder
     embedder = load_embedder()                      # the bundled all-MiniLM-L6-v2, offline
-    with Collection.open("./data", "notes", embedder) as notes:
+    with Collection.open(EmbeddedBackend("./data"), "notes", embedder) as notes:
         notes.index_folder("~/notes")
         for hit in notes.search("how do I rotate the keys?", k=5):
             print(hit.score, hit.path, hit.snippet)
@@ -24,6 +24,7 @@ _EXPORTS = {
     "Filters": "indexer.search", "Hit": "indexer.search", "Hits": "indexer.search", "Like": "indexer.search",
     "SearchOptions": "indexer.search", "SearchResponse": "indexer.search",
     "IndexReport": "indexer.sync", "Progress": "indexer.sync",
+    "EmbeddedBackend": "indexer.stores.embedded", "StoreBackend": "indexer.stores.base",
 }
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from indexer.embedding import DEFAULT_MODEL, Embedder, l2_normalize, load_embedder
     from indexer.errors import SemsearchError
     from indexer.search import Filters, Hit, Hits, Like, SearchOptions, SearchResponse
+    from indexer.stores.base import StoreBackend
+    from indexer.stores.embedded import EmbeddedBackend
     from indexer.sync import IndexReport, Progress
 
 
@@ -48,6 +51,7 @@ __all__ = [
     "Collection",
     "CollectionInfo",
     "Document",
+    "EmbeddedBackend",
     "Embedder",
     "Filters",
     "Hit",
@@ -58,6 +62,7 @@ __all__ = [
     "Progress",
     "SearchOptions",
     "SearchResponse",
+    "StoreBackend",
     "SemsearchError",
     "l2_normalize",
     "list_collection_names",

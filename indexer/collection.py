@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from indexer import search
-from indexer.catalog import Catalog
 from indexer.chunking import Chunk, iter_chunks
 from indexer.described import described
 from indexer.embedding import Embedder
@@ -34,21 +33,17 @@ from indexer.errors import (
     DocumentNotFound,
     InvalidInput,
     ModelMismatch,
-    NotSupported,
 )
+from indexer.names import NAME_PATTERN, NAME_RE, validate_name
 from indexer.search import Hits, Like, Query, SearchOptions
 from indexer.search.options import DEFAULT_MAX_K, DEFAULT_MAX_QUERY_CHARS
 from indexer.stores.base import SourceRow, SourceWrite, Store, StoreBackend, StoreMeta
-from indexer.stores.embedded import CATALOG_FILE, INDEX_FILE, EmbeddedBackend, EmbeddedStore
 from indexer.sync import FolderSync, IndexReport, Progress
-from indexer.vectors import VectorIndex
 from indexer.walk import path_key
 
 log = logging.getLogger(__name__)
 
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"  # a collection's name (the API's schemas use this too)
-NAME_RE = re.compile(NAME_PATTERN)
-__all__ = ["CATALOG_FILE", "INDEX_FILE", "Collection", "CollectionInfo", "Document", "Limits"]
+__all__ = ["NAME_PATTERN", "NAME_RE", "Collection", "CollectionInfo", "Document", "Limits", "validate_name"]
 
 
 @dataclass
@@ -106,61 +101,31 @@ def id_problem(doc_id: str) -> str | None:
             "ids may not contain control characters (U+0000-U+001F, U+007F-U+009F)")
 
 
-def validate_name(name: str) -> str:
-    if not NAME_RE.fullmatch(name):
-        raise InvalidInput(
-            f"Collection name {name!r} is not allowed: use 1-64 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit.", field="name")
-    return name
+# Every function below takes the store backend where the collections live (``indexer/stores/``): for
+# the embedded store ``EmbeddedBackend(data_dir)``, for Qdrant ``QdrantBackend(url=...)``.
+def list_collection_names(backend: StoreBackend) -> list[str]:
+    return backend.names()
 
 
-def collections_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / "collections"
+def delete_collection(backend: StoreBackend, name: str) -> None:
+    backend.delete(validate_name(name))
 
 
-def _backend(data_dir: Path | str | None, backend: StoreBackend | None) -> StoreBackend:
-    if backend is not None:
-        return backend
-    if data_dir is None:
-        raise ValueError("give a data folder or a store backend")
-    return EmbeddedBackend(data_dir)
-
-
-def list_collection_names(data_dir: Path | str | None, *, backend: StoreBackend | None = None) -> list[str]:
-    return _backend(data_dir, backend).names()
-
-
-def delete_collection(data_dir: Path | str | None, name: str, *, backend: StoreBackend | None = None) -> None:
-    _backend(data_dir, backend).delete(validate_name(name))
-
-
-def reindex_collection(data_dir: Path | str | None, name: str, embedder: Embedder, *,
-                       backend: StoreBackend | None = None, progress: Callable[[dict[str, Any]], None] | None = None,
+def reindex_collection(backend: StoreBackend, name: str, embedder: Embedder, *,
+                       progress: Callable[[dict[str, Any]], None] | None = None,
                        cancel: threading.Event | None = None) -> Any:
-    """Re-embed collection ``name`` with ``embedder`` and swap it in without stopping searches
-    (Qdrant store: :mod:`indexer.stores.qdrant_reindex`). Returns its ReindexReport."""
-    b = _backend(data_dir, backend)
-    if b.backend != "qdrant":
-        raise NotSupported("Re-indexing a collection in place swaps Qdrant collection aliases, which the embedded "
-                           "store does not have (SEMSEARCH_STORE=embedded). Index into a new collection instead, "
-                           "or delete this one and index again.", field="store")
-    from indexer.stores.qdrant_reindex import reindex
-
-    return reindex(b, validate_name(name), embedder, progress=progress, cancel=cancel)  # type: ignore[arg-type]
+    """Re-embed collection ``name`` with ``embedder`` and swap it in without stopping searches, where
+    the store can (Qdrant: :mod:`indexer.stores.qdrant.reindex`; elsewhere ``NotSupported``).
+    Returns its ReindexReport."""
+    return backend.reindex(validate_name(name), embedder, progress=progress, cancel=cancel)
 
 
 class Collection:
     """One searchable collection in a store. Thread-safe: many readers, one writer at a time."""
 
-    def __init__(self, store: Store | Path, embedder: Embedder, *, index_type: str = "flat",
-                 limits: Limits | None = None) -> None:
+    def __init__(self, store: Store, embedder: Embedder, *, limits: Limits | None = None) -> None:
         self.embedder = embedder
         self.limits = limits or Limits()
-        if isinstance(store, Path):  # a collection folder: the embedded store
-            store = EmbeddedBackend(store.parent.parent).open(
-                store.name, model=embedder.name, dimension=embedder.dimension, index_type=index_type,
-                checkpoint_every=self.limits.checkpoint_every,
-                wal_checkpoint_seconds=self.limits.wal_checkpoint_seconds)
         self.store: Store = store
         self.name = store.name
         self.path: Path | None = getattr(store, "path", None)  # the folder, for the embedded store
@@ -176,20 +141,19 @@ class Collection:
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
-    def open(cls, data_dir: Path | str | None, name: str, embedder: Embedder, *, create: bool = True,
-             index_type: str = "flat", limits: Limits | None = None,
-             backend: StoreBackend | None = None) -> Collection:
-        """Open (and by default create) collection ``name`` in ``backend`` (default: the embedded
-        store under ``data_dir``)."""
-        store = _backend(data_dir, backend)
+    def open(cls, backend: StoreBackend, name: str, embedder: Embedder, *, create: bool = True,
+             index_type: str = "flat", limits: Limits | None = None) -> Collection:
+        """Open (and by default create) collection ``name`` in ``backend`` (the embedded store:
+        ``EmbeddedBackend(data_dir)``)."""
+        store = backend
         if not store.exists(validate_name(name)) and not create:
             raise CollectionNotFound(name, store.names())
         return cls._in(store, name, embedder, index_type, limits)
 
     @classmethod
-    def create(cls, data_dir: Path | str | None, name: str, embedder: Embedder, *, index_type: str = "flat",
-               limits: Limits | None = None, backend: StoreBackend | None = None) -> Collection:
-        store = _backend(data_dir, backend)
+    def create(cls, backend: StoreBackend, name: str, embedder: Embedder, *, index_type: str = "flat",
+               limits: Limits | None = None) -> Collection:
+        store = backend
         if store.exists(validate_name(name)):
             raise CollectionExists(name)
         return cls._in(store, name, embedder, index_type, limits)
@@ -202,21 +166,6 @@ class Collection:
                              checkpoint_every=limits.checkpoint_every,
                              wal_checkpoint_seconds=limits.wal_checkpoint_seconds)
         return cls(store, embedder, limits=limits)
-
-    @property
-    def catalog(self) -> Catalog:
-        """The embedded store's SQLite catalog (for its own tests and benchmarks; nothing else uses it)."""
-        return self._embedded().catalog
-
-    @property
-    def vectors(self) -> VectorIndex:
-        """The embedded store's FAISS index (for its own tests and benchmarks; nothing else uses it)."""
-        return self._embedded().index
-
-    def _embedded(self) -> EmbeddedStore:
-        if not isinstance(self.store, EmbeddedStore):
-            raise TypeError(f"collection {self.name!r} is in the {self.store.backend} store, not the embedded one")
-        return self.store
 
     def refresh(self) -> None:
         """Pick up writes made by another process (e.g. the CLI indexing while the server runs)."""
@@ -368,22 +317,19 @@ def _info(name: str, meta: StoreMeta, counts: dict[str, int], chunks: int, size:
                           counts.get("doc", 0), chunks, size, meta.created)
 
 
-def read_info(data_dir: Path | str | None, name: str, *, backend: StoreBackend | None = None) -> CollectionInfo:
+def read_info(backend: StoreBackend, name: str) -> CollectionInfo:
     """A collection's counts, model and size, without loading any model. A damaged catalog is a
     ``CorruptCollection`` that says how to recover, never a raw ``sqlite3`` error."""
-    store = _backend(data_dir, backend)
-    return _info(name, *store.peek(validate_name(name)))
+    return _info(name, *backend.peek(validate_name(name)))
 
 
-def scan_collections(data_dir: Path | str | None, *, backend: StoreBackend | None = None
-                     ) -> tuple[list[CollectionInfo], dict[str, str]]:
+def scan_collections(backend: StoreBackend) -> tuple[list[CollectionInfo], dict[str, str]]:
     """(healthy collections' infos, {damaged name: why}): one damaged catalog hides no other."""
-    store = _backend(data_dir, backend)
     infos: list[CollectionInfo] = []
     bad: dict[str, str] = {}
-    for name in store.names():
+    for name in backend.names():
         try:
-            infos.append(read_info(None, name, backend=store))
+            infos.append(read_info(backend, name))
         except CollectionNotFound:
             continue  # removed meanwhile
         except CorruptCollection as e:

@@ -36,19 +36,16 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from indexer.errors import JobNotFound, SemsearchError
-from indexer.job_table import JobTable, SqliteJobTable
-from indexer.tempfiles import pid_alive
+from indexer.job_table import JobTable
 
 log = logging.getLogger(__name__)
 
 State = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
-JOBS_FILE = "jobs.sqlite3"
 
 POLL_SECONDS = 0.5  # how often a running job's owner looks for a cancel asked by another process
 HEARTBEAT_SECONDS = 5.0  # how often an owner marks its unfinished jobs alive
@@ -132,14 +129,14 @@ def _row_job(row: dict[str, Any]) -> Job:
 
 
 class JobManager:
-    """Runs jobs on background threads (one at a time per key) and keeps their state in ``table`` (a
-    path: a SQLite file; ``None``: in memory, for one process). Keeps the last ``keep`` finished jobs."""
+    """Runs jobs on background threads (one at a time per key) and keeps their state in ``table`` (the
+    store's: ``StoreBackend.job_table()``). Keeps the last ``keep`` finished jobs."""
 
-    def __init__(self, table: JobTable | Path | str | None = None, *, keep: int = 200) -> None:
+    def __init__(self, table: JobTable, *, keep: int = 200) -> None:
         self._keep = keep
         # host:pid:token - the token tells this process from an earlier one with the same pid (a container's pid 1)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        self._table: JobTable = SqliteJobTable(table) if table is None or isinstance(table, (Path, str)) else table
+        self._table: JobTable = table
         self._lock = threading.Lock()
         self._local: dict[str, _Local] = {}
         self._queues: dict[str, deque[_Local]] = {}
@@ -361,7 +358,14 @@ def _interrupted(progress: dict[str, Any]) -> dict[str, Any]:
                        " Start it again to finish: unchanged files cost nothing."}
 
 
-def jobs_file(data_dir: Path | str) -> Path:
-    """Where a data folder keeps its jobs (created with the folder if needed)."""
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    return Path(data_dir) / JOBS_FILE
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (this process counts as running)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True

@@ -3,7 +3,7 @@ the CLI - the backup procedure (README "Backups").
 
 With a running server the command goes through it, so a restore waits for the collection's readers
 and refuses while jobs run (409); without one it works on the data folder directly. Taking a snapshot
-is safe either way (indexer/snapshots.py copies a consistent state while writers go on).
+is safe either way (indexer/stores/embedded/snapshots.py copies a consistent state while writers go on).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def create(name: str = NAME_ARG) -> None:
     if client is not None:
         body = client.create_snapshot(name)
     else:
-        from indexer.snapshots import create_snapshot
+        from indexer.stores.embedded.snapshots import create_snapshot
 
         _files_only("a snapshot")
 
@@ -55,7 +55,7 @@ def list_(name: str = NAME_ARG) -> None:
     if client is not None:
         body = client.list_snapshots(name)
     else:
-        from indexer.snapshots import list_snapshots
+        from indexer.stores.embedded.snapshots import list_snapshots
 
         body = {"snapshots": [s.to_dict() for s in list_snapshots(state.settings.data_dir, name)]}
     if state.as_json:
@@ -83,12 +83,13 @@ def restore(
         body = client.restore_snapshot(name, snapshot)
     else:
         from indexer.collection import read_info
-        from indexer.snapshots import restore_snapshot
+        from indexer.stores.embedded import EmbeddedBackend
+        from indexer.stores.embedded.snapshots import restore_snapshot
 
         _files_only("a snapshot restore")
 
         restore_snapshot(state.settings.data_dir, name, snapshot)
-        body = read_info(state.settings.data_dir, name).to_dict()
+        body = read_info(EmbeddedBackend(state.settings.data_dir), name).to_dict()
     if state.as_json:
         print_json(body)
     else:

@@ -1,4 +1,4 @@
-"""Snapshots of a collection: take one, list, download, delete, restore (see indexer/snapshots.py)."""
+"""Snapshots of a collection: take one, list, download, delete, restore (see indexer/stores/embedded/snapshots.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from app.errors import CollectionBusy
 from app.routes import CollectionName, errors
 from app.schemas import SNAPSHOT_PATTERN, CollectionInfo, Snapshot, SnapshotList
 from indexer.errors import CollectionNotFound
-from indexer.snapshots import (
+from indexer.stores.embedded.snapshots import (
     create_snapshot,
     delete_snapshot,
     list_snapshots,

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def bench_hnsw(cfg: BenchConfig, dim: int = 384) -> dict[str, Any]:
     import faiss
 
-    from indexer.vectors import VectorIndex
+    from indexer.stores.embedded.vectors import VectorIndex
 
     out: dict[str, Any] = {}
     nq, k = 200, 10

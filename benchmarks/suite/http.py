@@ -69,7 +69,7 @@ def build_collection(data_dir: Path, name: str, embedder: Any, corpus: Corpus, v
                     batch = []
             if batch:
                 coll.upsert_documents(batch)
-            return int(coll.catalog.count_chunks())
+            return coll.store.count_chunks()
     finally:
         service.close()
 

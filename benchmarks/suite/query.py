@@ -20,7 +20,7 @@ def bench_query(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfi
     import faiss
     import torch
 
-    from indexer.vectors import VectorIndex
+    from indexer.stores.embedded.vectors import VectorIndex
 
     st = embedder.model
     matrix = replicate(base, cfg.index_size, seed=cfg.seed)

@@ -14,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -33,7 +32,8 @@ class EmbedderInfo:
 
 
 class Embedder:
-    """An embedding model: ``Embedder.load()`` picks the backend; subclasses only implement ``_encode``.
+    """An embedding model: ``indexer.embedding.load_embedder()`` picks the backend; subclasses only
+    implement ``_encode``.
 
     Shared parts live here: the tokenizer for offsets and counts, normalization, a small query cache.
     """
@@ -116,13 +116,6 @@ class Embedder:
         """Forget cached query vectors (the benchmark uses it so every timed query is computed)."""
         with self._cache_lock:
             self._cache.clear()
-
-    @classmethod
-    def load(cls, model: str = "", **options: Any) -> Embedder:
-        """Load a model once (see :func:`indexer.embedding.load_embedder`); keep it for the process's life."""
-        from indexer.embedding.selection import load_embedder
-
-        return load_embedder(model, **options)
 
     def info(self) -> EmbedderInfo:
         return EmbedderInfo(self.name, self.dimension, self.max_seq_length, self.backend, self.precision)

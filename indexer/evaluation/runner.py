@@ -15,6 +15,7 @@ from indexer.evaluation.metrics import evaluate
 if TYPE_CHECKING:
     from indexer.collection import Collection, Limits
     from indexer.embedding import Embedder
+    from indexer.stores.base import StoreBackend
 
 
 EVAL_MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
@@ -96,7 +97,7 @@ def index_beir_corpus(coll: Collection, dataset: BeirDataset, *, batch_docs: int
 def run_beir(
     dataset_dir: Path | str,
     *,
-    data_dir: Path | str,
+    backend: StoreBackend,  # where the collection lives (the embedded store: ``EmbeddedBackend(data_dir)``)
     collection: str | None = None,
     embedder: Embedder,
     modes: Sequence[str] = EVAL_MODES,
@@ -106,12 +107,11 @@ def run_beir(
     limits: Limits | None = None,
     batch_docs: int = 64,  # documents per upsert: small enough that progress moves every second or two
     progress: Callable[[str, int, int], None] | None = None,
-    backend: Any = None,  # a store backend (indexer.stores); default: the embedded store under data_dir
 ) -> dict[str, dict[str, Any]]:
     """Evaluate retrieval on a BEIR folder through the same code users index and query through.
 
     The corpus is upserted into collection ``collection`` (default ``beir-<folder name>``) under
-    ``data_dir`` with :meth:`Collection.upsert_documents`; a collection that already holds the corpus
+    ``backend`` with :meth:`Collection.upsert_documents`; a collection that already holds the corpus
     is reused without re-embedding. Each test query then goes through :meth:`Collection.search` in
     every mode, one query at a time (so latency is what a user sees, query embedding included), and
     the document-level hits are scored with pytrec_eval semantics.
@@ -131,8 +131,7 @@ def run_beir(
     dataset = load_beir(Path(dataset_dir), split=split)
     name = collection or default_collection_name(dataset_dir)
     result: dict[str, dict[str, Any]] = {}
-    with Collection.open(data_dir, name, embedder, create=True, index_type=index_type, limits=limits,
-                         backend=backend) as coll:
+    with Collection.open(backend, name, embedder, create=True, index_type=index_type, limits=limits) as coll:
         index_progress = None if progress is None else (lambda done, total: progress("index", done, total))
         index_stats = index_beir_corpus(coll, dataset, batch_docs=batch_docs, progress=index_progress)
         index_stats["collection"] = name

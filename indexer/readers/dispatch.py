@@ -50,8 +50,8 @@ _READERS: dict[str, Reader] = {
     ".odp": lambda d, lim, depth: read_odf(d, lim),
     ".epub": lambda d, lim, depth: read_epub(d, lim),
     ".ipynb": lambda d, lim, depth: read_notebook(d, lim),
-    ".eml": lambda d, lim, depth: read_eml(d, lim, depth),
-    ".mbox": lambda d, lim, depth: read_mbox(d, lim),
+    ".eml": lambda d, lim, depth: read_eml(d, lim, depth, read_attachment=_read_attachment),
+    ".mbox": lambda d, lim, depth: read_mbox(d, lim, read_attachment=_read_attachment),
     ".rtf": lambda d, lim, depth: read_rtf(d),
     ".org": lambda d, lim, depth: read_org(d),
 }
@@ -94,6 +94,11 @@ def _sniffed_reader(data: bytes) -> Reader | None:
     if head.startswith(b"{\\rtf"):
         return _READERS[".rtf"]
     return None
+
+
+def _read_attachment(name: str, data: bytes, limits: ReadLimits, depth: int) -> Extracted:
+    """A mail attachment goes through this dispatcher like a file (see ``mail.AttachmentReader``)."""
+    return read_bytes(name, data, limits=limits, depth=depth)
 
 
 def read_bytes(name: str, data: bytes, *, limits: ReadLimits = DEFAULT_LIMITS, depth: int = 0) -> Extracted:

@@ -18,12 +18,17 @@ import email
 import email.policy
 import email.utils
 import re
+from collections.abc import Callable
 from email.message import EmailMessage, MIMEPart
 from typing import Any
 
 from indexer.readers.base import Extracted, ReadLimits, SkipFile, TextBuilder, summarize
 from indexer.readers.html import html_to_text
 from indexer.readers.text import decode_bytes
+
+# How an attachment is read: (name, data, limits, depth) -> its text. The dispatcher passes its own
+# read_bytes, so this module needs no import of it (an attached PDF goes through the PDF reader).
+AttachmentReader = Callable[[str, bytes, ReadLimits, int], Extracted]
 
 _FROM_LINE = re.compile(rb"^From .*\r?\n", re.MULTILINE)
 _HEADERS = ("Subject", "From", "To", "Cc", "Date")
@@ -61,9 +66,7 @@ def message_metadata(msg: EmailMessage) -> dict[str, Any]:
             "date": iso_date(_header(msg, "Date"))}
 
 
-def message_text(msg: EmailMessage, limits: ReadLimits, depth: int = 0) -> str:
-    from indexer.readers.dispatch import read_bytes  # attachments go through the dispatcher
-
+def message_text(msg: EmailMessage, limits: ReadLimits, depth: int = 0, *, read_attachment: AttachmentReader) -> str:
     lines = [f"{name}: {value}" for name in _HEADERS if (value := _header(msg, name))]
     blocks = ["\n".join(lines)]
     body = msg.get_body(preferencelist=("plain", "html"))
@@ -80,13 +83,14 @@ def message_text(msg: EmailMessage, limits: ReadLimits, depth: int = 0) -> str:
             inner = attachment.get_payload()
             inner_msg = inner[0] if isinstance(inner, list) and inner else None
             if isinstance(inner_msg, EmailMessage):
-                read.append(f"Attachment {name}:\n" + message_text(inner_msg, limits, depth + 1))
+                read.append(f"Attachment {name}:\n" + message_text(inner_msg, limits, depth + 1,
+                                                                         read_attachment=read_attachment))
             continue
         payload = attachment.get_payload(decode=True)
         if not isinstance(payload, bytes) or not payload.strip():
             continue
         try:
-            read.append(f"Attachment {name}:\n" + read_bytes(name, payload, limits=limits, depth=depth + 1).text)
+            read.append(f"Attachment {name}:\n" + read_attachment(name, payload, limits, depth + 1).text)
         except SkipFile:
             continue  # listed by name; its content is not text we can read
     if listed:
@@ -104,15 +108,17 @@ def _parse(data: bytes) -> EmailMessage:
     return msg
 
 
-def read_eml(data: bytes, limits: ReadLimits, depth: int = 0) -> Extracted:
+def read_eml(data: bytes, limits: ReadLimits, depth: int = 0, *,
+             read_attachment: AttachmentReader) -> Extracted:
     msg = _parse(data)
     if not msg.keys():
         raise SkipFile("unreadable", "not an e-mail message: no header lines")
     meta = message_metadata(msg)
-    return Extracted(message_text(msg, limits, depth), {"title": meta["subject"], **meta})
+    text = message_text(msg, limits, depth, read_attachment=read_attachment)
+    return Extracted(text, {"title": meta["subject"], **meta})
 
 
-def read_mbox(data: bytes, limits: ReadLimits) -> Extracted:
+def read_mbox(data: bytes, limits: ReadLimits, *, read_attachment: AttachmentReader) -> Extracted:
     starts = [m.end() for m in _FROM_LINE.finditer(data)]
     if not starts or not data.startswith(b"From "):
         raise SkipFile("unreadable", "not an mbox file: it does not start with a 'From ' line")
@@ -122,5 +128,5 @@ def read_mbox(data: bytes, limits: ReadLimits) -> Extracted:
         raw = re.sub(rb"(?m)^>(>*From )", rb"\1", data[s:e])  # undo mboxrd ">From " quoting
         msg = _parse(raw)
         out.part(message=number, **message_metadata(msg))
-        out.add(message_text(msg, limits))
+        out.add(message_text(msg, limits, read_attachment=read_attachment))
     return out.build({"messages": len(starts)})

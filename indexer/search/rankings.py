@@ -14,22 +14,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexer.search.filters import Filters
-from indexer.search.words import STOPWORDS, WORD
 
 if TYPE_CHECKING:
     from indexer.stores.base import Store
 
 Ranking = list[tuple[int, float, int]]  # (source_id, score, best chunk_id), best first
-
-
-def keyword_query(text: str) -> str | None:
-    """FTS5 MATCH expression: the query's words, quoted (so no FTS syntax leaks in), OR-ed."""
-    words = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
-    if not words:
-        words = WORD.findall(text.lower())
-    if not words:
-        return None
-    return " OR ".join('"' + w.replace('"', "") + '"' for w in dict.fromkeys(words))
 
 
 def group_by_source(store: Store, chunk_scores: list[tuple[int, float]]) -> Ranking:

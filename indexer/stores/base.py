@@ -4,8 +4,12 @@ A collection is a store + an embedder + limits (``indexer.collection``). The fol
 (``indexer.sync``), the ranking recipe (``indexer.search``), passages, full texts and the map talk
 to a store only through :class:`Store`; each implementation lives beside this file:
 
-- ``embedded.py``: the default, a folder of SQLite (sources, chunks, FTS5, change log) + FAISS files;
-- ``qdrant.py``: a Qdrant server or cluster by URL, or the client's in-process local mode by path.
+- ``embedded/``: the default, a folder of SQLite (sources, chunks, FTS5, change log) + FAISS files;
+- ``qdrant/``: a Qdrant server or cluster by URL, or the client's in-process local mode by path.
+
+Each package keeps its own files, SQL and formats: nothing outside it opens them. The ranking
+package (``indexer.search``) gives a store store-neutral :class:`~indexer.search.filters.Filters`
+(checked by ``Filters.check``), which each store translates into its own query terms.
 
 Ids: a *chunk id* is a stable int64 (a vector's id in the index); a *source id* is an int that is
 stable while the source (a file or a document) keeps its content. Both are opaque to callers.
@@ -15,16 +19,20 @@ One contract test suite (``tests/indexer/stores/test_contract.py``) runs against
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from indexer.chunking import Chunk
 from indexer.job_table import JobTable
 from indexer.search.filters import Filters
+
+if TYPE_CHECKING:
+    from indexer.embedding import Embedder
 
 
 @dataclass
@@ -115,7 +123,7 @@ class Store(Protocol):
 
     name: str
     meta: StoreMeta
-    backend: str  # "embedded" | "qdrant"
+    backend: str  # the store's name, for messages and logs ("embedded", "qdrant"): never switched on
 
     def load(self) -> None:
         """Get ready to answer (load or repair derived indexes); called once the model is checked."""
@@ -219,9 +227,13 @@ class Store(Protocol):
 
 
 class StoreBackend(Protocol):
-    """Where a deployment's collections live: the data folder, or a Qdrant server."""
+    """Where a deployment's collections live: the data folder, or a Qdrant server. What a store can
+    or cannot do is asked of it (:meth:`require_files`, :meth:`reindex`), never read from its name."""
 
-    backend: str
+    backend: str  # the store's name, for messages and logs: never switched on
+    # What reading a damaged collection may raise past the store (the app reports it as CorruptCollection
+    # without knowing the store's driver): sqlite3.DatabaseError for the embedded store, nothing for Qdrant.
+    damaged: tuple[type[Exception], ...]
 
     def names(self) -> list[str]: ...
 
@@ -241,6 +253,17 @@ class StoreBackend(Protocol):
     def job_table(self) -> JobTable:
         """Where this deployment's folder jobs live (``indexer/job_table.py``): shared by every process
         that shares this store."""
+        ...
+
+    def require_files(self, what: str) -> None:
+        """``NotSupported`` (saying so about ``what``) unless each collection is a folder of files in
+        the data folder: what snapshots copy (``indexer/stores/embedded/snapshots.py``)."""
+        ...
+
+    def reindex(self, name: str, embedder: Embedder, *, progress: Callable[[dict[str, Any]], None] | None = None,
+                cancel: threading.Event | None = None) -> Any:
+        """Re-embed collection ``name`` with ``embedder`` and swap it in without stopping searches
+        (returns a report), or ``NotSupported`` where the store cannot."""
         ...
 
     def close(self) -> None: ...

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from indexer.catalog import Catalog
-from indexer.collection import CATALOG_FILE, collections_dir
+from tests.indexer.stores.embedded import files
 
 
 def test_collection_lifecycle(client, tmp_data_dir):
@@ -21,7 +20,7 @@ def test_collection_lifecycle(client, tmp_data_dir):
     assert client.get("/collections/notes").json()["model"] == "sentence-transformers/all-MiniLM-L6-v2"
 
     assert client.delete("/collections/notes").status_code == 204
-    assert not (collections_dir(tmp_data_dir) / "notes").exists()
+    assert not (files.collections_dir(tmp_data_dir) / "notes").exists()
     r = client.get("/collections/notes")
     assert r.status_code == 404 and r.json()["error"]["code"] == "collection_not_found"
     assert client.delete("/collections/notes").status_code == 404
@@ -41,9 +40,8 @@ def test_bad_names_and_other_models_are_refused(client):
 def test_collection_built_with_another_model_is_409(client, tmp_data_dir):
     assert client.post("/collections", json={"name": "old"}).status_code == 201
     client.delete("/collections/old")  # closes it; recreate on disk with another model recorded
-    path = collections_dir(tmp_data_dir) / "old"
-    path.mkdir(parents=True)
-    cat = Catalog(path / CATALOG_FILE)
+    assert not files.collection_dir(tmp_data_dir, "old").exists()
+    cat = files.catalog_at(tmp_data_dir, "old")
     cat.set_meta(model="other/model", dimension=768, index_type="flat", created=time.time())
     cat.close()
     r = client.post("/collections/old/query", json={"query": "anything"})

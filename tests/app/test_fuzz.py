@@ -26,6 +26,7 @@ from schemathesis.checks import (
 
 from app.main import create_app
 from indexer.collection import Collection
+from indexer.stores.embedded import EmbeddedBackend
 from tests.app.conftest import AUTH, KEY, make_settings, write_docs
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
@@ -57,7 +58,7 @@ def api_schema(request, embedder, tmp_path_factory):
     index_type = request.param
     data = tmp_path_factory.mktemp(f"fuzz-data-{index_type}")
     write_docs(data / "docs")
-    with Collection.create(data, "notes", embedder, index_type=index_type) as coll:
+    with Collection.create(EmbeddedBackend(data), "notes", embedder, index_type=index_type) as coll:
         coll.upsert_documents([{"id": "a", "text": "Cats purr.", "metadata": {"k": 1}},
                                {"id": "b/c", "text": "Dogs bark.", "metadata": {}},
                                {"id": "gone", "text": "Deleted before the fuzzing starts."}])

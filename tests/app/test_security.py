@@ -121,11 +121,11 @@ def test_internal_errors_are_generic_500s_logged_on_the_server(client, monkeypat
 
 
 def test_corrupt_catalog_is_500_with_a_safe_message(client, tmp_data_dir):
-    from indexer.collection import CATALOG_FILE, collections_dir
+    from tests.indexer.stores.embedded import files
 
-    path = collections_dir(tmp_data_dir) / "broken"
+    path = files.collections_dir(tmp_data_dir) / "broken"
     path.mkdir(parents=True)
-    (path / CATALOG_FILE).write_bytes(b"this is not a sqlite file" * 100)
+    (path / files.CATALOG_FILE).write_bytes(b"this is not a sqlite file" * 100)
     r = client.get("/collections/broken")
     assert r.status_code == 500
     err = r.json()["error"]

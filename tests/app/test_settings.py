@@ -10,7 +10,8 @@ from app.settings import Backend, Engine, Fusion, IndexType, InvalidSettings, Pr
 
 
 def test_the_choices_are_the_librarys_own() -> None:
-    from indexer import embedding, search, vectors
+    from indexer import embedding, search
+    from indexer.stores.embedded import vectors
 
     assert get_args(Backend) == embedding.BACKENDS
     assert get_args(Engine) == embedding.ENGINES
@@ -55,10 +56,11 @@ def test_the_fusion_setting_is_what_a_hybrid_query_uses(tmp_path: Any, embedder:
 
     import app.cli as cli
     from indexer.collection import Collection
+    from indexer.stores.embedded import EmbeddedBackend
     from tests.indexer.test_collection import make_folder
 
     monkeypatch.setattr("app.service.load_model", lambda settings, backend=None: embedder)
-    with Collection.create(tmp_path / "data", "default", embedder) as coll:
+    with Collection.create(EmbeddedBackend(tmp_path / "data"), "default", embedder) as coll:
         coll.index_folder(make_folder(tmp_path / "docs"))
         rrf = [h.score for h in coll.search("a cat on the mat", mode="hybrid", fusion="rrf")]
         relative = [h.score for h in coll.search("a cat on the mat", mode="hybrid", fusion="relative")]

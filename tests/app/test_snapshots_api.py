@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexer.snapshots import restore_snapshot
+from indexer.stores.embedded.snapshots import restore_snapshot
 from tests.app.conftest import wait_job
 
 TOPICS = ["cats nap in the sun", "dogs fetch sticks", "bread rises in the oven", "mars is a red planet",

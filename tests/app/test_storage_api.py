@@ -85,7 +85,8 @@ def test_the_library_refuses_control_character_ids_too(tmp_path, embedder):
 
     from indexer.collection import Collection
     from indexer.errors import InvalidInput
+    from indexer.stores.embedded import EmbeddedBackend
 
-    with Collection.create(tmp_path, "c", embedder) as coll, pytest.raises(InvalidInput) as e:
+    with Collection.create(EmbeddedBackend(tmp_path), "c", embedder) as coll, pytest.raises(InvalidInput) as e:
         coll.upsert_documents([{"id": "x\ny", "text": "text"}])
     assert e.value.field == "documents.id"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import subprocess
 
 from indexer.collection import Collection
+from indexer.stores.embedded import EmbeddedBackend
 from tests.e2e.conftest import SEMSEARCH, as_json, cli_env
 
 
 def _make(data, embedder, *names):
     for name in names:
-        with Collection.create(data, name, embedder) as c:
+        with Collection.create(EmbeddedBackend(data), name, embedder) as c:
             c.upsert_documents([{"id": "a", "text": f"Cats nap in {name}."}])
 
 
@@ -46,11 +47,11 @@ def test_snapshot_create_list_restore(run_cli, embedder, tmp_path):
     snap = as_json(run_cli("snapshot", "create", "notes", "--json"))
     assert snap["collection"] == "notes" and snap["chunks"] == 1
     assert [s["name"] for s in as_json(run_cli("snapshot", "list", "notes", "--json"))["snapshots"]] == [snap["name"]]
-    with Collection.open(data, "notes", embedder, create=False) as c:  # changed after the snapshot
+    with Collection.open(EmbeddedBackend(data), "notes", embedder, create=False) as c:  # changed after the snapshot
         c.upsert_documents([{"id": "b", "text": "Dogs fetch."}])
     restored = run_cli("snapshot", "restore", "notes", snap["name"])
     assert "restored notes" in restored.stdout
-    with Collection.open(data, "notes", embedder, create=False) as c:
+    with Collection.open(EmbeddedBackend(data), "notes", embedder, create=False) as c:
         assert c.info().documents == 1
     # a snapshot file restored as another collection (e.g. on another machine)
     file = data / "snapshots" / "notes" / snap["name"]

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from indexer.collection import Collection
+from indexer.stores.embedded import EmbeddedBackend
 from tests.e2e.conftest import SEMSEARCH, as_json, cli_env
+from tests.indexer.stores.embedded import files
 from tests.indexer.test_sync import committed_chunks, wait_for_chunks
 
 pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
@@ -47,8 +49,8 @@ def run(data: Path, *args: str) -> dict:
 
 def results(data: Path, embedder) -> list[list[tuple[str, float]]]:
     """Top hits for QUERIES, opening the collection in this process (which repairs it if needed)."""
-    with Collection.open(data, "default", embedder, create=False) as coll:
-        assert coll.vectors.ntotal == coll.catalog.count_chunks()
+    with Collection.open(EmbeddedBackend(data), "default", embedder, create=False) as coll:
+        assert files.vectors(coll).ntotal == files.catalog(coll).count_chunks()
         return [[(h.id, round(h.score, 5)) for h in coll.search(q, k=5, mode="hybrid")] for q in QUERIES]
 
 

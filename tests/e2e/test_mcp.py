@@ -23,6 +23,7 @@ from app.mcp import PassageOut
 from app.schemas import CollectionInfo, CollectionList, CompareResponse, QueryResponse
 from benchmarks.suite.http import stop_process
 from indexer.collection import Collection
+from indexer.stores.embedded import EmbeddedBackend
 from tests.e2e.conftest import SEMSEARCH, cli_env
 
 KEY = "mcp-test-key"
@@ -40,7 +41,7 @@ def data(tmp_path_factory, embedder) -> Path:
     for rel, text in DOCS.items():
         (data / "docs" / rel).parent.mkdir(parents=True, exist_ok=True)
         (data / "docs" / rel).write_text(text)
-    with Collection.open(data, "notes", embedder) as notes:
+    with Collection.open(EmbeddedBackend(data), "notes", embedder) as notes:
         notes.index_folder(data / "docs")
         notes.upsert_documents([{"id": "faq/keys", "text": "API keys rotate every 90 days.",
                                  "metadata": {"team": "ops"}}])

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.collection import INDEX_FILE, Collection, Limits, list_collection_names, read_info
+from indexer.collection import Collection, Limits, list_collection_names, read_info
 from indexer.errors import CollectionNotFound, InvalidInput, ModelMismatch
 from indexer.search import Filters
+from indexer.stores.embedded import EmbeddedBackend
+from tests.indexer.stores.embedded import files
 
 TOPICS = {
     "animals/cats.txt": "Cats sleep most of the day in warm, sunny places. A cat purrs when it is content.",
@@ -56,7 +58,7 @@ def folder(tmp_path):
 
 @pytest.fixture
 def coll(tmp_path, embedder):
-    c = Collection.open(tmp_path / "data", "test", embedder)
+    c = Collection.open(EmbeddedBackend(tmp_path / "data"), "test", embedder)
     yield c
     c.close()
 
@@ -123,7 +125,8 @@ def test_skips_are_reported_never_fatal(tmp_path, embedder):
     (root / "link-out.txt").symlink_to(outside)
     (root / "loop").symlink_to(root)
     (root / "broken.txt").symlink_to(tmp_path / "missing.txt")
-    with Collection.open(tmp_path / "data", "skips", embedder, limits=Limits(max_file_bytes=10_000)) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "skips", embedder,
+                         limits=Limits(max_file_bytes=10_000)) as c:
         report = c.index_folder(root)
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
     assert reasons == {
@@ -140,7 +143,7 @@ def test_filters_apply_before_ranking(tmp_path, embedder):
     files = {f"notes/n{i:02d}.txt": f"Note {i}: the cat sat on the mat and purred." for i in range(12)}
     files |= {f"docs/d{i}.md": f"Document {i} about felines and other animals." for i in range(4)}
     root = make_folder(tmp_path / "docs", files)
-    with Collection.open(tmp_path / "data", "f", embedder) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "f", embedder) as c:
         c.index_folder(root)
         # unfiltered, the .txt notes dominate the top 4 for this query
         assert all(h.path.endswith(".txt") for h in c.search("cat sat on the mat", mode="dense", k=4))
@@ -203,19 +206,19 @@ def test_search_batch_takes_the_callers_query_vectors(coll, folder):
 
 
 def test_model_mismatch_names_the_model_it_was_built_with(tmp_path, embedder, monkeypatch):
-    Collection.open(tmp_path, "m", embedder).close()
+    Collection.open(EmbeddedBackend(tmp_path), "m", embedder).close()
     monkeypatch.setattr(embedder, "name", "some/other-model")
     with pytest.raises(ModelMismatch, match="built with model 'sentence-transformers/all-MiniLM-L6-v2'"):
-        Collection.open(tmp_path, "m", embedder)
+        Collection.open(EmbeddedBackend(tmp_path), "m", embedder)
 
 
 def test_missing_collection_is_a_clear_error(tmp_path, embedder):
-    Collection.open(tmp_path, "exists", embedder).close()
+    Collection.open(EmbeddedBackend(tmp_path), "exists", embedder).close()
     with pytest.raises(CollectionNotFound, match="Existing collections: exists"):
-        Collection.open(tmp_path, "nope", embedder, create=False)
-    assert list_collection_names(tmp_path) == ["exists"]
+        Collection.open(EmbeddedBackend(tmp_path), "nope", embedder, create=False)
+    assert list_collection_names(EmbeddedBackend(tmp_path)) == ["exists"]
     with pytest.raises(InvalidInput, match="not allowed"):
-        Collection.open(tmp_path, "../evil", embedder)
+        Collection.open(EmbeddedBackend(tmp_path), "../evil", embedder)
 
 
 def _top(c, q="where do cats nap"):
@@ -225,10 +228,10 @@ def _top(c, q="where do cats nap"):
 @pytest.mark.parametrize("damage", ["missing", "corrupt", "truncated", "stale"])
 def test_damaged_vector_file_is_repaired_without_reembedding(tmp_path, folder, embedder, monkeypatch, damage):
     data = tmp_path / "data"
-    with Collection.open(data, "r", embedder) as c:
+    with Collection.open(EmbeddedBackend(data), "r", embedder) as c:
         c.index_folder(folder)
         expected = _top(c)
-    faiss_file = data / "collections" / "r" / INDEX_FILE
+    faiss_file = data / "collections" / "r" / files.INDEX_FILE
     if damage == "missing":
         faiss_file.unlink()
     elif damage == "corrupt":
@@ -240,15 +243,15 @@ def test_damaged_vector_file_is_repaired_without_reembedding(tmp_path, folder, e
     else:  # an old checkpoint: the catalog moved on (a file removed, one added) since it was written
         old = tmp_path / "old.faiss"
         shutil.copy(faiss_file, old)
-        with Collection.open(data, "r", embedder) as c:
+        with Collection.open(EmbeddedBackend(data), "r", embedder) as c:
             (folder / "cooking/bread.md").unlink()
             (folder / "animals/more-cats.txt").write_text("Kittens nap in sunny windows all afternoon.")
             c.index_folder(folder)
             expected = _top(c)
         shutil.copy(old, faiss_file)
     counter = Counting(embedder, monkeypatch)
-    with Collection.open(data, "r", embedder) as c:
-        assert c.vectors.ntotal == c.catalog.count_chunks()
+    with Collection.open(EmbeddedBackend(data), "r", embedder) as c:
+        assert files.vectors(c).ntotal == files.catalog(c).count_chunks()
         assert _top(c) == expected
     assert counter.texts == 0
 
@@ -273,14 +276,14 @@ def test_documents_upsert_get_delete(coll):
 def test_info_without_loading_a_model(coll, folder, tmp_path):
     coll.index_folder(folder)
     coll.checkpoint()
-    info = read_info(tmp_path / "data", "test")
+    info = read_info(EmbeddedBackend(tmp_path / "data"), "test")
     assert (info.files, info.chunks, info.dimension) == (len(TOPICS), len(TOPICS), 384)
     assert info.model == "sentence-transformers/all-MiniLM-L6-v2" and info.size_bytes > 0
 
 
 def test_vectors_are_unit_length_and_match_the_model(coll, folder, embedder):
     coll.index_folder(folder)
-    ids, vecs = next(coll.catalog.iter_vectors())
+    ids, vecs = next(files.catalog(coll).iter_vectors())
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     text = (folder / "animals/cats.txt").read_text()
     q = embedder.embed_queries([text])[0]
@@ -291,7 +294,7 @@ def test_progress_reports_files_chunks_rate_and_eta(tmp_path, embedder):
     files = {f"n{i}.txt": f"Note number {i} about a different topic entirely." for i in range(9)}
     root = make_folder(tmp_path / "docs", files)
     seen = []
-    with Collection.open(tmp_path / "data", "p", embedder, limits=Limits(batch_chunks=2)) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "p", embedder, limits=Limits(batch_chunks=2)) as c:
         c.index_folder(root, progress=seen.append)
     assert seen[0].files_done == 0 and seen[-1].files_done == seen[-1].files_total == 9
     done = [p.files_done for p in seen]
@@ -302,14 +305,14 @@ def test_progress_reports_files_chunks_rate_and_eta(tmp_path, embedder):
 
 def test_reader_sees_writes_made_by_another_process(tmp_path, embedder):
     """A server keeps a collection open while `semsearch index` (another process) writes to it."""
-    server = Collection.open(tmp_path, "shared", embedder)
+    server = Collection.open(EmbeddedBackend(tmp_path), "shared", embedder)
     server.upsert_documents([{"id": "old", "text": "Penguins live in the southern hemisphere."}])
-    other = Collection.open(tmp_path, "shared", embedder)  # a second handle = another process's view
+    other = Collection.open(EmbeddedBackend(tmp_path), "shared", embedder)  # a second handle = another process's view
     other.upsert_documents([{"id": "new", "text": "Volcanoes erupt molten rock called lava."}])
     other.delete_documents(["old"])
     other.close()
     assert [h.id for h in server.search("lava from a volcano", mode="dense", k=5)] == ["new"]
-    assert server.vectors.ntotal == 1
+    assert files.vectors(server).ntotal == 1
     server.close()
 
 
@@ -320,7 +323,7 @@ def test_index_folder_streams_the_walk(tmp_path, embedder, monkeypatch):
 
     files = {f"d{i // 50:02d}/n{i:04d}.txt": f"Note {i} on topic {i % 7}." for i in range(400)}
     root = make_folder(tmp_path / "many", files)
-    c = Collection.open(tmp_path / "data", "stream", embedder, limits=Limits(batch_chunks=32))
+    c = Collection.open(EmbeddedBackend(tmp_path / "data"), "stream", embedder, limits=Limits(batch_chunks=32))
     yielded = [0]
     real_walk = sync_module.walk
 
@@ -354,7 +357,7 @@ def test_an_unreadable_folder_keeps_its_files(tmp_path, embedder, monkeypatch):
     import indexer.walk as walk_module
 
     root = make_folder(tmp_path / "docs")
-    c = Collection.open(tmp_path / "data", "keep", embedder)
+    c = Collection.open(EmbeddedBackend(tmp_path / "data"), "keep", embedder)
     try:
         c.index_folder(root)
         real_scandir = walk_module.os.scandir

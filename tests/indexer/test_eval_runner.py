@@ -11,6 +11,7 @@ import pytest
 from indexer.collection import Collection, Document
 from indexer.errors import InvalidInput
 from indexer.evaluation import _percentile, default_collection_name, run_beir
+from indexer.stores.embedded import EmbeddedBackend
 
 DOCS = {
     "d1": ("Photosynthesis", "Plants convert sunlight, water and carbon dioxide into glucose and oxygen."),
@@ -53,7 +54,7 @@ def _eval_embedder(embedder: Any) -> Any:
 def test_runner_scores_a_perfect_ranking_and_reuses_the_collection(tmp_path: Path, _eval_embedder: Any) -> None:
     dataset = write_beir(tmp_path / "tiny")
     data = tmp_path / "data"
-    first = run_beir(dataset, data_dir=data, embedder=_eval_embedder)
+    first = run_beir(dataset, backend=EmbeddedBackend(data), embedder=_eval_embedder)
     assert set(first) == {"dense", "keyword", "hybrid", "index"}
     for mode in ("dense", "keyword", "hybrid"):
         r = first[mode]
@@ -65,11 +66,11 @@ def test_runner_scores_a_perfect_ranking_and_reuses_the_collection(tmp_path: Pat
     assert ix["documents"] == len(DOCS) and ix["docs_embedded"] == len(DOCS) and ix["chunks_embedded"] >= len(DOCS)
 
     # The corpus went through the normal indexing path: a named, persistent collection of documents.
-    with Collection.open(data, "beir-tiny", _eval_embedder, create=False) as coll:
+    with Collection.open(EmbeddedBackend(data), "beir-tiny", _eval_embedder, create=False) as coll:
         assert coll.get_document("d1").text == "Photosynthesis " + DOCS["d1"][1]
         assert coll.search(QUERIES["q2"], k=1, mode="hybrid")[0].id == "d2"
 
-    second = run_beir(dataset, data_dir=data, embedder=_eval_embedder, modes=("keyword",))
+    second = run_beir(dataset, backend=EmbeddedBackend(data), embedder=_eval_embedder, modes=("keyword",))
     assert set(second) == {"keyword", "index"}
     assert second["index"]["docs_embedded"] == 0 and second["index"]["chunks_embedded"] == 0
     assert second["index"]["docs_unchanged"] == len(DOCS)
@@ -80,7 +81,7 @@ def test_runner_measures_an_imperfect_ranking(tmp_path: Path, _eval_embedder: An
     # Without d1 and d6 in the corpus, q1 and q3 find nothing relevant: their metrics are 0.
     docs = {k: v for k, v in DOCS.items() if k not in ("d1", "d6")}
     dataset = write_beir(tmp_path / "partial", docs)
-    result = run_beir(dataset, data_dir=tmp_path / "data", collection="mine", embedder=_eval_embedder,
+    result = run_beir(dataset, backend=EmbeddedBackend(tmp_path / "data"), collection="mine", embedder=_eval_embedder,
                       modes=("dense",))
     assert result["index"]["collection"] == "mine"
     assert result["dense"]["ndcg@10"] == pytest.approx(1 / 3, abs=1e-4)
@@ -89,17 +90,18 @@ def test_runner_measures_an_imperfect_ranking(tmp_path: Path, _eval_embedder: An
 
 def test_runner_refuses_a_collection_with_other_sources(tmp_path: Path, _eval_embedder: Any) -> None:
     data = tmp_path / "data"
-    with Collection.open(data, "busy", _eval_embedder) as coll:
+    with Collection.open(EmbeddedBackend(data), "busy", _eval_embedder) as coll:
         coll.upsert_documents([Document("someone-else", "a document that is not in the dataset")])
     with pytest.raises(InvalidInput, match="not in this dataset"):
-        run_beir(write_beir(tmp_path / "tiny"), data_dir=data, collection="busy", embedder=_eval_embedder)
+        run_beir(write_beir(tmp_path / "tiny"), backend=EmbeddedBackend(data), collection="busy",
+                 embedder=_eval_embedder)
 
 
 def test_runner_rejects_bad_modes_and_missing_folders(tmp_path: Path, _eval_embedder: Any) -> None:
     with pytest.raises(InvalidInput, match="modes"):
-        run_beir(tmp_path, data_dir=tmp_path, embedder=_eval_embedder, modes=("fuzzy",))
+        run_beir(tmp_path, backend=EmbeddedBackend(tmp_path), embedder=_eval_embedder, modes=("fuzzy",))
     with pytest.raises(FileNotFoundError):
-        run_beir(tmp_path / "nope", data_dir=tmp_path, embedder=_eval_embedder)
+        run_beir(tmp_path / "nope", backend=EmbeddedBackend(tmp_path), embedder=_eval_embedder)
 
 
 def test_default_collection_name_and_percentile() -> None:

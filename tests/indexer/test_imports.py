@@ -43,8 +43,8 @@ print("ok", "faiss" in sys.modules, "torch" in sys.modules)
 
 
 def test_the_block_is_real():
-    """The hook does stop faiss: the collection module (which needs it) fails to import under it."""
-    res = _run("import indexer.collection", {"faiss"})
+    """The hook does stop faiss: the embedded store (which needs it) fails to import under it."""
+    res = _run("import indexer.stores.embedded.store", {"faiss"})
     assert res.returncode != 0 and "faiss is blocked" in res.stderr
 
 
@@ -72,4 +72,142 @@ def test_the_library_reads_no_environment_and_never_imports_app():
             elif isinstance(node, ast.Import) and any(a.name.split(".")[0] == "app" for a in node.names):
                 offenders.append(f"{where} import app")
     assert len(_library_files()) > 20  # the scan sees the whole package
+    assert offenders == []
+
+
+# -- import cycles ---------------------------------------------------------------------------------------
+# The graph is built from the source (no imports run): an edge A -> B for each import that runs when A is
+# imported - at module level, in module-level ``if``/``try``/``with`` blocks and class bodies. Excluded, on
+# purpose: imports inside functions (they run late, when both modules are loaded) and under
+# ``if TYPE_CHECKING:`` (never run). ``from P import name`` is an edge to ``P.name`` when that is a module,
+# else to ``P``; the implicit import of a module's parent packages is not an edge (a package's
+# ``__init__`` importing its own modules is how packages work, not a loop).
+ROOT = INDEXER.parent
+PACKAGES = ("app", "indexer")
+
+
+def _module_files() -> dict[str, Path]:
+    out = {}
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            out[".".join(parts)] = path
+    return out
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _runtime_imports(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+    found: list[ast.Import | ast.ImportFrom] = []
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        elif isinstance(node, ast.If):
+            if not _is_type_checking(node.test):
+                found += _runtime_imports(node.body)
+            found += _runtime_imports(node.orelse)
+        elif isinstance(node, ast.Try):
+            for block in (node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)):
+                found += _runtime_imports(block)
+        elif isinstance(node, (ast.With, ast.ClassDef)):
+            found += _runtime_imports(node.body)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the modules of app/ and indexer/ it imports when it is imported."""
+    files = _module_files()
+    graph: dict[str, set[str]] = {m: set() for m in files}
+    for mod, path in files.items():
+        package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8")).body):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*up, base] if base else up)
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names]
+            graph[mod] |= {t for t in targets if t in files and t != mod}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle through each strongly connected component of more than one node (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    comps: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                comps.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return comps
+
+
+def _unit(module: str) -> str:
+    """The package one level below app/ or indexer/ that holds ``module`` (indexer.stores.embedded.catalog ->
+    indexer.stores), or the module itself when it sits at that level (indexer.collection)."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_the_import_graph_is_read_whole():
+    graph = import_graph()
+    assert len(graph) > 80 and {"indexer.collection", "indexer.stores.base", "app.main"} <= set(graph)
+    assert "indexer.stores.base" in graph["indexer.collection"]
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_module_imports_itself_through_others():
+    assert _cycles(import_graph()) == []
+
+
+def test_no_two_packages_import_each_other():
+    """The same at the level of app/'s and indexer/'s packages and top modules (indexer.search, indexer.stores,
+    indexer.collection, app.routes ...): no loop like search -> stores -> search."""
+    units: dict[str, set[str]] = {}
+    for mod, deps in import_graph().items():
+        units.setdefault(_unit(mod), set()).update(_unit(d) for d in deps if _unit(d) != _unit(mod))
+    assert _cycles(units) == []
+
+
+def test_the_ranking_package_speaks_only_the_store_interface():
+    """indexer/search/ imports no concrete store (not even for type checking) and no SQL driver: each store
+    translates the store-neutral filters and queries itself (indexer/stores/<store>/)."""
+    offenders = []
+    for path in sorted((INDEXER / "search").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}:{node.lineno} {n}" for n in names  # type: ignore[attr-defined]
+                          if n.split(".")[0] == "sqlite3" or
+                          (n.startswith("indexer.stores") and n != "indexer.stores.base")]
     assert offenders == []

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from indexer.jobs import JobManager
+from indexer.stores.embedded.job_table import SqliteJobTable
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,7 +26,7 @@ def jobs_path(tmp_path):
 
 
 def test_a_cancel_the_work_never_saw_leaves_it_succeeded(jobs_path):
-    m = JobManager(jobs_path)
+    m = JobManager(SqliteJobTable(jobs_path))
     started, go = threading.Event(), threading.Event()
 
     def ignores_cancel(progress, cancel):
@@ -53,11 +54,11 @@ def test_a_cancel_the_work_never_saw_leaves_it_succeeded(jobs_path):
 
 
 def test_jobs_survive_a_restart_of_the_manager(jobs_path):
-    m = JobManager(jobs_path)
+    m = JobManager(SqliteJobTable(jobs_path))
     job = m.submit("c", lambda p, c: {"ok": True}, params={"path": "/x"})
     assert m.wait(job.id, 10).state == "succeeded"
     m.shutdown()
-    again = JobManager(jobs_path)
+    again = JobManager(SqliteJobTable(jobs_path))
     back = again.get(job.id)
     assert back.state == "succeeded" and back.report == {"ok": True} and back.params == {"path": "/x"}
     assert [j.id for j in again.list_jobs(key="c")] == [job.id]
@@ -65,7 +66,7 @@ def test_jobs_survive_a_restart_of_the_manager(jobs_path):
 
 
 def test_shutdown_marks_running_and_queued_jobs_interrupted(jobs_path):
-    m = JobManager(jobs_path)
+    m = JobManager(SqliteJobTable(jobs_path))
 
     def long(progress, cancel):
         progress({"files_done": 2, "chunks_embedded": 5})
@@ -78,7 +79,7 @@ def test_shutdown_marks_running_and_queued_jobs_interrupted(jobs_path):
     while m.get(running.id).state != "running":
         time.sleep(0.01)
     m.shutdown()
-    again = JobManager(jobs_path)
+    again = JobManager(SqliteJobTable(jobs_path))
     for job_id in (running.id, queued.id):
         j = again.get(job_id)
         assert j.state == "interrupted" and j.error["code"] == "interrupted"
@@ -90,7 +91,8 @@ def test_shutdown_marks_running_and_queued_jobs_interrupted(jobs_path):
 WORKER = """
 import sys, time
 from indexer.jobs import JobManager
-m = JobManager(sys.argv[1])
+from indexer.stores.embedded.job_table import SqliteJobTable
+m = JobManager(SqliteJobTable(sys.argv[1]))
 def work(progress, cancel):
     progress({"files_done": 4, "chunks_embedded": 9})
     while not cancel.is_set():
@@ -109,7 +111,7 @@ def test_another_process_sees_and_cancels_a_running_job(jobs_path):
                             stdin=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         job_id = proc.stdout.readline().strip()
-        here = JobManager(jobs_path)  # "another worker" of the same server
+        here = JobManager(SqliteJobTable(jobs_path))  # "another worker" of the same server
         deadline = time.monotonic() + 20
         while here.get(job_id).state != "running" or "files_done" not in here.get(job_id).progress:
             assert time.monotonic() < deadline
@@ -128,7 +130,7 @@ def test_a_killed_process_leaves_its_jobs_interrupted_with_their_progress(jobs_p
     proc = subprocess.Popen([sys.executable, "-c", WORKER, str(jobs_path)], cwd=REPO, stdout=subprocess.PIPE,
                             stdin=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     job_id = proc.stdout.readline().strip()
-    probe = JobManager(jobs_path)
+    probe = JobManager(SqliteJobTable(jobs_path))
     deadline = time.monotonic() + 20
     while "files_done" not in probe.get(job_id).progress:
         assert time.monotonic() < deadline
@@ -137,7 +139,7 @@ def test_a_killed_process_leaves_its_jobs_interrupted_with_their_progress(jobs_p
     probe.shutdown()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    restarted = JobManager(jobs_path)
+    restarted = JobManager(SqliteJobTable(jobs_path))
     job = restarted.get(job_id)
     assert job.state == "interrupted" and job.progress == {"files_done": 4, "chunks_embedded": 9}
     assert "4 file(s)" in job.error["message"] and json.dumps(job.to_dict())

@@ -7,6 +7,8 @@ import pytest
 from indexer.collection import Collection, Limits
 from indexer.errors import InvalidInput, SourceNotFound
 from indexer.passages import read_passage
+from indexer.stores.embedded import EmbeddedBackend
+from tests.indexer.stores.embedded import files
 
 SENTENCES = [f"Paragraph {i} talks about topic number {i}, which is {'very ' * (i % 4)}interesting."
              for i in range(60)]
@@ -26,7 +28,7 @@ def coll(request, tmp_path, embedder):
     root.mkdir()
     (root / "long.md").write_text(LONG)
     (root / "short.txt").write_text("Green tea is brewed below boiling.")
-    c = Collection.open(tmp_path / "data", "p", embedder, limits=Limits(chunk_overlap=request.param))
+    c = Collection.open(EmbeddedBackend(tmp_path / "data"), "p", embedder, limits=Limits(chunk_overlap=request.param))
     c.index_folder(root)
     c.upsert_documents([{"id": "faq", "text": "Keys rotate every 90 days.\n\nAsk ops.", "metadata": {"team": "ops"}},
                         {"id": str(root / "short.txt"), "text": "A document whose id is a file's path."}])
@@ -41,7 +43,7 @@ def test_a_file_comes_back_as_indexed_offsets_and_all(coll):
     assert whole.total_chars == len(LONG) and len(whole.text) == len(LONG)
     assert as_indexed(whole.text, LONG)
     assert (whole.text == LONG) == (c.limits.chunk_overlap > 0)  # without overlap, the gaps were filled
-    assert c.catalog.reader.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] > 4
+    assert files.catalog(c).reader.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] > 4
 
 
 def test_the_window_around_a_hit(coll):

@@ -9,6 +9,7 @@ import pytest
 from indexer.collection import Collection, Limits
 from indexer.errors import InvalidInput, LimitExceeded, SourceNotFound
 from indexer.search import Filters, Like, SearchOptions, search_response
+from indexer.stores.embedded import EmbeddedBackend
 from tests.indexer.test_collection import make_folder
 
 DOCS = [
@@ -24,7 +25,7 @@ DOCS = [
 @pytest.fixture(scope="module")
 def coll(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("search")
-    c = Collection.open(root / "data", "s", embedder, limits=Limits(max_k=20, max_query_chars=100))
+    c = Collection.open(EmbeddedBackend(root / "data"), "s", embedder, limits=Limits(max_k=20, max_query_chars=100))
     c.index_folder(make_folder(root / "docs"))
     c.upsert_documents(DOCS)
     yield c

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from indexer.chunking import chunk_text, iter_chunks
 from indexer.collection import Collection, Limits
+from indexer.stores.embedded import EmbeddedBackend
 from indexer.walk import key_bytes, path_key
+from tests.indexer.stores.embedded import files
 
 REPO = Path(__file__).resolve().parents[2]
 WORDS = ("river mountain engine protein galaxy violin harvest circuit glacier lantern orchard compiler "
@@ -43,7 +45,7 @@ class CountingEmbed:
 
 
 def spans(coll: Collection, key: str) -> list[tuple[int, int, int]]:
-    return coll.catalog.chunk_spans("file", key)
+    return files.catalog(coll).chunk_spans("file", key)
 
 
 def make_bad_name_folder(root: Path) -> bytes:
@@ -59,7 +61,7 @@ def make_bad_name_folder(root: Path) -> bytes:
 def test_a_non_utf8_file_name_is_indexed_under_an_escaped_key(tmp_path, embedder):
     root = tmp_path / "bn"
     raw = make_bad_name_folder(root)
-    with Collection.open(tmp_path / "data", "names", embedder) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "names", embedder) as c:
         report = c.index_folder(root)
         assert (report.added, report.skipped) == (2, [])
         key = str(root) + "/bad_\\xff.txt"
@@ -89,7 +91,7 @@ def test_a_big_file_is_committed_in_batches_with_progress_per_batch(tmp_path, em
     root.mkdir()
     (root / "dump.txt").write_text(one_line(4_000))  # one line, ~25 chunks
     seen, commits = [], []
-    with Collection.open(tmp_path / "data", "big", embedder, limits=Limits(batch_chunks=4)) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "big", embedder, limits=Limits(batch_chunks=4)) as c:
         real_commit = c.commit
 
         def commit(upserts=(), **kw):
@@ -111,7 +113,7 @@ def test_progress_phases_come_in_order_from_the_first_call(tmp_path, embedder):
     for i in range(5):
         (root / f"n{i}.txt").write_text(f"Note {i} about birds that migrate south.")
     seen = []
-    with Collection.open(tmp_path / "data", "phases", embedder) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "phases", embedder) as c:
         c.index_folder(root, progress=seen.append)
     phases = list(dict.fromkeys(p.phase for p in seen))
     assert phases == ["walking", "indexing", "removing", "saving", "done"]
@@ -132,7 +134,7 @@ def test_cancel_mid_file_stops_within_a_batch_and_the_next_run_resumes(tmp_path,
             cancel.set()
 
     limits = Limits(batch_chunks=4, embed_batch_size=2)
-    with Collection.open(tmp_path / "data", "cancel", embedder, limits=limits) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "cancel", embedder, limits=limits) as c:
         report = c.index_folder(root, progress=stop_after_two_batches, cancel=cancel)
         done = spans(c, key)
         assert report.added == 0 and 8 <= len(done) <= 12  # stopped within one batch of the request
@@ -144,7 +146,7 @@ def test_cancel_mid_file_stops_within_a_batch_and_the_next_run_resumes(tmp_path,
         assert counter.texts == again.chunks_embedded == again.chunks_total - len(done)
         assert c.file_states(root)[key][3] is False
         resumed = spans(c, key)
-    with Collection.open(tmp_path / "clean", "clean", embedder, limits=limits) as clean:
+    with Collection.open(EmbeddedBackend(tmp_path / "clean"), "clean", embedder, limits=limits) as clean:
         clean.index_folder(root)
         assert spans(clean, key) == resumed  # the same chunks as a run that was never interrupted
 
@@ -154,7 +156,8 @@ import sys
 from pathlib import Path
 from indexer.collection import Collection, Limits
 from indexer.embedding import load_embedder
-with Collection.open(sys.argv[1], "kill", load_embedder(), limits=Limits(batch_chunks=4)) as c:
+from indexer.stores.embedded import EmbeddedBackend
+with Collection.open(EmbeddedBackend(sys.argv[1]), "kill", load_embedder(), limits=Limits(batch_chunks=4)) as c:
     c.index_folder(Path(sys.argv[2]))
 """
 
@@ -192,7 +195,7 @@ def test_sigkill_mid_file_keeps_committed_batches_and_resumes_without_reembeddin
     assert wait_for_chunks(proc, db, 8, timeout=600), proc.stderr.read().decode() if proc.stderr else ""
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    with Collection.open(data, "kill", embedder, limits=Limits(batch_chunks=4)) as c:
+    with Collection.open(EmbeddedBackend(data), "kill", embedder, limits=Limits(batch_chunks=4)) as c:
         done = spans(c, key)
         assert len(done) >= 8 and c.file_states(root)[key][3] is True  # a partly indexed file survived the kill
         counter = CountingEmbed(embedder, monkeypatch)
@@ -200,10 +203,11 @@ def test_sigkill_mid_file_keeps_committed_batches_and_resumes_without_reembeddin
         assert report.resumed == 1
         assert spans(c, key)[: len(done)] == done
         assert counter.texts == report.chunks_total - len(done)  # only the chunks after the kill were embedded
-        assert c.vectors.ntotal == c.catalog.count_chunks() == report.chunks_total
+        assert files.vectors(c).ntotal == files.catalog(c).count_chunks() == report.chunks_total
         resumed_hits = [(h.start, round(h.score, 4)) for h in c.search("glacier tundra", k=5, mode="dense")]
         resumed = spans(c, key)
-    with Collection.open(tmp_path / "clean", "clean", embedder, limits=Limits(batch_chunks=4)) as clean:
+    with Collection.open(EmbeddedBackend(tmp_path / "clean"), "clean", embedder,
+                         limits=Limits(batch_chunks=4)) as clean:
         clean.index_folder(root)
         assert spans(clean, key) == resumed
         assert [(h.start, round(h.score, 4)) for h in clean.search("glacier tundra", k=5, mode="dense")] \

@@ -13,6 +13,8 @@ from pptx import Presentation
 
 from indexer.collection import Collection, Limits
 from indexer.search import Filters
+from indexer.stores.embedded import EmbeddedBackend
+from tests.indexer.stores.embedded import files
 
 sys.path.insert(0, str(Path(__file__).parent / "readers"))
 from test_text_html_pdf import make_pdf  # noqa: E402
@@ -48,7 +50,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def committed_parts(c: Collection, key: str, field: str) -> list[int]:
-    rows = c.catalog.reader.execute(
+    rows = files.catalog(c).reader.execute(
         "SELECT json_extract(c.metadata, ?) FROM chunks c JOIN sources s ON s.id = c.source_id "
         "WHERE s.key = ? ORDER BY c.ord", (f"$.{field}", key)).fetchall()
     return [r[0] for r in rows]
@@ -72,7 +74,7 @@ def test_slides_and_pages_survive_piecewise_commits_cancel_and_resume(folder, tm
     limits = Limits(batch_chunks=3, embed_batch_size=2)
     deck_key = str(folder / "deck.pptx")
     cancel = threading.Event()
-    with Collection.open(tmp_path / "data", "parts", embedder, limits=limits) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "parts", embedder, limits=limits) as c:
         pieces: list[tuple[str, bool]] = []
         real_commit = c.commit
 

@@ -18,7 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from indexer.collection import Collection, Limits
+from indexer.stores.embedded import EmbeddedBackend
 from tests.e2e.conftest import SEMSEARCH, cli_env
+from tests.indexer.stores.embedded import files
 from tests.indexer.test_sync import committed_chunks, one_line, wait_for_chunks
 
 CORPUS_DOCS = Path(__file__).resolve().parents[3] / "tests" / "corpus" / "docs"
@@ -54,10 +56,10 @@ def make_folder(root: Path) -> Path:
 def contents(coll: Collection) -> tuple[list[tuple], np.ndarray]:
     """Every chunk as (file, ord, start, end, text, its metadata, its file's metadata, partial) in file
     order, and their vectors in that order."""
-    rows = coll.catalog.reader.execute(
+    rows = files.catalog(coll).reader.execute(
         "SELECT s.key, c.ord, c.start, c.end, c.text, c.metadata, s.metadata, s.partial, c.id FROM chunks c "
         "JOIN sources s ON s.id = c.source_id ORDER BY s.key, c.ord").fetchall()
-    vectors = coll.catalog.vectors_for([r[-1] for r in rows])
+    vectors = files.catalog(coll).vectors_for([r[-1] for r in rows])
     return [r[:-1] for r in rows], np.stack([vectors[r[-1]] for r in rows])
 
 
@@ -90,15 +92,15 @@ def test_the_ray_path_gives_the_same_chunks_and_vectors_and_an_unchanged_rerun_e
     from indexer.distributed.ray_index import index_folder
 
     root = make_folder(tmp_path / "docs")
-    with Collection.open(tmp_path / "data", "ray", embedder, limits=LIMITS) as on_ray, \
-            Collection.open(tmp_path / "data", "local", embedder, limits=LIMITS) as local:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "ray", embedder, limits=LIMITS) as on_ray, \
+            Collection.open(EmbeddedBackend(tmp_path / "data"), "local", embedder, limits=LIMITS) as local:
         r = index_folder(on_ray, root, pool)
         expected = local.index_folder(root)
         assert r.to_dict()["files"] == expected.to_dict()["files"] == {
             "added": 8, "updated": 0, "resumed": 0, "unchanged": 0, "removed": 0, "skipped": 2}
         assert sorted((s.path, s.reason) for s in r.skipped) == sorted((s.path, s.reason) for s in expected.skipped)
         assert r.chunks_embedded == expected.chunks_embedded > 8 * 4
-        assert len(on_ray.catalog.chunk_spans("file", str(root / "big.txt"))) > LIMITS.batch_chunks
+        assert len(files.catalog(on_ray).chunk_spans("file", str(root / "big.txt"))) > LIMITS.batch_chunks
         chunks, vectors = contents(on_ray)
         local_chunks, local_vectors = contents(local)
         assert chunks == local_chunks
@@ -108,7 +110,7 @@ def test_the_ray_path_gives_the_same_chunks_and_vectors_and_an_unchanged_rerun_e
         assert vectors.shape == local_vectors.shape
         assert np.abs(vectors - local_vectors).max() <= 1e-6
         assert (vectors * local_vectors).sum(axis=1).min() >= 1 - 1e-6
-        assert on_ray.vectors.ntotal == on_ray.catalog.count_chunks() == r.chunks_total
+        assert files.vectors(on_ray).ntotal == files.catalog(on_ray).count_chunks() == r.chunks_total
 
         again = index_folder(on_ray, root, pool)
         assert again.chunks_embedded == 0 and again.to_dict()["files"]["unchanged"] == 8
@@ -148,9 +150,9 @@ def test_a_ray_run_killed_midway_resumes_and_converges_to_a_clean_run(tmp_path, 
     proc.wait()
     proc.stderr.close()
 
-    with Collection.open(data, "default", embedder, limits=LIMITS) as coll:
+    with Collection.open(EmbeddedBackend(data), "default", embedder, limits=LIMITS) as coll:
         before = committed_chunks(db)
-        assert before >= 24 and coll.vectors.ntotal == before  # nothing committed was lost; it opens at once
+        assert before >= 24 and files.vectors(coll).ntotal == before  # nothing committed was lost; it opens at once
         pool = RayPool(ModelSpec("default", model_cache=os.environ["SEMSEARCH_MODEL_CACHE"]), LIMITS, actors=2)
         try:
             report = index_folder(coll, root, pool)
@@ -159,7 +161,7 @@ def test_a_ray_run_killed_midway_resumes_and_converges_to_a_clean_run(tmp_path, 
         assert report.resumed + report.to_dict()["files"]["unchanged"] >= 1  # the kill came after a commit
         assert report.chunks_embedded == report.chunks_total - before  # only what the killed run had not committed
         resumed, resumed_vectors = contents(coll)
-    with Collection.open(tmp_path / "clean", "clean", embedder, limits=LIMITS) as clean:
+    with Collection.open(EmbeddedBackend(tmp_path / "clean"), "clean", embedder, limits=LIMITS) as clean:
         clean.index_folder(root)
         expected, expected_vectors = contents(clean)
     assert resumed == expected

@@ -12,6 +12,7 @@ from test_text_html_pdf import make_pdf
 
 from indexer.collection import Collection
 from indexer.search import Filters
+from indexer.stores.embedded import EmbeddedBackend
 
 # One phrase per file, about unrelated things, so the right file must win on meaning and words.
 PHRASES = {
@@ -60,7 +61,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore
     for name in ("BSD", "todo", "CHANGES.v2"):
         (root / name).write_text(f"{name}\n\n{PHRASES[name]}\n")
     (root / "GPL-3").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 8)  # a binary without extension
-    collection = Collection.open(base / "data", "formats", embedder)
+    collection = Collection.open(EmbeddedBackend(base / "data"), "formats", embedder)
     report = collection.index_folder(root)
     yield collection, report, root
     collection.close()

@@ -12,6 +12,7 @@ import reader_samples as S
 
 from indexer.collection import Collection
 from indexer.readers import ReadLimits, SkipFile, read_bytes, read_document
+from indexer.stores.embedded import EmbeddedBackend
 
 GENEROUS_SECONDS = 60  # not a speed target: a hang or a full decompression would take far longer
 
@@ -125,7 +126,7 @@ def test_the_job_goes_on_past_hostile_files(tmp_path: Path, embedder) -> None:  
     (root / "broken.epub").write_bytes(b"PK\x03\x04 not a zip")
     (root / "fine.txt").write_text("The ferry timetable changes in October.")
     started = time.monotonic()
-    with Collection.open(tmp_path / "data", "hostile", embedder) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "hostile", embedder) as c:
         report = c.index_folder(root)
         hits = c.search("ferry timetable", k=1)
     assert time.monotonic() - started < GENEROUS_SECONDS

@@ -63,7 +63,7 @@ def name():
 
 @pytest.fixture
 def coll(backend, name, embedder):
-    c = Collection.open(None, name, embedder, backend=backend, limits=Limits(batch_chunks=4))
+    c = Collection.open(backend, name, embedder, limits=Limits(batch_chunks=4))
     yield c
     c.close()
 
@@ -73,15 +73,15 @@ def test_a_store_is_a_store(coll):
 
 
 def test_create_list_info_delete(backend, name, embedder, coll):
-    assert name in list_collection_names(None, backend=backend)
+    assert name in list_collection_names(backend)
     coll.upsert_documents(DOCS)
-    info = read_info(None, name, backend=backend)
+    info = read_info(backend, name)
     assert (info.documents, info.files, info.chunks, info.model) == (3, 0, 3, embedder.name)
     assert coll.info().chunks == 3
     backend.delete(name)
-    assert name not in list_collection_names(None, backend=backend)
+    assert name not in list_collection_names(backend)
     with pytest.raises(CollectionNotFound):
-        read_info(None, name, backend=backend)
+        read_info(backend, name)
 
 
 def test_documents_upsert_unchanged_update_delete(coll):
@@ -194,7 +194,7 @@ def test_reopen_keeps_everything(backend, name, embedder, coll):
     coll.upsert_documents(DOCS)
     top = coll.search("igneous rock", k=1)[0].id
     coll.close()
-    again = Collection.open(None, name, embedder, backend=backend, create=False)
+    again = Collection.open(backend, name, embedder, create=False)
     assert again.store.count_chunks() == 3 and again.search("igneous rock", k=1)[0].id == top == "granite"
 
 
@@ -217,8 +217,9 @@ def _fail_at(monkeypatch, store, what: str):
 def test_qdrant_a_failed_write_shows_the_old_or_the_new_source_never_half(backend, name, embedder, monkeypatch,
                                                                         step):
     if backend.backend != "qdrant":
-        pytest.skip("the embedded store's write is one SQLite transaction (tests/indexer/test_durability.py)")
-    coll = Collection.open(None, name, embedder, backend=backend)
+        pytest.skip("the embedded store's write is one SQLite transaction "
+                    "(tests/indexer/stores/embedded/test_durability.py)")
+    coll = Collection.open(backend, name, embedder)
     long = " ".join(f"Tea fact {i}: leaves are picked, withered, rolled and dried." for i in range(60))
     coll.upsert_documents([{"id": "tea", "text": long}, DOCS[2]])
     before = coll.store.count_chunks()
@@ -236,16 +237,16 @@ def test_qdrant_a_failed_write_shows_the_old_or_the_new_source_never_half(backen
         assert shown == "Matcha is powdered green tea." and len(coll.store.chunk_spans("doc", "tea")) == 1
         assert all("withered" not in t for t in texts)
     coll.close()
-    reopened = Collection.open(None, name, embedder, backend=backend, create=False)  # sweeps what was left
+    reopened = Collection.open(backend, name, embedder, create=False)  # sweeps what was left
     assert reopened.store.count_chunks() == len(reopened.store.chunk_spans("doc", "tea")) + 1
 
 
 def test_qdrant_unreachable_server_is_one_clear_line(monkeypatch):
-    from indexer.stores import qdrant
+    from indexer.stores.qdrant import backend
 
-    monkeypatch.setattr(qdrant, "RETRIES", (0.01,))
+    monkeypatch.setattr(backend, "RETRIES", (0.01,))
     with pytest.raises(StoreUnavailable) as e:
-        qdrant.QdrantBackend(url="http://127.0.0.1:9", timeout=1)
+        backend.QdrantBackend(url="http://127.0.0.1:9", timeout=1)
     msg = e.value.message
     assert "http://127.0.0.1:9" in msg and "cannot be reached" in msg and "SEMSEARCH_QDRANT_URL" in msg
     assert "\n" not in msg
@@ -271,12 +272,12 @@ def test_qdrant_local_path_is_one_process_at_a_time(tmp_path):
 def test_qdrant_alias_swap_replaces_a_collection_without_a_gap(backend, name, embedder):
     if backend.backend != "qdrant":
         pytest.skip("aliases are Qdrant's")
-    coll = Collection.open(None, name, embedder, backend=backend)
+    coll = Collection.open(backend, name, embedder)
     coll.upsert_documents(DOCS[:1])
     old = backend.physical(name)
     # a re-index fills a new physical collection, then the alias moves in one call
     new = backend.create_physical(name, embedder.dimension)
-    from indexer.stores.qdrant import META_ID
+    from indexer.stores.qdrant.points import META_ID
 
     meta = backend.call("retrieve", old, [META_ID], with_payload=True, what="read")[0].payload
     from qdrant_client import models
@@ -284,7 +285,7 @@ def test_qdrant_alias_swap_replaces_a_collection_without_a_gap(backend, name, em
     backend.call("upsert", new, [models.PointStruct(id=META_ID, vector={}, payload=meta)], wait=True, what="meta")
     backend.swap(name, new)
     assert backend.physical(name) == new and name in backend.names()
-    fresh = Collection.open(None, name, embedder, backend=backend, create=False)
+    fresh = Collection.open(backend, name, embedder, create=False)
     assert fresh.store.count_chunks() == 0
     assert old not in {c.name for c in backend.client.get_collections().collections}
 

@@ -7,7 +7,7 @@ write sequence). Payload indexes: type, sid, gen, kind, key, ext, modified, and 
 (``meta.<key>``) the first time it is written. The semsearch name is an alias of the physical
 collection (``semsearch_<name>`` -> ``semsearch_<name>__<created>``), so a re-index can fill a new
 physical collection and swap the alias in one call without downtime (:meth:`QdrantBackend.swap`,
-used by ``qdrant_reindex.py``).
+used by ``reindex.py``).
 
 Consistency (Qdrant has no multi-point transactions): a write never shows half a source. Each
 version of a source has a generation number ``gen``; a chunk is visible only while its ``gen`` is its
@@ -20,8 +20,10 @@ did not finish). Every call is idempotent (fixed ids), so connection errors are 
 Replicas: every read goes to the server, so a write is visible to every process as soon as it
 returns (the client waits for the server to apply it, ``wait=True``).
 
-Over 400 lines with a reason: the write path and every read path apply the one visibility rule
-(``gen``) above; split across files, that rule would be read in several places.
+The package: ``points.py`` (point ids, names, filter helpers), ``backend.py`` (the server or local
+mode: collections by name, the job table), this file (one collection: the write path and every read
+path, which apply the one visibility rule ``gen`` above), ``sparse.py`` (keyword vectors), ``jobs.py``
+(the job table) and ``reindex.py`` (re-embedding behind the alias).
 """
 
 from __future__ import annotations
@@ -30,171 +32,35 @@ import logging
 import random
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from qdrant_client import models
 
-from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing, StoreUnavailable
+from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.search.filters import Filters, glob_match
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
-from indexer.stores.sparse import document_vector, query_vector
+from indexer.stores.qdrant.points import (
+    DENSE,
+    KEYWORD,
+    META_ID,
+    PAGE,
+    PREFIX,
+    REINDEX_STALE_SECONDS,
+    _f,
+    _h63,
+    _m,
+    source_point,
+)
+from indexer.stores.qdrant.sparse import document_vector, query_vector
+
+if TYPE_CHECKING:
+    from indexer.stores.qdrant.backend import QdrantBackend
 
 log = logging.getLogger(__name__)
-
-PREFIX = "semsearch_"
-DENSE, KEYWORD = "dense", "keyword"
-_NS = uuid.UUID("6f1c2b2e-8a57-4d0c-9a43-5b1f0c7e2d11")
-META_ID = str(uuid.uuid5(_NS, "meta"))
-RETRIES = (0.2, 0.5, 1.0, 2.0)  # seconds between attempts after a connection error
-PAGE = 1000  # points per scroll page and per upsert request
-REINDEX_STALE_SECONDS = 120.0  # a re-index that has not marked itself alive for this long has died
 T = TypeVar("T")
-
-
-def _h63(*parts: str) -> int:
-    """A stable positive int64 from strings (the first 8 bytes of their UUID5)."""
-    return uuid.uuid5(_NS, "\x1f".join(parts)).int >> 65
-
-
-def source_point(kind: str, key: str) -> str:
-    return str(uuid.uuid5(_NS, f"{kind}\x1f{key}"))
-
-
-def _m(key: str, value: Any) -> models.FieldCondition:
-    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
-
-
-def _f(*must: Any) -> models.Filter:
-    return models.Filter(must=list(must))
-
-
-class QdrantBackend:
-    """A Qdrant server (``url``) or the client's in-process local mode (``path``: one process per path)."""
-
-    backend = "qdrant"
-
-    def __init__(self, *, url: str = "", path: str | Path = "", api_key: str | None = None,
-                 timeout: float = 10.0) -> None:
-        if bool(url) == bool(path):
-            raise ValueError("give the Qdrant store a url or a path, not both")
-        self.where = url or str(path)
-        self.local = not url
-        self._lock = threading.RLock()  # local mode's client is not thread-safe; a server's is
-        try:
-            if url:
-                self.client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
-            else:
-                Path(path).mkdir(parents=True, exist_ok=True)
-                self.client = QdrantClient(path=str(path))
-        except (RuntimeError, BlockingIOError) as e:
-            raise StoreUnavailable(
-                f"Qdrant local storage at {self.where} is open in another process ({e}); local mode allows one "
-                "process per path: stop the other one, or run a Qdrant server and set SEMSEARCH_QDRANT_URL") from e
-        self.call("get_collections", what="list collections")  # fail at start, not at the first request
-
-    def call(self, method: str, *args: Any, what: str, **kwargs: Any) -> Any:
-        """``client.method(*args, **kwargs)``, retried on connection errors (every call semsearch makes
-        is idempotent: fixed point ids); a failure is one StoreUnavailable line."""
-        fn = getattr(self.client, method)
-        for attempt, pause in enumerate((*RETRIES, None)):
-            try:
-                if self.local:
-                    with self._lock:
-                        return fn(*args, **kwargs)
-                return fn(*args, **kwargs)
-            except UnexpectedResponse as e:  # the server answered: retrying will not help
-                raise StoreUnavailable(f"Qdrant at {self.where} refused to {what}: HTTP {e.status_code} "
-                                       f"{(e.content or b'').decode(errors='replace')[:200]}; check the server's "
-                                       "log and its version (1.10 or later is needed)") from e
-            except (ResponseHandlingException, ConnectionError, TimeoutError, OSError) as e:
-                if pause is None:
-                    raise StoreUnavailable(f"Qdrant at {self.where} cannot be reached to {what} "
-                                           f"({type(e).__name__}: {e}) after {attempt + 1} attempts; check that "
-                                           "the server runs and SEMSEARCH_QDRANT_URL points at it") from e
-                log.warning("Qdrant at %s: %s failed (%s); retrying in %.1fs", self.where, what, e, pause)
-                time.sleep(pause)
-        raise AssertionError("unreachable")
-
-    # -- collections by name (aliases) ---------------------------------------------------------------
-    def _aliases(self) -> dict[str, str]:
-        got = self.call("get_aliases", what="list aliases")
-        return {a.alias_name[len(PREFIX):]: a.collection_name for a in got.aliases if a.alias_name.startswith(PREFIX)}
-
-    def names(self) -> list[str]:
-        return sorted(self._aliases())
-
-    def exists(self, name: str) -> bool:
-        return name in self._aliases()
-
-    def physical(self, name: str) -> str:
-        phys = self._aliases().get(name)
-        if phys is None:
-            raise CollectionNotFound(name, self.names())
-        return phys
-
-    def create_physical(self, name: str, dimension: int) -> str:
-        """A new, empty physical collection for ``name`` (not yet behind its alias)."""
-        phys = f"{PREFIX}{name}__{time.time_ns() // 1000}"
-        self.call("create_collection",
-            phys, vectors_config={DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)},
-            sparse_vectors_config={KEYWORD: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            what=f"create collection {phys}")
-        for field, schema in (("type", "keyword"), ("kind", "keyword"), ("key", "keyword"), ("ext", "keyword"),
-                              ("sid", "integer"), ("gen", "integer"), ("modified", "float")):
-            self.index_field(phys, field, schema)
-        return phys
-
-    def index_field(self, phys: str, field: str, schema: str) -> None:
-        if self.local:
-            return  # local mode has no payload indexes (it filters by scanning); the client would only warn
-        self.call("create_payload_index", phys, field, field_schema=models.PayloadSchemaType(schema),
-                  what=f"index payload field {field}")
-
-    def swap(self, name: str, phys: str) -> None:
-        """Point ``name`` at physical collection ``phys`` in one call (readers never see a gap), and drop
-        the one it pointed at before."""
-        old = self._aliases().get(name)
-        ops: list[Any] = [models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=PREFIX + name))] \
-            if old else []
-        ops.append(models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=phys,
-                                                                               alias_name=PREFIX + name)))
-        self.call("update_collection_aliases", ops, what=f"point alias {PREFIX + name} at {phys}")
-        if old and old != phys:
-            self.call("delete_collection", old, what=f"delete collection {old}")
-
-    def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int = 0,
-             wal_checkpoint_seconds: float = 0.0) -> QdrantStore:
-        if not self.exists(name):
-            phys = self.create_physical(name, dimension)
-            self.call("upsert", phys, [models.PointStruct(id=META_ID, vector={}, payload={
-                "type": "meta", "model": model, "dimension": dimension, "index_type": index_type,
-                "created": time.time(), "seq": 0, "dirty": False, "meta_keys": []})], wait=True, what="create meta")
-            self.swap(name, phys)
-        return QdrantStore(self, name)
-
-    def delete(self, name: str) -> None:
-        phys = self.physical(name)
-        self.call("update_collection_aliases", [models.DeleteAliasOperation(
-            delete_alias=models.DeleteAlias(alias_name=PREFIX + name))], what=f"delete alias {PREFIX + name}")
-        self.call("delete_collection", phys, what=f"delete collection {phys}")
-
-    def peek(self, name: str) -> tuple[StoreMeta, dict[str, int], int, int]:
-        store = QdrantStore(self, name)
-        return store.meta, store.count_sources(), store.count_chunks(), 0
-
-    def job_table(self) -> Any:
-        from indexer.stores.qdrant_jobs import QdrantJobTable
-
-        return QdrantJobTable(self)  # every replica over this Qdrant
-
-    def close(self) -> None:
-        self.client.close()
 
 
 class QdrantStore:
@@ -207,7 +73,7 @@ class QdrantStore:
         self.name = name
         backend.physical(name)  # CollectionNotFound if there is no such collection
         # Every call names the alias, never the physical collection: a re-index that swaps the alias
-        # moves every reader and writer of every process at once (see qdrant_reindex.py).
+        # moves every reader and writer of every process at once (see reindex.py).
         self.alias = PREFIX + name
         m = self._meta_payload()
         self.meta = StoreMeta(m["model"], int(m["dimension"]), m.get("index_type", "flat"), float(m["created"]))
@@ -469,12 +335,9 @@ class QdrantStore:
             if not sids:
                 return False, None
             conds.append(models.FieldCondition(key="sid", match=models.MatchAny(any=sids)))
+        filters = filters.check()  # the same checks of keys and values as every store (after the glob, as before)
         if filters.ext:
-            exts = [e.lower() if e.startswith(".") else "." + e.lower() for e in filters.ext]
-            conds.append(models.FieldCondition(key="ext", match=models.MatchAny(any=exts)))
-        from indexer.search.filters import filter_sql  # the same checks of keys and values as the embedded store
-
-        filter_sql(Filters(metadata=filters.metadata))
+            conds.append(models.FieldCondition(key="ext", match=models.MatchAny(any=list(filters.ext))))
         for key, value in filters.metadata.items():
             field = f"meta.{key}"
             if value is None:

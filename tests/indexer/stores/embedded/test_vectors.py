@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexer import vectors
 from indexer.embedding import l2_normalize
-from indexer.vectors import VectorIndex, faiss
+from indexer.stores.embedded import vectors
+from indexer.stores.embedded.vectors import VectorIndex, faiss
 
 
 def _flat(n: int, dim: int = 16) -> tuple[VectorIndex, np.ndarray]:

@@ -7,7 +7,8 @@ Writes are serialized by the catalog's write lock.
 
 Open path: load the FAISS file; if it is missing, corrupt, of another shape, or behind the catalog
 by more than the change log covers, rebuild it from the stored vectors; otherwise replay the log.
-No path re-embeds anything. All SQL lives in ``indexer/catalog.py``, FAISS in ``indexer/vectors.py``.
+No path re-embeds anything. All SQL lives in ``catalog.py`` and ``sql.py`` beside this file, FAISS in
+``vectors.py``.
 """
 
 from __future__ import annotations
@@ -17,18 +18,15 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.catalog import Catalog
-from indexer.errors import CatalogBehindIndex, CollectionNotFound, damaged_catalog
-from indexer.job_table import SqliteJobTable
-from indexer.search.filters import SQL_FUNCTIONS, Filters, filter_sql
-from indexer.search.rankings import keyword_query
+from indexer.errors import CatalogBehindIndex, CollectionNotFound, NotSupported, damaged_catalog
+from indexer.search.filters import Filters
 from indexer.stores.base import (
     HitRow,
     SourceRow,
@@ -37,8 +35,14 @@ from indexer.stores.base import (
     StoreMeta,
     WriteResult,
 )
-from indexer.tempfiles import remove_stale_temp_files
-from indexer.vectors import IndexFileError, VectorIndex
+from indexer.stores.embedded.catalog import Catalog
+from indexer.stores.embedded.job_table import SqliteJobTable, jobs_file
+from indexer.stores.embedded.sql import SQL_FUNCTIONS, filter_sql, keyword_query
+from indexer.stores.embedded.tempfiles import remove_stale_temp_files
+from indexer.stores.embedded.vectors import IndexFileError, VectorIndex
+
+if TYPE_CHECKING:
+    from indexer.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -335,18 +339,23 @@ def _meta(meta: dict[str, str]) -> StoreMeta:
                      float(meta.get("created", 0)))
 
 
+def collections_dir(data_dir: Path | str) -> Path:
+    """The folder of a data folder's collections (one sub-folder each)."""
+    return Path(data_dir) / "collections"
+
+
 class EmbeddedBackend:
-    """Collections as folders under ``<data_dir>/collections``."""
+    """Collections as folders under ``<data_dir>/collections``: ``EmbeddedBackend("./data")`` is the
+    backend the library is given for the embedded store."""
 
     backend = "embedded"
+    damaged: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
 
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)
-        self.root = self.data_dir / "collections"
+        self.root = collections_dir(self.data_dir)
 
     def job_table(self) -> SqliteJobTable:
-        from indexer.jobs import jobs_file
-
         return SqliteJobTable(jobs_file(self.data_dir))  # every process sharing the data folder
 
     def names(self) -> list[str]:
@@ -384,6 +393,15 @@ class EmbeddedBackend:
             raise damaged_catalog(name, e) from e
         finally:
             catalog.close()
+
+    def require_files(self, what: str) -> None:
+        """Each collection is a folder of files here: snapshots work."""
+
+    def reindex(self, name: str, embedder: Embedder, *, progress: Callable[[dict[str, Any]], None] | None = None,
+                cancel: threading.Event | None = None) -> Any:
+        raise NotSupported("Re-indexing a collection in place swaps Qdrant collection aliases, which the embedded "
+                           "store does not have (SEMSEARCH_STORE=embedded). Index into a new collection instead, "
+                           "or delete this one and index again.", field="store")
 
     def close(self) -> None:
         pass

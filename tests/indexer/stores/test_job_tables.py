@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from indexer.job_table import SqliteJobTable
 from indexer.jobs import JobManager
+from indexer.stores.embedded.job_table import SqliteJobTable
 
 SERVER = os.environ.get("SEMSEARCH_TEST_QDRANT_URL", "")
 KINDS = ["sqlite", "qdrant-local", *(["qdrant-server"] if SERVER else [])]

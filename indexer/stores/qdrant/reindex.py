@@ -10,7 +10,7 @@ What a re-index does, and what it guarantees:
    on every write through any process is refused with a clear "retry when it finishes" (HTTP 409);
    searches go on against the old vectors. The mark goes stale after ``REINDEX_STALE_SECONDS``
    without a heartbeat, so a re-index that was killed does not block writes for ever.
-2. It copies every *visible* source (the gen rule of ``qdrant.py``) with its chunks' text, offsets
+2. It copies every *visible* source (the gen rule of ``store.py``) with its chunks' text, offsets
    and metadata, embedding the chunks with the new model (the chunk boundaries stay: they came from
    the files, not from the model). Writes that were in flight when the mark was set finish first;
    any that landed meanwhile (the write sequence moved) are copied again in another round.
@@ -36,24 +36,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qdrant_client import models
 
 from indexer.embedding import Embedder
 from indexer.errors import Reindexing
-from indexer.stores.qdrant import (
-    DENSE,
-    KEYWORD,
-    META_ID,
-    PREFIX,
-    REINDEX_STALE_SECONDS,
-    QdrantBackend,
-    QdrantStore,
-    _f,
-    _m,
-)
-from indexer.stores.sparse import document_vector
+from indexer.stores.qdrant.points import DENSE, KEYWORD, META_ID, PREFIX, REINDEX_STALE_SECONDS, _f, _m
+from indexer.stores.qdrant.sparse import document_vector
+from indexer.stores.qdrant.store import QdrantStore
+
+if TYPE_CHECKING:
+    from indexer.stores.qdrant.backend import QdrantBackend
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Re-indexing a Qdrant collection with another model (indexer/stores/qdrant_reindex.py), in the
+"""Re-indexing a Qdrant collection with another model (indexer/stores/qdrant/reindex.py), in the
 client's local mode: searches go on and writes are refused while it copies, the alias moves in one
 step, a process still on the old model is told so, and a failed or killed re-index changes nothing."""
 
@@ -14,7 +14,8 @@ from indexer.collection import Collection, read_info, reindex_collection
 from indexer.errors import ModelMismatch, NotSupported, Reindexing
 from indexer.search import Filters
 from indexer.stores.embedded import EmbeddedBackend
-from indexer.stores.qdrant import PREFIX, QdrantBackend, QdrantStore
+from indexer.stores.qdrant import QdrantBackend, QdrantStore
+from indexer.stores.qdrant.points import PREFIX
 from tests.indexer.test_collection import TOPICS, make_folder
 
 pytest.importorskip("qdrant_client")
@@ -55,7 +56,7 @@ def qb(tmp_path):
 
 @pytest.fixture
 def filled(qb, embedder, tmp_path):
-    coll = Collection.open(None, "notes", embedder, backend=qb)
+    coll = Collection.open(qb, "notes", embedder)
     coll.index_folder(make_folder(tmp_path / "docs"))
     coll.upsert_documents(DOCS)
     yield coll
@@ -79,13 +80,13 @@ def test_reindex_swaps_in_the_new_model_while_searches_go_on(qb, embedder, fille
                 filled.upsert_documents([{"id": "late", "text": "written during the re-index"}])
         during["last"] = p
 
-    report = reindex_collection(None, "notes", new_model, backend=qb, progress=progress)
+    report = reindex_collection(qb, "notes", new_model, progress=progress)
     assert during["top"].endswith("mars.rst")
     assert during["last"]["sources_done"] == during["last"]["sources_total"] == len(TOPICS) + len(DOCS)
     assert (report.model, report.previous_model) == (new_model.name, embedder.name)
     assert (report.sources, report.chunks, report.rounds) == (len(TOPICS) + len(DOCS), len(TOPICS) + len(DOCS), 1)
 
-    info = read_info(None, "notes", backend=qb)
+    info = read_info(qb, "notes")
     assert (info.model, info.dimension, info.files, info.documents) == (new_model.name, 128, len(TOPICS), 2)
     assert physicals(qb, "notes") == [qb.physical("notes")] and qb.physical("notes") != old_phys
     # the process still holding the old model is told what to restart with, at its next search or write
@@ -94,7 +95,7 @@ def test_reindex_swaps_in_the_new_model_while_searches_go_on(qb, embedder, fille
     with pytest.raises(ModelMismatch):
         filled.upsert_documents([{"id": "late", "text": "too late"}])
 
-    with Collection.open(None, "notes", new_model, backend=qb, create=False) as coll:
+    with Collection.open(qb, "notes", new_model, create=False) as coll:
         for mode in ("dense", "keyword", "hybrid"):
             assert coll.search("which planet is red", mode=mode, k=1)[0].path.endswith("mars.rst"), mode
         hits = coll.search("brewed", k=5, filters=Filters(metadata={"topic": "drinks"}))
@@ -117,13 +118,13 @@ def test_a_write_that_was_in_flight_is_copied_in_another_round(qb, embedder, fil
                 filled.delete_documents(["tea"])
             landed.append(True)
 
-    report = reindex_collection(None, "notes", new_model, backend=qb, progress=progress)
+    report = reindex_collection(qb, "notes", new_model, progress=progress)
     assert report.rounds == 2
-    with Collection.open(None, "notes", new_model, backend=qb, create=False) as coll:
+    with Collection.open(qb, "notes", new_model, create=False) as coll:
         ids = {h.id for h in coll.search("rock", k=20, mode="keyword")}
         assert "inflight" in ids
         assert coll.search("green tea", k=20, filters=Filters(metadata={"topic": "drinks"})).hits == []
-        assert read_info(None, "notes", backend=qb).documents == 2  # granite, inflight
+        assert read_info(qb, "notes").documents == 2  # granite, inflight
 
 
 def test_a_failed_reindex_leaves_the_collection_as_it_was(qb, embedder, filled):
@@ -133,7 +134,7 @@ def test_a_failed_reindex_leaves_the_collection_as_it_was(qb, embedder, filled):
         raise RuntimeError("the machine ran out of memory")
 
     with pytest.raises(RuntimeError, match="out of memory"):
-        reindex_collection(None, "notes", Projected(embedder), backend=qb, progress=boom)
+        reindex_collection(qb, "notes", Projected(embedder), progress=boom)
     assert qb.physical("notes") == before and physicals(qb, "notes") == [before]
     assert filled.search("which planet is red", k=1)[0].path.endswith("mars.rst")
     filled.upsert_documents([{"id": "later", "text": "writes are allowed again"}])  # the mark is cleared
@@ -147,23 +148,23 @@ def test_a_killed_reindex_blocks_nothing_once_stale(qb, embedder, filled, monkey
     with pytest.raises(Reindexing, match="by elsewhere:1"):
         filled.upsert_documents([{"id": "x", "text": "refused while the mark is fresh"}])
     with pytest.raises(Reindexing):
-        reindex_collection(None, "notes", Projected(embedder), backend=qb)
+        reindex_collection(qb, "notes", Projected(embedder))
     filled.store._set_meta(reindexing={"model": "other", "by": "elsewhere:1", "heartbeat": time.time() - 3600})
     filled.upsert_documents([{"id": "x", "text": "allowed once the mark is stale"}])
-    reindex_collection(None, "notes", Projected(embedder), backend=qb)
+    reindex_collection(qb, "notes", Projected(embedder))
     assert leftover not in physicals(qb, "notes") and len(physicals(qb, "notes")) == 1
 
 
 def test_the_embedded_store_says_what_to_do_instead(tmp_path, embedder):
     b = EmbeddedBackend(tmp_path / "data")
-    Collection.open(None, "notes", embedder, backend=b).close()
+    Collection.open(b, "notes", embedder).close()
     with pytest.raises(NotSupported, match="Qdrant collection aliases.*Index into a new collection"):
-        reindex_collection(None, "notes", Projected(embedder), backend=b)
+        reindex_collection(b, "notes", Projected(embedder))
 
 
 def test_cleaning_up_leftovers_spares_a_collection_whose_name_extends_this_one(qb, embedder, filled):
-    other = Collection.open(None, "notes__1", embedder, backend=qb)  # physical: semsearch_notes__1__<created>
+    other = Collection.open(qb, "notes__1", embedder)  # physical: semsearch_notes__1__<created>
     other.upsert_documents(DOCS[:1])
-    reindex_collection(None, "notes", Projected(embedder), backend=qb)
-    assert read_info(None, "notes__1", backend=qb).documents == 1
+    reindex_collection(qb, "notes", Projected(embedder))
+    assert read_info(qb, "notes__1").documents == 1
     other.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from indexer.collection import INDEX_FILE, Collection, delete_collection, list_collection_names
-from indexer.vectors import VectorIndex
+from indexer.collection import Collection, delete_collection, list_collection_names
+from indexer.stores.embedded import EmbeddedBackend
+from indexer.stores.embedded.vectors import VectorIndex
+from tests.indexer.stores.embedded import files
 
 DOCS = [
     {"id": "cats", "text": "Cats sleep most of the day in warm, sunny places."},
@@ -19,7 +21,7 @@ def _ids(coll: Collection, query: str, k: int = 5) -> list[str]:
 
 
 def test_hnsw_delete_update_reopen_and_delete_collection(tmp_path, embedder):
-    coll = Collection.create(tmp_path, "h", embedder, index_type="hnsw")
+    coll = Collection.create(EmbeddedBackend(tmp_path), "h", embedder, index_type="hnsw")
     coll.upsert_documents(DOCS)
     assert coll.delete_documents(["cats", "dogs"]) == 2
     assert set(_ids(coll, "pets and animals")) == {"bread", "mars", "tides"}
@@ -31,28 +33,28 @@ def test_hnsw_delete_update_reopen_and_delete_collection(tmp_path, embedder):
     assert coll.info().chunks == 4
     coll.close()  # saves the vector file with its tombstones
 
-    again = Collection.open(tmp_path, "h", embedder, create=False)
-    assert again.vectors.index_type == "hnsw" and again.vectors.ntotal == 4
+    again = Collection.open(EmbeddedBackend(tmp_path), "h", embedder, create=False)
+    assert files.vectors(again).index_type == "hnsw" and files.vectors(again).ntotal == 4
     assert set(_ids(again, "pets and animals", k=10)) == {"bread", "mars", "tides", "tea"}
     again.close()
-    delete_collection(tmp_path, "h")
-    assert list_collection_names(tmp_path) == []
+    delete_collection(EmbeddedBackend(tmp_path), "h")
+    assert list_collection_names(EmbeddedBackend(tmp_path)) == []
 
 
 def test_many_deletes_compact_the_graph_and_results_stay_right(tmp_path, embedder, monkeypatch):
     monkeypatch.setattr(VectorIndex, "COMPACT_SHARE", 0.3)
-    coll = Collection.create(tmp_path, "h", embedder, index_type="hnsw")
+    coll = Collection.create(EmbeddedBackend(tmp_path), "h", embedder, index_type="hnsw")
     coll.upsert_documents(DOCS)
     coll.delete_documents(["cats", "dogs"])  # 2 of 5 > 30%: the write compacts and saves
-    assert coll.vectors.tombstones == set() and int(coll.vectors.index.ntotal) == 3
-    saved = VectorIndex.load(coll.path / INDEX_FILE, coll.dimension, "hnsw")
+    assert files.vectors(coll).tombstones == set() and int(files.vectors(coll).index.ntotal) == 3
+    saved = VectorIndex.load(coll.path / files.INDEX_FILE, coll.dimension, "hnsw")
     assert saved.tombstones == set() and saved.ntotal == 3
     assert set(_ids(coll, "animals")) == {"bread", "mars", "tides"}
     coll.close()
 
 
 def test_a_failing_vector_update_after_commit_does_not_fail_the_write(tmp_path, embedder, monkeypatch):
-    coll = Collection.create(tmp_path, "h", embedder, index_type="hnsw")
+    coll = Collection.create(EmbeddedBackend(tmp_path), "h", embedder, index_type="hnsw")
     coll.upsert_documents(DOCS[:2])
 
     def broken(*a, **kw):
@@ -61,5 +63,5 @@ def test_a_failing_vector_update_after_commit_does_not_fail_the_write(tmp_path, 
     monkeypatch.setattr(VectorIndex, "apply", broken)
     coll.upsert_documents(DOCS[2:3])  # committed; the index is rebuilt from the catalog instead
     monkeypatch.undo()
-    assert coll.vectors.ntotal == 3 and "bread" in _ids(coll, "baking bread")
+    assert files.vectors(coll).ntotal == 3 and "bread" in _ids(coll, "baking bread")
     coll.close()

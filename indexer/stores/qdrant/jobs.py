@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qdrant_client import models
 
 from indexer.errors import StoreUnavailable
 from indexer.job_table import COLUMNS, FINISHED_STATES
-from indexer.stores.qdrant import QdrantBackend
+
+if TYPE_CHECKING:
+    from indexer.stores.qdrant.backend import QdrantBackend
 
 JOBS = "semsearch-jobs"
 PAGE = 1000

@@ -38,16 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from indexer.collection import (
-    CATALOG_FILE,
-    INDEX_FILE,
-    collections_dir,
-    list_collection_names,
-    validate_name,
-)
 from indexer.errors import BadSnapshot, CollectionNotFound, InvalidInput, SnapshotNotFound
-from indexer.tempfiles import remove_stale_dirs, remove_stale_temp_files
-from indexer.vectors import MAGIC, MAGIC_V1
+from indexer.names import validate_name
+from indexer.stores.embedded.store import CATALOG_FILE, INDEX_FILE, EmbeddedBackend, collections_dir
+from indexer.stores.embedded.tempfiles import remove_stale_dirs, remove_stale_temp_files
+from indexer.stores.embedded.vectors import MAGIC, MAGIC_V1
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +93,7 @@ def create_snapshot(data_dir: Path | str, collection: str) -> SnapshotInfo:
     data_dir = Path(data_dir)
     src = collections_dir(data_dir) / validate_name(collection)
     if not (src / CATALOG_FILE).exists():
-        raise CollectionNotFound(collection, list_collection_names(data_dir))
+        raise CollectionNotFound(collection, EmbeddedBackend(data_dir).names())
     out_dir = snapshots_dir(data_dir, collection)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(out_dir)

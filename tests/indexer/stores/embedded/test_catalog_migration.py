@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import sqlite3
 
-from indexer.catalog import SCHEMA_VERSION
-from indexer.collection import CATALOG_FILE, Collection, collections_dir
+from indexer.collection import Collection
 from indexer.search import Filters
+from indexer.stores.embedded import EmbeddedBackend
+from indexer.stores.embedded.catalog import SCHEMA_VERSION
+from tests.indexer.stores.embedded import files
 
 
 def test_schema_1_collection_opens_and_gains_chunk_metadata(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "docs"
     root.mkdir()
     (root / "a.txt").write_text("The lighthouse lamp is cleaned every Sunday.")
-    with Collection.open(tmp_path / "data", "old", embedder) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "old", embedder) as c:
         c.upsert_documents([{"id": "d1", "text": "Tide tables for the harbour.", "metadata": {"port": "Brest"}}])
         c.index_folder(root)
-    path = collections_dir(tmp_path / "data") / "old" / CATALOG_FILE
+    path = files.collections_dir(tmp_path / "data") / "old" / files.CATALOG_FILE
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE chunks DROP COLUMN metadata")  # what version 1 wrote
     con.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
     con.commit()
     con.close()
 
-    with Collection.open(tmp_path / "data", "old", embedder) as c:
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "old", embedder) as c:
         assert c.search("lighthouse lamp", k=1)[0].path == str(root / "a.txt")
         hits = c.search("tide tables", k=5, filters=Filters(metadata={"port": "Brest"}))
         assert [h.id for h in hits] == ["d1"] and hits[0].metadata == {"port": "Brest"}

@@ -7,8 +7,9 @@ import threading
 
 import pytest
 
-from indexer.collection import INDEX_FILE, Collection, Limits, list_collection_names
-from indexer.snapshots import (
+from indexer.collection import Collection, Limits, list_collection_names
+from indexer.stores.embedded import EmbeddedBackend
+from indexer.stores.embedded.snapshots import (
     BadSnapshot,
     SnapshotNotFound,
     create_snapshot,
@@ -17,6 +18,7 @@ from indexer.snapshots import (
     restore_snapshot,
     snapshot_path,
 )
+from tests.indexer.stores.embedded import files
 
 TOPICS = ["cats nap in the sun", "dogs fetch sticks", "bread rises in the oven", "mars is a red planet",
           "tea is brewed with hot water", "the tide follows the moon", "rain falls from grey clouds"]
@@ -36,7 +38,8 @@ def _ids(coll: Collection) -> set[str]:
 
 def test_snapshots_taken_during_writes_restore_consistent_collections(tmp_path, embedder):
     data = tmp_path / "data"
-    coll = Collection.create(data, "s", embedder, limits=Limits(checkpoint_every=3))  # the vector file churns
+    coll = Collection.create(EmbeddedBackend(data), "s", embedder,
+                             limits=Limits(checkpoint_every=3))  # the vector file churns
     coll.upsert_documents([_doc(i) for i in range(10)])
     stop = threading.Event()
     written: list[int] = []
@@ -81,20 +84,20 @@ def test_snapshots_taken_during_writes_restore_consistent_collections(tmp_path, 
     for n, (snap, _) in enumerate(snaps):
         assert snap.vectors_seq is not None and snap.vectors_seq <= snap.catalog_seq
         restore_snapshot(data, f"copy{n}", snapshot_path(data, "s", snap.name))
-        with Collection.open(data, f"copy{n}", embedder, create=False) as copy:
-            assert copy.catalog.seq == snap.catalog_seq and copy.info().chunks == snap.chunks
-            assert copy.vectors.ntotal == snap.chunks
+        with Collection.open(EmbeddedBackend(data), f"copy{n}", embedder, create=False) as copy:
+            assert files.catalog(copy).seq == snap.catalog_seq and copy.info().chunks == snap.chunks
+            assert files.vectors(copy).ntotal == snap.chunks
             got = _results(copy)
         # the same catalog with its vectors rebuilt from scratch ranks identically
-        (data / "collections" / f"copy{n}" / INDEX_FILE).unlink()
-        with Collection.open(data, f"copy{n}", embedder, create=False) as rebuilt:
+        (data / "collections" / f"copy{n}" / files.INDEX_FILE).unlink()
+        with Collection.open(EmbeddedBackend(data), f"copy{n}", embedder, create=False) as rebuilt:
             assert _results(rebuilt) == got
     coll.close()
 
 
 def test_restore_replaces_the_collection_with_the_snapshot(tmp_path, embedder):
     data = tmp_path / "data"
-    with Collection.create(data, "s", embedder, index_type="hnsw") as coll:
+    with Collection.create(EmbeddedBackend(data), "s", embedder, index_type="hnsw") as coll:
         coll.upsert_documents([_doc(i) for i in range(8)])
         coll.delete_documents(["d1"])  # a tombstone travels in the snapshot
         snap = create_snapshot(data, "s")
@@ -102,16 +105,16 @@ def test_restore_replaces_the_collection_with_the_snapshot(tmp_path, embedder):
         coll.delete_documents(["d2", "d3"])
         coll.upsert_documents([_doc(i) for i in range(20, 25)])
     restore_snapshot(data, "s", snap.name)
-    with Collection.open(data, "s", embedder, create=False) as back:
+    with Collection.open(EmbeddedBackend(data), "s", embedder, create=False) as back:
         assert _ids(back) == expected_ids and back.info().chunks == 7 and back.index_type == "hnsw"
         assert _results(back) == expected
-    assert list_collection_names(data) == ["s"]  # no staging folder left beside it
+    assert list_collection_names(EmbeddedBackend(data)) == ["s"]  # no staging folder left beside it
     assert sorted(p.name for p in (data / "collections").iterdir()) == ["s"]
 
 
 def test_a_damaged_snapshot_is_refused_and_the_collection_is_untouched(tmp_path, embedder):
     data = tmp_path / "data"
-    with Collection.create(data, "s", embedder) as coll:
+    with Collection.create(EmbeddedBackend(data), "s", embedder) as coll:
         coll.upsert_documents([_doc(i) for i in range(3)])
         snap = create_snapshot(data, "s")
         coll.upsert_documents([_doc(9)])
@@ -123,7 +126,7 @@ def test_a_damaged_snapshot_is_refused_and_the_collection_is_untouched(tmp_path,
     path.write_bytes(bytes(blob))
     with pytest.raises(BadSnapshot, match="fails its checksum"):
         restore_snapshot(data, "s", snap.name)
-    with Collection.open(data, "s", embedder, create=False) as coll:
+    with Collection.open(EmbeddedBackend(data), "s", embedder, create=False) as coll:
         assert coll.info().documents == 4
     assert sorted(p.name for p in (data / "collections").iterdir()) == ["s"]
     (tmp_path / "junk.snapshot").write_bytes(b"not a tar")
@@ -136,32 +139,32 @@ def test_snapshot_names_are_checked_and_deleted_collections_keep_snapshots(tmp_p
     from indexer.errors import InvalidInput
 
     data = tmp_path / "data"
-    with Collection.create(data, "s", embedder) as coll:
+    with Collection.create(EmbeddedBackend(data), "s", embedder) as coll:
         coll.upsert_documents([_doc(0)])
     snap = create_snapshot(data, "s")
     with pytest.raises(InvalidInput):
         snapshot_path(data, "s", "../../etc/passwd")
     with pytest.raises(SnapshotNotFound):
         snapshot_path(data, "s", "nope.snapshot")
-    delete_collection(data, "s")
+    delete_collection(EmbeddedBackend(data), "s")
     restore_snapshot(data, "s", snap.name)  # brings a deleted collection back
-    with Collection.open(data, "s", embedder, create=False) as coll:
+    with Collection.open(EmbeddedBackend(data), "s", embedder, create=False) as coll:
         assert coll.info().documents == 1
     delete_snapshot(data, "s", snap.name)
     assert list_snapshots(data, "s") == []
 
 
 def test_a_vector_file_replaced_at_every_attempt_still_gives_a_valid_snapshot(tmp_path, embedder, monkeypatch):
-    import indexer.snapshots as snapshots
+    import indexer.stores.embedded.snapshots as snapshots
 
     data = tmp_path / "data"
-    with Collection.create(data, "s", embedder) as coll:
+    with Collection.create(EmbeddedBackend(data), "s", embedder) as coll:
         coll.upsert_documents([_doc(i) for i in range(4)])
         expected = _results(coll)
     monkeypatch.setattr(snapshots, "_same_file", lambda f, path: False)  # as if a checkpoint raced each try
     snap = create_snapshot(data, "s")
     restore_snapshot(data, "copy", snapshot_path(data, "s", snap.name))
-    with Collection.open(data, "copy", embedder, create=False) as copy:
+    with Collection.open(EmbeddedBackend(data), "copy", embedder, create=False) as copy:
         assert copy.info().chunks == 4 and _results(copy) == expected
 
 
@@ -170,13 +173,13 @@ def test_temp_files_of_a_killed_snapshot_are_removed(tmp_path, embedder):
     import sys
 
     data = tmp_path / "data"
-    with Collection.create(data, "s", embedder) as coll:
+    with Collection.create(EmbeddedBackend(data), "s", embedder) as coll:
         coll.upsert_documents([_doc(0)])
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     folder = data / "snapshots" / "s"
     folder.mkdir(parents=True)
-    left = [folder / f"s-x.snapshot.tmp{dead.pid}", folder / f"s-x.catalog.tmp{dead.pid}"]
+    left = [folder / f"s-x.snapshot.tmp{dead.pid}", folder / f"s-files.catalog(x).tmp{dead.pid}"]
     for p in left:
         p.write_bytes(b"half")
     staging = data / "collections" / f".s.restore.tmp{dead.pid}"
@@ -185,4 +188,4 @@ def test_temp_files_of_a_killed_snapshot_are_removed(tmp_path, embedder):
     snap = create_snapshot(data, "s")
     assert not any(p.exists() for p in left) and [p.name for p in folder.iterdir()] == [snap.name]
     restore_snapshot(data, "s", snap.name)
-    assert not staging.exists() and list_collection_names(data) == ["s"]
+    assert not staging.exists() and list_collection_names(EmbeddedBackend(data)) == ["s"]

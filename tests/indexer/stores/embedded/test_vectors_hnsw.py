@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from indexer.embedding import l2_normalize
-from indexer.vectors import VectorIndex
+from indexer.stores.embedded.vectors import VectorIndex
 
 DIM = 32
 
@@ -121,7 +121,7 @@ def test_compaction_past_the_threshold_drops_tombstones_and_keeps_results(data, 
 
 
 def test_a_flat_file_is_not_taken_for_an_hnsw_index(data, tmp_path):
-    from indexer.vectors import IndexFileError
+    from indexer.stores.embedded.vectors import IndexFileError
 
     x, _ = data
     flat = VectorIndex(DIM, "flat")

@@ -9,10 +9,11 @@ right now, or this one) is left alone.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 from pathlib import Path
+
+from indexer.jobs import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -32,19 +33,6 @@ def remove_stale_temp_files(folder: Path) -> list[str]:
     if removed:
         log.warning("%s: removed temp files left by a stopped process: %s", folder.name, ", ".join(removed))
     return removed
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (this process counts as running)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def remove_stale_dirs(folder: Path, pattern: re.Pattern[str]) -> list[str]:

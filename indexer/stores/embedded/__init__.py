@@ -1,0 +1,39 @@
+"""The embedded store (the default, ``SEMSEARCH_STORE=embedded``): each collection a folder of files
+under ``<data dir>/collections/``, everything this store knows about them lives in this package.
+
+- ``store.py``: :class:`EmbeddedBackend` (the data folder) and :class:`EmbeddedStore` (one collection);
+- ``catalog.py`` + ``catalog_schema.py``: the SQLite catalog (sources, chunks, FTS5, change log);
+- ``sql.py``: the SQL of a search (filters, keyword query);
+- ``vectors.py``: the FAISS index file;
+- ``snapshots.py``: snapshots of a collection's files;
+- ``job_table.py``: the data folder's job table (``jobs.sqlite3``);
+- ``tempfiles.py``: leftovers of killed processes.
+
+    from indexer.stores.embedded import EmbeddedBackend
+    backend = EmbeddedBackend("./data")
+
+Names are imported on first use, so ``import indexer.stores.embedded.job_table`` loads no FAISS.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_STORE = "indexer.stores.embedded.store"
+_EXPORTS = {"EmbeddedBackend": _STORE, "EmbeddedStore": _STORE, "CATALOG_FILE": _STORE, "INDEX_FILE": _STORE}
+
+if TYPE_CHECKING:
+    from indexer.stores.embedded.store import CATALOG_FILE, INDEX_FILE, EmbeddedBackend, EmbeddedStore
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'indexer.stores.embedded' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = ["CATALOG_FILE", "INDEX_FILE", "EmbeddedBackend", "EmbeddedStore"]

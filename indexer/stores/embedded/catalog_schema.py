@@ -1,0 +1,87 @@
+"""The SQLite catalog's schema (``catalog.py``) and its migrations from older versions."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA_VERSION = 3
+
+# Schema changes after version 1, applied in order on open; each checks whether it is needed, so an
+# old collection opens (and is upgraded in place, without rewriting rows) and a new one ends equal.
+# 2: chunks.metadata: the page / slide / sheet / message a chunk starts in (``readers.Part``).
+# 3: sources.partial: 1 while a big file is committed batch by batch (see SourceWrite).
+_MIGRATIONS: list[tuple[int, str, str]] = [
+    (2, "chunks", "ALTER TABLE chunks ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'"),
+    (3, "sources", "ALTER TABLE sources ADD COLUMN partial INTEGER NOT NULL DEFAULT 0"),
+]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('file', 'doc')),
+    key TEXT NOT NULL,              -- absolute path for files, the caller's id for documents
+    root TEXT NOT NULL DEFAULT '',  -- the folder a file was indexed from (path globs match below it)
+    ext TEXT NOT NULL DEFAULT '',
+    size INTEGER NOT NULL DEFAULT 0,
+    mtime REAL NOT NULL DEFAULT 0,
+    sha256 TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    text TEXT,                      -- full text, kept for documents only (files stay on disk)
+    indexed_at REAL NOT NULL,
+    UNIQUE (kind, key)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    ord INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL            -- float32, L2-normalized, little endian
+);
+CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks (source_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
+    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TABLE IF NOT EXISTS vector_log (
+    seq INTEGER NOT NULL,
+    chunk_id INTEGER NOT NULL,
+    op INTEGER NOT NULL             -- +1 added, -1 removed
+);
+CREATE INDEX IF NOT EXISTS vector_log_by_seq ON vector_log (seq);
+"""
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    """Bring a catalog made by an older version up to SCHEMA_VERSION (one transaction)."""
+    version = int(con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
+    if version >= SCHEMA_VERSION:
+        return
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        for to, table, sql in _MIGRATIONS:
+            columns = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+            if to > version and sql.split("ADD COLUMN ", 1)[1].split()[0] not in columns:
+                con.execute(sql)
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash never loses a commit
+    con.execute("PRAGMA foreign_keys=ON")
+    con.execute("PRAGMA busy_timeout=60000")
+    return con

@@ -1,0 +1,56 @@
+"""All of the embedded store's SQL that is not its schema: the WHERE fragment of a search's filters
+(:func:`filter_sql`, with the SQL function it needs) and the FTS5 MATCH expression of a keyword
+query (:func:`keyword_query`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from indexer.search.filters import Filters, glob_match
+from indexer.search.words import STOPWORDS, WORD
+
+
+def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    """A WHERE fragment over ``sources s`` joined with ``chunks c``, and its parameters. ``InvalidInput``
+    for filters that :meth:`Filters.check` refuses."""
+    filters = filters.check()
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.path_glob:
+        clauses.append("s.kind = 'file' AND path_glob(?, s.key, s.root)")
+        params.append(filters.path_glob)
+    if filters.ext:
+        clauses.append(f"s.ext IN ({','.join('?' * len(filters.ext))})")
+        params.extend(filters.ext)
+    for key, value in filters.metadata.items():
+        path = '$."' + key + '"'
+        # A chunk's own metadata (its page, slide, message) first, then its file's or document's.
+        value_sql = "COALESCE(json_extract(c.metadata, ?), json_extract(s.metadata, ?))"
+        if value is None:
+            clauses.append(f"{value_sql} IS NULL")
+            params.extend([path, path])
+        else:
+            clauses.append(f"{value_sql} = ?")
+            params.extend([path, path, int(value) if isinstance(value, bool) else value])
+    if filters.modified_after is not None:
+        clauses.append("(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END) > ?")
+        params.append(filters.modified_after)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def path_glob_sql(pattern: str, path: str, root: str) -> int:
+    """``path_glob(pattern, key, root)`` as the catalog registers it for :func:`filter_sql`."""
+    return int(glob_match(pattern, path, root))
+
+
+SQL_FUNCTIONS = {"path_glob": (3, path_glob_sql)}  # what filter_sql needs registered on the connection
+
+
+def keyword_query(text: str) -> str | None:
+    """FTS5 MATCH expression: the query's words, quoted (so no FTS syntax leaks in), OR-ed."""
+    words = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
+    if not words:
+        words = WORD.findall(text.lower())
+    if not words:
+        return None
+    return " OR ".join('"' + w.replace('"', "") + '"' for w in dict.fromkeys(words))
