@@ -118,7 +118,7 @@ def test_delete_on_a_terminal_deletes_only_on_yes(setup: dict[str, Path]) -> Non
     import pty
     import subprocess
 
-    from tests.e2e.conftest import SEMSEARCH, cli_env
+    from tests.serving import SEMSEARCH, cli_env
 
     assert runner.invoke(cli.app, ["--data-dir", str(setup["data"]), "collections", "create", "keep"]).exit_code == 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from indexer.collection import Collection
-from tests.e2e.conftest import SEMSEARCH, as_json, cli_env
+from tests.serving import SEMSEARCH, as_json, cli_env
 
 
 def _make(data, embedder, *names):

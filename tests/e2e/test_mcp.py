@@ -3,9 +3,6 @@ subprocess) and over streamable HTTP (``semsearch serve`` on a loopback port), o
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +18,8 @@ from pydantic import TypeAdapter
 
 from app.mcp import PassageOut
 from app.schemas import CollectionInfo, CollectionList, CompareResponse, QueryResponse
-from bench.http import stop_process
 from indexer.collection import Collection
-from tests.e2e.conftest import SEMSEARCH, cli_env
+from tests.serving import SEMSEARCH, cli_env, serve
 
 KEY = "mcp-test-key"
 DOCS = {
@@ -151,33 +147,11 @@ def test_stdio(data, tmp_path):
     assert len(loads) == 1, log.read_text()  # the model loaded once for every call
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(data, tmp_path):
     """`semsearch serve` with an API key, ready."""
-    port = _free_port()
-    proc = subprocess.Popen([*SEMSEARCH, "serve", "--port", str(port)], env=cli_env(data, SEMSEARCH_API_KEYS=KEY),
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()[0]
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server not ready after 120 s"
-            time.sleep(0.25)
-        yield base
-    finally:
-        stop_process(proc, timeout=30)
+    with serve(data, cwd=tmp_path, SEMSEARCH_API_KEYS=KEY) as running:
+        yield running.url
 
 
 def test_streamable_http_behind_the_api_key(server, data):

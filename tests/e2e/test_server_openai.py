@@ -1,12 +1,9 @@
-"""A real server (``uvicorn app.main:create_app --factory``, settings from the environment, as
-``semsearch serve`` runs it) on a loopback port, driven by the official ``openai`` client and httpx."""
+"""A real ``semsearch serve`` (settings from the environment) on a loopback port, driven by the official
+``openai`` client and httpx."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
-from pathlib import Path
-from types import ModuleType
 
 import httpx
 import numpy as np
@@ -15,9 +12,8 @@ import pytest
 from openai import OpenAI
 from sentence_transformers import util
 
-pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
+from tests.serving import serve
 
-REPO = Path(__file__).resolve().parents[2]
 KEY = "server-test-key"
 
 
@@ -27,17 +23,8 @@ def server(tmp_path_factory):
     (data / "docs").mkdir()
     (data / "docs" / "tea.txt").write_text("Green tea is brewed with water below boiling.")
     (data / "docs" / "moon.md").write_text("The Moon orbits the Earth about once a month.")
-    with _http_burst().serve(data, env={"SEMSEARCH_API_KEYS": KEY}, timeout=120) as base:
-        yield base
-
-
-def _http_burst() -> ModuleType:
-    """benchmarks/http_burst.py, whose ``serve`` starts the server as ``semsearch serve`` does."""
-    spec = importlib.util.spec_from_file_location("http_burst", REPO / "benchmarks" / "http_burst.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    with serve(data, SEMSEARCH_API_KEYS=KEY) as running:
+        yield running.url
 
 
 def test_openai_client_float_and_default_base64(server, embedder):
