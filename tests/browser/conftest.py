@@ -48,8 +48,8 @@ def docs_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(docs_root) -> Iterator[str]:
-    with serve(docs_root.parent) as base:
-        yield base
+    with serve(docs_root.parent) as running:
+        yield running.url
 
 
 # Per module, not per session: while a sync Playwright is live, asyncio sees a running loop in the main
