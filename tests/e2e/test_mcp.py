@@ -30,17 +30,17 @@ DOCS = {
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, embedder) -> Path:
+def mcp_data(tmp_path_factory, embedder) -> Path:
     """A data folder whose collection 'notes' holds DOCS (as files) and one API document."""
-    data = tmp_path_factory.mktemp("mcp") / "data"
+    mcp_data = tmp_path_factory.mktemp("mcp") / "data"
     for rel, text in DOCS.items():
-        (data / "docs" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (data / "docs" / rel).write_text(text)
-    with Collection.open(data, "notes", embedder) as notes:
-        notes.index_folder(data / "docs")
+        (mcp_data / "docs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mcp_data / "docs" / rel).write_text(text)
+    with Collection.open(mcp_data, "notes", embedder) as notes:
+        notes.index_folder(mcp_data / "docs")
         notes.upsert_documents([{"id": "faq/keys", "text": "API keys rotate every 90 days.",
                                  "metadata": {"team": "ops"}}])
-    return data
+    return mcp_data
 
 
 def _text(result: Any) -> str:
@@ -128,16 +128,16 @@ async def exercise(client: Client, docs: Path) -> dict[str, Any]:
     return found.structured_content
 
 
-def test_stdio(data, tmp_path):
+def test_stdio(mcp_data, tmp_path):
     """`semsearch -v mcp` as a desktop assistant starts it; its stderr is the log, stdout the protocol."""
     log = tmp_path / "stderr.log"
     params = StdioServerParameters(command=SEMSEARCH[0], args=[*SEMSEARCH[1:], "-v", "mcp"],
-                                   env=cli_env(data), cwd=str(tmp_path))
+                                   env=cli_env(mcp_data), cwd=str(tmp_path))
 
     async def session() -> None:
         with log.open("w") as errlog:
             async with Client(stdio_client(params, errlog=errlog)) as client:
-                await exercise(client, data / "docs")
+                await exercise(client, mcp_data / "docs")
 
     try:
         anyio.run(session)
@@ -148,13 +148,13 @@ def test_stdio(data, tmp_path):
 
 
 @pytest.fixture
-def server(data, tmp_path):
+def server(mcp_data, tmp_path):
     """`semsearch serve` with an API key, ready."""
-    with serve(data, cwd=tmp_path, SEMSEARCH_API_KEYS=KEY) as running:
+    with serve(mcp_data, cwd=tmp_path, SEMSEARCH_API_KEYS=KEY) as running:
         yield running.url
 
 
-def test_streamable_http_behind_the_api_key(server, data):
+def test_streamable_http_behind_the_api_key(server, mcp_data):
     auth = {"Authorization": f"Bearer {KEY}"}
     hello = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     refused = httpx.post(server + "/mcp", json=hello, headers={"accept": "application/json, text/event-stream"})
@@ -163,7 +163,7 @@ def test_streamable_http_behind_the_api_key(server, data):
     async def session() -> dict[str, Any]:
         async with httpx2.AsyncClient(headers=auth, timeout=60) as http, \
                 Client(streamable_http_client(server + "/mcp", http_client=http)) as client:
-            return await exercise(client, data / "docs")
+            return await exercise(client, mcp_data / "docs")
 
     body = anyio.run(session)
     # The search tool's structured result is the HTTP API's body for the same query.
