@@ -20,7 +20,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Converted model graphs go to a cache of this run, not the user's ~/.cache (the first load fills it).
-os.environ["SEMSEARCH_MODEL_CACHE"] = tempfile.mkdtemp(prefix="semsearch-test-model-cache-")
+# pytest-xdist workers inherit the controller's: the graph is converted once per run (entries are
+# renamed into place, so two workers filling it at once is safe).
+if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("SEMSEARCH_MODEL_CACHE")):
+    os.environ["SEMSEARCH_MODEL_CACHE"] = tempfile.mkdtemp(prefix="semsearch-test-model-cache-")
 
 import pytest  # noqa: E402
 
