@@ -80,19 +80,3 @@ def test_explain_walks_through_the_model(run_cli, embedder):
     assert tr["parameters"]["total"] > 22_000_000
     vec = np.asarray(tr["normalized"])
     assert float(vec @ embedder.embed_queries(["The cat sat on the mat."], exact=True)[0]) > 0.99999
-
-
-def test_serve_says_how_the_model_loaded(tmp_path, embedder):
-    """`semsearch serve` logs the service's own lines (not only uvicorn's): how the model loaded, then ready.
-    The session's first load filled the graph cache, so this process takes the graph from it."""
-    from tests.serving import serve
-
-    with serve(tmp_path / "data", cwd=tmp_path) as server:
-        pass
-    log = server.log.read_text(errors="replace")
-    loaded = [line for line in log.splitlines() if " loaded in " in line]
-    assert len(loaded) == 1, log
-    assert f"engine {embedder.engine}, {embedder.precision}" in loaded[0]
-    if embedder.engine == "openvino":
-        assert "graph from the cache" in loaded[0]
-    assert "ready: model sentence-transformers/all-MiniLM-L6-v2 (384 dimensions)" in log
