@@ -1,6 +1,7 @@
 # The README's commands. Everything installs into ./.venv; nothing else needs to be running.
 #   make run    install the service and start it on http://127.0.0.1:8000 (bundled model, ./data)
 #   make test   install the test extras (and system packages the tests need), then lint + type-check + test
+#   make test-fast  the tests without real processes, browsers and kills, for the edit-test loop
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ PIP := $(BIN)/python -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install install-test run test test-scifact test-qdrant lint typecheck pytest bench eval eval-precision docs clean
+.PHONY: help install install-test run test test-fast test-scifact test-qdrant lint typecheck pytest bench eval eval-precision docs clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,8 +48,16 @@ lint: install-test  ## ruff
 typecheck: install-test  ## mypy
 	$(BIN)/mypy
 
-pytest: install-test  ## the test suite
-	$(BIN)/python -m pytest -q
+# The suite runs on PYTEST_WORKERS processes (pytest-xdist), a whole file per worker so module-scoped
+# servers and collections are built once; each worker loads the model once. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadfile)
+
+pytest: install-test  ## the test suite on PYTEST_WORKERS (2) processes; prints the 15 slowest tests
+	$(BIN)/python -m pytest -q $(PYTEST_XDIST) --durations=15
+
+test-fast: install-test  ## the suite without real servers, CLI processes, browsers, Ray and kills (-m "not slow")
+	$(BIN)/python -m pytest -q $(PYTEST_XDIST) -m "not slow" --durations=10
 
 test: lint typecheck pytest  ## everything CI runs
 

@@ -266,7 +266,9 @@ class JobManager:
                     self._workers.pop(key, None)
                     return
                 local = queue.popleft()
-            if self._update(local.job_id, ("queued",), state="running", started_at=time.time()):
+            # running and its first phase in one write: a reader never sees a running job without a phase
+            if self._update(local.job_id, ("queued",), state="running", started_at=time.time(),
+                            progress={"phase": "starting"}):
                 self._run(local)
             else:  # cancelled (here or by another process) while queued
                 self._forget(local)

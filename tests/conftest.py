@@ -1,17 +1,29 @@
-"""Shared fixtures: the real bundled model (loaded once per session) and a private data folder."""
+"""Shared fixtures (the real bundled model, loaded once per session per worker, and a private data folder)
+and the ``slow`` marker's rule: a test that starts a real server, a CLI subprocess, Chromium or Ray, or that
+SIGKILLs a process, is ``slow`` (``make test-fast`` leaves it out). Everything under tests/e2e and
+tests/browser is marked here; a test elsewhere carries ``@pytest.mark.slow``, and a test without it that
+starts such a process or sends SIGKILL fails, saying so. The helpers that start processes: tests/serving.py."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import signal
+import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Converted model graphs go to a cache of this run, not the user's ~/.cache (the first load fills it).
-os.environ["SEMSEARCH_MODEL_CACHE"] = tempfile.mkdtemp(prefix="semsearch-test-model-cache-")
+# pytest-xdist workers inherit the controller's: the graph is converted once per run (entries are
+# renamed into place, so two workers filling it at once is safe).
+if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("SEMSEARCH_MODEL_CACHE")):
+    os.environ["SEMSEARCH_MODEL_CACHE"] = tempfile.mkdtemp(prefix="semsearch-test-model-cache-")
 
 import pytest  # noqa: E402
 
@@ -24,8 +36,20 @@ SCIFACT_HOWTO = (f"SciFact checks are opt-in: set {SCIFACT_ENV}=<folder with cor
                  "or run `make test-scifact` (which points it at ../shared/data/scifact)")
 
 
+#: Folders (under tests/) whose every test runs real processes.
+SLOW_FOLDERS = ("e2e", "browser")
+#: A command line that starts what only a ``slow`` test may start: the CLI or a server, Chromium, a Ray node.
+REAL_PROCESS = re.compile(r"-m app\.cli\b|(^|[/\s])semsearch(\s|$)|uvicorn|chromium|\bray\b|raylet|gcs_server")
+TESTS = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``scifact`` are deselected (and counted in the summary) unless SciFact is asked for."""
+    """Tests under tests/e2e and tests/browser are ``slow``. Tests marked ``scifact`` are deselected (and
+    counted in the summary) unless SciFact is asked for."""
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if path.is_relative_to(TESTS) and path.relative_to(TESTS).parts[0] in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
     if os.environ.get(SCIFACT_ENV):
         return
     keep = [i for i in items if i.get_closest_marker("scifact") is None]
@@ -34,6 +58,52 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
         config._semsearch_scifact_deselected = len(dropped)
+
+
+class NotMarkedSlow(Exception):
+    """A test without the ``slow`` marker started a real process or sent SIGKILL."""
+
+
+@contextmanager
+def _only_if_slow(item: pytest.Item) -> Iterator[None]:
+    """While a test without ``slow`` sets up and runs, starting the CLI, a server, Chromium or Ray, or
+    sending SIGKILL, raises NotMarkedSlow. Cheap: two wrapped functions. (Not around teardown, where the
+    last test of a module may close what a slow test of that module started.)"""
+    if item.get_closest_marker("slow") is not None:
+        yield
+        return
+    popen_init, kill = subprocess.Popen.__init__, os.kill
+
+    def checked_popen(self, args, *a, **kw):  # type: ignore[no-untyped-def]
+        line = " ".join(map(str, args)) if isinstance(args, list | tuple) else str(args)
+        if REAL_PROCESS.search(line):
+            raise NotMarkedSlow(f"{item.nodeid} starts `{line[:200]}`: mark it @pytest.mark.slow")
+        popen_init(self, args, *a, **kw)
+
+    def checked_kill(pid: int, sig: int) -> None:
+        if sig == signal.SIGKILL:
+            raise NotMarkedSlow(f"{item.nodeid} sends SIGKILL: mark it @pytest.mark.slow")
+        kill(pid, sig)
+
+    subprocess.Popen.__init__ = checked_popen  # type: ignore[method-assign]
+    os.kill = checked_kill
+    try:
+        yield
+    finally:
+        subprocess.Popen.__init__ = popen_init  # type: ignore[method-assign]
+        os.kill = kill
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _only_if_slow(item):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _only_if_slow(item):
+        yield
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from app.client import Client, ServerError, ServerUnreachable
+from tests.serving import free_port
 
 
 @contextmanager
-def serve(status: int = 200, body: Any = None) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def fake_server(status: int = 200, body: Any = None) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A server answering every request with ``status`` and ``body`` (JSON); yields its URL and the
     requests it saw (method, the request target as sent, headers, body)."""
     seen: list[dict[str, Any]] = []
@@ -54,7 +55,7 @@ def serve(status: int = 200, body: Any = None) -> Iterator[tuple[str, list[dict[
 
 
 def test_sends_json_with_the_key_and_reads_json():
-    with serve(body={"hits": []}) as (url, seen):
+    with fake_server(body={"hits": []}) as (url, seen):
         assert Client(url, api_key="k1").query("my notes", {"query": "x", "k": 3}) == {"hits": []}
     (req,) = seen
     assert (req["method"], req["target"]) == ("POST", "/collections/my%20notes/query")
@@ -64,35 +65,33 @@ def test_sends_json_with_the_key_and_reads_json():
 
 
 def test_an_empty_answer_is_none():
-    with serve(status=204) as (url, _):
+    with fake_server(status=204) as (url, _):
         assert Client(url).delete_collection("old") is None
 
 
 def test_the_servers_error_text_reaches_the_user():
     error = {"error": {"message": "Collection 'x' does not exist", "code": "not_found", "field": "name"}}
-    with serve(status=404, body=error) as (url, _), pytest.raises(ServerError) as e:
+    with fake_server(status=404, body=error) as (url, _), pytest.raises(ServerError) as e:
         Client(url).collection_info("x")
     assert (e.value.status, e.value.message, e.value.code, e.value.field) == (
         404, "Collection 'x' does not exist", "not_found", "name")
 
 
 def test_a_401_says_which_setting_to_fix():
-    with serve(status=401, body={"error": {"message": "invalid API key"}}) as (url, _), \
+    with fake_server(status=401, body={"error": {"message": "invalid API key"}}) as (url, _), \
             pytest.raises(ServerError) as e:
         Client(url).list_collections()
     assert e.value.message == "invalid API key (set SEMSEARCH_API_KEY to a key the server accepts)"
 
 
 def test_an_error_without_our_body_names_the_status():
-    with serve(status=502, body={"detail": "bad gateway"}) as (url, _), pytest.raises(ServerError) as e:
+    with fake_server(status=502, body={"detail": "bad gateway"}) as (url, _), pytest.raises(ServerError) as e:
         Client(url).list_collections()
     assert e.value.message == "the server answered 502 Bad Gateway"
 
 
 def test_refused_is_unreachable():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(ServerUnreachable, match=f"cannot reach the server at http://127.0.0.1:{port}: .*refused"):
         Client(f"http://127.0.0.1:{port}").list_collections()
 
@@ -109,7 +108,7 @@ def test_a_server_that_never_answers_times_out():
 
 
 def test_proxies_come_from_the_environment_unless_told_not_to(monkeypatch):
-    with serve(body={"via": "proxy"}) as (proxy, through), serve(body={"via": "direct"}) as (url, direct):
+    with fake_server(body={"via": "proxy"}) as (proxy, through), fake_server(body={"via": "direct"}) as (url, direct):
         monkeypatch.setenv("HTTP_PROXY", proxy)
         monkeypatch.setenv("NO_PROXY", "")
         assert Client(url).list_collections() == {"via": "proxy"}

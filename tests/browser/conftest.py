@@ -35,7 +35,7 @@ HANDBOOK = {
 
 
 @pytest.fixture(scope="session")
-def docs_root(tmp_path_factory) -> Path:
+def browser_docs(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("browser") / "data"
     root = data / "docs"
     shutil.copytree(REPO / "docker" / "example", root / "example")
@@ -47,9 +47,9 @@ def docs_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server(docs_root) -> Iterator[str]:
-    with serve(docs_root.parent) as base:
-        yield base
+def server(browser_docs) -> Iterator[str]:
+    with serve(browser_docs.parent) as running:
+        yield running.url
 
 
 # Per module, not per session: while a sync Playwright is live, asyncio sees a running loop in the main

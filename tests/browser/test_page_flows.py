@@ -276,10 +276,10 @@ def test_map_by_touch(open_page, server):
     httpx.delete(server + "/collections/touch")
 
 
-def test_watch_a_job_and_cancel_it(open_page, server, docs_root):
+def test_watch_a_job_and_cancel_it(open_page, server, browser_docs):
     """Live progress while a big folder is indexed (files, chunks, rate, ETA, the file in progress),
     then Cancel: the job ends cancelled, keeping what it committed, and the button goes away."""
-    bulk = docs_root / "bulk"
+    bulk = browser_docs / "bulk"
     for i in range(800):
         (bulk / f"part-{i // 100}").mkdir(parents=True, exist_ok=True)
         (bulk / f"part-{i // 100}" / f"memo-{i:03d}.txt").write_text(

@@ -1,27 +1,13 @@
-"""Helpers for end-to-end tests that run the real ``semsearch`` command in a subprocess."""
+"""End-to-end tests run the real ``semsearch`` command in a subprocess (helpers: tests/serving.py).
+Everything under tests/e2e is ``slow`` (tests/conftest.py marks it)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-SEMSEARCH = [sys.executable, "-m", "app.cli"]
-REPO = Path(__file__).resolve().parents[2]
-
-
-def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "SEMSEARCH_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    for client_setting in ("SEMSEARCH_URL", "SEMSEARCH_API_KEY"):  # a developer's own server is never asked
-        env.pop(client_setting, None)
-    env.update(extra)
-    return env
+from tests.serving import SEMSEARCH, cli_env
 
 
 @pytest.fixture
@@ -38,30 +24,3 @@ def run_cli(tmp_path):
 
     run.data_dir = data  # type: ignore[attr-defined]
     return run
-
-
-def as_json(proc: subprocess.CompletedProcess[str]) -> dict:
-    return json.loads(proc.stdout)
-
-
-def free_port() -> int:
-    from benchmarks.suite.http import _free_port
-
-    return _free_port()
-
-
-@contextlib.contextmanager
-def running_server(data_dir: Path, cwd: Path, **env: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """A real ``semsearch serve`` on a free port; yields its URL and the environment a CLI needs to
-    find it on the configured address (SEMSEARCH_HOST/PORT, same data folder and model)."""
-    from benchmarks.suite.http import _wait_ready, stop_process
-
-    port = free_port()
-    server_env = cli_env(data_dir, SEMSEARCH_HOST="127.0.0.1", SEMSEARCH_PORT=str(port), **env)
-    proc = subprocess.Popen([*SEMSEARCH, "serve"], env=server_env, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        _wait_ready(f"http://127.0.0.1:{port}", proc, timeout=180)
-        yield f"http://127.0.0.1:{port}", {"SEMSEARCH_HOST": "127.0.0.1", "SEMSEARCH_PORT": str(port)}
-    finally:
-        stop_process(proc, timeout=60)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import as_json
 from tests.indexer.test_collection import TOPICS, make_folder
+from tests.serving import as_json
 
 pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
 
@@ -80,39 +80,3 @@ def test_explain_walks_through_the_model(run_cli, embedder):
     assert tr["parameters"]["total"] > 22_000_000
     vec = np.asarray(tr["normalized"])
     assert float(vec @ embedder.embed_queries(["The cat sat on the mat."], exact=True)[0]) > 0.99999
-
-
-def test_serve_says_how_the_model_loaded(tmp_path, embedder):
-    """`semsearch serve` logs the service's own lines (not only uvicorn's): how the model loaded, then ready.
-    The session's first load filled the graph cache, so this process takes the graph from it."""
-    import subprocess
-    import time
-    import urllib.request
-
-    from benchmarks.suite.http import _free_port
-    from tests.e2e.conftest import SEMSEARCH, cli_env
-
-    port = _free_port()
-    proc = subprocess.Popen([*SEMSEARCH, "serve", "--port", str(port)], env=cli_env(tmp_path / "data"),
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()[0]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "server not ready after 120 s"
-            time.sleep(0.5)
-    finally:
-        proc.terminate()
-        log = proc.communicate(timeout=60)[0]
-    loaded = [line for line in log.splitlines() if " loaded in " in line]
-    assert len(loaded) == 1, log
-    assert f"engine {embedder.engine}, {embedder.precision}" in loaded[0]
-    if embedder.engine == "openvino":
-        assert "graph from the cache" in loaded[0]
-    assert "ready: model sentence-transformers/all-MiniLM-L6-v2 (384 dimensions)" in log

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import as_json
 from tests.indexer.test_sync import make_bad_name_folder
+from tests.serving import as_json
 
 
 def test_index_says_it_loads_the_model_before_the_first_file_and_copes_with_a_non_utf8_name(tmp_path, run_cli):

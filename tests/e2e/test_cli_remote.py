@@ -3,8 +3,8 @@ and `collections` ask it over HTTP and print exactly what they print without one
 
 from __future__ import annotations
 
-from tests.e2e.conftest import as_json, free_port, running_server
 from tests.indexer.test_collection import make_folder
+from tests.serving import as_json, free_port, serve
 
 # The same command run without and with a server: stdout must be identical.
 CASES = [
@@ -25,7 +25,8 @@ def test_commands_ask_the_running_server_and_print_the_same(tmp_path, run_cli):
     assert all("using server" not in p.stderr for p in here.values())
     assert "no server; loading the model" in here[CASES[0]].stderr
 
-    with running_server(run_cli.data_dir, tmp_path, SEMSEARCH_API_KEYS="s3cret") as (url, found):
+    with serve(run_cli.data_dir, cwd=tmp_path, SEMSEARCH_API_KEYS="s3cret") as server:
+        url, found = server.url, server.client_env
         key = {**found, "SEMSEARCH_API_KEY": "s3cret"}
         for args in CASES:
             via = run_cli(*args, "-v", **key)  # found on SEMSEARCH_HOST:SEMSEARCH_PORT

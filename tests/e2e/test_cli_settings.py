@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import SEMSEARCH, cli_env
+from tests.serving import SEMSEARCH, cli_env
 
 BAD = [
     ("SEMSEARCH_INDEX_TYPE", "ivf", ["index", "{docs}"], "allowed values are flat, hnsw"),

@@ -6,7 +6,7 @@ import subprocess
 
 from indexer.collection import Collection
 from indexer.stores.embedded import EmbeddedBackend
-from tests.e2e.conftest import SEMSEARCH, as_json, cli_env
+from tests.serving import SEMSEARCH, as_json, cli_env
 
 
 def _make(data, embedder, *names):

@@ -12,9 +12,9 @@ import pytest
 
 from indexer.collection import Collection
 from indexer.stores.embedded import EmbeddedBackend
-from tests.e2e.conftest import SEMSEARCH, as_json, cli_env
 from tests.indexer.stores.embedded import files
 from tests.indexer.test_sync import committed_chunks, wait_for_chunks
+from tests.serving import SEMSEARCH, as_json, cli_env
 
 pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import REPO, cli_env
+from tests.serving import REPO, cli_env
 
 
 @pytest.mark.slow

@@ -3,9 +3,6 @@ subprocess) and over streamable HTTP (``semsearch serve`` on a loopback port), o
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +18,9 @@ from pydantic import TypeAdapter
 
 from app.mcp import PassageOut
 from app.schemas import CollectionInfo, CollectionList, CompareResponse, QueryResponse
-from benchmarks.suite.http import stop_process
 from indexer.collection import Collection
 from indexer.stores.embedded import EmbeddedBackend
-from tests.e2e.conftest import SEMSEARCH, cli_env
+from tests.serving import SEMSEARCH, cli_env, serve
 
 KEY = "mcp-test-key"
 DOCS = {
@@ -35,17 +31,17 @@ DOCS = {
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, embedder) -> Path:
+def mcp_data(tmp_path_factory, embedder) -> Path:
     """A data folder whose collection 'notes' holds DOCS (as files) and one API document."""
-    data = tmp_path_factory.mktemp("mcp") / "data"
+    mcp_data = tmp_path_factory.mktemp("mcp") / "data"
     for rel, text in DOCS.items():
-        (data / "docs" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (data / "docs" / rel).write_text(text)
-    with Collection.open(EmbeddedBackend(data), "notes", embedder) as notes:
-        notes.index_folder(data / "docs")
+        (mcp_data / "docs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mcp_data / "docs" / rel).write_text(text)
+    with Collection.open(EmbeddedBackend(mcp_data), "notes", embedder) as notes:
+        notes.index_folder(mcp_data / "docs")
         notes.upsert_documents([{"id": "faq/keys", "text": "API keys rotate every 90 days.",
                                  "metadata": {"team": "ops"}}])
-    return data
+    return mcp_data
 
 
 def _text(result: Any) -> str:
@@ -133,16 +129,16 @@ async def exercise(client: Client, docs: Path) -> dict[str, Any]:
     return found.structured_content
 
 
-def test_stdio(data, tmp_path):
+def test_stdio(mcp_data, tmp_path):
     """`semsearch -v mcp` as a desktop assistant starts it; its stderr is the log, stdout the protocol."""
     log = tmp_path / "stderr.log"
     params = StdioServerParameters(command=SEMSEARCH[0], args=[*SEMSEARCH[1:], "-v", "mcp"],
-                                   env=cli_env(data), cwd=str(tmp_path))
+                                   env=cli_env(mcp_data), cwd=str(tmp_path))
 
     async def session() -> None:
         with log.open("w") as errlog:
             async with Client(stdio_client(params, errlog=errlog)) as client:
-                await exercise(client, data / "docs")
+                await exercise(client, mcp_data / "docs")
 
     try:
         anyio.run(session)
@@ -152,36 +148,14 @@ def test_stdio(data, tmp_path):
     assert len(loads) == 1, log.read_text()  # the model loaded once for every call
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def server(data, tmp_path):
+def server(mcp_data, tmp_path):
     """`semsearch serve` with an API key, ready."""
-    port = _free_port()
-    proc = subprocess.Popen([*SEMSEARCH, "serve", "--port", str(port)], env=cli_env(data, SEMSEARCH_API_KEYS=KEY),
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()[0]
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server not ready after 120 s"
-            time.sleep(0.25)
-        yield base
-    finally:
-        stop_process(proc, timeout=30)
+    with serve(mcp_data, cwd=tmp_path, SEMSEARCH_API_KEYS=KEY) as running:
+        yield running.url
 
 
-def test_streamable_http_behind_the_api_key(server, data):
+def test_streamable_http_behind_the_api_key(server, mcp_data):
     auth = {"Authorization": f"Bearer {KEY}"}
     hello = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     refused = httpx.post(server + "/mcp", json=hello, headers={"accept": "application/json, text/event-stream"})
@@ -190,7 +164,7 @@ def test_streamable_http_behind_the_api_key(server, data):
     async def session() -> dict[str, Any]:
         async with httpx2.AsyncClient(headers=auth, timeout=60) as http, \
                 Client(streamable_http_client(server + "/mcp", http_client=http)) as client:
-            return await exercise(client, data / "docs")
+            return await exercise(client, mcp_data / "docs")
 
     body = anyio.run(session)
     # The search tool's structured result is the HTTP API's body for the same query.

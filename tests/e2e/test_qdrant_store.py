@@ -15,8 +15,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.conftest import as_json, running_server
 from tests.indexer.test_collection import TOPICS, make_folder
+from tests.serving import as_json, serve
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -41,8 +41,8 @@ def test_index_query_and_http_unchanged_with_qdrant_local_mode(tmp_path, run_cli
     # the embedded store (the default) does not see the Qdrant store's collections
     assert as_json(run_cli("collections", "--json"))["collections"] == []
 
-    with running_server(run_cli.data_dir, tmp_path, SEMSEARCH_ALLOWED_ROOTS=str(tmp_path), **env) as (url, _):
-        with httpx.Client(base_url=url, timeout=60) as http:
+    with serve(run_cli.data_dir, cwd=tmp_path, SEMSEARCH_ALLOWED_ROOTS=str(tmp_path), **env) as server:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
             got = http.get("/collections/default/query", params={"q": "purring cats", "k": 2}).json()
             assert got["hits"][0]["path"].endswith("animals/cats.txt")
             assert http.post("/collections", json={"name": "notes"}).status_code == 201
@@ -109,9 +109,10 @@ def test_two_replicas_over_one_qdrant_server(tmp_path, run_cli):
     # The replicas share nothing but the Qdrant server: collections and job state live there (each has
     # its own data folder, as replicas on two machines would).
     env = {"SEMSEARCH_STORE": "qdrant", "SEMSEARCH_QDRANT_URL": SERVER, "SEMSEARCH_ALLOWED_ROOTS": str(tmp_path)}
-    with running_server(run_cli.data_dir, tmp_path, **env) as (a, _), \
-            running_server(tmp_path / "data-b", tmp_path, **env) as (b, _), \
+    with serve(run_cli.data_dir, cwd=tmp_path, **env) as replica_a, \
+            serve(tmp_path / "data-b", cwd=tmp_path, **env) as replica_b, \
             httpx.Client(timeout=60) as http:
+        a, b = replica_a.url, replica_b.url
         try:
             assert http.post(f"{a}/collections", json={"name": name}).status_code == 201
             up = http.post(f"{a}/collections/{name}/documents", json={"documents": [

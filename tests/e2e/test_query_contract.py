@@ -12,10 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.test_server_openai import _http_burst
-from tests.e2e.conftest import SEMSEARCH, cli_env
+from tests.serving import REPO, SEMSEARCH, cli_env, serve
 
-REPO = Path(__file__).resolve().parents[2]
 DOCS = [{"id": "tea", "text": "Green tea is brewed with water just below boiling, for two or three minutes.",
          "metadata": {"lang": "en", "year": 2021}},
         {"id": "the", "text": "Le thé vert se prépare avec une eau frémissante, pendant deux ou trois minutes.",
@@ -42,7 +40,7 @@ def served(tmp_path_factory):
     (data / "docs").mkdir(parents=True)
     (data / "docs" / "moon.txt").write_text("The Moon orbits the Earth and causes the ocean tides.")
     (data / "docs" / "bread.md").write_text("Knead the dough, let it rise for an hour, then bake it.")
-    with _http_burst().serve(data) as base, httpx.Client(base_url=base, timeout=120) as http:
+    with serve(data) as server, httpx.Client(base_url=server.url, timeout=120) as http:
         assert http.post("/collections", json={"name": "notes"}).status_code == 201
         assert http.post("/collections/notes/documents", json={"documents": DOCS}).status_code == 200
         job = http.post("/collections/notes/index-folder", json={"path": "."}).json()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import SEMSEARCH, cli_env
+from tests.serving import SEMSEARCH, cli_env
 
 pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
 

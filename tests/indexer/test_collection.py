@@ -57,20 +57,20 @@ def folder(tmp_path):
 
 
 @pytest.fixture
-def coll(tmp_path, embedder):
+def new_collection(tmp_path, embedder):
     c = Collection.open(EmbeddedBackend(tmp_path / "data"), "test", embedder)
     yield c
     c.close()
 
 
-def test_index_then_search_by_meaning(coll, folder):
-    report = coll.index_folder(folder)
+def test_index_then_search_by_meaning(new_collection, folder):
+    report = new_collection.index_folder(folder)
     assert report.added == len(TOPICS) and report.chunks_embedded == len(TOPICS)
     assert report.to_dict()["chunks"]["total"] == len(TOPICS)
     for mode in ("dense", "keyword", "hybrid"):
-        hits = coll.search("where do cats nap", mode=mode, k=3)
+        hits = new_collection.search("where do cats nap", mode=mode, k=3)
         assert hits[0].path == str(folder / "animals/cats.txt"), mode
-    hit = coll.search("which planet is red", mode="dense", k=1)[0]
+    hit = new_collection.search("which planet is red", mode="dense", k=1)[0]
     text = (folder / "space/mars.rst").read_text()
     assert hit.path.endswith("mars.rst")
     assert text[hit.start : hit.end].startswith("Mars")
@@ -78,38 +78,38 @@ def test_index_then_search_by_meaning(coll, folder):
     assert "**" in hit.snippet
 
 
-def test_html_is_indexed_as_text_without_scripts(coll, folder):
-    coll.index_folder(folder)
-    hit = coll.search("tides and the moon", mode="dense", k=1)[0]
+def test_html_is_indexed_as_text_without_scripts(new_collection, folder):
+    new_collection.index_folder(folder)
+    hit = new_collection.search("tides and the moon", mode="dense", k=1)[0]
     assert hit.path.endswith("notes.html")
     assert "planet" not in hit.snippet and "<p>" not in hit.snippet
-    assert coll.search("var planet", mode="keyword", k=5).hits == [] or all(
-        not h.path.endswith("notes.html") for h in coll.search("var", mode="keyword", k=5))
+    assert new_collection.search("var planet", mode="keyword", k=5).hits == [] or all(
+        not h.path.endswith("notes.html") for h in new_collection.search("var", mode="keyword", k=5))
 
 
-def test_unchanged_folder_embeds_nothing(coll, folder, embedder, monkeypatch):
-    coll.index_folder(folder)
+def test_unchanged_folder_embeds_nothing(new_collection, folder, embedder, monkeypatch):
+    new_collection.index_folder(folder)
     counter = Counting(embedder, monkeypatch)
     os.utime(folder / "animals/cats.txt")  # touched but identical: sha256 says unchanged
-    report = coll.index_folder(folder)
+    report = new_collection.index_folder(folder)
     assert counter.texts == 0
     assert (report.added, report.updated, report.unchanged, report.removed) == (0, 0, len(TOPICS), 0)
     assert report.chunks_embedded == 0
 
 
-def test_changed_file_replaces_its_chunks_and_deleted_file_disappears(coll, folder, embedder, monkeypatch):
-    coll.index_folder(folder)
+def test_changed_file_replaces_its_chunks_and_deleted_file_disappears(new_collection, folder, embedder, monkeypatch):
+    new_collection.index_folder(folder)
     (folder / "cooking/pasta.txt").write_text("Risotto needs arborio rice stirred slowly with warm stock.")
     (folder / "animals/dogs.md").unlink()
     counter = Counting(embedder, monkeypatch)
-    report = coll.index_folder(folder)
+    report = new_collection.index_folder(folder)
     assert counter.texts == 1
     assert (report.updated, report.removed, report.unchanged) == (1, 1, len(TOPICS) - 2)
     assert report.chunks_total == len(TOPICS) - 1
-    hits = coll.search("arborio rice", mode="keyword", k=5)
+    hits = new_collection.search("arborio rice", mode="keyword", k=5)
     assert [h.path for h in hits] == [str(folder / "cooking/pasta.txt")]
-    assert coll.search("boil pasta with garlic", mode="keyword", k=5).hits == []
-    assert all(not h.path.endswith("dogs.md") for h in coll.search("loyal dogs", mode="dense", k=10))
+    assert new_collection.search("boil pasta with garlic", mode="keyword", k=5).hits == []
+    assert all(not h.path.endswith("dogs.md") for h in new_collection.search("loyal dogs", mode="dense", k=10))
 
 
 def test_skips_are_reported_never_fatal(tmp_path, embedder):
@@ -159,50 +159,50 @@ def test_filters_apply_before_ranking(tmp_path, embedder):
         assert [h.id for h in c.search("cat", mode="hybrid", k=5, offset=5)] == full[5:10]
 
 
-def test_k_larger_than_collection_is_clamped(coll, folder):
-    coll.index_folder(folder)
-    assert len(coll.search("anything", mode="dense", k=500)) == len(TOPICS)
+def test_k_larger_than_collection_is_clamped(new_collection, folder):
+    new_collection.index_folder(folder)
+    assert len(new_collection.search("anything", mode="dense", k=500)) == len(TOPICS)
 
 
-def test_explain_gives_both_rankings_and_the_fused_score(coll, folder):
-    coll.index_folder(folder)
-    hit = coll.search("cats sleep in warm places", mode="hybrid", k=1, explain=True)[0]
+def test_explain_gives_both_rankings_and_the_fused_score(new_collection, folder):
+    new_collection.index_folder(folder)
+    hit = new_collection.search("cats sleep in warm places", mode="hybrid", k=1, explain=True)[0]
     assert hit.explain is not None
     assert hit.explain["dense"]["rank"] == 1 and hit.explain["keyword"]["rank"] == 1
     assert hit.explain["fused"] == pytest.approx(hit.score)
 
 
-def test_bad_mode_and_k_are_clear_errors(coll):
+def test_bad_mode_and_k_are_clear_errors(new_collection):
     with pytest.raises(InvalidInput, match="mode must be one of"):
-        coll.search("x", mode="semantic")
+        new_collection.search("x", mode="semantic")
     with pytest.raises(InvalidInput, match="k must be at least 1"):
-        coll.search("x", k=0)
+        new_collection.search("x", k=0)
 
 
-def test_a_batch_of_queries_ranks_like_each_query_alone(coll, folder):
+def test_a_batch_of_queries_ranks_like_each_query_alone(new_collection, folder):
     """search_batch shares one embedding call and one snapshot; the answers are the single ones."""
-    coll.index_folder(folder)
+    new_collection.index_folder(folder)
     queries = ["cats purring", "the planets", "bread", "cats purring"]
     for mode in ("dense", "keyword", "hybrid"):
-        together = coll.search_batch(queries, k=3, mode=mode, explain=True)
-        alone = [coll.search(q, k=3, mode=mode, explain=True) for q in queries]
+        together = new_collection.search_batch(queries, k=3, mode=mode, explain=True)
+        alone = [new_collection.search(q, k=3, mode=mode, explain=True) for q in queries]
         assert [[(h.id, round(h.score, 5), h.snippet) for h in hits] for hits in together] == \
             [[(h.id, round(h.score, 5), h.snippet) for h in hits] for hits in alone]
         assert [hits.total_candidates for hits in together] == [hits.total_candidates for hits in alone]
-    assert coll.search_batch([], k=3) == []
+    assert new_collection.search_batch([], k=3) == []
 
 
-def test_search_batch_takes_the_callers_query_vectors(coll, folder):
-    coll.index_folder(folder)
+def test_search_batch_takes_the_callers_query_vectors(new_collection, folder):
+    new_collection.index_folder(folder)
     queries = ["cats purring", "the planets"]
-    vectors = coll.embed_queries(queries)
-    given = coll.search_batch(queries, k=2, mode="dense", vectors=vectors)
-    assert [[h.id for h in hits] for hits in given] == [[h.id for h in coll.search(q, k=2, mode="dense")]
+    vectors = new_collection.embed_queries(queries)
+    given = new_collection.search_batch(queries, k=2, mode="dense", vectors=vectors)
+    assert [[h.id for h in hits] for hits in given] == [[h.id for h in new_collection.search(q, k=2, mode="dense")]
                                                         for q in queries]
-    flipped = coll.search_batch(queries, k=2, mode="dense", vectors=vectors[::-1])  # used as given
+    flipped = new_collection.search_batch(queries, k=2, mode="dense", vectors=vectors[::-1])  # used as given
     assert [h.id for h in flipped[0]] == [h.id for h in given[1]]
     with pytest.raises(InvalidInput, match=r"vectors must have shape \(2, 384\)"):
-        coll.search_batch(queries, k=2, mode="dense", vectors=vectors[:1])
+        new_collection.search_batch(queries, k=2, mode="dense", vectors=vectors[:1])
 
 
 def test_model_mismatch_names_the_model_it_was_built_with(tmp_path, embedder, monkeypatch):
@@ -256,34 +256,34 @@ def test_damaged_vector_file_is_repaired_without_reembedding(tmp_path, folder, e
     assert counter.texts == 0
 
 
-def test_documents_upsert_get_delete(coll):
-    counts = coll.upsert_documents([
+def test_documents_upsert_get_delete(new_collection):
+    counts = new_collection.upsert_documents([
         {"id": "a", "text": "The quick brown fox jumps over the lazy dog.", "metadata": {"lang": "en"}},
         {"id": "b", "text": "Le renard brun saute par-dessus le chien paresseux.", "metadata": {"lang": "fr"}},
     ])
     assert counts["added"] == 2
-    assert coll.upsert_documents([{"id": "a", "text": "The quick brown fox jumps over the lazy dog.",
+    assert new_collection.upsert_documents([{"id": "a", "text": "The quick brown fox jumps over the lazy dog.",
                                    "metadata": {"lang": "en"}}])["unchanged"] == 1
-    assert coll.get_document("b").metadata == {"lang": "fr"}
-    hits = coll.search("fox", mode="dense", k=5, filters=Filters(metadata={"lang": "fr"}))
+    assert new_collection.get_document("b").metadata == {"lang": "fr"}
+    hits = new_collection.search("fox", mode="dense", k=5, filters=Filters(metadata={"lang": "fr"}))
     assert [h.id for h in hits] == ["b"]
-    assert coll.delete_documents(["a", "zzz"]) == 1
-    assert [h.id for h in coll.search("fox", mode="dense", k=5)] == ["b"]
-    rows, total = coll.list_sources(kind="doc")
+    assert new_collection.delete_documents(["a", "zzz"]) == 1
+    assert [h.id for h in new_collection.search("fox", mode="dense", k=5)] == ["b"]
+    rows, total = new_collection.list_sources(kind="doc")
     assert total == 1 and rows[0].key == "b"
 
 
-def test_info_without_loading_a_model(coll, folder, tmp_path):
-    coll.index_folder(folder)
-    coll.checkpoint()
+def test_info_without_loading_a_model(new_collection, folder, tmp_path):
+    new_collection.index_folder(folder)
+    new_collection.checkpoint()
     info = read_info(EmbeddedBackend(tmp_path / "data"), "test")
     assert (info.files, info.chunks, info.dimension) == (len(TOPICS), len(TOPICS), 384)
     assert info.model == "sentence-transformers/all-MiniLM-L6-v2" and info.size_bytes > 0
 
 
-def test_vectors_are_unit_length_and_match_the_model(coll, folder, embedder):
-    coll.index_folder(folder)
-    ids, vecs = next(files.catalog(coll).iter_vectors())
+def test_vectors_are_unit_length_and_match_the_model(new_collection, folder, embedder):
+    new_collection.index_folder(folder)
+    ids, vecs = next(files.catalog(new_collection).iter_vectors())
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     text = (folder / "animals/cats.txt").read_text()
     q = embedder.embed_queries([text])[0]

@@ -106,6 +106,7 @@ sys.stdin.read()  # stay alive until told
 """
 
 
+@pytest.mark.slow  # a real process
 def test_another_process_sees_and_cancels_a_running_job(jobs_path):
     proc = subprocess.Popen([sys.executable, "-c", WORKER, str(jobs_path)], cwd=REPO, stdout=subprocess.PIPE,
                             stdin=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -126,6 +127,7 @@ def test_another_process_sees_and_cancels_a_running_job(jobs_path):
         proc.wait()
 
 
+@pytest.mark.slow  # SIGKILLs a real process
 def test_a_killed_process_leaves_its_jobs_interrupted_with_their_progress(jobs_path):
     proc = subprocess.Popen([sys.executable, "-c", WORKER, str(jobs_path)], cwd=REPO, stdout=subprocess.PIPE,
                             stdin=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})

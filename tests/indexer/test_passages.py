@@ -23,7 +23,7 @@ def as_indexed(got: str, original: str) -> bool:
 
 
 @pytest.fixture(params=[32, 0], ids=["overlap", "no-overlap"])
-def coll(request, tmp_path, embedder):
+def passage_collection(request, tmp_path, embedder):
     root = tmp_path / "docs"
     root.mkdir()
     (root / "long.md").write_text(LONG)
@@ -36,8 +36,8 @@ def coll(request, tmp_path, embedder):
     c.close()
 
 
-def test_a_file_comes_back_as_indexed_offsets_and_all(coll):
-    c, root = coll
+def test_a_file_comes_back_as_indexed_offsets_and_all(passage_collection):
+    c, root = passage_collection
     whole = read_passage(c, str(root / "long.md"), max_chars=100_000)
     assert (whole.kind, whole.path, whole.start, whole.end) == ("file", str(root / "long.md"), 0, len(LONG))
     assert whole.total_chars == len(LONG) and len(whole.text) == len(LONG)
@@ -46,8 +46,8 @@ def test_a_file_comes_back_as_indexed_offsets_and_all(coll):
     assert files.catalog(c).reader.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] > 4
 
 
-def test_the_window_around_a_hit(coll):
-    c, root = coll
+def test_the_window_around_a_hit(passage_collection):
+    c, root = passage_collection
     hit = c.search("topic number 37", k=1, mode="keyword")[0]
     assert hit.path == str(root / "long.md")
     p = read_passage(c, hit.id, start=hit.span_start, end=hit.span_end, context=50)
@@ -73,8 +73,8 @@ def test_the_window_around_a_hit(coll):
     assert read_passage(c, hit.id, start=0, end=10**9, context=0).end == min(4000, len(LONG))
 
 
-def test_documents_and_a_document_sharing_a_files_id(coll):
-    c, root = coll
+def test_documents_and_a_document_sharing_a_files_id(passage_collection):
+    c, root = passage_collection
     doc = read_passage(c, "faq")
     assert (doc.kind, doc.path, doc.text, doc.metadata) == ("doc", None, "Keys rotate every 90 days.\n\nAsk ops.",
                                                             {"team": "ops"})
@@ -87,15 +87,15 @@ def test_documents_and_a_document_sharing_a_files_id(coll):
     ({"start": -1}, "start"), ({"start": 5, "end": 4}, "end"), ({"context": -1}, "context"),
     ({"max_chars": 0}, "max_chars"), ({"kind": "folder"}, "kind"), ({"start": 10_000}, "start"),
 ])
-def test_bad_arguments_name_the_field(coll, kwargs, field):
-    c, _ = coll
+def test_bad_arguments_name_the_field(passage_collection, kwargs, field):
+    c, _ = passage_collection
     with pytest.raises(InvalidInput) as info:
         read_passage(c, "faq", **kwargs)
     assert info.value.field == field
 
 
-def test_unknown_ids(coll):
-    c, root = coll
+def test_unknown_ids(passage_collection):
+    c, root = passage_collection
     with pytest.raises(SourceNotFound, match="No file or document with id 'nope'"):
         read_passage(c, "nope")
     with pytest.raises(SourceNotFound, match="File 'faq' is not in this collection"):

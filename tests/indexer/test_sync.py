@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from indexer.chunking import chunk_text, iter_chunks
 from indexer.collection import Collection, Limits
 from indexer.stores.embedded import EmbeddedBackend
@@ -182,6 +184,7 @@ def wait_for_chunks(proc: subprocess.Popen, db: Path, n: int, timeout: float, po
     return proc.poll() is None
 
 
+@pytest.mark.slow  # SIGKILLs a real process
 def test_sigkill_mid_file_keeps_committed_batches_and_resumes_without_reembedding(tmp_path, embedder, monkeypatch):
     root = tmp_path / "big"
     root.mkdir()

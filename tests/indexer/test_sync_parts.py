@@ -41,7 +41,7 @@ def make_deck(path: Path) -> None:
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
+def rich_folder(tmp_path: Path) -> Path:
     root = tmp_path / "rich"
     root.mkdir()
     make_deck(root / "deck.pptx")
@@ -70,9 +70,9 @@ def check_hits(c: Collection, root: Path) -> None:
         assert [h.path for h in only] == [atlas] and topic in only[0].snippet
 
 
-def test_slides_and_pages_survive_piecewise_commits_cancel_and_resume(folder, tmp_path, embedder, monkeypatch):
+def test_slides_and_pages_survive_piecewise_commits_cancel_and_resume(rich_folder, tmp_path, embedder, monkeypatch):
     limits = Limits(batch_chunks=3, embed_batch_size=2)
-    deck_key = str(folder / "deck.pptx")
+    deck_key = str(rich_folder / "deck.pptx")
     cancel = threading.Event()
     with Collection.open(EmbeddedBackend(tmp_path / "data"), "parts", embedder, limits=limits) as c:
         pieces: list[tuple[str, bool]] = []
@@ -88,16 +88,16 @@ def test_slides_and_pages_survive_piecewise_commits_cancel_and_resume(folder, tm
             if p.chunks_embedded >= 6:
                 cancel.set()
 
-        first = c.index_folder(folder, progress=stop_after_two_batches, cancel=cancel)
+        first = c.index_folder(rich_folder, progress=stop_after_two_batches, cancel=cancel)
         assert first.added < 2
         cancel.clear()
-        again = c.index_folder(folder)
+        again = c.index_folder(rich_folder)
         assert again.resumed + again.added + first.added == 2
         deck_pieces = [partial for key, partial in pieces if key == deck_key]
         assert len(deck_pieces) >= 4 and deck_pieces[-1] is False and all(deck_pieces[:-1])
         slides = committed_parts(c, deck_key, "slide")
         assert len(slides) >= len(TOPICS) and None not in slides
         assert slides == sorted(slides) and set(slides) == set(range(1, len(TOPICS) + 1))
-        pages = committed_parts(c, str(folder / "atlas.pdf"), "page")
+        pages = committed_parts(c, str(rich_folder / "atlas.pdf"), "page")
         assert pages == sorted(pages) and set(pages) == set(range(1, len(TOPICS) + 1))
-        check_hits(c, folder)
+        check_hits(c, rich_folder)

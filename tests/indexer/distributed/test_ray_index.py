@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from indexer.collection import Collection, Limits
 from indexer.stores.embedded import EmbeddedBackend
-from tests.e2e.conftest import SEMSEARCH, cli_env
 from tests.indexer.stores.embedded import files
 from tests.indexer.test_sync import committed_chunks, one_line, wait_for_chunks
+from tests.serving import SEMSEARCH, cli_env
 
 CORPUS_DOCS = Path(__file__).resolve().parents[3] / "tests" / "corpus" / "docs"
 LIMITS = Limits(batch_chunks=8)  # small batches: a big file is committed in several partial pieces

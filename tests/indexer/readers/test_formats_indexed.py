@@ -41,7 +41,7 @@ ATTACHMENT = "Minutes: the treasurer reported a surplus from the lemonade stall.
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+def formats_indexed(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
     base = tmp_path_factory.mktemp("formats")
     root = base / "docs"
     root.mkdir()
@@ -67,8 +67,8 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore
     collection.close()
 
 
-def test_every_format_is_indexed_and_the_binary_is_refused_with_a_reason(indexed) -> None:  # type: ignore[no-untyped-def]
-    _, report, _ = indexed
+def test_every_format_is_indexed_and_the_binary_is_refused_with_a_reason(formats_indexed) -> None:  # type: ignore[no-untyped-def]
+    _, report, _ = formats_indexed
     skipped = {Path(s.path).name: (s.reason, s.detail) for s in report.skipped}
     assert set(skipped) == {"GPL-3"}
     reason, detail = skipped["GPL-3"]
@@ -77,8 +77,8 @@ def test_every_format_is_indexed_and_the_binary_is_refused_with_a_reason(indexed
 
 
 @pytest.mark.parametrize("name", sorted(PHRASES))
-def test_a_unique_phrase_finds_its_file_first(indexed, name: str) -> None:  # type: ignore[no-untyped-def]
-    collection, _, root = indexed
+def test_a_unique_phrase_finds_its_file_first(formats_indexed, name: str) -> None:  # type: ignore[no-untyped-def]
+    collection, _, root = formats_indexed
     hits = collection.search(PHRASES[name], k=3)
     assert hits[0].path == str(root / name)
     snippet = hits[0].snippet
@@ -87,28 +87,28 @@ def test_a_unique_phrase_finds_its_file_first(indexed, name: str) -> None:  # ty
     assert PHRASES[name].split()[1] in snippet
 
 
-def test_slide_notes_are_searchable(indexed) -> None:  # type: ignore[no-untyped-def]
-    collection, _, root = indexed
+def test_slide_notes_are_searchable(formats_indexed) -> None:  # type: ignore[no-untyped-def]
+    collection, _, root = formats_indexed
     hits = collection.search(NOTES, k=1)
     assert hits[0].path == str(root / "deck.pptx") and "magma chamber" in hits[0].snippet
 
 
-def test_notebook_outputs_are_left_out(indexed) -> None:  # type: ignore[no-untyped-def]
-    collection, _, _ = indexed
+def test_notebook_outputs_are_left_out(formats_indexed) -> None:  # type: ignore[no-untyped-def]
+    collection, _, _ = formats_indexed
     hits = collection.search("quantum pineapple marmalade", mode="keyword", k=5)
     assert len(hits) == 0
 
 
 @pytest.mark.parametrize("phrase", [*MBOX, ATTACHMENT])
-def test_each_mbox_message_and_its_text_attachment_are_found(indexed, phrase: str) -> None:  # type: ignore[no-untyped-def]
-    collection, _, root = indexed
+def test_each_mbox_message_and_its_text_attachment_are_found(formats_indexed, phrase: str) -> None:  # type: ignore[no-untyped-def]
+    collection, _, root = formats_indexed
     hits = collection.search(phrase, k=1)
     assert hits[0].path == str(root / "archive.mbox")
     assert phrase.split()[1].lower() in hits[0].snippet.lower()
 
 
-def test_file_metadata_is_stored_and_filterable(indexed) -> None:  # type: ignore[no-untyped-def]
-    collection, _, root = indexed
+def test_file_metadata_is_stored_and_filterable(formats_indexed) -> None:  # type: ignore[no-untyped-def]
+    collection, _, root = formats_indexed
     for key, value, name in [("author", "Ada Lovelace", "report.docx"), ("title", "Launch plan", "deck.pptx"),
                              ("author", "Mara Quill", "novel.epub"), ("subject", "Gate code for the depot", "note.eml"),
                              ("title", "Garden plan", "plan.org"), ("author", "Sam Reed", "memo.rtf"),
@@ -126,8 +126,8 @@ def test_file_metadata_is_stored_and_filterable(indexed) -> None:  # type: ignor
     ({"chapter": 2}, PHRASES["novel.epub"], "novel.epub"),
     ({"page": 2}, PHRASES["manual.pdf"], "manual.pdf"),
 ])
-def test_part_metadata_is_stored_per_chunk_and_filterable(indexed, part, phrase: str, name: str) -> None:  # type: ignore[no-untyped-def]
-    collection, _, root = indexed
+def test_part_metadata_is_stored_per_chunk_and_filterable(formats_indexed, part, phrase: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    collection, _, root = formats_indexed
     hits = collection.search("weekly news and plans", k=20, filters=Filters(metadata=part))
     assert [h.path for h in hits] == [str(root / name)]
     key, value = next(iter(part.items()))
@@ -136,6 +136,6 @@ def test_part_metadata_is_stored_per_chunk_and_filterable(indexed, part, phrase:
         phrase, k=1, filters=Filters(metadata=part))[0].snippet
 
 
-def test_a_part_that_does_not_exist_matches_nothing(indexed) -> None:  # type: ignore[no-untyped-def]
-    collection, _, _ = indexed
+def test_a_part_that_does_not_exist_matches_nothing(formats_indexed) -> None:  # type: ignore[no-untyped-def]
+    collection, _, _ = formats_indexed
     assert len(collection.search("weekly update", k=5, filters=Filters(metadata={"message": 9}))) == 0

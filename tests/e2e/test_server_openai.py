@@ -1,12 +1,9 @@
-"""A real server (``uvicorn app.main:create_app --factory``, settings from the environment, as
-``semsearch serve`` runs it) on a loopback port, driven by the official ``openai`` client and httpx."""
+"""A real ``semsearch serve`` (settings from the environment) on a loopback port, driven by the official
+``openai`` client and httpx."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
-from pathlib import Path
-from types import ModuleType
 
 import httpx
 import numpy as np
@@ -15,33 +12,36 @@ import pytest
 from openai import OpenAI
 from sentence_transformers import util
 
-pytestmark = pytest.mark.slow  # real processes: skip with -m "not slow"
+from tests.serving import serve
 
-REPO = Path(__file__).resolve().parents[2]
 KEY = "server-test-key"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def keyed_server(tmp_path_factory):
     data = tmp_path_factory.mktemp("server-data")
     (data / "docs").mkdir()
     (data / "docs" / "tea.txt").write_text("Green tea is brewed with water below boiling.")
     (data / "docs" / "moon.md").write_text("The Moon orbits the Earth about once a month.")
-    with _http_burst().serve(data, env={"SEMSEARCH_API_KEYS": KEY}, timeout=120) as base:
-        yield base
+    with serve(data, SEMSEARCH_API_KEYS=KEY) as running:
+        yield running
 
 
-def _http_burst() -> ModuleType:
-    """benchmarks/http_burst.py, whose ``serve`` starts the server as ``semsearch serve`` does."""
-    spec = importlib.util.spec_from_file_location("http_burst", REPO / "benchmarks" / "http_burst.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def test_serve_says_how_the_model_loaded(keyed_server, embedder):
+    """`semsearch serve` logs the service's own lines (not only uvicorn's): how the model loaded, then ready
+    (before /readyz answers 200). The session's first load filled the graph cache, so the server took the
+    graph from it."""
+    log = keyed_server.log.read_text(errors="replace")
+    loaded = [line for line in log.splitlines() if " loaded in " in line]
+    assert len(loaded) == 1, log
+    assert f"engine {embedder.engine}, {embedder.precision}" in loaded[0]
+    if embedder.engine == "openvino":
+        assert "graph from the cache" in loaded[0]
+    assert "ready: model sentence-transformers/all-MiniLM-L6-v2 (384 dimensions)" in log
 
 
-def test_openai_client_float_and_default_base64(server, embedder):
-    client = OpenAI(base_url=server + "/v1", api_key=KEY)
+def test_openai_client_float_and_default_base64(keyed_server, embedder):
+    client = OpenAI(base_url=keyed_server.url + "/v1", api_key=KEY)
     texts = ["The cat sat on the mat.", "A feline rested on the rug."]
     # The client asks for base64 by default and decodes it itself.
     res = client.embeddings.create(model="all-MiniLM-L6-v2", input=texts)
@@ -62,16 +62,16 @@ def test_openai_client_float_and_default_base64(server, embedder):
     assert len(one.data) == 1
 
 
-def test_openai_client_with_a_wrong_key_gets_401(server):
-    client = OpenAI(base_url=server + "/v1", api_key="wrong", max_retries=0)
+def test_openai_client_with_a_wrong_key_gets_401(keyed_server):
+    client = OpenAI(base_url=keyed_server.url + "/v1", api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as info:
         client.embeddings.create(model="x", input="hello")
     assert info.value.status_code == 401
 
 
-def test_curl_style_flow_over_real_http(server):
+def test_curl_style_flow_over_real_http(keyed_server):
     auth = {"Authorization": f"Bearer {KEY}"}
-    with httpx.Client(base_url=server, headers=auth, timeout=60) as http:
+    with httpx.Client(base_url=keyed_server.url, headers=auth, timeout=60) as http:
         assert http.post("/collections", json={"name": "web"}).status_code == 201
         job = http.post("/collections/web/index-folder", json={"path": "."}).json()
         deadline = time.monotonic() + 60
@@ -84,5 +84,5 @@ def test_curl_style_flow_over_real_http(server):
         metrics = http.get("/metrics").text
         assert 'route="/collections/{name}/query"' in metrics
         assert 'semsearch_collection_chunks{collection="web"} 2.0' in metrics
-    assert httpx.get(server + "/healthz").json() == {"status": "ok"}
-    assert httpx.get(server + "/collections").status_code == 401
+    assert httpx.get(keyed_server.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(keyed_server.url + "/collections").status_code == 401

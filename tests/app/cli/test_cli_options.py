@@ -113,12 +113,13 @@ def test_delete_asks_first_and_refuses_without_a_terminal(setup: dict[str, Path]
     assert missing.exit_code == 2 and "Collection 'nope' does not exist" in missing.stderr
 
 
+@pytest.mark.slow  # a real process
 def test_delete_on_a_terminal_deletes_only_on_yes(setup: dict[str, Path]) -> None:
     import os
     import pty
     import subprocess
 
-    from tests.e2e.conftest import SEMSEARCH, cli_env
+    from tests.serving import SEMSEARCH, cli_env
 
     assert runner.invoke(cli.app, ["--data-dir", str(setup["data"]), "collections", "create", "keep"]).exit_code == 0
 

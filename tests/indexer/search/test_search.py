@@ -23,7 +23,7 @@ DOCS = [
 
 
 @pytest.fixture(scope="module")
-def coll(tmp_path_factory, embedder):
+def search_collection(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("search")
     c = Collection.open(EmbeddedBackend(root / "data"), "s", embedder, limits=Limits(max_k=20, max_query_chars=100))
     c.index_folder(make_folder(root / "docs"))
@@ -32,9 +32,9 @@ def coll(tmp_path_factory, embedder):
     c.close()
 
 
-def test_every_hit_carries_its_cosine_and_keyword_score(coll):
+def test_every_hit_carries_its_cosine_and_keyword_score(search_collection):
     for mode in ("dense", "keyword", "hybrid"):
-        hits = coll.search("which planet is red", mode=mode, k=5)
+        hits = search_collection.search("which planet is red", mode=mode, k=5)
         assert hits.hits, mode
         assert all(h.cosine is not None and -1 <= h.cosine <= 1 for h in hits), mode
         top = hits[0]
@@ -45,46 +45,47 @@ def test_every_hit_carries_its_cosine_and_keyword_score(coll):
             assert all(h.keyword == h.score for h in hits)
         if mode != "dense":
             assert top.keyword is not None and top.keyword > 0  # "planet" and "red" match words of mars.rst
-    dense_cosine = coll.search("which planet is red", mode="dense", k=1)[0].cosine
-    assert coll.search("which planet is red", mode="hybrid", k=1)[0].cosine == pytest.approx(dense_cosine, abs=1e-6)
+    dense_cosine = search_collection.search("which planet is red", mode="dense", k=1)[0].cosine
+    hybrid_cosine = search_collection.search("which planet is red", mode="hybrid", k=1)[0].cosine
+    assert hybrid_cosine == pytest.approx(dense_cosine, abs=1e-6)
 
 
-def test_a_gibberish_query_has_low_cosines_and_min_similarity_drops_them(coll):
-    junk = coll.search("zxqv blorf", k=10)
-    good = coll.search("how long should bread dough rise", k=10)
+def test_a_gibberish_query_has_low_cosines_and_min_similarity_drops_them(search_collection):
+    junk = search_collection.search("zxqv blorf", k=10)
+    good = search_collection.search("how long should bread dough rise", k=10)
     assert junk.hits and junk[0].score > 0.4  # the fused score alone cannot tell (one ranking normalized)
     assert junk[0].keyword is None  # no word of it is in the collection
     assert max(h.cosine for h in junk) < 0.3 < good[0].cosine
-    assert coll.search("zxqv blorf", k=10, min_similarity=0.3).hits == []
-    kept = coll.search("how long should bread dough rise", k=10, min_similarity=0.3)
+    assert search_collection.search("zxqv blorf", k=10, min_similarity=0.3).hits == []
+    kept = search_collection.search("how long should bread dough rise", k=10, min_similarity=0.3)
     assert kept.hits and all(h.cosine >= 0.3 for h in kept)
     assert kept.total_candidates == len(kept)  # the threshold applies before paging and counting
 
 
-def test_min_similarity_applies_before_paging(coll):
-    full = coll.search("hot drinks made with water", mode="hybrid", k=10, min_similarity=0.2)
-    page = coll.search("hot drinks made with water", mode="hybrid", k=1, offset=1, min_similarity=0.2)
+def test_min_similarity_applies_before_paging(search_collection):
+    full = search_collection.search("hot drinks made with water", mode="hybrid", k=10, min_similarity=0.2)
+    page = search_collection.search("hot drinks made with water", mode="hybrid", k=1, offset=1, min_similarity=0.2)
     assert len(full) >= 2 and [h.id for h in page] == [full[1].id]
     assert page.total_candidates == full.total_candidates
 
 
-def test_like_finds_neighbours_of_a_document_and_leaves_it_out(coll):
-    hits = coll.search(like="tea", k=3)
+def test_like_finds_neighbours_of_a_document_and_leaves_it_out(search_collection):
+    hits = search_collection.search(like="tea", k=3)
     assert hits.mode == "dense" and "tea" not in [h.id for h in hits]
     assert {h.id for h in hits[:2]} == {"coffee", "cocoa"}  # the other drinks are nearest
     assert hits[0].cosine is not None and hits[0].cosine > hits[-1].cosine
-    mars = next(h.path for h in coll.search("mars", mode="keyword", k=1))
-    assert mars not in [h.id for h in coll.search(like=mars, k=20)]  # a file by its path
-    only = coll.search(like="tea", k=5, filters=Filters(metadata={"topic": "drinks"}))
+    mars = next(h.path for h in search_collection.search("mars", mode="keyword", k=1))
+    assert mars not in [h.id for h in search_collection.search(like=mars, k=20)]  # a file by its path
+    only = search_collection.search(like="tea", k=5, filters=Filters(metadata={"topic": "drinks"}))
     assert {h.id for h in only} == {"coffee", "cocoa"}  # filters apply as for words
 
 
-def test_like_of_an_unknown_id_or_in_keyword_mode_is_an_error(coll):
+def test_like_of_an_unknown_id_or_in_keyword_mode_is_an_error(search_collection):
     with pytest.raises(SourceNotFound) as e:
-        coll.search(like="nope")
+        search_collection.search(like="nope")
     assert e.value.field == "like"
     with pytest.raises(InvalidInput, match="keyword") as e2:
-        coll.search(like="tea", mode="keyword")
+        search_collection.search(like="tea", mode="keyword")
     assert e2.value.field == "like"
 
 
@@ -101,16 +102,16 @@ def test_like_of_an_unknown_id_or_in_keyword_mode_is_an_error(coll):
     ("tea", {"min_similarity": 1.5}, "min_similarity"),
     ("tea", {"min_similarity": float("nan")}, "min_similarity"),
 ])
-def test_the_library_owns_the_request_rules(coll, query, options, field):
+def test_the_library_owns_the_request_rules(search_collection, query, options, field):
     with pytest.raises(InvalidInput) as e:
-        coll.search(query, **options)
+        search_collection.search(query, **options)
     assert e.value.field == field
     assert isinstance(e.value, LimitExceeded) == ("over" in e.value.message)
 
 
-def test_the_response_shape_is_the_librarys(coll):
+def test_the_response_shape_is_the_librarys(search_collection):
     opts = SearchOptions(k=2, mode="dense", min_similarity=0.1)
-    hits = coll.search_batch(["green tea", Like("coffee")], options=opts)
+    hits = search_collection.search_batch(["green tea", Like("coffee")], options=opts)
     words, like = (search_response("s", q, opts, h).to_dict() for q, h in
                    zip(["green tea", Like("coffee")], hits, strict=True))
     assert (words["query"], words["like"], like["query"], like["like"]) == ("green tea", None, None, "coffee")
