@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from app.errors import CollectionBusy
 from app.registry import CollectionRegistry
 from app.schemas import CompareResponse, EmbedResponse, RankedCandidate
 from app.search_lanes import Lane, SearchLanes
@@ -41,6 +42,7 @@ from indexer.collection import (
 )
 from indexer.embedding import Embedder, cpu_count, load_embedder
 from indexer.embedding.cpu import one_core
+from indexer.errors import CollectionNotFound
 from indexer.search import Filters, SearchOptions, check_query, query_of, search_response
 from indexer.search import Query as SearchQuery
 from indexer.similarity import rank_candidates, similarity_matrix
@@ -283,3 +285,45 @@ class Service:
         """Index ``folder`` into collection ``name`` (files added, updated and removed to match it)."""
         with self.open_collection(name, create=create) as coll:
             return coll.index_folder(folder, **kw)
+
+    # -- snapshots (the store's capability: files here for the embedded store, NotSupported for Qdrant) --
+    def create_snapshot(self, name: str, *, checkpoint: bool = True) -> Any:
+        """Snapshot ``name`` now (queries and jobs keep running; it holds every write committed before).
+        ``checkpoint`` first writes the open collection's vector file (less change log to replay after a
+        restore); the CLI, which has it not open, takes the files as they are."""
+        self.backend.require_files("a snapshot")
+        if not checkpoint:
+            return self.backend.snapshots().create(name)
+        with self.collections.lease(name) as coll:  # a delete waits for the snapshot to finish
+            coll.checkpoint()
+            return self.backend.snapshots().create(name)
+
+    def list_snapshots(self, name: str, *, known: bool = True) -> list[Any]:
+        """The collection's snapshots, newest first (also those of a deleted collection); ``known``:
+        CollectionNotFound if there is neither the collection nor a snapshot of it (the CLI lists none)."""
+        snapshots = self.backend.snapshots()
+        if known and name not in self.collections.names() and not snapshots.exists(name):
+            raise CollectionNotFound(name)
+        return snapshots.list(name)
+
+    def snapshot_path(self, name: str, snapshot: str) -> Path:
+        """The file of a snapshot, to download (SnapshotNotFound if there is none)."""
+        return self.backend.snapshots().path(name, snapshot)
+
+    def delete_snapshot(self, name: str, snapshot: str) -> None:
+        self.backend.snapshots().delete(name, snapshot)
+
+    def restore_snapshot(self, name: str, snapshot: str | Path) -> CollectionInfo:
+        """Replace collection ``name`` with a snapshot (a name from :meth:`list_snapshots`, or a snapshot
+        file's ``Path``), whole or not at all, or bring a deleted one back: refused while it has jobs, done
+        once the requests using it finish. Returns the collection's info."""
+        self.backend.require_files("a snapshot restore")
+        snapshots = self.backend.snapshots()
+        if isinstance(snapshot, str):
+            snapshot = snapshots.path(name, snapshot)  # 404 before anything closes
+        if self.jobs is not None and self.jobs.active(name):
+            raise CollectionBusy(f"Collection {name!r} has queued or running jobs; cancel them (DELETE /jobs/ID) "
+                                 "before restoring.", field="name")
+        with self.collections.exclusive(name):
+            snapshots.restore(name, snapshot)
+        return self.collections.info(name)

@@ -178,20 +178,35 @@ class Settings(BaseSettings):
                     "allows one process per folder; use SEMSEARCH_QDRANT_URL (a server) for several workers")
         return None
 
-    def store_backend(self) -> Any:
-        """Where collections live (``indexer.stores``): one per process; the caller closes it."""
+    def store_backend_type(self) -> Any:
+        """The class of the store the settings name, not connected: what it can do is asked of it
+        cheaply (e.g. ``require_files``, which snapshots need)."""
         if self.store == "qdrant":
             try:
                 from indexer.stores.qdrant import QdrantBackend
             except ImportError as e:
                 raise InvalidSettings(f"SEMSEARCH_STORE='qdrant' needs the Qdrant client ({e.name} is missing): "
                                       "pip install 'semsearch[qdrant]'") from None
-            key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
-            return QdrantBackend(url=self.qdrant_url, path=Path(self.qdrant_path).expanduser() if self.qdrant_path
-                                 else "", api_key=key)
+            return QdrantBackend
+        from indexer.stores.embedded import EmbeddedBackend
+
+        return EmbeddedBackend
+
+    def data_dir_backend(self) -> Any:
+        """The embedded store over the data folder, whatever SEMSEARCH_STORE says (``eval``'s scratch
+        collections live there)."""
         from indexer.stores.embedded import EmbeddedBackend
 
         return EmbeddedBackend(self.data_dir)
+
+    def store_backend(self) -> Any:
+        """Where collections live (``indexer.stores``): one per process; the caller closes it."""
+        backend = self.store_backend_type()
+        if self.store == "qdrant":
+            key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
+            return backend(url=self.qdrant_url, path=Path(self.qdrant_path).expanduser() if self.qdrant_path
+                           else "", api_key=key)
+        return backend(self.data_dir)
 
     def store_location(self) -> str:
         if self.store == "qdrant":
