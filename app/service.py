@@ -13,8 +13,9 @@ What it holds:
 - the search lanes (:class:`SearchLanes`), which batch concurrent queries, and the jobs
   (:class:`JobManager`) - both started by :meth:`Service.start`, for the long-running servers.
 
-Query options are checked here, once, by the library's rules (:meth:`Service.query_request`): the
-HTTP request models only carry the limits for the OpenAPI document and the first 422.
+Query options are checked here, once, by the library's rules (:meth:`Service.query_request` makes
+the immutable ``SearchOptions`` the collection trusts): the HTTP request models and MCP tools carry
+the same limits (``indexer.limits``) for their documents and the first 422.
 """
 
 from __future__ import annotations
@@ -69,9 +70,8 @@ def query_request(settings: Settings, *, query: str | None, like: str | None, k:
     interface runs (HTTP POST and GET, the CLI, MCP), with the same messages. It needs only the
     settings, so a bad request is refused before the model loads."""
     opts = SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
-                         min_similarity=min_similarity)
-    opts.fusion = fusion if fusion is not None else settings.fusion  # SEMSEARCH_FUSION
-    opts.check(max_k=settings.max_k)
+                         min_similarity=min_similarity, max_k=settings.max_k,
+                         fusion=fusion if fusion is not None else settings.fusion)  # SEMSEARCH_FUSION
     return check_query(query_of(query, like), mode=mode, max_chars=settings.max_query_chars), opts
 
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from indexer.limits import DEFAULT_MAX_K, DEFAULT_MAX_QUERY_CHARS, MIN_K
+
 if TYPE_CHECKING:
     from indexer.collection import Limits
 
@@ -105,8 +107,8 @@ class Settings(BaseSettings):
         default_factory=list, description="Comma-separated folders the API may index; default <data_dir>/docs")
     max_texts: int = Field(256, ge=1, description="Texts per embed/compare request")
     max_text_chars: int = Field(100_000, ge=1, description="Characters per text")
-    max_query_chars: int = Field(2_000, ge=1, description="Characters per query")
-    max_k: int = Field(1000, ge=1, description="Largest k (and offset + limit) a query may ask for")
+    max_query_chars: int = Field(DEFAULT_MAX_QUERY_CHARS, ge=1, description="Characters per query")
+    max_k: int = Field(DEFAULT_MAX_K, ge=MIN_K, description="Largest k (and offset + limit) a query may ask for")
     max_documents: int = Field(1000, ge=1, description="Documents per upsert request")
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest request body")
     # CLI client

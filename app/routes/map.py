@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from app.deps import CollectionsDep
 from app.routes import CollectionName, errors
 from app.schemas import MAX_QUERY_CHARS, Mode
+from indexer.limits import MAX_EXTS, MAX_GLOB_CHARS, MIN_K
 from indexer.projection import MAX_POINTS, ProjectionCache, locate_query
 from indexer.search import Filters, SearchOptions
 
@@ -62,10 +63,11 @@ def _maps(request: Request) -> ProjectionCache:
 def collection_map(
     name: CollectionName, collections: CollectionsDep, maps: Annotated[ProjectionCache, Depends(_maps)],
     q: Annotated[str | None, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="Place this query")] = None,
-    k: Annotated[int, Query(ge=1, le=100, description="The query's hits to mark")] = 10,
+    k: Annotated[int, Query(ge=MIN_K, le=100, description="The query's hits to mark")] = 10,
     mode: Annotated[Mode, Query(description="How the hits are ranked")] = "hybrid",
-    path_glob: Annotated[str | None, Query(max_length=1024, description="Hits only from matching paths")] = None,
-    ext: Annotated[list[str] | None, Query(max_length=50, description="Hits only with these extensions")] = None,
+    path_glob: Annotated[str | None, Query(max_length=MAX_GLOB_CHARS,
+                                           description="Hits only from matching paths")] = None,
+    ext: Annotated[list[str] | None, Query(max_length=MAX_EXTS, description="Hits only with these extensions")] = None,
     points: Annotated[int, Query(ge=1, le=MAX_POINTS, description="Most chunks drawn")] = 2000,
 ) -> MapResponse:
     """A 2-D projection of the collection's chunks (PCA, cached per version) and, with q, the query's point.
