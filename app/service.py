@@ -35,6 +35,7 @@ from app.settings import Settings, model_cache_dir
 from indexer.collection import (
     Collection,
     CollectionInfo,
+    Document,
     delete_collection,
     read_info,
     reindex_collection,
@@ -44,6 +45,8 @@ from indexer.collection import (
 from indexer.embedding import Embedder, cpu_count, load_embedder
 from indexer.embedding.cpu import one_core
 from indexer.errors import CollectionNotFound
+from indexer.fulltext import SourceText, source_text
+from indexer.projection import Projection, ProjectionCache, locate_query
 from indexer.search import Filters, SearchOptions, check_query, query_of, search_response
 from indexer.search import Query as SearchQuery
 from indexer.similarity import rank_candidates, similarity_matrix
@@ -285,6 +288,61 @@ class Service:
         """Index ``folder`` into collection ``name`` (files added, updated and removed to match it)."""
         with self.open_collection(name, create=create) as coll:
             return coll.index_folder(folder, **kw)
+
+    def remove_path(self, name: str | None, path: Path) -> int:
+        """Drop a file's (or a folder's files') chunks from collection ``name``, opened for the caller
+        alone (the CLI); how many files were removed."""
+        with self.open_collection(name, create=False) as coll:
+            return coll.remove_path(path)
+
+    # -- a served collection's documents, texts and map (the registry's open collections) --------
+    def collection_info(self, name: str) -> CollectionInfo:
+        """One collection's info (of the open collection, or read from the store)."""
+        return self.collections.info(name)
+
+    def collection_infos(self) -> tuple[list[CollectionInfo], list[str]]:
+        """Every collection's info, and the names of the damaged ones."""
+        return self.collections.scan()
+
+    def upsert_documents(self, name: str, docs: list[dict[str, Any]]) -> dict[str, int]:
+        """Add or replace documents by id; the counts of added, updated, unchanged ones and chunks."""
+        with self.collections.lease(name) as coll:
+            return coll.upsert_documents(docs)
+
+    def list_sources(self, name: str, *, kind: str | None, offset: int, limit: int) -> tuple[list[Any], int]:
+        """A page of documents and indexed files by id (``kind`` narrows it), and how many there are."""
+        with self.collections.lease(name) as coll:
+            return coll.list_sources(kind=kind, offset=offset, limit=limit)
+
+    def get_document(self, name: str, doc_id: str) -> Document:
+        with self.collections.lease(name) as coll:
+            return coll.get_document(doc_id)
+
+    def delete_documents(self, name: str, ids: list[str]) -> int:
+        """Delete documents by id; how many there were."""
+        with self.collections.lease(name) as coll:
+            return coll.delete_documents(ids)
+
+    def delete_document(self, name: str, doc_id: str) -> None:
+        """Delete one document (DocumentNotFound when absent)."""
+        with self.collections.lease(name) as coll:
+            coll.get_document(doc_id)  # 404 when absent
+            coll.delete_documents([doc_id])
+
+    def source_text(self, name: str, key: str, *, kind: str, max_chars: int) -> SourceText:
+        """The text of an indexed file or document with its chunks' offsets; files are read again only
+        under the allowed roots (``indexer.fulltext``)."""
+        with self.collections.lease(name) as coll:
+            return source_text(coll, key, kind=kind, max_chars=max_chars, readable_roots=self.settings.roots())
+
+    def collection_map(self, name: str, maps: ProjectionCache, *, max_points: int, query: str | None,
+                       options: SearchOptions) -> tuple[Projection, dict[str, Any] | None]:
+        """The collection's 2-D map (from ``maps``, a cache kept per version) and, with ``query``, where
+        it and its top hits fall."""
+        with self.collections.lease(name) as coll:
+            proj = maps.get(coll, max_points=max_points)
+            located = locate_query(coll, proj, query, options=options) if query is not None else None
+        return proj, located
 
     # -- snapshots (the store's capability: files here for the embedded store, NotSupported for Qdrant) --
     def create_snapshot(self, name: str, *, checkpoint: bool = True) -> Any:

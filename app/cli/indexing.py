@@ -181,8 +181,7 @@ def remove(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Drop a file's chunks from a collection."""
-    with common.service().open_collection(collection, create=False) as coll:
-        n = coll.remove_path(path)
+    n = common.service().remove_path(collection, path)
     if n == 0:  # the same exit code with and without --json: nothing matched, nothing changed
         fail(f"{path} is not in collection {collection or state.settings.default_collection!r}")
     if as_json:

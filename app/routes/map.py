@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from app.deps import CollectionsDep
+from app.deps import ServiceDep
 from app.routes import CollectionName, errors
 from app.schemas import MAX_QUERY_CHARS, Mode
 from indexer.limits import MAX_EXTS, MAX_GLOB_CHARS, MIN_K
-from indexer.projection import MAX_POINTS, ProjectionCache, locate_query
+from indexer.projection import MAX_POINTS, ProjectionCache
 from indexer.search import Filters, SearchOptions
 
 router = APIRouter(tags=["map"])
@@ -61,7 +61,7 @@ def _maps(request: Request) -> ProjectionCache:
 @router.get("/collections/{name}/map",
             operation_id="get_collection_map", response_model=MapResponse, responses=errors(404, 409))
 def collection_map(
-    name: CollectionName, collections: CollectionsDep, maps: Annotated[ProjectionCache, Depends(_maps)],
+    name: CollectionName, service: ServiceDep, maps: Annotated[ProjectionCache, Depends(_maps)],
     q: Annotated[str | None, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="Place this query")] = None,
     k: Annotated[int, Query(ge=MIN_K, le=100, description="The query's hits to mark")] = 10,
     mode: Annotated[Mode, Query(description="How the hits are ranked")] = "hybrid",
@@ -74,12 +74,8 @@ def collection_map(
 
     The map is fitted on up to `points` chunks (a fixed sample when there are more) and kept until the
     collection changes. The query's vector and its top hits' chunks are projected into the same space."""
-    with collections.lease(name) as coll:
-        proj = maps.get(coll, max_points=points)
-        located: dict[str, Any] | None = None
-        if q is not None:
-            opts = SearchOptions(k=k, mode=mode, filters=Filters(path_glob=path_glob, ext=ext or []))
-            located = locate_query(coll, proj, q, options=opts)
+    opts = SearchOptions(k=k, mode=mode, filters=Filters(path_glob=path_glob, ext=ext or []))
+    proj, located = service.collection_map(name, maps, max_points=points, query=q, options=opts)
     return MapResponse.model_validate({
         "collection": name, "version": proj.seq, "total": proj.total, "sampled": len(proj.points),
         "explained_variance": proj.explained, "points": [p.to_dict() for p in proj.points], "query": located})
