@@ -13,7 +13,6 @@ from pydantic import SecretStr
 from starlette.exceptions import HTTPException
 
 from app.metrics import Metrics
-from app.registry import CollectionRegistry
 from app.search_lanes import SearchLanes
 from app.service import Service
 from app.settings import Settings
@@ -30,13 +29,6 @@ async def get_embedder(request: Request) -> Embedder:
     if embedder is None:
         raise HTTPException(503, "The model is still loading; try again in a moment.")
     return embedder
-
-
-async def get_collections(request: Request) -> CollectionRegistry:
-    registry = getattr(request.app.state, "collections", None)
-    if registry is None:
-        raise HTTPException(503, "The service is still starting; try again in a moment.")
-    return registry
 
 
 async def get_service(request: Request) -> Service:
@@ -63,7 +55,6 @@ async def get_metrics(request: Request) -> Metrics:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
-CollectionsDep = Annotated[CollectionRegistry, Depends(get_collections)]
 ServiceDep = Annotated[Service, Depends(get_service)]
 SearchLanesDep = Annotated[SearchLanes, Depends(get_search_lanes)]
 JobsDep = Annotated[JobManager, Depends(get_jobs)]

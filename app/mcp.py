@@ -53,6 +53,7 @@ from app.schemas import (
 from app.search_lanes import LanesClosed
 from app.service import query_request
 from app.settings import Settings
+from indexer.limits import MAX_EXTS, MAX_GLOB_CHARS, MAX_METADATA_FILTERS, MIN_K, MIN_OFFSET
 from indexer.passages import read_passage
 from indexer.search import Filters
 
@@ -151,19 +152,20 @@ def build_server(state: McpState) -> MCPServer:
     async def search(
         query: Annotated[str, Field(min_length=1, max_length=s.max_query_chars, description="What to look for")],
         collection: Annotated[str | None, name_field] = None,
-        k: Annotated[int, Field(ge=1, le=s.max_k, description="Hits to return")] = 10,
+        k: Annotated[int, Field(ge=MIN_K, le=s.max_k, description="Hits to return")] = 10,
         mode: Annotated[Literal["dense", "keyword", "hybrid"], Field(
             description="dense (meaning), keyword (bm25 on words) or hybrid (both, fused)")] = "hybrid",
-        path_glob: Annotated[str | None, Field(max_length=1024, description=(
+        path_glob: Annotated[str | None, Field(max_length=MAX_GLOB_CHARS, description=(
             "Only files whose path matches: relative globs match below the indexed folder ('docs/**'), "
             "absolute ones the full path; * stays within a folder, ** crosses folders"))] = None,
-        ext: Annotated[list[str] | None, Field(max_length=50, description="Only these extensions: ['md', 'txt']")
+        ext: Annotated[list[str] | None, Field(max_length=MAX_EXTS, description="Only these extensions: ['md', 'txt']")
                        ] = None,
         metadata: Annotated[dict[str, str | int | float | bool | None] | None, Field(
-            max_length=32, description="Only documents whose metadata has these key/value pairs")] = None,
+            max_length=MAX_METADATA_FILTERS,
+            description="Only documents whose metadata has these key/value pairs")] = None,
         modified_after: Annotated[float | None, Field(
             description="Unix time: files modified (documents indexed) after it")] = None,
-        offset: Annotated[int, Field(ge=0, le=s.max_k - 1, description="Hits to skip (paging)")] = 0,
+        offset: Annotated[int, Field(ge=MIN_OFFSET, le=s.max_k - MIN_K, description="Hits to skip (paging)")] = 0,
     ) -> Annotated[CallToolResult, QueryResponse]:
         """Search a collection by meaning and/or keywords; hits carry an id (a file's path or a document
         id), a score, character offsets (start, end) and a snippet with the best span marked **like this**."""

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from app.errors import CollectionBusy
@@ -48,7 +47,6 @@ class CollectionRegistry:
 
     def __init__(self, settings: Settings, model: Callable[[], Embedder], backend: Any) -> None:
         self.settings = settings
-        self.data_dir = Path(settings.data_dir)  # the embedded store's folder (snapshots live under it)
         self._model = model  # the service's model, loaded on first use
         self.backend = backend  # where the collections live (indexer/stores/); the service closes it
         self._lock = threading.Lock()
@@ -207,7 +205,3 @@ class CollectionRegistry:
                 entry.collection.close()
             except Exception:
                 log.exception("closing collection %r", name)
-
-    def require_files(self, what: str) -> None:
-        """NotSupported unless collections are folders of files here (what snapshots copy)."""
-        self.backend.require_files(what)

@@ -13,8 +13,9 @@ What it holds:
 - the search lanes (:class:`SearchLanes`), which batch concurrent queries, and the jobs
   (:class:`JobManager`) - both started by :meth:`Service.start`, for the long-running servers.
 
-Query options are checked here, once, by the library's rules (:meth:`Service.query_request`): the
-HTTP request models only carry the limits for the OpenAPI document and the first 422.
+Query options are checked here, once, by the library's rules (:meth:`Service.query_request` makes
+the immutable ``SearchOptions`` the collection trusts): the HTTP request models and MCP tools carry
+the same limits (``indexer.limits``) for their documents and the first 422.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from app.errors import CollectionBusy
 from app.registry import CollectionRegistry
 from app.schemas import CompareResponse, EmbedResponse, RankedCandidate
 from app.search_lanes import Lane, SearchLanes
@@ -33,6 +35,7 @@ from app.settings import Settings, model_cache_dir
 from indexer.collection import (
     Collection,
     CollectionInfo,
+    Document,
     delete_collection,
     read_info,
     reindex_collection,
@@ -41,6 +44,9 @@ from indexer.collection import (
 )
 from indexer.embedding import Embedder, cpu_count, load_embedder
 from indexer.embedding.cpu import one_core
+from indexer.errors import CollectionNotFound
+from indexer.fulltext import SourceText, source_text
+from indexer.projection import Projection, ProjectionCache, locate_query
 from indexer.search import Filters, SearchOptions, check_query, query_of, search_response
 from indexer.search import Query as SearchQuery
 from indexer.similarity import rank_candidates, similarity_matrix
@@ -67,9 +73,8 @@ def query_request(settings: Settings, *, query: str | None, like: str | None, k:
     interface runs (HTTP POST and GET, the CLI, MCP), with the same messages. It needs only the
     settings, so a bad request is refused before the model loads."""
     opts = SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
-                         min_similarity=min_similarity)
-    opts.fusion = fusion if fusion is not None else settings.fusion  # SEMSEARCH_FUSION
-    opts.check(max_k=settings.max_k)
+                         min_similarity=min_similarity, max_k=settings.max_k,
+                         fusion=fusion if fusion is not None else settings.fusion)  # SEMSEARCH_FUSION
     return check_query(query_of(query, like), mode=mode, max_chars=settings.max_query_chars), opts
 
 
@@ -283,3 +288,100 @@ class Service:
         """Index ``folder`` into collection ``name`` (files added, updated and removed to match it)."""
         with self.open_collection(name, create=create) as coll:
             return coll.index_folder(folder, **kw)
+
+    def remove_path(self, name: str | None, path: Path) -> int:
+        """Drop a file's (or a folder's files') chunks from collection ``name``, opened for the caller
+        alone (the CLI); how many files were removed."""
+        with self.open_collection(name, create=False) as coll:
+            return coll.remove_path(path)
+
+    # -- a served collection's documents, texts and map (the registry's open collections) --------
+    def collection_info(self, name: str) -> CollectionInfo:
+        """One collection's info (of the open collection, or read from the store)."""
+        return self.collections.info(name)
+
+    def collection_infos(self) -> tuple[list[CollectionInfo], list[str]]:
+        """Every collection's info, and the names of the damaged ones."""
+        return self.collections.scan()
+
+    def upsert_documents(self, name: str, docs: list[dict[str, Any]]) -> dict[str, int]:
+        """Add or replace documents by id; the counts of added, updated, unchanged ones and chunks."""
+        with self.collections.lease(name) as coll:
+            return coll.upsert_documents(docs)
+
+    def list_sources(self, name: str, *, kind: str | None, offset: int, limit: int) -> tuple[list[Any], int]:
+        """A page of documents and indexed files by id (``kind`` narrows it), and how many there are."""
+        with self.collections.lease(name) as coll:
+            return coll.list_sources(kind=kind, offset=offset, limit=limit)
+
+    def get_document(self, name: str, doc_id: str) -> Document:
+        with self.collections.lease(name) as coll:
+            return coll.get_document(doc_id)
+
+    def delete_documents(self, name: str, ids: list[str]) -> int:
+        """Delete documents by id; how many there were."""
+        with self.collections.lease(name) as coll:
+            return coll.delete_documents(ids)
+
+    def delete_document(self, name: str, doc_id: str) -> None:
+        """Delete one document (DocumentNotFound when absent)."""
+        with self.collections.lease(name) as coll:
+            coll.get_document(doc_id)  # 404 when absent
+            coll.delete_documents([doc_id])
+
+    def source_text(self, name: str, key: str, *, kind: str, max_chars: int) -> SourceText:
+        """The text of an indexed file or document with its chunks' offsets; files are read again only
+        under the allowed roots (``indexer.fulltext``)."""
+        with self.collections.lease(name) as coll:
+            return source_text(coll, key, kind=kind, max_chars=max_chars, readable_roots=self.settings.roots())
+
+    def collection_map(self, name: str, maps: ProjectionCache, *, max_points: int, query: str | None,
+                       options: SearchOptions) -> tuple[Projection, dict[str, Any] | None]:
+        """The collection's 2-D map (from ``maps``, a cache kept per version) and, with ``query``, where
+        it and its top hits fall."""
+        with self.collections.lease(name) as coll:
+            proj = maps.get(coll, max_points=max_points)
+            located = locate_query(coll, proj, query, options=options) if query is not None else None
+        return proj, located
+
+    # -- snapshots (the store's capability: files here for the embedded store, NotSupported for Qdrant) --
+    def create_snapshot(self, name: str, *, checkpoint: bool = True) -> Any:
+        """Snapshot ``name`` now (queries and jobs keep running; it holds every write committed before).
+        ``checkpoint`` first writes the open collection's vector file (less change log to replay after a
+        restore); the CLI, which has it not open, takes the files as they are."""
+        self.backend.require_files("a snapshot")
+        if not checkpoint:
+            return self.backend.snapshots().create(name)
+        with self.collections.lease(name) as coll:  # a delete waits for the snapshot to finish
+            coll.checkpoint()
+            return self.backend.snapshots().create(name)
+
+    def list_snapshots(self, name: str, *, known: bool = True) -> list[Any]:
+        """The collection's snapshots, newest first (also those of a deleted collection); ``known``:
+        CollectionNotFound if there is neither the collection nor a snapshot of it (the CLI lists none)."""
+        snapshots = self.backend.snapshots()
+        if known and name not in self.collections.names() and not snapshots.exists(name):
+            raise CollectionNotFound(name)
+        return snapshots.list(name)
+
+    def snapshot_path(self, name: str, snapshot: str) -> Path:
+        """The file of a snapshot, to download (SnapshotNotFound if there is none)."""
+        return self.backend.snapshots().path(name, snapshot)
+
+    def delete_snapshot(self, name: str, snapshot: str) -> None:
+        self.backend.snapshots().delete(name, snapshot)
+
+    def restore_snapshot(self, name: str, snapshot: str | Path) -> CollectionInfo:
+        """Replace collection ``name`` with a snapshot (a name from :meth:`list_snapshots`, or a snapshot
+        file's ``Path``), whole or not at all, or bring a deleted one back: refused while it has jobs, done
+        once the requests using it finish. Returns the collection's info."""
+        self.backend.require_files("a snapshot restore")
+        snapshots = self.backend.snapshots()
+        if isinstance(snapshot, str):
+            snapshot = snapshots.path(name, snapshot)  # 404 before anything closes
+        if self.jobs is not None and self.jobs.active(name):
+            raise CollectionBusy(f"Collection {name!r} has queued or running jobs; cancel them (DELETE /jobs/ID) "
+                                 "before restoring.", field="name")
+        with self.collections.exclusive(name):
+            snapshots.restore(name, snapshot)
+        return self.collections.info(name)

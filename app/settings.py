@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from indexer.limits import DEFAULT_MAX_K, DEFAULT_MAX_QUERY_CHARS, MIN_K
+
 if TYPE_CHECKING:
     from indexer.collection import Limits
 
@@ -105,8 +107,8 @@ class Settings(BaseSettings):
         default_factory=list, description="Comma-separated folders the API may index; default <data_dir>/docs")
     max_texts: int = Field(256, ge=1, description="Texts per embed/compare request")
     max_text_chars: int = Field(100_000, ge=1, description="Characters per text")
-    max_query_chars: int = Field(2_000, ge=1, description="Characters per query")
-    max_k: int = Field(1000, ge=1, description="Largest k (and offset + limit) a query may ask for")
+    max_query_chars: int = Field(DEFAULT_MAX_QUERY_CHARS, ge=1, description="Characters per query")
+    max_k: int = Field(DEFAULT_MAX_K, ge=MIN_K, description="Largest k (and offset + limit) a query may ask for")
     max_documents: int = Field(1000, ge=1, description="Documents per upsert request")
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest request body")
     # CLI client
@@ -178,20 +180,35 @@ class Settings(BaseSettings):
                     "allows one process per folder; use SEMSEARCH_QDRANT_URL (a server) for several workers")
         return None
 
-    def store_backend(self) -> Any:
-        """Where collections live (``indexer.stores``): one per process; the caller closes it."""
+    def store_backend_type(self) -> Any:
+        """The class of the store the settings name, not connected: what it can do is asked of it
+        cheaply (e.g. ``require_files``, which snapshots need)."""
         if self.store == "qdrant":
             try:
                 from indexer.stores.qdrant import QdrantBackend
             except ImportError as e:
                 raise InvalidSettings(f"SEMSEARCH_STORE='qdrant' needs the Qdrant client ({e.name} is missing): "
                                       "pip install 'semsearch[qdrant]'") from None
-            key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
-            return QdrantBackend(url=self.qdrant_url, path=Path(self.qdrant_path).expanduser() if self.qdrant_path
-                                 else "", api_key=key)
+            return QdrantBackend
+        from indexer.stores.embedded import EmbeddedBackend
+
+        return EmbeddedBackend
+
+    def data_dir_backend(self) -> Any:
+        """The embedded store over the data folder, whatever SEMSEARCH_STORE says (``eval``'s scratch
+        collections live there)."""
         from indexer.stores.embedded import EmbeddedBackend
 
         return EmbeddedBackend(self.data_dir)
+
+    def store_backend(self) -> Any:
+        """Where collections live (``indexer.stores``): one per process; the caller closes it."""
+        backend = self.store_backend_type()
+        if self.store == "qdrant":
+            key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
+            return backend(url=self.qdrant_url, path=Path(self.qdrant_path).expanduser() if self.qdrant_path
+                           else "", api_key=key)
+        return backend(self.data_dir)
 
     def store_location(self) -> str:
         if self.store == "qdrant":

@@ -300,11 +300,10 @@ class Collection:
         """Rank this collection's files and documents for each query (words, or :class:`Like` an
         indexed source); the recipe is :func:`indexer.search.search_batch`. ``vectors``: the queries'
         vectors from :meth:`embed_queries`, when the caller computed them first."""
-        opts = options or SearchOptions(**kw)
-        opts.check(max_k=self.limits.max_k)
+        max_k = self.limits.max_k
+        opts = options.within(max_k) if options is not None else SearchOptions(**kw, max_k=max_k)
         self.refresh()
-        return search.search_batch(self.store, self.embed_queries,
-                                   queries, opts, vectors, max_k=self.limits.max_k,
+        return search.search_batch(self.store, self.embed_queries, queries, opts, vectors,
                                    max_query_chars=self.limits.max_query_chars)
 
     def info(self) -> CollectionInfo:

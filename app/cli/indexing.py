@@ -181,8 +181,7 @@ def remove(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Drop a file's chunks from a collection."""
-    with common.service().open_collection(collection, create=False) as coll:
-        n = coll.remove_path(path)
+    n = common.service().remove_path(collection, path)
     if n == 0:  # the same exit code with and without --json: nothing matched, nothing changed
         fail(f"{path} is not in collection {collection or state.settings.default_collection!r}")
     if as_json:
@@ -203,7 +202,6 @@ def eval_(
 ) -> None:
     """Measure retrieval quality on a BEIR dataset: nDCG@10, Recall@100, MRR@10, index time, latency."""
     from indexer.evaluation import EVAL_MODES, run_beir
-    from indexer.stores.embedded import EmbeddedBackend
 
     if not dataset_dir.is_dir():
         fail(f"{dataset_dir} is not a folder")
@@ -225,7 +223,7 @@ def eval_(
             sys.stderr.flush()
 
     try:
-        result = run_beir(dataset_dir, backend=EmbeddedBackend(s.data_dir), collection=collection, embedder=embedder,
+        result = run_beir(dataset_dir, backend=s.data_dir_backend(), collection=collection, embedder=embedder,
                           modes=modes, split=split, index_type=s.index_type, limits=s.limits(), progress=tell)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))

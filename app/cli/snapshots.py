@@ -3,7 +3,8 @@ the CLI - the backup procedure (README "Backups").
 
 With a running server the command goes through it, so a restore waits for the collection's readers
 and refuses while jobs run (409); without one it works on the data folder directly. Taking a snapshot
-is safe either way (indexer/stores/embedded/snapshots.py copies a consistent state while writers go on).
+is safe either way (the store copies a consistent state while writers go on). The work is the
+service's (``Service.*_snapshot``), as for the HTTP routes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from app.cli.common import app, command, fail, out, print_json, remote, state
+from app.cli.common import app, command, fail, out, print_json, remote, service, state
 
 group = typer.Typer(no_args_is_help=True, help="Snapshots of a collection: the backup procedure.")
 app.add_typer(group, name="snapshot")
@@ -36,11 +37,8 @@ def create(name: str = NAME_ARG) -> None:
     if client is not None:
         body = client.create_snapshot(name)
     else:
-        from indexer.stores.embedded.snapshots import create_snapshot
-
         _files_only("a snapshot")
-
-        body = create_snapshot(state.settings.data_dir, name).to_dict()
+        body = service().create_snapshot(name, checkpoint=False).to_dict()
     if state.as_json:
         print_json(body)
     else:
@@ -55,9 +53,7 @@ def list_(name: str = NAME_ARG) -> None:
     if client is not None:
         body = client.list_snapshots(name)
     else:
-        from indexer.stores.embedded.snapshots import list_snapshots
-
-        body = {"snapshots": [s.to_dict() for s in list_snapshots(state.settings.data_dir, name)]}
+        body = {"snapshots": [s.to_dict() for s in service().list_snapshots(name, known=False)]}
     if state.as_json:
         print_json(body)
         return
@@ -82,14 +78,8 @@ def restore(
                  f"{name}`); to restore a file, stop the server or pass --server none")
         body = client.restore_snapshot(name, snapshot)
     else:
-        from indexer.collection import read_info
-        from indexer.stores.embedded import EmbeddedBackend
-        from indexer.stores.embedded.snapshots import restore_snapshot
-
         _files_only("a snapshot restore")
-
-        restore_snapshot(state.settings.data_dir, name, snapshot)
-        body = read_info(EmbeddedBackend(state.settings.data_dir), name).to_dict()
+        body = service().restore_snapshot(name, Path(snapshot) if Path(snapshot).is_file() else snapshot).to_dict()
     if state.as_json:
         print_json(body)
     else:
@@ -97,8 +87,5 @@ def restore(
 
 
 def _files_only(what: str) -> None:
-    if state.settings.store != "embedded":
-        from indexer.errors import NotSupported
-
-        raise NotSupported(f"{what} works on the embedded store's files; with SEMSEARCH_STORE=qdrant use Qdrant's "
-                           "own snapshots (POST /collections/<collection>/snapshots on the server)")
+    """The store's NotSupported for ``what``, asked of its class: no connection to a Qdrant server."""
+    state.settings.store_backend_type().require_files(what)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.deps import CollectionsDep, EmbedderDep, ServiceDep
+from app.deps import EmbedderDep, ServiceDep
 from app.errors import ModelNotServed
 from app.routes import CollectionName, errors
 from app.schemas import CollectionCreate, CollectionInfo, CollectionList
@@ -35,16 +35,16 @@ def create_collection(body: CollectionCreate, service: ServiceDep, embedder: Emb
 
 
 @router.get("", operation_id="list_collections", response_model=CollectionList, responses=errors())
-def list_collections(collections: CollectionsDep) -> CollectionList:
+def list_collections(service: ServiceDep) -> CollectionList:
     """All collections with their counts, model, dimension and size on disk; damaged ones by name."""
-    infos, damaged = collections.scan()
+    infos, damaged = service.collection_infos()
     return CollectionList(collections=[CollectionInfo(**i.to_dict()) for i in infos], damaged=damaged)
 
 
 @router.get("/{name}", operation_id="get_collection", response_model=CollectionInfo, responses=errors(404))
-def get_collection(name: CollectionName, collections: CollectionsDep) -> CollectionInfo:
+def get_collection(name: CollectionName, service: ServiceDep) -> CollectionInfo:
     """One collection's counts, model, dimension and size."""
-    return CollectionInfo(**collections.info(name).to_dict())
+    return CollectionInfo(**service.collection_info(name).to_dict())
 
 
 @router.delete("/{name}", operation_id="delete_collection",

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from app.deps import CollectionsDep, bind
+from app.deps import ServiceDep, bind
 from app.routes import CollectionName, errors
 from app.schemas import (
     MAX_ID_CHARS,
@@ -28,23 +28,20 @@ def router(models: ApiModels) -> APIRouter:
 
     @r.post("", operation_id="upsert_documents", response_model=UpsertResponse, responses=errors(404, 409))
     @bind(body=models.upsert)
-    def upsert_documents(name: CollectionName, body: UpsertRequest, collections: CollectionsDep) -> UpsertResponse:
+    def upsert_documents(name: CollectionName, body: UpsertRequest, service: ServiceDep) -> UpsertResponse:
         """Add or replace documents by id; unchanged ones cost nothing."""
-        with collections.lease(name) as coll:
-            counts = coll.upsert_documents([d.model_dump() for d in body.documents])
-        return UpsertResponse(**counts)
+        return UpsertResponse(**service.upsert_documents(name, [d.model_dump() for d in body.documents]))
 
     @r.get("", operation_id="list_documents", response_model=SourceList, responses=errors(404))
     def list_documents(
-        name: CollectionName, collections: CollectionsDep,
+        name: CollectionName, service: ServiceDep,
         offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
         kind: Annotated[Literal["doc", "file", "all"],
                         Query(description="doc (API documents), file (indexed files), or all")] = "all",
     ) -> SourceList:
         """List documents and indexed files with paging, ordered by id (``kind`` narrows it)."""
-        with collections.lease(name) as coll:
-            rows, total = coll.list_sources(kind=None if kind == "all" else kind, offset=offset, limit=limit)
+        rows, total = service.list_sources(name, kind=None if kind == "all" else kind, offset=offset, limit=limit)
         items = [SourceOut(id=row.key, kind=row.kind, ext=row.ext, size=row.size, mtime=row.mtime,
                            metadata=row.metadata, chunks=row.chunks, indexed_at=row.indexed_at) for row in rows]
         return SourceList(items=items, total=total, offset=offset, limit=limit)
@@ -52,26 +49,22 @@ def router(models: ApiModels) -> APIRouter:
     @r.post("/delete", operation_id="delete_documents", response_model=DeleteResponse, responses=errors(404))
     @bind(body=models.delete_documents)
     def delete_documents(name: CollectionName, body: DeleteDocumentsRequest,
-                         collections: CollectionsDep) -> DeleteResponse:
+                         service: ServiceDep) -> DeleteResponse:
         """Delete documents by id (ids not in the collection are ignored and not counted)."""
-        with collections.lease(name) as coll:
-            return DeleteResponse(deleted=coll.delete_documents(list(dict.fromkeys(body.ids))))
+        return DeleteResponse(deleted=service.delete_documents(name, list(dict.fromkeys(body.ids))))
 
     @r.get("/{doc_id:path}", operation_id="get_document", response_model=DocumentOut, responses=errors(404))
-    def get_document(name: CollectionName, doc_id: DocId, collections: CollectionsDep) -> DocumentOut:
+    def get_document(name: CollectionName, doc_id: DocId, service: ServiceDep) -> DocumentOut:
         """One document's text and metadata."""
-        with collections.lease(name) as coll:
-            doc = coll.get_document(doc_id)
+        doc = service.get_document(name, doc_id)
         return DocumentOut(id=doc.id, text=doc.text, metadata=doc.metadata)
 
     @r.delete("/{doc_id:path}", operation_id="delete_document",
               status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
               responses=errors(404))
-    def delete_document(name: CollectionName, doc_id: DocId, collections: CollectionsDep) -> Response:
+    def delete_document(name: CollectionName, doc_id: DocId, service: ServiceDep) -> Response:
         """Delete one document."""
-        with collections.lease(name) as coll:
-            coll.get_document(doc_id)  # 404 when absent
-            coll.delete_documents([doc_id])
+        service.delete_document(name, doc_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     return r

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from app.deps import CollectionsDep
+from app.deps import ServiceDep
 from app.routes import CollectionName, errors
 from app.schemas import MAX_QUERY_CHARS, Mode
-from indexer.projection import MAX_POINTS, ProjectionCache, locate_query
+from indexer.limits import MAX_EXTS, MAX_GLOB_CHARS, MIN_K
+from indexer.projection import MAX_POINTS, ProjectionCache
 from indexer.search import Filters, SearchOptions
 
 router = APIRouter(tags=["map"])
@@ -60,24 +61,21 @@ def _maps(request: Request) -> ProjectionCache:
 @router.get("/collections/{name}/map",
             operation_id="get_collection_map", response_model=MapResponse, responses=errors(404, 409))
 def collection_map(
-    name: CollectionName, collections: CollectionsDep, maps: Annotated[ProjectionCache, Depends(_maps)],
+    name: CollectionName, service: ServiceDep, maps: Annotated[ProjectionCache, Depends(_maps)],
     q: Annotated[str | None, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="Place this query")] = None,
-    k: Annotated[int, Query(ge=1, le=100, description="The query's hits to mark")] = 10,
+    k: Annotated[int, Query(ge=MIN_K, le=100, description="The query's hits to mark")] = 10,
     mode: Annotated[Mode, Query(description="How the hits are ranked")] = "hybrid",
-    path_glob: Annotated[str | None, Query(max_length=1024, description="Hits only from matching paths")] = None,
-    ext: Annotated[list[str] | None, Query(max_length=50, description="Hits only with these extensions")] = None,
+    path_glob: Annotated[str | None, Query(max_length=MAX_GLOB_CHARS,
+                                           description="Hits only from matching paths")] = None,
+    ext: Annotated[list[str] | None, Query(max_length=MAX_EXTS, description="Hits only with these extensions")] = None,
     points: Annotated[int, Query(ge=1, le=MAX_POINTS, description="Most chunks drawn")] = 2000,
 ) -> MapResponse:
     """A 2-D projection of the collection's chunks (PCA, cached per version) and, with q, the query's point.
 
     The map is fitted on up to `points` chunks (a fixed sample when there are more) and kept until the
     collection changes. The query's vector and its top hits' chunks are projected into the same space."""
-    with collections.lease(name) as coll:
-        proj = maps.get(coll, max_points=points)
-        located: dict[str, Any] | None = None
-        if q is not None:
-            opts = SearchOptions(k=k, mode=mode, filters=Filters(path_glob=path_glob, ext=ext or []))
-            located = locate_query(coll, proj, q, options=opts)
+    opts = SearchOptions(k=k, mode=mode, filters=Filters(path_glob=path_glob, ext=ext or []))
+    proj, located = service.collection_map(name, maps, max_points=points, query=q, options=opts)
     return MapResponse.model_validate({
         "collection": name, "version": proj.seq, "total": proj.total, "sampled": len(proj.points),
         "explained_variance": proj.explained, "points": [p.to_dict() for p in proj.points], "query": located})

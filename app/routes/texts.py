@@ -7,10 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from app.deps import CollectionsDep, SettingsDep
+from app.deps import ServiceDep
 from app.routes import CollectionName, errors
 from app.schemas import MAX_ID_CHARS
-from indexer.fulltext import source_text
 
 router = APIRouter(tags=["documents"])
 
@@ -40,7 +39,7 @@ class SourceTextOut(BaseModel):
 @router.get("/collections/{name}/text",
             operation_id="get_source_text", response_model=SourceTextOut, responses=errors(404))
 def get_text(
-    name: CollectionName, collections: CollectionsDep, settings: SettingsDep,
+    name: CollectionName, service: ServiceDep,
     id: Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS, description="File path or document id")],
     kind: Annotated[Literal["file", "doc"], Query(description="file or doc")] = "file",
     max_chars: Annotated[int, Query(ge=1, le=MAX_TEXT_CHARS, description="Characters returned at most")] = 1_000_000,
@@ -50,6 +49,4 @@ def get_text(
     A file is read again (through the same readers) when it lies under SEMSEARCH_ALLOWED_ROOTS and is
     unchanged since indexing; otherwise its text is rebuilt from the stored chunks, so hit offsets
     still point at the same characters. Nothing outside the allowed roots is read from disk."""
-    with collections.lease(name) as coll:
-        text = source_text(coll, id, kind=kind, max_chars=max_chars, readable_roots=settings.roots())
-    return SourceTextOut.model_validate(text.to_dict())
+    return SourceTextOut.model_validate(service.source_text(name, id, kind=kind, max_chars=max_chars).to_dict())

@@ -97,6 +97,7 @@ from app.schemas.snapshots import (
     SnapshotList,
 )
 from app.settings import Settings
+from indexer.limits import MIN_K
 
 __all__ = [
     "Fusion", "Mode",
@@ -154,9 +155,9 @@ def build_models(s: Settings) -> ApiModels:
         delete_documents=_limited(DeleteDocumentsRequest, ids=(
             list[Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]], Field(max_length=docs))),
         query=_limited(QueryRequest, query=(str, Field(max_length=s.max_query_chars)),
-                       k=(int, Field(le=k)), offset=(int, Field(le=k - 1))),
+                       k=(int, Field(le=k)), offset=(int, Field(le=k - MIN_K))),
         query_params=_limited(QueryParams, q=(str, Field(max_length=s.max_query_chars)),
-                              k=(int, Field(le=k)), offset=(int, Field(le=k - 1))),
+                              k=(int, Field(le=k)), offset=(int, Field(le=k - MIN_K))),
         explain=_limited(ExplainRequest, text=(str, Field(max_length=s.max_explain_chars))),
         explain_tokens=_limited(ExplainTokensRequest, a=(str, Field(max_length=s.max_explain_chars)),
                                 b=(str, Field(max_length=s.max_explain_chars))),

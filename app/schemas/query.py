@@ -14,16 +14,27 @@ from app.schemas.common import (
     RequestModel,
     check_metadata,
 )
+from indexer.limits import (
+    MAX_EXT_CHARS,
+    MAX_EXTS,
+    MAX_GLOB_CHARS,
+    MAX_LIKE_CHARS,
+    MAX_METADATA_FILTERS,
+    MAX_SIMILARITY,
+    MIN_K,
+    MIN_OFFSET,
+    MIN_SIMILARITY,
+)
 from indexer.search import Fusion, Mode, SearchResponse
-from indexer.search.options import MAX_LIKE_CHARS
 
 
 class QueryFilters(RequestModel):
-    path_glob: str | None = Field(None, max_length=1024, description="Only files whose path matches, e.g. 'docs/*.md'")
-    ext: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
-        default_factory=list, max_length=50, description="Only files with these extensions, e.g. ['md', 'txt']")
+    path_glob: str | None = Field(None, max_length=MAX_GLOB_CHARS,
+                                  description="Only files whose path matches, e.g. 'docs/*.md'")
+    ext: list[Annotated[str, Field(min_length=1, max_length=MAX_EXT_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_EXTS, description="Only files with these extensions, e.g. ['md', 'txt']")
     metadata: dict[str, str | int | float | bool | None] = Field(
-        default_factory=dict, max_length=32, description="Equality on document metadata keys")
+        default_factory=dict, max_length=MAX_METADATA_FILTERS, description="Equality on document metadata keys")
     modified_after: float | datetime | None = Field(
         None, description="Unix time or ISO 8601: files modified (documents indexed) after it")
 
@@ -58,13 +69,14 @@ class QueryRequest(RequestModel):
     query: str | None = Field(None, max_length=MAX_QUERY_CHARS, description=_QUERY_DOC,
                               examples=["how long should bread dough rise"])
     like: str | None = Field(None, max_length=MAX_LIKE_CHARS, description=_LIKE_DOC)
-    k: int = Field(10, ge=1, le=MAX_K, description="Hits to return (the page size)")
-    offset: int = Field(0, ge=0, le=MAX_K - 1, description="Hits to skip (paging); offset + k <= SEMSEARCH_MAX_K")
+    k: int = Field(10, ge=MIN_K, le=MAX_K, description="Hits to return (the page size)")
+    offset: int = Field(0, ge=MIN_OFFSET, le=MAX_K - MIN_K,
+                        description="Hits to skip (paging); offset + k <= SEMSEARCH_MAX_K")
     mode: Mode = Field("hybrid", description="dense (embeddings), keyword (bm25) or hybrid (a fusion of both)")
     fusion: Fusion | None = Field(
         None, description="How hybrid fuses the rankings: relative (min-max normalized scores, the default) or "
         "rrf (reciprocal rank fusion)")
-    min_similarity: float | None = Field(None, ge=-1, le=1, description=_MIN_SIMILARITY_DOC)
+    min_similarity: float | None = Field(None, ge=MIN_SIMILARITY, le=MAX_SIMILARITY, description=_MIN_SIMILARITY_DOC)
     filters: QueryFilters = Field(default_factory=QueryFilters)
     explain: bool = Field(False, description="Include per-mode ranks and scores for each hit")
 
@@ -76,13 +88,14 @@ class QueryParams(BaseModel):
 
     q: str | None = Field(None, max_length=MAX_QUERY_CHARS, description=_QUERY_DOC)
     like: str | None = Field(None, max_length=MAX_LIKE_CHARS, description=_LIKE_DOC)
-    k: int = Field(10, ge=1, le=MAX_K, description="Hits to return")
-    offset: int = Field(0, ge=0, le=MAX_K - 1, description="Hits to skip")
+    k: int = Field(10, ge=MIN_K, le=MAX_K, description="Hits to return")
+    offset: int = Field(0, ge=MIN_OFFSET, le=MAX_K - MIN_K, description="Hits to skip")
     mode: Mode = "hybrid"
     fusion: Fusion | None = None
-    min_similarity: float | None = Field(None, ge=-1, le=1, description=_MIN_SIMILARITY_DOC)
-    path_glob: str | None = Field(None, max_length=1024)
-    ext: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list, max_length=50)
+    min_similarity: float | None = Field(None, ge=MIN_SIMILARITY, le=MAX_SIMILARITY, description=_MIN_SIMILARITY_DOC)
+    path_glob: str | None = Field(None, max_length=MAX_GLOB_CHARS)
+    ext: list[Annotated[str, Field(min_length=1, max_length=MAX_EXT_CHARS)]] = Field(default_factory=list,
+                                                                                    max_length=MAX_EXTS)
     modified_after: float | None = Field(None, description="Unix time")
     explain: bool = False
 

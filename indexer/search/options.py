@@ -1,16 +1,26 @@
 """What a search may ask for, and the rules every caller shares (library, CLI and HTTP alike).
 
-The HTTP schemas declare the same limits so the OpenAPI document shows them, but the rules are
-checked here: a CLI user gets the same answer as an API client for the same request.
+The rules are checked here, once: a :class:`SearchOptions` is checked when it is made and cannot be
+changed after, so the ranking recipe trusts it. The HTTP schemas and MCP tools show the same limits
+(``indexer.limits``) so their documents list them: a CLI user gets the same answer as an API client.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from indexer.errors import InvalidInput, LimitExceeded
+from indexer.limits import (
+    DEFAULT_MAX_K,
+    DEFAULT_MAX_QUERY_CHARS,
+    MAX_LIKE_CHARS,
+    MAX_SIMILARITY,
+    MIN_K,
+    MIN_OFFSET,
+    MIN_SIMILARITY,
+)
 from indexer.search.filters import Filters
 from indexer.search.fusion import FUSIONS
 
@@ -18,9 +28,6 @@ Mode = Literal["dense", "keyword", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
 Fusion = Literal["relative", "rrf"]
 
-DEFAULT_MAX_K = 1000  # the largest offset + k (SEMSEARCH_MAX_K)
-DEFAULT_MAX_QUERY_CHARS = 2000  # SEMSEARCH_MAX_QUERY_CHARS
-MAX_LIKE_CHARS = 4096  # a document id (512) or a file path (4096)
 
 
 @dataclass(frozen=True)
@@ -34,8 +41,11 @@ class Like:
 Query = str | Like
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchOptions:
+    """A search's options, checked when made (:class:`InvalidInput` naming the field, or
+    :class:`LimitExceeded` over ``max_k``); immutable, so whoever gets one trusts it."""
+
     k: int = 10
     offset: int = 0
     mode: str = "hybrid"
@@ -47,26 +57,32 @@ class SearchOptions:
     keyword_weight: float = 1.0
     candidates: int = 100  # depth of each ranking that hybrid fuses
     min_similarity: float | None = None  # drop hits whose cosine is below this (-1..1), before paging
+    # The limit offset + k was checked against (SEMSEARCH_MAX_K): not an option, so not compared.
+    max_k: int = field(default=DEFAULT_MAX_K, compare=False, repr=False)
 
-    def check(self, *, max_k: int = DEFAULT_MAX_K) -> None:
-        """Raise :class:`InvalidInput` (naming the field) unless these options make a valid search."""
+    def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}", field="mode")
         if self.fusion not in FUSIONS:
             raise InvalidInput(f"fusion must be one of {', '.join(FUSIONS)}, not {self.fusion!r}", field="fusion")
-        if self.k < 1:
-            raise InvalidInput("k must be at least 1", field="k")
-        if self.offset < 0:
-            raise InvalidInput("offset must be at least 0", field="offset")
-        if self.k > max_k:
-            raise LimitExceeded(f"k is {self.k}, over the limit of {max_k} (SEMSEARCH_MAX_K)", field="k")
-        if self.offset + self.k > max_k:
-            raise LimitExceeded(f"offset + k is {self.offset + self.k}, over the limit of {max_k} "
+        if self.k < MIN_K:
+            raise InvalidInput(f"k must be at least {MIN_K}", field="k")
+        if self.offset < MIN_OFFSET:
+            raise InvalidInput(f"offset must be at least {MIN_OFFSET}", field="offset")
+        if self.k > self.max_k:
+            raise LimitExceeded(f"k is {self.k}, over the limit of {self.max_k} (SEMSEARCH_MAX_K)", field="k")
+        if self.offset + self.k > self.max_k:
+            raise LimitExceeded(f"offset + k is {self.offset + self.k}, over the limit of {self.max_k} "
                                 "(SEMSEARCH_MAX_K)", field="offset")
         m = self.min_similarity
-        if m is not None and not (math.isfinite(m) and -1.0 <= m <= 1.0):
-            raise InvalidInput(f"min_similarity must be a cosine between -1 and 1, not {m!r}",
-                               field="min_similarity")
+        if m is not None and not (math.isfinite(m) and MIN_SIMILARITY <= m <= MAX_SIMILARITY):
+            raise InvalidInput(f"min_similarity must be a cosine between {MIN_SIMILARITY} and {MAX_SIMILARITY}, "
+                               f"not {m!r}", field="min_similarity")
+
+    def within(self, max_k: int) -> SearchOptions:
+        """These options, checked against a limit ``max_k`` (a collection's): themselves when they were
+        checked against one at least as strict."""
+        return self if self.max_k <= max_k else replace(self, max_k=max_k)
 
 
 def check_query(query: Query, *, mode: str, max_chars: int = DEFAULT_MAX_QUERY_CHARS) -> Query:

@@ -20,7 +20,7 @@ from indexer.embedding import l2_normalize
 from indexer.errors import InvalidInput, SourceNotFound
 from indexer.search.fusion import fuse
 from indexer.search.hits import Hits, Ranked, build_hits
-from indexer.search.options import DEFAULT_MAX_K, DEFAULT_MAX_QUERY_CHARS, Like, Mode, Query, SearchOptions, check_query
+from indexer.search.options import DEFAULT_MAX_QUERY_CHARS, Like, Mode, Query, SearchOptions, check_query
 from indexer.search.rankings import Ranking, dense_ranking, keyword_ranking
 
 if TYPE_CHECKING:
@@ -29,20 +29,18 @@ if TYPE_CHECKING:
 
 def search_batch(store: Store, embed_queries: Callable[[Sequence[str]], np.ndarray], queries: Sequence[Query],
                  opts: SearchOptions,
-                 vectors: np.ndarray | None = None, *, max_k: int = DEFAULT_MAX_K,
-                 max_query_chars: int = DEFAULT_MAX_QUERY_CHARS) -> list[Hits]:
+                 vectors: np.ndarray | None = None, *, max_query_chars: int = DEFAULT_MAX_QUERY_CHARS) -> list[Hits]:
     """Rank ``store``'s files and documents for each query (modes: dense, keyword, hybrid).
 
     A query is words, or :class:`Like` an indexed source (ranked by its vector, dense, itself left
     out). ``vectors``: one row per query when the caller computed them first (rows of ``Like``
     queries are ignored); ``embed_queries`` is called otherwise. The caller refreshes the store first."""
-    opts.check(max_k=max_k)
     queries = [check_query(q, mode=opts.mode, max_chars=max_query_chars) for q in queries]
     if not queries:
         return []
     qvecs = _query_vectors(queries, embed_queries, store.meta.dimension, vectors)
     depth = opts.offset + opts.k
-    mode_asked = cast(Mode, opts.mode)  # checked above
+    mode_asked = cast(Mode, opts.mode)  # checked when the options were made
     modes: list[Mode] = ["dense" if isinstance(q, Like) else mode_asked for q in queries]
     results: list[Hits] = []
     with store.reading():

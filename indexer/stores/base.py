@@ -23,11 +23,13 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from indexer.chunking import Chunk
+from indexer.errors import SnapshotNotFound
 from indexer.job_table import JobTable
 from indexer.search.filters import Filters
 
@@ -226,9 +228,64 @@ class Store(Protocol):
         ...
 
 
+class Snapshots(Protocol):
+    """A store's snapshots of its collections (``StoreBackend.snapshots()``): a snapshot is a file named
+    by the store, with a ``to_dict()`` info (name, created, size_bytes, chunks, ...)."""
+
+    def create(self, collection: str) -> Any:
+        """Snapshot ``collection`` now, while it is searched and written."""
+        ...
+
+    def list(self, collection: str) -> list[Any]:
+        """The collection's snapshots, newest first (also those of a deleted collection)."""
+        ...
+
+    def exists(self, collection: str) -> bool:
+        """Whether there are (or were) snapshots of ``collection``."""
+        ...
+
+    def path(self, collection: str, name: str) -> Path:
+        """The file of snapshot ``name`` (SnapshotNotFound if there is none)."""
+        ...
+
+    def delete(self, collection: str, name: str) -> None: ...
+
+    def restore(self, collection: str, snapshot: Path | str) -> Any:
+        """Make ``collection`` what the snapshot (a name, or a snapshot file's path) holds; no process
+        may have it open meanwhile."""
+        ...
+
+
+class NoSnapshots:
+    """The snapshots of a store whose collections are not files here: none to list or find, and
+    taking or restoring one is ``refuse(what)``'s NotSupported."""
+
+    def __init__(self, refuse: Callable[[str], None]) -> None:
+        self.refuse = refuse
+
+    def create(self, collection: str) -> Any:
+        self.refuse("a snapshot")
+
+    def list(self, collection: str) -> list[Any]:
+        return []
+
+    def exists(self, collection: str) -> bool:
+        return False
+
+    def path(self, collection: str, name: str) -> Path:
+        raise SnapshotNotFound(collection, name)
+
+    def delete(self, collection: str, name: str) -> None:
+        raise SnapshotNotFound(collection, name)
+
+    def restore(self, collection: str, snapshot: Path | str) -> Any:
+        self.refuse("a snapshot restore")
+
+
 class StoreBackend(Protocol):
-    """Where a deployment's collections live: the data folder, or a Qdrant server. What a store can
-    or cannot do is asked of it (:meth:`require_files`, :meth:`reindex`), never read from its name."""
+    """Where a deployment's collections live: the data folder, or a Qdrant server. What a store can or
+    cannot do is asked of it (:meth:`require_files`, :meth:`snapshots`, :meth:`reindex`), never read
+    from its name."""
 
     backend: str  # the store's name, for messages and logs: never switched on
     # What reading a damaged collection may raise past the store (the app reports it as CorruptCollection
@@ -255,9 +312,14 @@ class StoreBackend(Protocol):
         that shares this store."""
         ...
 
-    def require_files(self, what: str) -> None:
+    @classmethod
+    def require_files(cls, what: str) -> None:
         """``NotSupported`` (saying so about ``what``) unless each collection is a folder of files in
-        the data folder: what snapshots copy (``indexer/stores/embedded/snapshots.py``)."""
+        the data folder: what snapshots copy. A class method: asking needs no connection."""
+        ...
+
+    def snapshots(self) -> Snapshots:
+        """The collections' snapshots (:class:`NoSnapshots` where they are not files here)."""
         ...
 
     def reindex(self, name: str, embedder: Embedder, *, progress: Callable[[dict[str, Any]], None] | None = None,

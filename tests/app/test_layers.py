@@ -33,3 +33,13 @@ def test_the_cli_and_mcp_import_no_routes():
     assert len(files) > 5
     for path in files:
         assert not any(m == "app.routes" or m.startswith("app.routes.") for m in _imports(path)), path
+
+
+STORES = ("indexer.stores.embedded", "indexer.stores.qdrant")
+
+
+def test_only_the_settings_choose_a_store():
+    """app/ reaches a store through the backend the settings build (``StoreBackend``), never its modules."""
+    offenders = {str(p.relative_to(APP.parent)): sorted(m for m in _imports(p) if m.startswith(STORES))
+                 for p in APP.rglob("*.py") if p != APP / "settings.py"}
+    assert {k: v for k, v in offenders.items() if v} == {}

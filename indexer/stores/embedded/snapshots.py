@@ -40,7 +40,7 @@ from typing import IO, Any
 
 from indexer.errors import BadSnapshot, CollectionNotFound, InvalidInput, SnapshotNotFound
 from indexer.names import validate_name
-from indexer.stores.embedded.store import CATALOG_FILE, INDEX_FILE, EmbeddedBackend, collections_dir
+from indexer.stores.embedded.layout import CATALOG_FILE, INDEX_FILE, collection_names, collections_dir
 from indexer.stores.embedded.tempfiles import remove_stale_dirs, remove_stale_temp_files
 from indexer.stores.embedded.vectors import MAGIC, MAGIC_V1
 
@@ -70,6 +70,33 @@ class SnapshotInfo:
         return dict(self.__dict__)
 
 
+class EmbeddedSnapshots:
+    """The data folder's snapshots, as the store backend offers them (``EmbeddedBackend.snapshots()``,
+    the :class:`~indexer.stores.base.Snapshots` capability): the functions below, on one data folder."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.data_dir = Path(data_dir)
+
+    def create(self, collection: str) -> SnapshotInfo:
+        return create_snapshot(self.data_dir, collection)
+
+    def list(self, collection: str) -> list[SnapshotInfo]:
+        return list_snapshots(self.data_dir, collection)
+
+    def exists(self, collection: str) -> bool:
+        """Whether ``collection`` has a snapshot folder (also once the collection is deleted)."""
+        return snapshots_dir(self.data_dir, collection).is_dir()
+
+    def path(self, collection: str, name: str) -> Path:
+        return snapshot_path(self.data_dir, collection, name)
+
+    def delete(self, collection: str, name: str) -> None:
+        delete_snapshot(self.data_dir, collection, name)
+
+    def restore(self, collection: str, snapshot: Path | str) -> SnapshotInfo:
+        return restore_snapshot(self.data_dir, collection, snapshot)
+
+
 def snapshots_dir(data_dir: Path | str, collection: str) -> Path:
     return Path(data_dir) / "snapshots" / validate_name(collection)
 
@@ -93,7 +120,7 @@ def create_snapshot(data_dir: Path | str, collection: str) -> SnapshotInfo:
     data_dir = Path(data_dir)
     src = collections_dir(data_dir) / validate_name(collection)
     if not (src / CATALOG_FILE).exists():
-        raise CollectionNotFound(collection, EmbeddedBackend(data_dir).names())
+        raise CollectionNotFound(collection, collection_names(data_dir))
     out_dir = snapshots_dir(data_dir, collection)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(out_dir)

@@ -37,6 +37,8 @@ from indexer.stores.base import (
 )
 from indexer.stores.embedded.catalog import Catalog
 from indexer.stores.embedded.job_table import SqliteJobTable, jobs_file
+from indexer.stores.embedded.layout import CATALOG_FILE, INDEX_FILE, collection_names, collections_dir
+from indexer.stores.embedded.snapshots import EmbeddedSnapshots
 from indexer.stores.embedded.sql import SQL_FUNCTIONS, filter_sql, keyword_query
 from indexer.stores.embedded.tempfiles import remove_stale_temp_files
 from indexer.stores.embedded.vectors import IndexFileError, VectorIndex
@@ -46,9 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CATALOG_FILE = "catalog.sqlite3"
-INDEX_FILE = "vectors.faiss"
-NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 class EmbeddedStore:
@@ -339,11 +338,6 @@ def _meta(meta: dict[str, str]) -> StoreMeta:
                      float(meta.get("created", 0)))
 
 
-def collections_dir(data_dir: Path | str) -> Path:
-    """The folder of a data folder's collections (one sub-folder each)."""
-    return Path(data_dir) / "collections"
-
-
 class EmbeddedBackend:
     """Collections as folders under ``<data_dir>/collections``: ``EmbeddedBackend("./data")`` is the
     backend the library is given for the embedded store."""
@@ -359,11 +353,7 @@ class EmbeddedBackend:
         return SqliteJobTable(jobs_file(self.data_dir))  # every process sharing the data folder
 
     def names(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        # (a restore's hidden staging folder holds a catalog too, but is no collection: its name starts with '.')
-        return sorted(p.name for p in self.root.iterdir()
-                      if p.name[:1].isalnum() and set(p.name) <= NAME_CHARS and (p / CATALOG_FILE).exists())
+        return collection_names(self.data_dir)
 
     def exists(self, name: str) -> bool:
         return (self.root / name / CATALOG_FILE).exists()
@@ -394,8 +384,13 @@ class EmbeddedBackend:
         finally:
             catalog.close()
 
-    def require_files(self, what: str) -> None:
+    @classmethod
+    def require_files(cls, what: str) -> None:
         """Each collection is a folder of files here: snapshots work."""
+
+    def snapshots(self) -> EmbeddedSnapshots:
+        """Snapshots of the collections' files, under ``<data dir>/snapshots/`` (``snapshots.py``)."""
+        return EmbeddedSnapshots(self.data_dir)
 
     def reindex(self, name: str, embedder: Embedder, *, progress: Callable[[dict[str, Any]], None] | None = None,
                 cancel: threading.Event | None = None) -> Any:

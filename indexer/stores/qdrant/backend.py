@@ -14,7 +14,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from indexer.errors import CollectionNotFound, NotSupported, StoreUnavailable
-from indexer.stores.base import StoreMeta
+from indexer.stores.base import NoSnapshots, StoreMeta
 from indexer.stores.qdrant.jobs import QdrantJobTable
 from indexer.stores.qdrant.points import DENSE, KEYWORD, META_ID, PREFIX, RETRIES
 from indexer.stores.qdrant.reindex import reindex
@@ -144,10 +144,15 @@ class QdrantBackend:
     def job_table(self) -> QdrantJobTable:
         return QdrantJobTable(self)  # every replica over this Qdrant
 
-    def require_files(self, what: str) -> None:
+    @classmethod
+    def require_files(cls, what: str) -> None:
         raise NotSupported(f"{what} works on the embedded store's files; with SEMSEARCH_STORE=qdrant use "
                            "Qdrant's own snapshots (POST /collections/<collection>/snapshots on the server)",
                            field="collection")
+
+    def snapshots(self) -> NoSnapshots:
+        """Qdrant's collections are not files here: use Qdrant's own snapshots."""
+        return NoSnapshots(self.require_files)
 
     def reindex(self, name: str, embedder: Embedder, *, progress: Callable[[dict[str, Any]], None] | None = None,
                 cancel: threading.Event | None = None) -> Any:
