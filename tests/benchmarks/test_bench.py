@@ -54,7 +54,7 @@ def test_helpers(tmp_path):
 
 
 def test_tiny_run_in_process(embedder):
-    cfg = BenchConfig.make(quick=True, embed_chunks=8, queries=3, index_size=300, repeats=2,
+    cfg = BenchConfig.make(quick=True, embed_chunks=2, queries=3, index_size=300, repeats=2,
                            hnsw_sizes=(2000,), sections=("embed", "query", "hnsw"))
     result = run_bench(cfg, embedder)
     d = result.to_dict()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app.settings import model_cache_dir
-from indexer.embedding import SentenceTransformerEmbedder, load_embedder
+from indexer.embedding import Embedder, SentenceTransformerEmbedder, load_embedder
 from indexer.embedding.graph_cache import GraphCache
 from indexer.embedding.openvino_engine import OpenVinoModel
 
@@ -34,18 +35,29 @@ def _no_conversion(monkeypatch):
     monkeypatch.setattr(SentenceTransformerEmbedder, "_load_sentence_transformer", fail)
 
 
-@pytest.fixture
-def cache_root(tmp_path, monkeypatch):
-    return tmp_path / "model-cache"
-
-
-@pytest.fixture
-def first(cache_root):
-    """A load with an empty cache: converts, passes the self-check, writes the entry."""
-    e = load_embedder(model_cache=cache_root)
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory) -> tuple[Embedder, Path]:
+    """One load with an empty cache for the whole module: converts, passes the self-check, writes the
+    entry. Each test works on its own copy of that cache (converting per test cost ~30 s each)."""
+    root = tmp_path_factory.mktemp("converted") / "model-cache"
+    e = load_embedder(model_cache=root)
     if e.engine != "openvino":
         pytest.skip("OpenVINO engine not available here")
-    return e
+    return e, root
+
+
+@pytest.fixture
+def cache_root(tmp_path, converted) -> Path:
+    """This test's cache: a copy of the one the first load wrote, free to tamper with."""
+    root = tmp_path / "model-cache"
+    shutil.copytree(converted[1], root)
+    return root
+
+
+@pytest.fixture
+def first(converted) -> Embedder:
+    """The load that converted the graph and wrote the entry (into the cache ``cache_root`` copies)."""
+    return converted[0]
 
 
 def test_second_load_comes_from_the_cache(first, cache_root, monkeypatch, caplog):
