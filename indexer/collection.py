@@ -34,9 +34,9 @@ from indexer.errors import (
     InvalidInput,
     ModelMismatch,
 )
+from indexer.limits import Limits
 from indexer.names import NAME_PATTERN, NAME_RE, validate_name
 from indexer.search import Hits, Like, Query, SearchOptions
-from indexer.search.options import DEFAULT_MAX_K, DEFAULT_MAX_QUERY_CHARS
 from indexer.stores.base import SourceRow, SourceWrite, Store, StoreBackend, StoreMeta
 from indexer.sync import FolderSync, IndexReport, Progress
 from indexer.walk import path_key
@@ -44,22 +44,6 @@ from indexer.walk import path_key
 log = logging.getLogger(__name__)
 
 __all__ = ["NAME_PATTERN", "NAME_RE", "Collection", "CollectionInfo", "Document", "Limits", "validate_name"]
-
-
-@dataclass
-class Limits:
-    """Every indexing limit is a setting (see app.settings for the SEMSEARCH_ names)."""
-
-    max_file_bytes: int = 20 * 1024 * 1024
-    chunk_overlap: int = 32  # tokens shared by consecutive windows
-    batch_chunks: int = 256  # chunks embedded and committed together
-    embed_batch_size: int = 32
-    checkpoint_every: int = 50_000  # logged vector changes before the FAISS file is rewritten
-    # A write moves the catalog's WAL into catalog.sqlite3 at once if the last such move is this old,
-    # else a timer does it this long after the last one: bursts of small writes pay one fsync per period.
-    wal_checkpoint_seconds: float = 1.0
-    max_k: int = DEFAULT_MAX_K  # the largest offset + k a search may ask for
-    max_query_chars: int = DEFAULT_MAX_QUERY_CHARS
 
 
 @dataclass

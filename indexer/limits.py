@@ -1,10 +1,13 @@
-"""The limits of a search request, in one place: the library's rules (``indexer.search.options``)
-check them, and the interfaces (HTTP schemas, MCP tools, settings' defaults) show the same values.
+"""The limits, in one place: a search request's (the library's rules in ``indexer.search.options`` check
+them, and the interfaces - HTTP schemas, MCP tools, settings' defaults - show the same values) and a
+collection's indexing limits (:class:`Limits`).
 
 Standard library only, so the settings and the CLI import it without loading the library.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 MIN_K = 1  # hits a search returns, at least
 MIN_OFFSET = 0
@@ -18,3 +21,19 @@ MAX_GLOB_CHARS = 1024
 MAX_EXTS = 50
 MAX_EXT_CHARS = 32
 MAX_METADATA_FILTERS = 32
+
+
+@dataclass
+class Limits:
+    """Every indexing limit is a setting (see app.settings for the SEMSEARCH_ names)."""
+
+    max_file_bytes: int = 20 * 1024 * 1024
+    chunk_overlap: int = 32  # tokens shared by consecutive windows
+    batch_chunks: int = 256  # chunks embedded and committed together
+    embed_batch_size: int = 32
+    checkpoint_every: int = 50_000  # logged vector changes before the FAISS file is rewritten
+    # A write moves the catalog's WAL into catalog.sqlite3 at once if the last such move is this old,
+    # else a timer does it this long after the last one: bursts of small writes pay one fsync per period.
+    wal_checkpoint_seconds: float = 1.0
+    max_k: int = DEFAULT_MAX_K  # the largest offset + k a search may ask for
+    max_query_chars: int = DEFAULT_MAX_QUERY_CHARS

@@ -18,21 +18,38 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from indexer.chunking import Chunk
+from indexer.embedding.base import Embedder
 from indexer.errors import InvalidInput
+from indexer.limits import Limits
 from indexer.readers import Extracted, SkipFile, read_data
-from indexer.stores.base import SourceWrite
+from indexer.stores.base import SourceWrite, Store
 from indexer.walk import Candidate, Skipped, path_key, walk, why_unreadable
 
-if TYPE_CHECKING:
-    from indexer.collection import Collection
+
+class SyncTarget(Protocol):
+    """What the recipe needs of a collection (:class:`indexer.collection.Collection` is one). A protocol,
+    not an import: the collection runs the sync, so collection -> sync is the one direction between them."""
+
+    store: Store
+    embedder: Embedder
+    limits: Limits
+
+    def file_states(self, root: Path) -> dict[str, tuple[int, float, str, bool]]: ...
+
+    def iter_chunks(self, text: str, part_starts: Sequence[int] = ()) -> Iterator[Chunk]: ...
+
+    def commit(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
+               touches: Sequence[tuple[str, float]] = ()) -> tuple[int, int]: ...
+
+    def checkpoint(self) -> None: ...
 
 __all__ = ["Candidate", "FolderSync", "IndexReport", "Progress", "Skipped", "walk"]
 
@@ -99,7 +116,7 @@ class _Piece:
 class FolderSync:
     """One run of the recipe over one folder. Use once: ``FolderSync(coll, root).run()``."""
 
-    def __init__(self, collection: Collection, root: Path, *, progress: Callable[[Progress], None] | None = None,
+    def __init__(self, collection: SyncTarget, root: Path, *, progress: Callable[[Progress], None] | None = None,
                  cancel: threading.Event | None = None) -> None:
         self.coll = collection
         self.limits = collection.limits

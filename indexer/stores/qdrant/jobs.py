@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qdrant_client import models
 
 from indexer.errors import StoreUnavailable
 from indexer.job_table import COLUMNS, FINISHED_STATES
-
-if TYPE_CHECKING:
-    from indexer.stores.qdrant.backend import QdrantBackend
+from indexer.stores.qdrant.points import Connection
 
 JOBS = "semsearch-jobs"
 PAGE = 1000
@@ -31,7 +29,7 @@ PAGE = 1000
 class QdrantJobTable:
     errors: tuple[type[BaseException], ...] = (StoreUnavailable,)
 
-    def __init__(self, qb: QdrantBackend) -> None:
+    def __init__(self, qb: Connection) -> None:
         self.qb = qb
         if not self.qb.call("collection_exists", JOBS, what=f"look for {JOBS}"):
             self.qb.call("create_collection", JOBS, vectors_config={}, what=f"create {JOBS}")

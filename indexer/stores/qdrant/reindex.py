@@ -36,18 +36,24 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qdrant_client import models
 
 from indexer.embedding import Embedder
 from indexer.errors import Reindexing
-from indexer.stores.qdrant.points import DENSE, KEYWORD, META_ID, PREFIX, REINDEX_STALE_SECONDS, _f, _m
+from indexer.stores.qdrant.points import (
+    DENSE,
+    KEYWORD,
+    META_ID,
+    PREFIX,
+    REINDEX_STALE_SECONDS,
+    Connection,
+    _f,
+    _m,
+)
 from indexer.stores.qdrant.sparse import document_vector
 from indexer.stores.qdrant.store import QdrantStore
-
-if TYPE_CHECKING:
-    from indexer.stores.qdrant.backend import QdrantBackend
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +77,7 @@ class ReindexReport:
         return asdict(self)
 
 
-def reindex(qb: QdrantBackend, name: str, embedder: Embedder, *, batch_sources: int = BATCH_SOURCES,
+def reindex(qb: Connection, name: str, embedder: Embedder, *, batch_sources: int = BATCH_SOURCES,
             progress: Callable[[dict[str, Any]], None] | None = None,
             cancel: threading.Event | None = None) -> ReindexReport:
     """Re-embed collection ``name`` with ``embedder`` into a new physical collection and swap it in."""
@@ -115,7 +121,7 @@ def reindex(qb: QdrantBackend, name: str, embedder: Embedder, *, batch_sources: 
                          round(time.monotonic() - started, 2))
 
 
-def _drop_leftovers(qb: QdrantBackend, name: str) -> None:
+def _drop_leftovers(qb: Connection, name: str) -> None:
     """Physical collections of ``name`` behind no alias: what a killed re-index left."""
     live = qb.physical(name)
     mine = re.compile(rf"{re.escape(PREFIX + name)}__\d+")  # not those of a collection named "{name}__x"
@@ -128,7 +134,7 @@ def _drop_leftovers(qb: QdrantBackend, name: str) -> None:
 class _Copier:
     """Copies sources from the live collection (by its alias) to ``new``, remembering what it copied."""
 
-    def __init__(self, qb: QdrantBackend, store: QdrantStore, new: str, embedder: Embedder, mark: dict[str, Any],
+    def __init__(self, qb: Connection, store: QdrantStore, new: str, embedder: Embedder, mark: dict[str, Any],
                  progress: Callable[[dict[str, Any]], None] | None, cancel: threading.Event | None) -> None:
         self.qb, self.store, self.new, self.embedder, self.mark = qb, store, new, embedder, mark
         self.progress, self.cancel = progress, cancel

@@ -23,7 +23,7 @@ from collections import Counter
 
 import snowballstemmer
 
-from indexer.search.words import STOPWORDS, WORD
+from indexer.analysis.words import STOPWORDS, WORD
 
 K1 = 1.2
 B = 0.75

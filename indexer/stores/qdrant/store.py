@@ -34,13 +34,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from qdrant_client import models
 
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
-from indexer.search.filters import Filters, glob_match
+from indexer.filters import Filters, glob_match
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
 from indexer.stores.qdrant.points import (
     DENSE,
@@ -49,15 +49,13 @@ from indexer.stores.qdrant.points import (
     PAGE,
     PREFIX,
     REINDEX_STALE_SECONDS,
+    Connection,
     _f,
     _h63,
     _m,
     source_point,
 )
 from indexer.stores.qdrant.sparse import document_vector, query_vector
-
-if TYPE_CHECKING:
-    from indexer.stores.qdrant.backend import QdrantBackend
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,7 +66,7 @@ class QdrantStore:
 
     backend = "qdrant"
 
-    def __init__(self, backend: QdrantBackend, name: str) -> None:
+    def __init__(self, backend: Connection, name: str) -> None:
         self.qb = backend
         self.name = name
         backend.physical(name)  # CollectionNotFound if there is no such collection
