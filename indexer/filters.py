@@ -5,6 +5,10 @@ store) and gives the normalized values; each store translates them into its own 
 store into one SQL WHERE fragment, ``indexer/stores/embedded/sql.py``; Qdrant into a payload filter)
 and applies them before it ranks, so a filtered query returns its true top-k instead of a filtered
 top-k.
+
+It sits beside ``indexer/search/`` rather than in it: the Store interface (``indexer/stores/base.py``) is
+written in its terms and the ranking package is written against the Store interface, so a filter module
+inside ``search/`` would make search and the stores import each other.
 """
 
 from __future__ import annotations

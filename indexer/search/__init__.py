@@ -18,12 +18,12 @@ its best chunk (offsets and a snippet). A source's score in one mode is the best
   ``fusion="rrf"`` gives reciprocal rank fusion (Cormack et al., 2009),
   ``score = sum_m w_m / (rrf_k + rank_m)``.
 
-Where each piece lives: ``options`` (what a search may ask for and its rules), ``filters`` (before
-ranking), ``rankings`` (dense and keyword), ``fusion``, ``snippets``, ``hits`` (what comes back), and
-``recipe`` (the whole recipe, in order).
+Where each piece lives: ``options`` (what a search may ask for and its rules), the filters (before
+ranking: ``indexer/filters.py``, re-exported here), ``rankings`` (dense and keyword), ``fusion``,
+``snippets``, ``hits`` (what comes back), and ``recipe`` (the whole recipe, in order).
 """
 
-from indexer.search.filters import Filters, glob_match, glob_regex
+from indexer.filters import Filters, glob_match, glob_regex
 from indexer.search.fusion import FUSIONS, fuse, min_max
 from indexer.search.hits import Hit, Hits, SearchResponse, search_response
 from indexer.search.options import MODES, Fusion, Like, Mode, Query, SearchOptions, check_query, query_of

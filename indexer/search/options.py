@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from indexer.errors import InvalidInput, LimitExceeded
+from indexer.filters import Filters
 from indexer.limits import (
     DEFAULT_MAX_K,
     DEFAULT_MAX_QUERY_CHARS,
@@ -21,7 +22,6 @@ from indexer.limits import (
     MIN_OFFSET,
     MIN_SIMILARITY,
 )
-from indexer.search.filters import Filters
 from indexer.search.fusion import FUSIONS
 
 Mode = Literal["dense", "keyword", "hybrid"]

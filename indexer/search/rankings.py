@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.search.filters import Filters
+from indexer.filters import Filters
 
 if TYPE_CHECKING:
     from indexer.stores.base import Store

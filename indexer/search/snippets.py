@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from indexer.search.words import STOPWORDS, WORD
+from indexer.analysis.words import STOPWORDS, WORD
 from indexer.sentences import sentence_spans
 
 STEM = 6  # snippet matching compares words by their first STEM letters ("planets" ~ "planet")

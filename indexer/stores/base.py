@@ -8,7 +8,7 @@ to a store only through :class:`Store`; each implementation lives beside this fi
 - ``qdrant/``: a Qdrant server or cluster by URL, or the client's in-process local mode by path.
 
 Each package keeps its own files, SQL and formats: nothing outside it opens them. The ranking
-package (``indexer.search``) gives a store store-neutral :class:`~indexer.search.filters.Filters`
+package (``indexer.search``) gives a store store-neutral :class:`~indexer.filters.Filters`
 (checked by ``Filters.check``), which each store translates into its own query terms.
 
 Ids: a *chunk id* is a stable int64 (a vector's id in the index); a *source id* is an int that is
@@ -30,8 +30,8 @@ import numpy as np
 
 from indexer.chunking import Chunk
 from indexer.errors import SnapshotNotFound
+from indexer.filters import Filters
 from indexer.job_table import JobTable
-from indexer.search.filters import Filters
 
 if TYPE_CHECKING:
     from indexer.embedding import Embedder

@@ -76,10 +76,11 @@ def test_the_library_reads_no_environment_and_never_imports_app():
 
 
 # -- import cycles ---------------------------------------------------------------------------------------
-# The graph is built from the source (no imports run): an edge A -> B for each import that runs when A is
-# imported - at module level, in module-level ``if``/``try``/``with`` blocks and class bodies. Excluded, on
-# purpose: imports inside functions (they run late, when both modules are loaded) and under
-# ``if TYPE_CHECKING:`` (never run). ``from P import name`` is an edge to ``P.name`` when that is a module,
+# The graph is built from the source (no imports run): an edge A -> B for each import at module level,
+# in module-level ``if``/``try``/``with`` blocks (``if TYPE_CHECKING:`` included: a loop kept only for
+# the type checker is still a loop a reader has to untangle, and a protocol breaks it) and class bodies.
+# Excluded, on purpose: imports inside functions (they run late, when both modules are loaded).
+# ``from P import name`` is an edge to ``P.name`` when that is a module,
 # else to ``P``; the implicit import of a module's parent packages is not an edge (a package's
 # ``__init__`` importing its own modules is how packages work, not a loop).
 ROOT = INDEXER.parent
@@ -97,25 +98,18 @@ def _module_files() -> dict[str, Path]:
     return out
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def _runtime_imports(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+def _module_imports(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
     found: list[ast.Import | ast.ImportFrom] = []
     for node in body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             found.append(node)
         elif isinstance(node, ast.If):
-            if not _is_type_checking(node.test):
-                found += _runtime_imports(node.body)
-            found += _runtime_imports(node.orelse)
+            found += _module_imports(node.body) + _module_imports(node.orelse)
         elif isinstance(node, ast.Try):
             for block in (node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)):
-                found += _runtime_imports(block)
+                found += _module_imports(block)
         elif isinstance(node, (ast.With, ast.ClassDef)):
-            found += _runtime_imports(node.body)
+            found += _module_imports(node.body)
     return found
 
 
@@ -125,7 +119,7 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {m: set() for m in files}
     for mod, path in files.items():
         package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
-        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8")).body):
+        for node in _module_imports(ast.parse(path.read_text(encoding="utf-8")).body):
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             else:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer.search.filters import Filters, glob_match
-from indexer.search.words import STOPWORDS, WORD
+from indexer.analysis.words import STOPWORDS, WORD
+from indexer.filters import Filters, glob_match
 
 
 def filter_sql(filters: Filters) -> tuple[str, list[Any]]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexer.errors import CatalogBehindIndex, CollectionNotFound, NotSupported, damaged_catalog
-from indexer.search.filters import Filters
+from indexer.filters import Filters
 from indexer.stores.base import (
     HitRow,
     SourceRow,
