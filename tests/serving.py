@@ -7,7 +7,7 @@ Every test that starts a process goes through here (DEVELOPERS.md, "Tests"):
   runs with (a private data folder, offline, this checkout on PYTHONPATH, never a developer's own server).
 - ``serve(data_dir, **settings)``: a real ``semsearch serve`` on a free port, waited for until /readyz
   answers 200, stopped after; yields a ``Server`` (its URL, port, log file and the CLI settings to reach it).
-- ``stop_process(proc)``: SIGTERM, wait, SIGKILL.
+- ``stop_process(proc)``: SIGTERM, wait, SIGKILL (the bench's, re-exported).
 
 Tests that use these start real processes, so they are ``slow`` (tests/conftest.py marks tests/e2e and
 tests/browser; a test elsewhere carries ``@pytest.mark.slow``).
@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from benchmarks.suite.http import stop_process  # the one stop-by-pid helper, shared with the bench
 
 REPO = Path(__file__).resolve().parents[1]
 #: ``semsearch`` as a user runs it, from this checkout and this interpreter.
@@ -53,17 +55,6 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
 def as_json(proc: subprocess.CompletedProcess[str]) -> Any:
     """The JSON a ``semsearch ... --json`` run printed."""
     return json.loads(proc.stdout)
-
-
-def stop_process(proc: subprocess.Popen[Any], timeout: float = 30) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds; reaps it either way."""
-    if proc.poll() is None:
-        proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def wait_ready(base: str, proc: subprocess.Popen[Any], log: Path, timeout: float = 600) -> None:

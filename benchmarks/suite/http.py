@@ -248,9 +248,11 @@ def bench_http(embedder: Any, corpus: Corpus, base: np.ndarray, cfg: BenchConfig
         server_log.close()
 
 
-def stop_process(proc: subprocess.Popen[Any], *, timeout: float) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds; reaps it either way."""
-    proc.terminate()
+def stop_process(proc: subprocess.Popen[Any], *, timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds; reaps it either way (the
+    bench's server and every process the tests start: ``tests/serving.py``)."""
+    if proc.poll() is None:
+        proc.terminate()
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
