@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.http import _free_port, _wait_ready, stop_process  # noqa: E402
+from benchmarks.suite.http import _free_port, _wait_ready, stop_process  # noqa: E402
 
 SEMSEARCH = [sys.executable, "-m", "app.cli"]
 QUERY = "how do I rotate the API keys"

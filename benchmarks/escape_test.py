@@ -38,7 +38,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.http import _free_port, _wait_ready, stop_process  # noqa: E402
+from benchmarks.suite.http import _free_port, _wait_ready, stop_process  # noqa: E402
 
 SECRET = "OUTSIDESECRET"
 
