@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from indexer.lazy import exports
 
 # Names are imported on first use (PEP 562), so ``import indexer.transformer`` or ``indexer.errors``
 # costs only that module: no faiss, no SQLite, no tokenizers unless the caller needs them.
@@ -37,13 +38,7 @@ if TYPE_CHECKING:
     from indexer.sync import IndexReport, Progress
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'indexer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = exports(__name__, _EXPORTS)
 
 
 __all__ = [

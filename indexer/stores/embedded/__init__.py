@@ -17,8 +17,9 @@ Names are imported on first use, so ``import indexer.stores.embedded.job_table``
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from indexer.lazy import exports
 
 _STORE = "indexer.stores.embedded.store"
 _EXPORTS = {"EmbeddedBackend": _STORE, "EmbeddedStore": _STORE, "CATALOG_FILE": _STORE, "INDEX_FILE": _STORE}
@@ -27,13 +28,7 @@ if TYPE_CHECKING:
     from indexer.stores.embedded.store import CATALOG_FILE, INDEX_FILE, EmbeddedBackend, EmbeddedStore
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'indexer.stores.embedded' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _EXPORTS)
 
 
 __all__ = ["CATALOG_FILE", "INDEX_FILE", "EmbeddedBackend", "EmbeddedStore"]

@@ -9,8 +9,9 @@ Names are imported on first use, so ``import indexer.stores.qdrant`` costs nothi
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from indexer.lazy import exports
 
 _EXPORTS = {"QdrantBackend": "indexer.stores.qdrant.backend", "QdrantStore": "indexer.stores.qdrant.store"}
 
@@ -19,13 +20,7 @@ if TYPE_CHECKING:
     from indexer.stores.qdrant.store import QdrantStore
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'indexer.stores.qdrant' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _EXPORTS)
 
 
 __all__ = ["QdrantBackend", "QdrantStore"]
