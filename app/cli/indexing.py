@@ -146,30 +146,54 @@ def index(
 
 def _index_and_watch(coll: Any, path: Path, watch: bool, as_json: bool, pool: Any = None) -> None:
     """Index once (on ``pool`` if given), then with ``watch`` re-index in this process at each change."""
-    _print_report(_index_once(coll, path, as_json, pool), as_json)
     if not watch:
+        _print_report(_index_once(coll, path, as_json, pool), as_json)
         return
     from watchfiles import watch as watch_changes
 
     # Ctrl-C sets an event instead of raising KeyboardInterrupt wherever the main thread happens to be
     # (inside a commit, a lock or the model): the watcher stops, a round under way ends at its next
     # check with what it committed kept, and the collection closes normally. A second Ctrl-C forces it.
-    stop = threading.Event()
+    stop, watching, changed = threading.Event(), threading.Event(), threading.Event()
 
     def on_sigint(signum: int, frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
 
+    failed: list[str] = []
+
+    def watcher() -> None:
+        # Watching starts before the first round, so a file changed while it runs (minutes, for a big
+        # folder) or just after it is not missed; the first (possibly empty) yield says watching began.
+        try:
+            for changes in watch_changes(path, rust_timeout=200, yield_on_timeout=True, stop_event=stop):
+                watching.set()
+                if changes:
+                    changed.set()
+        except Exception as e:  # the folder went away, or the OS ran out of watches: say so, and stop
+            failed.append(f"{type(e).__name__}: {e}")
+            stop.set()
+        watching.set()
+
     previous = signal.signal(signal.SIGINT, on_sigint)
-    err.print(f"watching {path} for changes (Ctrl-C to stop)")
+    thread = threading.Thread(target=watcher, name="watch", daemon=True)
     try:
-        for _changes in watch_changes(path, rust_timeout=0, yield_on_timeout=False, stop_event=stop):
-            _print_report(_index_once(coll, path, as_json, cancel=stop), as_json)  # with progress, like the first
-            if stop.is_set():
-                break
+        thread.start()
+        watching.wait(10)
+        _print_report(_index_once(coll, path, as_json, pool, cancel=stop), as_json)
+        if not stop.is_set():
+            err.print(f"watching {path} for changes (Ctrl-C to stop)")
+        while not stop.is_set():
+            if changed.wait(0.2):
+                changed.clear()
+                _print_report(_index_once(coll, path, as_json, cancel=stop), as_json)  # with progress, like the first
     finally:
+        stop.set()
         signal.signal(signal.SIGINT, previous)
+        thread.join(5)
+    if failed:
+        fail(f"stopped watching {path}: {failed[0]}")
     err.print("stopped watching")
 
 
