@@ -25,6 +25,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("SEMSEARCH_MODEL_CACHE")):
     os.environ["SEMSEARCH_MODEL_CACHE"] = tempfile.mkdtemp(prefix="semsearch-test-model-cache-")
 
+
+from tests.cores import one_core_per_worker  # noqa: E402
+
+one_core_per_worker()
+
 import pytest  # noqa: E402
 
 #: The corpus shipped in the repository (World Factbook sections, public domain; see tests/corpus/README.md):
@@ -44,12 +49,16 @@ TESTS = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests under tests/e2e and tests/browser are ``slow``. Tests marked ``scifact`` are deselected (and
-    counted in the summary) unless SciFact is asked for."""
+    """Tests under tests/e2e and tests/browser are ``slow``. Files with a slow test run first: pytest-xdist
+    hands out whole files in this order, so the long ones start at once and the short ones fill the end
+    (alphabetical order left two long files running alone at the end). Tests marked ``scifact`` are
+    deselected (and counted in the summary) unless SciFact is asked for."""
     for item in items:
         path = Path(str(item.path)).resolve()
         if path.is_relative_to(TESTS) and path.relative_to(TESTS).parts[0] in SLOW_FOLDERS:
             item.add_marker(pytest.mark.slow)
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: a file's tests stay together, in order
     if os.environ.get(SCIFACT_ENV):
         return
     keep = [i for i in items if i.get_closest_marker("scifact") is None]
