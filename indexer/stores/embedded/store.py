@@ -475,7 +475,8 @@ class EmbeddedBackend:
         path = self.root / name
         if not (path / CATALOG_FILE).exists():
             raise CollectionNotFound(name, self.names())
-        catalog = Catalog(path / CATALOG_FILE)
+        with disk_full_answer(self.data_dir, f"reading collection {name!r}"):  # (its -shm needs space)
+            catalog = Catalog(path / CATALOG_FILE)
         try:
             meta = catalog.get_meta()
             m = StoreMeta(meta.get("model", "?"), int(meta.get("dimension", 0)), meta.get("index_type", "flat"),
