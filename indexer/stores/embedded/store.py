@@ -164,8 +164,11 @@ class EmbeddedStore:
     def _acknowledge(self, seq: int) -> None:
         """Make write ``seq`` safe to acknowledge (the caller holds the write lock): in catalog.sqlite3,
         or (delayed or unfinished checkpoint) recorded in catalog.sqlite3-acked."""
-        if self.wal_checkpoint_seconds <= 0 and self._move_wal("FULL", wait_ms=ACK_CHECKPOINT_WAIT_MS):
-            return
+        if self.wal_checkpoint_seconds <= 0:
+            # Wait for older readers once per stall: while a checkpoint is still owed (a snapshot reading
+            # for a minute, say), the next writes try without waiting and are recorded like this one.
+            if self._move_wal("FULL", wait_ms=0 if self._unsaved else ACK_CHECKPOINT_WAIT_MS):
+                return
         try:
             if self._acked_fd is None:
                 self._acked_fd = os.open(self.path / ACKED_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
