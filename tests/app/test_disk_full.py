@@ -1,5 +1,5 @@
 """A full disk is an answer: 507 ``disk_full`` naming the data folder, for every kind of write (create,
-upsert, delete, snapshot, index-folder, the CLI's one line); nothing committed is lost, a failed
+upsert, delete, snapshot, restore, index-folder, the CLI's one line); nothing committed is lost, a failed
 create leaves no folder, and writes work again once space is freed.
 
 The data folder is on a 2 MB tmpfs, filled to the last byte before each write (root only: mounting
@@ -100,6 +100,9 @@ def test_every_write_on_a_full_disk_is_a_507_and_writes_work_again_once_space_is
     assert not (data / "collections" / "new").exists()
 
     squeeze(client, small_disk)
+    assert_disk_full(client.post("/collections/c/index-folder", json={"path": "."}), data)  # (queuing the job)
+
+    squeeze(client, small_disk)
     assert_disk_full(client.post("/collections", json={"name": "other"}), data)
     assert not (data / "collections" / "other").exists(), "a failed create leaves no folder"
     assert client.get("/collections").json()["damaged"] == []
@@ -110,7 +113,13 @@ def test_every_write_on_a_full_disk_is_a_507_and_writes_work_again_once_space_is
     assert sorted(d["id"] for d in listed["items"]) == ["d0", "d1", "d2"]
     assert client.post("/collections/c/documents", json={"documents": many[:2]}).status_code == 200
     assert client.post("/collections/c/documents/delete", json={"ids": ["d0"]}).status_code == 200
-    assert client.post("/collections/c/snapshots").status_code == 201
+    snap = client.post("/collections/c/snapshots")
+    assert snap.status_code == 201
+    squeeze(client, small_disk)
+    assert_disk_full(client.post(f"/collections/c/snapshots/{snap.json()['name']}/restore"), data)
+    assert sorted(p.name for p in (data / "collections").iterdir()) == ["c"]  # no restore leftovers
+    (small_disk / "filler").unlink()
+    assert client.get("/collections/c").json()["documents"] == 4  # the collection is untouched
     assert client.post("/collections", json={"name": "other"}).status_code == 201
     job = client.post("/collections/c/index-folder", json={"path": "."})
     assert job.status_code == 202 and wait_job(client, job.json()["id"])["state"] == "succeeded"
