@@ -9,10 +9,7 @@ the next write needs new blocks rather than reusing the -wal's own.
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,40 +19,16 @@ from typer.testing import CliRunner
 
 import app.cli as cli
 from tests.app.conftest import wait_job, write_docs
+from tests.small_disk import fill, needs_root
+from tests.small_disk import small_disk as mounted
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a size-limited tmpfs needs root")
+pytestmark = needs_root
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "small-disk"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill(disk: Path) -> None:
-    """Take every free byte of ``disk`` (a growing filler file)."""
-    with open(disk / "filler", "ab", buffering=0) as f:
-        block = b"\0" * 4096
-        while True:
-            try:
-                f.write(block)
-            except OSError as e:
-                assert e.errno == errno.ENOSPC
-                break
-        for size in (512, 64, 1):  # the tail of the last page
-            while True:
-                try:
-                    f.write(b"\0" * size)
-                except OSError:
-                    break
+    with mounted(tmp_path / "small-disk") as disk:
+        yield disk
 
 
 def squeeze(client: Any, disk: Path, name: str = "c") -> None:
