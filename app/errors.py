@@ -48,6 +48,7 @@ STATUS: list[tuple[type[e.SemsearchError], int]] = [
     (e.PathNotAllowed, 403),
     (e.CorruptCollection, 500),
     (e.StoreUnavailable, 503),
+    (e.DiskFull, 507),  # Insufficient Storage: the message names the data folder and what to free
     (e.NotSupported, 501),
     (e.RayUnavailable, 503),  # (the CLI's --ray only, today)
 ]

@@ -118,6 +118,42 @@ class CatalogBehindIndex(CorruptCollection):
         self.index_seq = index_seq
 
 
+class DiskFull(SemsearchError):
+    """The disk (or quota) holding the data folder is full. The write that met it was not made (a
+    transaction is whole or nothing); what was committed before stays, and writes work again once
+    space is freed."""
+
+    code = "disk_full"
+
+    def __init__(self, data_dir: object, what: str, cause: BaseException | None = None) -> None:
+        why = f" ({cause})" if cause is not None else ""
+        super().__init__(
+            f"The disk holding the data folder {data_dir} is full{why}: {what} failed, and nothing of it "
+            "was kept; everything written before is intact. Free space on that disk - old "
+            f"snapshots in {data_dir}/snapshots, collections you no longer need (`semsearch collections "
+            "delete NAME`), or other files on the same disk - then retry.")
+        self.data_dir = data_dir
+
+
+class CatalogWalMissing(CorruptCollection):
+    """Acknowledged writes were still only in ``catalog.sqlite3-wal`` (a delayed checkpoint, or one
+    that could not finish) and that file is gone or older: refuse rather than open without them."""
+
+    code = "catalog_wal_missing"
+
+    def __init__(self, collection: str, catalog_seq: int, acknowledged_seq: int) -> None:
+        super().__init__(
+            f"Collection {collection!r}: writes up to {acknowledged_seq} were acknowledged, but its catalog "
+            f"holds writes up to {catalog_seq} only. The others were still in catalog.sqlite3-wal, which is "
+            "missing or older than the catalog (the folder was copied or restored without it after a crash). "
+            "Nothing was changed. Recover by putting the catalog.sqlite3-wal that belongs with this catalog "
+            f"back beside catalog.sqlite3, or by restoring a snapshot (`semsearch snapshot restore {collection} "
+            "SNAPSHOT`); to accept the loss instead, delete catalog.sqlite3-acked and open the collection "
+            "again.", field="collection")
+        self.catalog_seq = catalog_seq
+        self.acknowledged_seq = acknowledged_seq
+
+
 class SnapshotNotFound(SemsearchError):
     code = "snapshot_not_found"
 

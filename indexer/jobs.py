@@ -119,6 +119,7 @@ class _Local:
     done: threading.Event = field(default_factory=threading.Event)
     progress: dict[str, Any] | None = None
     progress_saved_at: float = 0.0
+    final: dict[str, Any] | None = None  # its end state while the table cannot take it (a full disk)
 
 
 _JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Job))
@@ -198,11 +199,17 @@ class JobManager:
         row = self._table.get(job_id)
         if row is None:
             raise JobNotFound(job_id)
-        return _row_job(row)
+        return _row_job(self._with_final(row))
 
     def list_jobs(self, *, key: str | None = None, state: str | None = None) -> list[Job]:
         """Jobs, newest first."""
-        return [_row_job(r) for r in self._table.select(key=key, states=None if state is None else (state,))]
+        return [_row_job(self._with_final(r))
+                for r in self._table.select(key=key, states=None if state is None else (state,))]
+
+    def _with_final(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with the end state this process holds for it but could not save yet."""
+        local = self._local.get(row["id"])
+        return {**row, **local.final} if local is not None and local.final is not None else row
 
     def active(self, key: str) -> list[Job]:
         """Queued and running jobs of ``key`` (in any process)."""
@@ -313,7 +320,14 @@ class JobManager:
     def _finish(self, local: _Local, state: State, **changes: Any) -> None:
         if local.progress is not None:
             changes["progress"] = local.progress
-        self._update(local.job_id, ("running",), state=state, finished_at=time.time(), **changes)
+        changes = {"state": state, "finished_at": time.time(), **changes}
+        try:
+            self._update(local.job_id, ("running",), **changes)
+        except self._table.errors:  # (a full disk): answered from memory, saved by the watcher once it can be
+            log.exception("job %s: saving its end state failed; retried every %s s", local.job_id, POLL_SECONDS)
+            local.final = changes
+            local.done.set()
+            return
         self._forget(local)
 
     def _forget(self, local: _Local) -> None:
@@ -332,6 +346,10 @@ class JobManager:
                     self.interrupt_abandoned()
                 with self._lock:
                     mine = list(self._local.values())
+                for m in mine:
+                    if m.final is not None:  # an end state the table could not take before
+                        self._update(m.job_id, ("running",), **m.final)
+                        self._forget(m)
                 if not mine:
                     continue
                 ids = [m.job_id for m in mine]
@@ -346,8 +364,11 @@ class JobManager:
                 log.exception("job watcher")
 
     def _prune(self) -> None:
-        """Forget the oldest finished jobs beyond ``keep``."""
-        self._table.prune(self._keep)
+        """Forget the oldest finished jobs beyond ``keep`` (later, if the table cannot be written now)."""
+        try:
+            self._table.prune(self._keep)
+        except self._table.errors as e:
+            log.warning("pruning finished jobs failed: %s", e)
 
 
 def _interrupted(progress: dict[str, Any]) -> dict[str, Any]:

@@ -32,8 +32,9 @@ class Limits:
     batch_chunks: int = 256  # chunks embedded and committed together
     embed_batch_size: int = 32
     checkpoint_every: int = 50_000  # logged vector changes before the FAISS file is rewritten
-    # A write moves the catalog's WAL into catalog.sqlite3 at once if the last such move is this old,
-    # else a timer does it this long after the last one: bursts of small writes pay one fsync per period.
-    wal_checkpoint_seconds: float = 1.0
+    # 0: a write is checkpointed into catalog.sqlite3 before it is acknowledged (the default; about two
+    # fsyncs per write, see benchmarks/wal_checkpoint.py). > 0: at most this often, with the acknowledged
+    # write's number kept in catalog.sqlite3-acked so an open without its -wal is refused, not empty.
+    wal_checkpoint_seconds: float = 0.0
     max_k: int = DEFAULT_MAX_K  # the largest offset + k a search may ask for
     max_query_chars: int = DEFAULT_MAX_QUERY_CHARS

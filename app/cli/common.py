@@ -42,7 +42,7 @@ log = logging.getLogger("semsearch")
 EXIT_OK = 0
 EXIT_INTERNAL = 1  # an unexpected error: a bug (run with -v for the traceback)
 EXIT_USAGE = 2  # bad usage, a bad setting, bad input or something not found; nothing was changed
-EXIT_SERVER = 3  # the server could not be reached or failed
+EXIT_SERVER = 3  # the server or the store could not be reached or failed, or the disk is full
 EXIT_INTERRUPTED = 130
 
 COLLECTION_OPT = typer.Option(None, "--collection", "-c",
@@ -190,7 +190,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, "interrupted"
     errors = sys.modules.get("indexer.errors")
-    if errors is not None and isinstance(exc, errors.StoreUnavailable):
+    if errors is not None and isinstance(exc, errors.StoreUnavailable | errors.DiskFull):
         return EXIT_SERVER, exc.message
     if errors is not None and isinstance(exc, errors.SemsearchError):
         return EXIT_USAGE, exc.message

@@ -21,6 +21,7 @@ _DESCRIPTIONS = {
     422: "Invalid input or over a limit; `field` names it",
     500: "Internal error (details only in the server log)",
     503: "Still starting, or (queries) too many in flight: retry after the Retry-After header's seconds",
+    507: "The disk holding the data folder is full (`disk_full`): the message names the folder and what to free",
 }
 
 

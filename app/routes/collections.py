@@ -21,7 +21,7 @@ def _served_names(name: str) -> set[str]:
 
 
 @router.post("", operation_id="create_collection",
-             status_code=status.HTTP_201_CREATED, response_model=CollectionInfo, responses=errors(409))
+             status_code=status.HTTP_201_CREATED, response_model=CollectionInfo, responses=errors(409, 507))
 def create_collection(body: CollectionCreate, service: ServiceDep, embedder: EmbedderDep) -> CollectionInfo:
     """Create an empty collection for the served model."""
     if body.model is not None and body.model not in _served_names(embedder.name):

@@ -26,7 +26,8 @@ DocId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS, description="
 def router(models: ApiModels) -> APIRouter:
     r = APIRouter(prefix="/collections/{name}/documents", tags=["documents"])
 
-    @r.post("", operation_id="upsert_documents", response_model=UpsertResponse, responses=errors(404, 409))
+    @r.post("", operation_id="upsert_documents", response_model=UpsertResponse,
+            responses=errors(404, 409, 507))
     @bind(body=models.upsert)
     def upsert_documents(name: CollectionName, body: UpsertRequest, service: ServiceDep) -> UpsertResponse:
         """Add or replace documents by id; unchanged ones cost nothing."""
@@ -46,7 +47,8 @@ def router(models: ApiModels) -> APIRouter:
                            metadata=row.metadata, chunks=row.chunks, indexed_at=row.indexed_at) for row in rows]
         return SourceList(items=items, total=total, offset=offset, limit=limit)
 
-    @r.post("/delete", operation_id="delete_documents", response_model=DeleteResponse, responses=errors(404))
+    @r.post("/delete", operation_id="delete_documents", response_model=DeleteResponse,
+            responses=errors(404, 507))
     @bind(body=models.delete_documents)
     def delete_documents(name: CollectionName, body: DeleteDocumentsRequest,
                          service: ServiceDep) -> DeleteResponse:
@@ -61,7 +63,7 @@ def router(models: ApiModels) -> APIRouter:
 
     @r.delete("/{doc_id:path}", operation_id="delete_document",
               status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
-              responses=errors(404))
+              responses=errors(404, 507))
     def delete_document(name: CollectionName, doc_id: DocId, service: ServiceDep) -> Response:
         """Delete one document."""
         service.delete_document(name, doc_id)

@@ -49,7 +49,7 @@ def _job(data: dict[str, Any]) -> Job:
 
 @router.post("/collections/{name}/index-folder", operation_id="index_folder",
              status_code=status.HTTP_202_ACCEPTED, response_model=Job,
-             responses=errors(403, 404, 409))
+             responses=errors(403, 404, 409, 507))
 def index_folder(name: CollectionName, body: IndexFolderRequest, response: Response, service: ServiceDep,
                  roots: Annotated[list[PinnedRoot], Depends(pinned_roots)]) -> Job:
     """Index a server-side folder in the background (new, changed and deleted files); returns the job."""

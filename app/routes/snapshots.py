@@ -19,7 +19,7 @@ SnapshotName = Annotated[str, Path(pattern=SNAPSHOT_PATTERN, min_length=10, max_
 
 
 @router.post("", operation_id="create_snapshot",
-             status_code=status.HTTP_201_CREATED, response_model=Snapshot, responses=errors(404))
+             status_code=status.HTTP_201_CREATED, response_model=Snapshot, responses=errors(404, 507))
 def take_snapshot(name: CollectionName, service: ServiceDep) -> Snapshot:
     """Take a snapshot now (queries and jobs keep running; it holds every write committed before)."""
     return Snapshot(**service.create_snapshot(name).to_dict())
@@ -48,7 +48,7 @@ def remove_snapshot(name: CollectionName, snapshot: SnapshotName, service: Servi
 
 
 @router.post("/{snapshot}/restore", operation_id="restore_snapshot",
-             response_model=CollectionInfo, responses=errors(404, 409))
+             response_model=CollectionInfo, responses=errors(404, 409, 507))
 def restore(name: CollectionName, snapshot: SnapshotName, service: ServiceDep) -> CollectionInfo:
     """Replace the collection with a snapshot (or bring a deleted one back); whole or not at all."""
     return CollectionInfo(**service.restore_snapshot(name, snapshot).to_dict())

@@ -27,7 +27,8 @@ import numpy as np
 
 from indexer.errors import damaged_catalog
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, WriteResult
-from indexer.stores.embedded.catalog_schema import _SCHEMA, SCHEMA_VERSION, _connect, _migrate
+from indexer.stores.embedded.catalog_schema import _SCHEMA, SCHEMA_VERSION, _connect, _migrate, rollback
+from indexer.stores.embedded.space import is_disk_full
 
 # (the records live in stores.base)
 __all__ = ["SCHEMA_VERSION", "Catalog", "SourceRow", "SourceWrite", "WriteResult", "source_row"]
@@ -48,6 +49,8 @@ class Catalog:
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('log_floor', '0')")
         except sqlite3.DatabaseError as e:
+            if is_disk_full(e, path.parent):
+                raise  # a full disk, not a damaged catalog (the store answers DiskFull)
             raise damaged_catalog(path.parent.name, e) from e
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -73,18 +76,19 @@ class Catalog:
             self._readers.clear()
         self._w.close()
 
-    def checkpoint_wal(self, mode: str = "PASSIVE") -> bool:
-        """Copy committed pages from the ``-wal`` file into ``catalog.sqlite3``, so the catalog file
-        alone holds every committed write (a copy without its ``-wal``, or a lost ``-wal``, loses
-        nothing). PASSIVE never waits for readers; TRUNCATE (used at the end of runs) also empties the
-        ``-wal`` file, waiting at most a few seconds for readers. True if every frame was copied."""
-        if mode not in ("PASSIVE", "TRUNCATE"):
-            raise ValueError(f"checkpoint mode must be PASSIVE or TRUNCATE, not {mode!r}")
+    def checkpoint_wal(self, mode: str = "PASSIVE", *, wait_ms: int = 5000) -> bool:
+        """Copy committed pages from the ``-wal`` file into ``catalog.sqlite3`` and sync it, so the catalog
+        file alone holds every committed write (a copy without its ``-wal``, or a lost ``-wal``, loses
+        nothing). PASSIVE copies what it can without waiting; FULL (before a write is acknowledged) waits
+        up to ``wait_ms`` for readers of an older state to finish, so it copies everything; TRUNCATE (at
+        the end of runs) also empties the ``-wal`` file. True if every committed frame was copied."""
+        if mode not in ("PASSIVE", "FULL", "TRUNCATE"):
+            raise ValueError(f"checkpoint mode must be PASSIVE, FULL or TRUNCATE, not {mode!r}")
         with self.write_lock:
             try:
-                self._w.execute("PRAGMA busy_timeout=5000")
+                self._w.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
                 busy, frames, copied = self._w.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
-            except sqlite3.Error as e:  # e.g. locked by another process: the next write retries
+            except sqlite3.Error as e:  # e.g. locked by another process, or a full disk: the caller retries
                 log.warning("%s: WAL checkpoint postponed: %s", self.path, e)
                 return False
             finally:
@@ -103,7 +107,7 @@ class Catalog:
                     self._w.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, str(v)))
                 self._w.execute("COMMIT")
             except BaseException:
-                self._w.execute("ROLLBACK")
+                rollback(self._w)
                 raise
 
     @property
@@ -159,7 +163,7 @@ class Catalog:
                 con.execute("UPDATE meta SET value=? WHERE key='seq'", (str(seq),))
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                rollback(con)
                 raise
         dim = added_vecs[0].shape[1] if added_vecs else 0
         return WriteResult(
@@ -197,7 +201,7 @@ class Catalog:
                 self._w.execute("UPDATE meta SET value=? WHERE key='log_floor'", (str(max(floor, upto_seq)),))
                 self._w.execute("COMMIT")
             except BaseException:
-                self._w.execute("ROLLBACK")
+                rollback(self._w)
                 raise
 
     # -- reads used to build / repair the vector index ---------------------------------------------

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3
 
@@ -74,8 +77,20 @@ def _migrate(con: sqlite3.Connection) -> None:
         con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
+
+
+def rollback(con: sqlite3.Connection) -> None:
+    """Undo ``con``'s open transaction, if there still is one, and never raise: SQLite has already rolled
+    back by itself after some errors (a full disk: "database or disk is full"), and a ROLLBACK then fails
+    with "cannot rollback - no transaction is active", which would hide the error that matters."""
+    if not con.in_transaction:
+        return
+    try:
+        con.execute("ROLLBACK")
+    except sqlite3.Error as e:
+        log.warning("rollback failed (the transaction is not committed either way): %s", e)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.job_table import COLUMNS, FINISHED_STATES, JSON_COLUMNS
+from indexer.stores.embedded.space import disk_full_answer
 
 JOBS_FILE = "jobs.sqlite3"
 
@@ -51,6 +52,7 @@ class SqliteJobTable:
 
     def __init__(self, path: Path | str | None) -> None:
         self._lock = threading.Lock()
+        self._data_dir = Path(path).parent if path is not None else Path(":memory:")
         self._db = sqlite3.connect(":memory:" if path is None else str(path), timeout=30, isolation_level=None,
                                    check_same_thread=False)
         if path is not None:
@@ -69,8 +71,9 @@ class SqliteJobTable:
 
     def insert(self, row: dict[str, Any]) -> None:
         cols = [c for c in COLUMNS if c in row]
-        self._sql(f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                  [_encode(c, row[c]) for c in cols])
+        with disk_full_answer(self._data_dir, "queuing the job"):  # a full disk refuses the job: 507, not 500
+            self._sql(f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                      [_encode(c, row[c]) for c in cols])
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         rows = self._rows(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id=?", (job_id,))

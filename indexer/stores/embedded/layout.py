@@ -6,6 +6,8 @@ from pathlib import Path
 
 CATALOG_FILE = "catalog.sqlite3"
 INDEX_FILE = "vectors.faiss"
+# The number of the last write acknowledged while it was only in catalog.sqlite3-wal (0: none).
+ACKED_FILE = "catalog.sqlite3-acked"
 NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
@@ -22,3 +24,8 @@ def collection_names(data_dir: Path | str) -> list[str]:
     # (a restore's hidden staging folder holds a catalog too, but is no collection: its name starts with '.')
     return sorted(p.name for p in root.iterdir()
                   if p.name[:1].isalnum() and set(p.name) <= NAME_CHARS and (p / CATALOG_FILE).exists())
+
+
+def data_dir_of(collection: Path) -> Path:
+    """The data folder a collection's folder is in (``<data dir>/collections/NAME``)."""
+    return collection.parent.parent

@@ -41,6 +41,7 @@ from typing import IO, Any
 from indexer.errors import BadSnapshot, CollectionNotFound, InvalidInput, SnapshotNotFound
 from indexer.names import validate_name
 from indexer.stores.embedded.layout import CATALOG_FILE, INDEX_FILE, collection_names, collections_dir
+from indexer.stores.embedded.space import disk_full_answer
 from indexer.stores.embedded.tempfiles import remove_stale_dirs, remove_stale_temp_files
 from indexer.stores.embedded.vectors import MAGIC, MAGIC_V1
 
@@ -78,7 +79,8 @@ class EmbeddedSnapshots:
         self.data_dir = Path(data_dir)
 
     def create(self, collection: str) -> SnapshotInfo:
-        return create_snapshot(self.data_dir, collection)
+        with disk_full_answer(self.data_dir, "the snapshot"):  # (create_snapshot removes its temp files)
+            return create_snapshot(self.data_dir, collection)
 
     def list(self, collection: str) -> list[SnapshotInfo]:
         return list_snapshots(self.data_dir, collection)
@@ -94,7 +96,8 @@ class EmbeddedSnapshots:
         delete_snapshot(self.data_dir, collection, name)
 
     def restore(self, collection: str, snapshot: Path | str) -> SnapshotInfo:
-        return restore_snapshot(self.data_dir, collection, snapshot)
+        with disk_full_answer(self.data_dir, "the restore"):
+            return restore_snapshot(self.data_dir, collection, snapshot)
 
 
 def snapshots_dir(data_dir: Path | str, collection: str) -> Path:

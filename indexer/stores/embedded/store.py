@@ -5,6 +5,15 @@ update happen under the index lock, and a search pins its SQLite snapshot and se
 the same lock (:meth:`EmbeddedStore.reading`), so a reader sees a write completely or not at all.
 Writes are serialized by the catalog's write lock.
 
+Acknowledging: a write returns once ``catalog.sqlite3`` itself holds it (the WAL is checkpointed
+before the answer goes out), so a ``-wal`` lost after a crash loses nothing. When that checkpoint cannot
+finish (a reader of an older state past the wait, another process, a full disk), or when the caller
+chose a delayed checkpoint (``wal_checkpoint_seconds`` > 0), the write's number is written into
+``catalog.sqlite3-acked`` first, and the open path refuses a catalog older than that number
+(:class:`CatalogWalMissing`) instead of opening without acknowledged writes. That file is made when
+the collection is opened and then only overwritten in place, so a full disk cannot stop the number
+from being recorded.
+
 Open path: load the FAISS file; if it is missing, corrupt, of another shape, or behind the catalog
 by more than the change log covers, rebuild it from the stored vectors; otherwise replay the log.
 No path re-embeds anything. All SQL lives in ``catalog.py`` and ``sql.py`` beside this file, FAISS in
@@ -14,6 +23,7 @@ No path re-embeds anything. All SQL lives in ``catalog.py`` and ``sql.py`` besid
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -25,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.errors import CatalogBehindIndex, CollectionNotFound, NotSupported, damaged_catalog
+from indexer.errors import CatalogBehindIndex, CatalogWalMissing, CollectionNotFound, NotSupported, damaged_catalog
 from indexer.filters import Filters
 from indexer.stores.base import (
     HitRow,
@@ -37,8 +47,16 @@ from indexer.stores.base import (
 )
 from indexer.stores.embedded.catalog import Catalog
 from indexer.stores.embedded.job_table import SqliteJobTable, jobs_file
-from indexer.stores.embedded.layout import CATALOG_FILE, INDEX_FILE, collection_names, collections_dir
+from indexer.stores.embedded.layout import (
+    ACKED_FILE,
+    CATALOG_FILE,
+    INDEX_FILE,
+    collection_names,
+    collections_dir,
+    data_dir_of,
+)
 from indexer.stores.embedded.snapshots import EmbeddedSnapshots
+from indexer.stores.embedded.space import disk_full_answer, is_disk_full
 from indexer.stores.embedded.sql import SQL_FUNCTIONS, filter_sql, keyword_query
 from indexer.stores.embedded.tempfiles import remove_stale_temp_files
 from indexer.stores.embedded.vectors import IndexFileError, VectorIndex
@@ -48,6 +66,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How long a write's checkpoint waits for searches that still read the state before it (they take
+# milliseconds); past it the write is acknowledged with its number in catalog.sqlite3-acked.
+ACK_CHECKPOINT_WAIT_MS = 2000
 
 
 class EmbeddedStore:
@@ -56,39 +77,107 @@ class EmbeddedStore:
     backend = "embedded"
 
     def __init__(self, path: Path, *, model: str, dimension: int, index_type: str = "flat",
-                 checkpoint_every: int = 50_000, wal_checkpoint_seconds: float = 1.0) -> None:
+                 checkpoint_every: int = 50_000, wal_checkpoint_seconds: float = 0.0) -> None:
         self.path = path
         self.name = path.name
+        self.data_dir = data_dir_of(path)
         self.checkpoint_every = checkpoint_every
-        # A write moves the catalog's WAL into catalog.sqlite3 at once if the last such move is this old,
-        # else a timer does it this long after the last one: bursts of small writes pay one fsync per period.
+        # 0: every write is checkpointed into catalog.sqlite3 before it is acknowledged (two fsyncs; see
+        # benchmarks/wal_checkpoint.py). > 0: at most this often (a burst of small writes pays one
+        # checkpoint per period); meanwhile catalog.sqlite3-acked records what the -wal must hold.
         self.wal_checkpoint_seconds = wal_checkpoint_seconds
-        path.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog(path / CATALOG_FILE)
-        try:
-            meta = self.catalog.get_meta()
-            if "model" not in meta:
-                self.catalog.set_meta(model=model, dimension=dimension, index_type=index_type, created=time.time())
-                meta = self.catalog.get_meta()
-        except sqlite3.DatabaseError as e:
-            self.catalog.close()
-            raise damaged_catalog(self.name, e) from e
-        self.meta = _meta(meta)
-        self._pending_changes = 0
         self._wal_moved = float("-inf")  # monotonic time of the last WAL checkpoint
         self._wal_timer: threading.Timer | None = None
+        self._unsaved = False  # a write was acknowledged with its number in catalog.sqlite3-acked only
+        self._acked_fd: int | None = None  # catalog.sqlite3-acked, open for writing
         self._closed = False
+        self._new = not (path / CATALOG_FILE).exists()  # a failed create removes the folder it made
+        creating = f"creating collection {self.name!r}"
+        with disk_full_answer(self.data_dir, creating if self._new else "opening the collection"):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                self.catalog = Catalog(path / CATALOG_FILE)
+            except BaseException:
+                self._discard_new()
+                raise
+            try:
+                meta = self.catalog.get_meta()
+                if "model" not in meta:
+                    self.catalog.set_meta(model=model, dimension=dimension, index_type=index_type,
+                                          created=time.time())
+                    meta = self.catalog.get_meta()
+                self._check_acked()
+            except BaseException as e:
+                self.catalog.close()
+                self._discard_new()
+                if isinstance(e, sqlite3.DatabaseError) and not is_disk_full(e, self.data_dir):
+                    raise damaged_catalog(self.name, e) from e
+                raise
+        self.meta = _meta(meta)
+        self._pending_changes = 0
         self._allowed: dict[tuple[Any, ...], np.ndarray] | None = None  # filter -> chunk ids, within reading()
         self.vectors: VectorIndex | None = None
 
     def load(self) -> None:
         """Load (or repair) the FAISS index. Separate from ``__init__`` so a model mismatch is refused
         before anything is rebuilt."""
+        creating = f"creating collection {self.name!r}"
+        with disk_full_answer(self.data_dir, creating if self._new else "loading the vector index"):
+            try:
+                self.vectors = self._open_vectors()
+            except BaseException as e:
+                self.catalog.close()
+                self._discard_new()
+                if isinstance(e, sqlite3.DatabaseError) and not is_disk_full(e, self.data_dir):
+                    raise damaged_catalog(self.name, e) from e
+                raise
+        self._new = False
+
+    def _discard_new(self) -> None:
+        """Remove the folder of a collection whose creation failed (a full disk ...): no half-made
+        collection is left to be reported damaged after a restart."""
+        if self._new:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    # -- acknowledged writes and catalog.sqlite3-acked ------------------------------------------------
+    def _check_acked(self) -> None:
+        """Refuse to open a catalog older than the last write catalog.sqlite3-acked says was
+        acknowledged (its -wal was lost or is an older one); else open that file for the writes."""
+        file = self.path / ACKED_FILE
         try:
-            self.vectors = self._open_vectors()
-        except sqlite3.DatabaseError as e:
-            self.catalog.close()
-            raise damaged_catalog(self.name, e) from e
+            text = file.read_text().strip() or "0"  # (empty: made by a process killed before its first number)
+        except FileNotFoundError:
+            text = "0"
+        if not text.isdigit():
+            log.warning("%s: ignoring %s, which holds no write number", self.name, ACKED_FILE)
+            text = "0"
+        acknowledged, seq = int(text), self.catalog.seq
+        if seq < acknowledged:
+            raise CatalogWalMissing(self.name, seq, acknowledged)
+        try:
+            self._acked_fd = os.open(file, os.O_WRONLY | os.O_CREAT, 0o644)
+            if os.fstat(self._acked_fd).st_size == 0:  # its one block, allocated now, rewritten in place after
+                _write_acked(self._acked_fd, 0)
+        except OSError as e:  # (a full disk): tried again at the first write that needs it
+            log.warning("%s: cannot write %s: %s", self.name, ACKED_FILE, e)
+
+    def _acknowledge(self, seq: int) -> None:
+        """Make write ``seq`` safe to acknowledge (the caller holds the write lock): in catalog.sqlite3,
+        or (delayed or unfinished checkpoint) recorded in catalog.sqlite3-acked."""
+        if self.wal_checkpoint_seconds <= 0:
+            # Wait for older readers once per stall: while a checkpoint is still owed (a snapshot reading
+            # for a minute, say), the next writes try without waiting and are recorded like this one.
+            if self._move_wal("FULL", wait_ms=0 if self._unsaved else ACK_CHECKPOINT_WAIT_MS):
+                return
+        try:
+            if self._acked_fd is None:
+                self._acked_fd = os.open(self.path / ACKED_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
+            _write_acked(self._acked_fd, seq)
+        except OSError as e:  # committed all the same: nothing may answer an error now
+            log.error("%s: write %d is committed but only in the -wal, and %s cannot be written: %s",
+                      self.name, seq, ACKED_FILE, e)
+        self._unsaved = True
+        self._move_wal_soon()
 
     @property
     def index(self) -> VectorIndex:
@@ -179,6 +268,8 @@ class EmbeddedStore:
         logged: what was committed stays committed."""
         with self.catalog.write_lock:
             self._move_wal("TRUNCATE")
+            if self._unsaved:  # readers still pinned an older state: wait for them
+                self._move_wal("FULL")
         if self.vectors is not None and self.index.seq != int(self.catalog.get_meta().get("log_floor", 0)):
             self._checkpoint_after_commit()
 
@@ -192,13 +283,17 @@ class EmbeddedStore:
                 self._closed = True
                 if self._wal_timer is not None:
                     self._wal_timer.cancel()
+                if self._acked_fd is not None:
+                    os.close(self._acked_fd)
+                    self._acked_fd = None
             self.catalog.close()
 
     # -- writing -------------------------------------------------------------------------------------
     def write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
               touches: Sequence[tuple[str, float]] = ()) -> WriteResult:
-        """Commit one batch to the catalog and the vector index together."""
-        with self.catalog.write_lock:
+        """Commit one batch to the catalog and the vector index together; back once catalog.sqlite3
+        holds it (see the module's docstring). A full disk is :class:`DiskFull`, nothing written."""
+        with disk_full_answer(self.data_dir, "the write"), self.catalog.write_lock:
             self._sync_vectors()
             with self.index.lock:
                 res = self.catalog.write(upserts, deletes, touches)
@@ -211,30 +306,35 @@ class EmbeddedStore:
                     self.vectors = self._rebuild(res.seq, save=False)
             self._pending_changes += res.chunks_added + res.chunks_removed
             if self._pending_changes >= self.checkpoint_every or self.index.needs_rebuild:
-                self._checkpoint_after_commit()  # (checkpoints the WAL first)
-            else:
-                self._move_wal_soon()
+                self._checkpoint_after_commit()  # (the vector file is saved after the WAL is checkpointed)
+            self._acknowledge(res.seq)
         return res
 
     def _move_wal_soon(self) -> None:
-        """Checkpoint the WAL now, or within ``wal_checkpoint_seconds`` (caller holds the write lock)."""
-        wait = self._wal_moved + self.wal_checkpoint_seconds - time.monotonic()
-        if wait <= 0:
-            self._move_wal()
-        elif self._wal_timer is None:
-            self._wal_timer = threading.Timer(wait, self._move_wal_later)
+        """Checkpoint the WAL now, or within ``wal_checkpoint_seconds`` (1 s to retry one that could not
+        finish); the caller holds the write lock."""
+        wait = self._wal_moved + (self.wal_checkpoint_seconds or 1.0) - time.monotonic()
+        if wait <= 0 and self._move_wal():
+            return
+        if self._wal_timer is None:
+            self._wal_timer = threading.Timer(max(wait, 0.05), self._move_wal_later)
             self._wal_timer.daemon = True
             self._wal_timer.start()
 
     def _move_wal_later(self) -> None:
         with self.catalog.write_lock:
             self._wal_timer = None
-            if not self._closed:
-                self._move_wal()
+            if not self._closed and not self._move_wal() and self._unsaved:
+                self._move_wal_soon()  # still unfinished: try again
 
-    def _move_wal(self, mode: str = "PASSIVE") -> None:
-        self.catalog.checkpoint_wal(mode)
-        self._wal_moved = time.monotonic()
+    def _move_wal(self, mode: str = "PASSIVE", *, wait_ms: int = 5000) -> bool:
+        """Checkpoint the catalog's WAL. True if every committed write is in catalog.sqlite3."""
+        with self.catalog.write_lock:
+            done = self.catalog.checkpoint_wal(mode, wait_ms=wait_ms)
+            self._wal_moved = time.monotonic()
+            if done:
+                self._unsaved = False
+        return done
 
     def _checkpoint_after_commit(self) -> None:
         """Save the vector file after a committed write; a failure (disk full ...) is logged, not raised:
@@ -333,6 +433,12 @@ class EmbeddedStore:
         return self.catalog.map_rows(ids, preview_chars)
 
 
+def _write_acked(fd: int, seq: int) -> None:
+    """Record that writes up to ``seq`` are acknowledged: a fixed-width number written in place with one
+    ``pwrite`` (no new block, so it works on a full disk; a kill leaves the old number or the new one)."""
+    os.pwrite(fd, f"{seq:020d}\n".encode(), 0)
+
+
 def _meta(meta: dict[str, str]) -> StoreMeta:
     return StoreMeta(meta["model"], int(meta["dimension"]), meta.get("index_type", "flat"),
                      float(meta.get("created", 0)))
@@ -359,7 +465,7 @@ class EmbeddedBackend:
         return (self.root / name / CATALOG_FILE).exists()
 
     def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int = 50_000,
-             wal_checkpoint_seconds: float = 1.0) -> EmbeddedStore:
+             wal_checkpoint_seconds: float = 0.0) -> EmbeddedStore:
         return EmbeddedStore(self.root / name, model=model, dimension=dimension, index_type=index_type,
                              checkpoint_every=checkpoint_every, wal_checkpoint_seconds=wal_checkpoint_seconds)
 
@@ -372,7 +478,8 @@ class EmbeddedBackend:
         path = self.root / name
         if not (path / CATALOG_FILE).exists():
             raise CollectionNotFound(name, self.names())
-        catalog = Catalog(path / CATALOG_FILE)
+        with disk_full_answer(self.data_dir, f"reading collection {name!r}"):  # (its -shm needs space)
+            catalog = Catalog(path / CATALOG_FILE)
         try:
             meta = catalog.get_meta()
             m = StoreMeta(meta.get("model", "?"), int(meta.get("dimension", 0)), meta.get("index_type", "flat"),

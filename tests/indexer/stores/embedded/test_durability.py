@@ -1,9 +1,11 @@
-"""Durability: the catalog file alone holds every commit; an older catalog never overwrites newer vectors;
+"""Durability: the catalog file alone holds every acknowledged write (or, when a checkpoint is delayed or
+held up, a copy without its -wal is refused); an older catalog never overwrites newer vectors;
 temp files of a killed process are removed on the next open."""
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,7 +13,7 @@ import time
 import pytest
 
 from indexer.collection import Collection, Limits
-from indexer.errors import CatalogBehindIndex, CorruptCollection
+from indexer.errors import CatalogBehindIndex, CatalogWalMissing, CorruptCollection
 from indexer.stores.embedded import EmbeddedBackend
 from tests.indexer.stores.embedded import files
 
@@ -78,3 +80,56 @@ def test_temp_files_of_a_killed_process_are_removed_on_open(tmp_path, embedder):
     with Collection.open(EmbeddedBackend(tmp_path), "c", embedder, create=False) as again:
         assert files.vectors(again).ntotal == 2
     assert not stale.exists() and busy.exists()
+
+
+def _copy_without_wal(src, dst, *, with_wal: bool = False):
+    dst.mkdir(parents=True)
+    names = [files.CATALOG_FILE, files.ACKED_FILE] + ([files.CATALOG_FILE + "-wal"] if with_wal else [])
+    for name in names:
+        shutil.copy(src / name, dst / name)
+
+
+def test_a_delayed_checkpoint_without_its_wal_is_refused_not_opened_empty(tmp_path, embedder):
+    """wal_checkpoint_seconds > 0 (the library's opt-in for bursts of small writes): the acknowledged
+    writes may be only in the -wal, so a folder without it is refused with what to do; with it, nothing
+    is missing; deleting catalog.sqlite3-acked accepts the loss, as the message says."""
+    coll = Collection.create(EmbeddedBackend(tmp_path / "live"), "c", embedder,
+                             limits=Limits(wal_checkpoint_seconds=600))
+    coll.upsert_documents(DOCS)  # (creating it was the period's checkpoint: these stay in the -wal)
+    coll.upsert_documents([{"id": "c", "text": "Bread rises slowly."}])
+    lost = tmp_path / "lost" / "collections" / "c"
+    _copy_without_wal(coll.path, lost)
+    with pytest.raises(CatalogWalMissing, match="writes up to 2 were acknowledged") as err:
+        Collection.open(EmbeddedBackend(tmp_path / "lost"), "c", embedder, create=False)
+    assert "catalog.sqlite3-wal" in err.value.message and "snapshot restore" in err.value.message
+    whole = tmp_path / "whole" / "collections" / "c"
+    _copy_without_wal(coll.path, whole, with_wal=True)
+    with Collection.open(EmbeddedBackend(tmp_path / "whole"), "c", embedder, create=False) as again:
+        assert sorted(r.key for r in again.list_sources()[0]) == ["a", "b", "c"]
+    (lost / files.ACKED_FILE).unlink()  # accept the loss
+    with Collection.open(EmbeddedBackend(tmp_path / "lost"), "c", embedder, create=False) as accepted:
+        assert accepted.list_sources()[0] == []
+    coll.close()
+
+
+def test_a_checkpoint_held_up_by_a_reader_records_the_write_and_catches_up(tmp_path, embedder, monkeypatch):
+    """A search still reading the state before a write keeps the checkpoint from finishing: the write is
+    acknowledged with its number in catalog.sqlite3-acked (a copy without the -wal is refused), and the
+    checkpoint is done once the reader is gone."""
+    monkeypatch.setattr("indexer.stores.embedded.store.ACK_CHECKPOINT_WAIT_MS", 50)
+    coll = Collection.create(EmbeddedBackend(tmp_path / "live"), "c", embedder)
+    coll.upsert_documents(DOCS[:1])
+    reader = sqlite3.connect(coll.path / files.CATALOG_FILE, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM sources").fetchone()  # pins the state before the next write
+    coll.upsert_documents(DOCS[1:])
+    _copy_without_wal(coll.path, tmp_path / "early" / "collections" / "c")
+    with pytest.raises(CatalogWalMissing):
+        Collection.open(EmbeddedBackend(tmp_path / "early"), "c", embedder, create=False)
+    reader.execute("COMMIT")
+    reader.close()
+    coll.checkpoint()  # (the retry timer would do it within a second)
+    _copy_without_wal(coll.path, tmp_path / "late" / "collections" / "c")
+    with Collection.open(EmbeddedBackend(tmp_path / "late"), "c", embedder, create=False) as late:
+        assert sorted(r.key for r in late.list_sources()[0]) == ["a", "b"]
+    coll.close()
