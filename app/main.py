@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                 service.warm_up()
             finally:
                 warmed_up.set()
+            if settings.explain_preload:  # after readiness: searches need not wait for it (/readyz "explain")
+                app.state.minilm.preload(model)
 
         warm = threading.Thread(target=warm_up, name="warm-up", daemon=True)
         warm.start()
@@ -105,6 +107,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.state.roots = [PinnedRoot.pin(r) for r in settings.allowed_roots or [Path(settings.data_dir) / "docs"]]
     app.state.metrics = metrics
     app.state.minilm = explain.LazyMiniLM()
+    if settings.explain_preload:
+        app.state.minilm.state = "loading"
     app.state.maps = ProjectionCache()
     metrics.watch(lambda: getattr(app.state, "collections", None), lambda: getattr(app.state, "jobs", None),
                   lambda: getattr(app.state, "search_lanes", None))

@@ -123,6 +123,10 @@ class Settings(BaseSettings):
                                       "answered 503 with Retry-After; 0 = no bound")
     max_explain_chars: int = Field(300, ge=1, le=10_000,
                                    description="Characters per text for /explain (a trace grows with tokens squared)")
+    explain_preload: bool = Field(True, description="Load and warm the NumPy transformer behind /explain, /explain/"
+                                  "tokens and /model in the background at start-up (about 90 MB per worker; /readyz "
+                                  "says when: \"explain\": \"ready\"); false: on the first such call, which then "
+                                  "takes seconds")
 
     @field_validator("api_keys", mode="before")
     @classmethod
