@@ -80,6 +80,7 @@ class Server:
     url: str  #: http://127.0.0.1:PORT
     port: int
     log: Path  #: its stdout and stderr (read it after the ``with`` block for the complete log)
+    pid: int = 0  #: its process id (its memory: /proc/PID/status)
 
     @property
     def client_env(self) -> dict[str, str]:
@@ -100,7 +101,7 @@ def serve(data_dir: Path, *, cwd: Path | None = None, timeout: float = 600, **se
         proc = subprocess.Popen([*SEMSEARCH, "serve", "--host", "127.0.0.1", "--port", str(port)],
                                 cwd=cwd or data_dir, env=cli_env(data_dir, **settings), stdout=out,
                                 stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", port, log)
+    server = Server(f"http://127.0.0.1:{port}", port, log, proc.pid)
     try:
         wait_ready(server.url, proc, log, timeout)
         yield server
