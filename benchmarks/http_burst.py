@@ -52,8 +52,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(data_dir: Path, *, env: dict[str, str] | None = None, timeout: float = 180) -> Iterator[str]:
-    """A real server on a free loopback port over ``data_dir``; yields its base URL, stops it after."""
+def serve(data_dir: Path, *, env: dict[str, str] | None = None, timeout: float = 180,
+          pids: list[int] | None = None) -> Iterator[str]:
+    """A real server on a free loopback port over ``data_dir``; yields its base URL (its process id goes
+    into ``pids`` when given), stops it after."""
     port = free_port()
     full_env = {**os.environ, "SEMSEARCH_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
                 "PYTHONPATH": str(REPO), **(env or {})}
@@ -62,6 +64,8 @@ def serve(data_dir: Path, *, env: dict[str, str] | None = None, timeout: float =
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                                 cwd=data_dir, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    if pids is not None:
+        pids.append(proc.pid)
     try:
         deadline = time.monotonic() + timeout
         while True:
