@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from indexer.jobs import STATES as JOB_STATES
 
 if TYPE_CHECKING:
+    from app.backpressure import QueryBound
     from app.registry import CollectionRegistry
     from app.search_lanes import SearchLanes
     from indexer.embedding import Embedder
@@ -47,10 +48,11 @@ class Metrics:
                                        ["kind"], buckets=LATENCY_BUCKETS, registry=self.registry)
 
     def watch(self, collections: Callable[[], CollectionRegistry | None], jobs: Callable[[], JobManager | None],
-              lanes: Callable[[], SearchLanes | None] = lambda: None) -> None:
-        """Report index sizes, job counts and search-lane batching, read at scrape time (from whatever
-        the app holds then)."""
-        self.registry.register(_StateCollector(collections, jobs, lanes))
+              lanes: Callable[[], SearchLanes | None] = lambda: None,
+              query_bound: QueryBound | None = None) -> None:
+        """Report index sizes, job counts, search-lane batching and the in-flight bound, read at scrape
+        time (from whatever the app holds then)."""
+        self.registry.register(_StateCollector(collections, jobs, lanes, query_bound))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -58,10 +60,12 @@ class Metrics:
 
 class _StateCollector(Collector):
     def __init__(self, collections: Callable[[], CollectionRegistry | None],
-                 jobs: Callable[[], JobManager | None], lanes: Callable[[], SearchLanes | None]) -> None:
+                 jobs: Callable[[], JobManager | None], lanes: Callable[[], SearchLanes | None],
+                 query_bound: QueryBound | None = None) -> None:
         self.collections = collections
         self.jobs = jobs
         self.lanes = lanes
+        self.query_bound = query_bound
 
     def describe(self) -> list[Metric]:
         return []  # nothing to check for duplicates at registration; collect() runs at scrape time
@@ -96,6 +100,14 @@ class _StateCollector(Collector):
                 ("semsearch_search_lane_busy_batches", "busy_batches",
                  "Batches run beside other work (their embedding stays on one core)"),
             ))
+        bound = self.query_bound
+        if bound is not None:  # (semsearch serve answers most 503s before the request counters see them)
+            yield from _counters({"refused": bound.refused}, (
+                ("semsearch_queries_refused", "refused",
+                 "Queries answered 503 past SEMSEARCH_MAX_INFLIGHT_QUERIES"),))
+            inflight = GaugeMetricFamily("semsearch_queries_in_flight", "Query requests in flight in this worker")
+            inflight.add_metric([], bound.inflight)
+            yield inflight
 
 
 def _counters(stats: Mapping[str, float], spec: Iterable[tuple[str, str, str]]) -> Iterator[CounterMetricFamily]:

@@ -137,3 +137,10 @@ def test_an_oversized_head_gets_431(connect, head: bytes) -> None:
         assert status == 431 and body["error"]["code"] == "headers_too_large" and transport.closed and not calls
 
     asyncio.run(scenario())
+
+
+def test_refusals_and_places_show_in_the_metrics(make_client) -> None:
+    client = make_client(max_inflight_queries=3)
+    client.app.state.query_bound.refused = 5  # as the protocol counts its 503s
+    text = client.get("/metrics").text
+    assert "semsearch_queries_refused_total 5.0" in text and "semsearch_queries_in_flight 0.0" in text
