@@ -115,19 +115,12 @@ async def burst(base: str, collection: str, connections: int, headers: dict[str,
     are opened before the clock starts, so the times are the server's: from a request's last byte
     written to its answer's last byte read (``Connection: close``: the server ends each answer)."""
     host, port = base.removeprefix("http://").rsplit(":", 1)
-    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-
-    def request(i: int) -> bytes:
-        body = json.dumps({"query": QUERIES[i % len(QUERIES)]}).encode()
-        return (f"POST /collections/{collection}/query HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
-
     streams = [await asyncio.open_connection(host, int(port)) for _ in range(connections)]
     start = asyncio.Event()
 
     async def one(i: int) -> tuple[int, float]:
         reader, writer = streams[i]
-        data = request(i)
+        data = query_request(host, collection, i, headers)
         await start.wait()
         t0 = time.perf_counter()
         writer.write(data)
@@ -144,10 +137,51 @@ async def burst(base: str, collection: str, connections: int, headers: dict[str,
     started = time.perf_counter()
     start.set()
     results = await asyncio.gather(*tasks)
-    wall = time.perf_counter() - started
+    return summary(connections, results, time.perf_counter() - started)
+
+
+def query_request(host: str, collection: str, i: int, headers: dict[str, str]) -> bytes:
+    """The bytes of one POST query (``Connection: close``: the server ends its answer by closing)."""
+    body = json.dumps({"query": QUERIES[i % len(QUERIES)]}).encode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return (f"POST /collections/{collection}/query HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def sustain(base: str, collection: str, connections: int, seconds: float,
+                  headers: dict[str, str]) -> dict[str, Any]:
+    """``connections`` clients, each sending one query after another for ``seconds`` (the shape of issue
+    26's attack: 256 connections for 30 s). A new connection per query, timed from its connect to
+    its answer's last byte: a refused query's connection is closed by the server."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    results: list[tuple[int, float]] = []
+    deadline = time.perf_counter() + seconds
+
+    async def client(i: int) -> None:
+        n = i
+        while time.perf_counter() < deadline:
+            data = query_request(host, collection, n, headers)
+            n += connections
+            t0 = time.perf_counter()
+            try:
+                reader, writer = await asyncio.open_connection(host, int(port))
+                writer.write(data)
+                answer = await reader.read()
+                writer.close()
+            except OSError:
+                answer = b""
+            results.append((int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0,
+                            time.perf_counter() - t0))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(connections)))
+    return {**summary(connections, results, time.perf_counter() - started), "sustain_s": seconds}
+
+
+def summary(connections: int, results: list[tuple[int, float]], wall: float) -> dict[str, Any]:
     ok = [t for status, t in results if status == 200]
     rejected = [t for status, t in results if status == 503]
-    return {"connections": connections, "ok": len(ok), "rejected_503": len(rejected),
+    return {"connections": connections, "requests": len(results), "ok": len(ok), "rejected_503": len(rejected),
             "other": len(results) - len(ok) - len(rejected), "wall_s": round(wall, 3),
             "ok_p50_ms": round(percentile(ok, 50) * 1000, 1) if ok else None,
             "ok_p99_ms": round(percentile(ok, 99) * 1000, 1) if ok else None,
@@ -160,12 +194,14 @@ async def burst(base: str, collection: str, connections: int, headers: dict[str,
 
 
 def run(base: str, collection: str, connections: list[int], rounds: int,
-        headers: dict[str, str]) -> list[dict[str, Any]]:
+        headers: dict[str, str], sustain_s: float = 0) -> list[dict[str, Any]]:
     rows = []
     asyncio.run(burst(base, collection, 2, headers))  # warm up: model caches, connections, the collection
     for n in connections:
         for _ in range(rounds):
             rows.append(asyncio.run(burst(base, collection, n, headers)))
+        if sustain_s:
+            rows.append(asyncio.run(sustain(base, collection, n, sustain_s, headers)))
     return rows
 
 
@@ -180,16 +216,18 @@ def main(argv: list[str] | None = None) -> None:
                    help="SEMSEARCH_MAX_INFLIGHT_QUERIES of a started server (default: the setting's default)")
     p.add_argument("--api-key", default=os.environ.get("SEMSEARCH_API_KEY", ""),
                    help="bearer key, if the server needs one")
+    p.add_argument("--sustain", type=float, default=0, metavar="SECONDS",
+                   help="also keep each size's connections querying for SECONDS (issue 26: 256 for 30 s)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = p.parse_args(argv)
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     if args.url:
-        rows = run(args.url, args.collection, args.connections, args.rounds, headers)
+        rows = run(args.url, args.collection, args.connections, args.rounds, headers, args.sustain)
     else:
         env = {} if args.max_inflight is None else {"SEMSEARCH_MAX_INFLIGHT_QUERIES": str(args.max_inflight)}
         with tempfile.TemporaryDirectory(prefix="semsearch-burst-") as tmp, serve(Path(tmp), env=env) as base:
             seed(base, args.collection, args.docs, headers)
-            rows = run(base, args.collection, args.connections, args.rounds, headers)
+            rows = run(base, args.collection, args.connections, args.rounds, headers, args.sustain)
     goals = against_goals(rows)
     if args.json:
         print(json.dumps({"max_inflight": args.max_inflight, "bursts": rows, "goals": goals}))
@@ -198,6 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'conns':>6} {'ok':>5} {'503':>5} {'other':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
           f"{'503 p50':>8} {'503 p99':>8} {'503 max':>8} {'all p99':>8} {'wall s':>7}  load average")
     for r in rows:
+        if "sustain_s" in r:
+            print(f"  ^ the same connections querying for {r['sustain_s']:g} s, a new connection per query "
+                  f"({r['requests']} queries; times include the connect):")
         print(f"{r['connections']:>6} {r['ok']:>5} {r['rejected_503']:>5} {r['other']:>5} {r['ok_p50_ms']!s:>8} "
               f"{r['ok_p99_ms']!s:>8} {r['ok_max_ms']!s:>8} {r['503_p50_ms']!s:>8} {r['503_p99_ms']!s:>8} "
               f"{r['503_max_ms']!s:>8} {r['all_p99_ms']!s:>8} {r['wall_s']:>7}  "
@@ -209,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def against_goals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The worst p99 of the 256-connection bursts, served and refused, against ``GOALS_MS``."""
-    bursts = [r for r in rows if r["connections"] == GOAL_CONNECTIONS]
+    bursts = [r for r in rows if r["connections"] == GOAL_CONNECTIONS and "sustain_s" not in r]
     out = []
     for figure, goal in GOALS_MS.items():
         values = [r[figure] for r in bursts if r[figure] is not None]
