@@ -43,10 +43,6 @@ def header_limits() -> tuple[int, int]:
     return s.max_header_bytes, s.max_headers
 
 
-class HeadTooLarge(Exception):
-    """Raised inside a parser callback to stop httptools; the answer is sent by ``send_400_response``."""
-
-
 class BoundedHeadersProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a bound on each request's head (bytes and header count)."""
 
@@ -54,10 +50,10 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.max_head_bytes, self.max_headers = header_limits()
         self._in_head = True  # bytes now arriving belong to a request line or headers
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes read while the head is open (an estimate, by whole reads)
+        self._head_size = 0  # the head's exact size, summed from the parsed URL and header lines
         self._header_count = 0
         self._completed_in_chunk = False
-        self._refusal: str | None = None  # why the head is refused (431), once known
         self._answered = False  # a refusal went out and the connection is closing
 
     def data_received(self, data: bytes) -> None:
@@ -65,29 +61,45 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
             return
         self._completed_in_chunk = False
         super().data_received(data)
-        # Counted after the parser saw the chunk: a head that is still open after it holds (about) all
-        # of it. A chunk that also finished an earlier pipelined request is not counted, so a head may
-        # pass the bound by one read (at most 256 KiB) before it is refused; memory stays bounded.
+        # A head still open after the parser saw the chunk holds (about) all of it: counted, so a head
+        # that never ends is refused within one read (at most 256 KiB) past the bound and memory stays
+        # bounded. (A chunk that also finished an earlier pipelined request is not counted.) A head
+        # that ends is measured exactly in on_headers_complete.
         if not self._answered and self._in_head and not self._completed_in_chunk:
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
-                self._refuse(f"The request line and headers are over {self.max_head_bytes} bytes, the most this "
-                             f"server reads (SEMSEARCH_MAX_HEADER_BYTES); send fewer or shorter headers.")
+                self._refuse_size()
+
+    def _refuse_size(self) -> None:
+        self._refuse(f"The request line and headers are over {self.max_head_bytes} bytes, the most this "
+                     f"server reads (SEMSEARCH_MAX_HEADER_BYTES); send fewer or shorter headers.")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes, self._header_count = True, 0, 0
+        self._in_head, self._head_bytes, self._head_size, self._header_count = True, 0, 0, 0
+
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._answered:
+            return  # the rest of the chunk being parsed: ignored, the connection is closing
         self._header_count += 1
+        self._head_size += len(name) + len(value) + 4  # "name: value\r\n"
         if self._header_count > self.max_headers:
-            self._refusal = (f"The request has more than {self.max_headers} header fields, the most this server "
-                             f"reads (SEMSEARCH_MAX_HEADERS); send fewer headers.")
-            raise HeadTooLarge  # stops the parser: uvicorn then calls send_400_response
+            self._refuse(f"The request has more than {self.max_headers} header fields, the most this server "
+                         f"reads (SEMSEARCH_MAX_HEADERS); send fewer headers.")
+            return
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        if self._answered:
+            return  # refused above (431): the app never sees it
+        if self._head_size > self.max_head_bytes:  # a whole head over the bound that came in one read
+            self._refuse_size()
+            return
         bound: QueryBound | None = self.app_state.get(STATE_KEY)
         # (a pipelined request behind one still being answered goes the usual way: the middleware counts it)
         if (bound is None or not bound.limit or self.parser.should_upgrade()
@@ -136,11 +148,7 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
             super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
-        if self._answered:
-            return
-        if self._refusal is not None:
-            self._refuse(self._refusal)
-        else:
+        if not self._answered:
             super().send_400_response(msg)
 
     def _refuse(self, message: str) -> None:

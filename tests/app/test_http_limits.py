@@ -144,3 +144,19 @@ def test_refusals_and_places_show_in_the_metrics(make_client) -> None:
     client.app.state.query_bound.refused = 5  # as the protocol counts its 503s
     text = client.get("/metrics").text
     assert "semsearch_queries_refused_total 5.0" in text and "semsearch_queries_in_flight 0.0" in text
+
+
+def test_a_whole_oversized_head_in_one_read_gets_431_too(connect) -> None:
+    make, calls, _ = connect
+
+    async def scenario() -> None:
+        protocol, transport = make(asyncio.get_running_loop(), QueryBound(0))
+        protocol.data_received(b"GET /collections HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
+        await asyncio.sleep(0)
+        assert answer(transport)[0] == 431 and not calls
+        fine, t2 = make(asyncio.get_running_loop(), QueryBound(0))
+        fine.data_received(b"GET /collections HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 3000 + b"\r\n\r\n")
+        await asyncio.sleep(0)
+        assert calls == ["/collections"]
+
+    asyncio.run(scenario())
