@@ -42,6 +42,10 @@ class QueryBound:
     inflight: int = 0
     refused: int = 0  #: 503s sent (by the protocol or the middleware)
 
+    def stats(self) -> dict[str, float]:
+        """What /metrics shows (app.metrics)."""
+        return {"refused": self.refused, "inflight": self.inflight}
+
     def bounds(self, method: str, path: str) -> bool:
         return bool(self.limit) and method in ("GET", "POST") and QUERY_PATH.match(path) is not None
 

@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         app.state.minilm.state = "loading"
     app.state.maps = ProjectionCache()
     metrics.watch(lambda: getattr(app.state, "collections", None), lambda: getattr(app.state, "jobs", None),
-                  lambda: getattr(app.state, "search_lanes", None), query_bound)
+                  lambda: getattr(app.state, "search_lanes", None), query_bound.stats)
 
     install_error_handlers(app)
     models = build_models(settings)

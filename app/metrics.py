@@ -22,7 +22,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from indexer.jobs import STATES as JOB_STATES
 
 if TYPE_CHECKING:
-    from app.backpressure import QueryBound
     from app.registry import CollectionRegistry
     from app.search_lanes import SearchLanes
     from indexer.embedding import Embedder
@@ -49,7 +48,7 @@ class Metrics:
 
     def watch(self, collections: Callable[[], CollectionRegistry | None], jobs: Callable[[], JobManager | None],
               lanes: Callable[[], SearchLanes | None] = lambda: None,
-              query_bound: QueryBound | None = None) -> None:
+              query_bound: Callable[[], Mapping[str, float]] | None = None) -> None:
         """Report index sizes, job counts, search-lane batching and the in-flight bound, read at scrape
         time (from whatever the app holds then)."""
         self.registry.register(_StateCollector(collections, jobs, lanes, query_bound))
@@ -61,7 +60,7 @@ class Metrics:
 class _StateCollector(Collector):
     def __init__(self, collections: Callable[[], CollectionRegistry | None],
                  jobs: Callable[[], JobManager | None], lanes: Callable[[], SearchLanes | None],
-                 query_bound: QueryBound | None = None) -> None:
+                 query_bound: Callable[[], Mapping[str, float]] | None = None) -> None:
         self.collections = collections
         self.jobs = jobs
         self.lanes = lanes
@@ -100,13 +99,13 @@ class _StateCollector(Collector):
                 ("semsearch_search_lane_busy_batches", "busy_batches",
                  "Batches run beside other work (their embedding stays on one core)"),
             ))
-        bound = self.query_bound
-        if bound is not None:  # (semsearch serve answers most 503s before the request counters see them)
-            yield from _counters({"refused": bound.refused}, (
+        if self.query_bound is not None:  # (semsearch serve answers most 503s before the request counters)
+            bound = self.query_bound()  # {"refused": n, "inflight": n}: app.backpressure.QueryBound.stats
+            yield from _counters(bound, (
                 ("semsearch_queries_refused", "refused",
                  "Queries answered 503 past SEMSEARCH_MAX_INFLIGHT_QUERIES"),))
             inflight = GaugeMetricFamily("semsearch_queries_in_flight", "Query requests in flight in this worker")
-            inflight.add_metric([], bound.inflight)
+            inflight.add_metric([], bound["inflight"])
             yield inflight
 
 
