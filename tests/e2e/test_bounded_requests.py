@@ -1,10 +1,11 @@
 """Bounded requests against a real ``semsearch serve``: an oversized request head (one huge header, or too
 many) is answered 431 and cut off, with or without an API key, and the server's memory does not grow with
-what the client sends."""
+what the client sends; queries past the in-flight bound are answered 503 with Retry-After."""
 
 from __future__ import annotations
 
 import json
+import select
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,8 @@ KEY = "bounded-key"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve(tmp_path_factory.mktemp("bounded") / "data", SEMSEARCH_API_KEYS=KEY) as s:
+    with serve(tmp_path_factory.mktemp("bounded") / "data", SEMSEARCH_API_KEYS=KEY,
+               SEMSEARCH_MAX_INFLIGHT_QUERIES="1") as s:
         yield s
 
 
@@ -85,3 +87,37 @@ def test_headers_under_the_limits_are_served(server: Server) -> None:
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
     answer, _ = send_head(server, b"GET /collections HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 401"), answer[:300]  # the key check still answers below the limits
+
+
+def test_queries_past_the_bound_get_503_with_retry_after(server: Server) -> None:
+    """30 queries sent at once at a bound of 1: one or a few are served, the rest are told to come back;
+    nothing else (no timing: which ones get in depends on the machine)."""
+    import httpx
+
+    auth = {"Authorization": f"Bearer {KEY}"}
+    assert httpx.post(server.url + "/collections", json={"name": "burst"}, headers=auth).status_code == 201
+    body = b'{"query": "anything"}'
+    request = (b"POST /collections/burst/query HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+               + f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    socks = [socket.create_connection(("127.0.0.1", server.port), timeout=60) for _ in range(30)]
+    try:
+        for sock in socks:
+            sock.sendall(request)
+        answers = []
+        for sock in socks:
+            select.select([sock], [], [], 60)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+            answers.append(data)
+    finally:
+        for sock in socks:
+            sock.close()
+    statuses = [int(a.split(b" ")[1]) for a in answers]
+    assert set(statuses) == {200, 503} and statuses.count(200) >= 1, statuses
+    refused = answers[statuses.index(503)]
+    head, _, text = refused.partition(b"\r\n\r\n")
+    assert b"\r\nretry-after: 1\r\n" in head.lower()
+    error = json.loads(text)["error"]
+    assert error["code"] == "overloaded" and "SEMSEARCH_MAX_INFLIGHT_QUERIES=1" in error["message"]
