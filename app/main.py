@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
 from app import mcp
-from app.backpressure import InflightQueryLimit
+from app.backpressure import STATE_KEY, InflightQueryLimit, QueryBound
 from app.deps import require_api_key
 from app.docs_pages import install_docs
 from app.errors import CatchAllMiddleware, install_error_handlers
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     metrics = Metrics()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         # The one front door (app/service.py): the model, the store, the collections, the lanes, the jobs.
         service = await run_in_threadpool(Service.from_settings, settings, embedder=embedder, metrics=metrics)
         model = await run_in_threadpool(lambda: service.embedder)  # loads it now, unless given
@@ -86,11 +86,14 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                 service.warm_up()
             finally:
                 warmed_up.set()
+            if settings.explain_preload:  # after readiness: searches need not wait for it (/readyz "explain")
+                app.state.minilm.preload(model)
 
         warm = threading.Thread(target=warm_up, name="warm-up", daemon=True)
         warm.start()
         try:
-            yield
+            # the lifespan state reaches uvicorn's protocol too: `semsearch serve` refuses there (app.http_limits)
+            yield {STATE_KEY: query_bound}
         finally:
             await run_in_threadpool(service.stop)  # the lanes, then the jobs
             await run_in_threadpool(warm.join, 60)  # don't let it open a collection after close
@@ -104,10 +107,14 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     # resolved once, from the paths as configured (a symlinked root re-pointed later is refused): routes/jobs.py
     app.state.roots = [PinnedRoot.pin(r) for r in settings.allowed_roots or [Path(settings.data_dir) / "docs"]]
     app.state.metrics = metrics
+    query_bound = QueryBound(settings.max_inflight_queries, keys=settings.api_keys)
+    app.state.query_bound = query_bound
     app.state.minilm = explain.LazyMiniLM()
+    if settings.explain_preload:
+        app.state.minilm.state = "loading"
     app.state.maps = ProjectionCache()
     metrics.watch(lambda: getattr(app.state, "collections", None), lambda: getattr(app.state, "jobs", None),
-                  lambda: getattr(app.state, "search_lanes", None))
+                  lambda: getattr(app.state, "search_lanes", None), query_bound.stats)
 
     install_error_handlers(app)
     models = build_models(settings)
@@ -125,7 +132,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     # before any body is read.
     app.add_middleware(query.GetQueryFastPath, route=query.get_route(query_router),
                        params=models.query_params, settings=settings)
-    app.add_middleware(InflightQueryLimit, limit=settings.max_inflight_queries)  # around both query routes
+    app.add_middleware(InflightQueryLimit, bound=query_bound)  # around both query routes
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, keys=settings.api_keys)
     app.add_middleware(CatchAllMiddleware)

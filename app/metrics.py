@@ -47,10 +47,11 @@ class Metrics:
                                        ["kind"], buckets=LATENCY_BUCKETS, registry=self.registry)
 
     def watch(self, collections: Callable[[], CollectionRegistry | None], jobs: Callable[[], JobManager | None],
-              lanes: Callable[[], SearchLanes | None] = lambda: None) -> None:
-        """Report index sizes, job counts and search-lane batching, read at scrape time (from whatever
-        the app holds then)."""
-        self.registry.register(_StateCollector(collections, jobs, lanes))
+              lanes: Callable[[], SearchLanes | None] = lambda: None,
+              query_bound: Callable[[], Mapping[str, float]] | None = None) -> None:
+        """Report index sizes, job counts, search-lane batching and the in-flight bound, read at scrape
+        time (from whatever the app holds then)."""
+        self.registry.register(_StateCollector(collections, jobs, lanes, query_bound))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -58,10 +59,12 @@ class Metrics:
 
 class _StateCollector(Collector):
     def __init__(self, collections: Callable[[], CollectionRegistry | None],
-                 jobs: Callable[[], JobManager | None], lanes: Callable[[], SearchLanes | None]) -> None:
+                 jobs: Callable[[], JobManager | None], lanes: Callable[[], SearchLanes | None],
+                 query_bound: Callable[[], Mapping[str, float]] | None = None) -> None:
         self.collections = collections
         self.jobs = jobs
         self.lanes = lanes
+        self.query_bound = query_bound
 
     def describe(self) -> list[Metric]:
         return []  # nothing to check for duplicates at registration; collect() runs at scrape time
@@ -96,6 +99,14 @@ class _StateCollector(Collector):
                 ("semsearch_search_lane_busy_batches", "busy_batches",
                  "Batches run beside other work (their embedding stays on one core)"),
             ))
+        if self.query_bound is not None:  # (semsearch serve answers most 503s before the request counters)
+            bound = self.query_bound()  # {"refused": n, "inflight": n}: app.backpressure.QueryBound.stats
+            yield from _counters(bound, (
+                ("semsearch_queries_refused", "refused",
+                 "Queries answered 503 past SEMSEARCH_MAX_INFLIGHT_QUERIES"),))
+            inflight = GaugeMetricFamily("semsearch_queries_in_flight", "Query requests in flight in this worker")
+            inflight.add_metric([], bound["inflight"])
+            yield inflight
 
 
 def _counters(stats: Mapping[str, float], spec: Iterable[tuple[str, str, str]]) -> Iterator[CounterMetricFamily]:

@@ -124,7 +124,7 @@ class CollectionRegistry:
     def exclusive(self, name: str, *, timeout: float = 60.0) -> Iterator[None]:
         """Close ``name`` once the requests using it are done and keep new ones out (they get 404)
         while the block replaces or removes its files (delete, snapshot restore)."""
-        validate_name(name)
+        validate_name(name, reserved_ok=True)  # a collection made before the device-name rule can still go
         with self._lock:
             if name in self._deleting:
                 raise CollectionBusy(f"Collection {name!r} is already being deleted or restored.", field="name")
@@ -184,7 +184,7 @@ class CollectionRegistry:
 
     def require(self, name: str) -> None:
         """CollectionNotFound unless ``name`` exists on disk (damaged or not): what DELETE checks."""
-        validate_name(name)
+        validate_name(name, reserved_ok=True)
         if name not in self.names():
             raise CollectionNotFound(name)
 

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     max_k: int = Field(DEFAULT_MAX_K, ge=MIN_K, description="Largest k (and offset + limit) a query may ask for")
     max_documents: int = Field(1000, ge=1, description="Documents per upsert request")
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest request body")
+    max_header_bytes: int = Field(32 * 1024, ge=4096, le=1024 * 1024, description="Largest request line plus "
+                                  "headers `semsearch serve` reads; past it: 431 and the connection is closed")
+    max_headers: int = Field(100, ge=16, le=10_000, description="Most header fields in a request `semsearch "
+                             "serve` reads; past it: 431 and the connection is closed")
     # CLI client
     url: str = Field("", description="Server the CLI asks instead of loading the model (none: never ask one); "
                      "default: a server on host:port serving the same data folder and model, if one answers")
@@ -123,6 +127,10 @@ class Settings(BaseSettings):
                                       "answered 503 with Retry-After; 0 = no bound")
     max_explain_chars: int = Field(300, ge=1, le=10_000,
                                    description="Characters per text for /explain (a trace grows with tokens squared)")
+    explain_preload: bool = Field(True, description="Load and warm the NumPy transformer behind /explain, /explain/"
+                                  "tokens and /model in the background at start-up (about 90 MB per worker; /readyz "
+                                  "says when: \"explain\": \"ready\"); false: on the first such call, which then "
+                                  "takes seconds")
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -92,7 +92,7 @@ def list_collection_names(backend: StoreBackend) -> list[str]:
 
 
 def delete_collection(backend: StoreBackend, name: str) -> None:
-    backend.delete(validate_name(name))
+    backend.delete(validate_name(name, reserved_ok=True))  # one made before the device-name rule
 
 
 def reindex_collection(backend: StoreBackend, name: str, embedder: Embedder, *,

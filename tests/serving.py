@@ -80,7 +80,7 @@ class Server:
     url: str  #: http://127.0.0.1:PORT
     port: int
     log: Path  #: its stdout and stderr (read it after the ``with`` block for the complete log)
-    pid: int = 0  #: its process id (a crash test SIGKILLs it; ``serve`` then has nothing left to stop)
+    pid: int = 0  #: its process id (a crash test SIGKILLs it; a limits test reads /proc/PID/status)
 
     @property
     def client_env(self) -> dict[str, str]:

@@ -20,7 +20,8 @@ group = typer.Typer(help="List, inspect, create and delete collections.", no_arg
 app.add_typer(group, name="collections")
 
 READ_HERE = "reading the data folder"
-NAME_ARG = typer.Argument(..., help="Collection name (1-64 letters, digits, '_', '-' or '.')")
+NAME_ARG = typer.Argument(..., help="Collection name (1-64 letters, digits, '_', '-' or '.'; "
+                          "not a Windows device name such as CON or LPT1)")
 
 
 @group.callback(invoke_without_command=True)

@@ -26,12 +26,15 @@ def serve(
     """Run the HTTP API and web page."""
     import uvicorn
 
+    from app.http_limits import uvicorn_options
+
     s = state.settings
     os.environ["SEMSEARCH_DATA_DIR"] = str(s.data_dir)  # workers rebuild Settings from the environment
     if host:  # the app checks Host headers on /mcp only when bound to loopback, so it must know the address
         os.environ["SEMSEARCH_HOST"] = host
     uvicorn.run("app.main:create_app", factory=True, host=host or s.host, port=port or s.port,
-                workers=workers or s.workers, log_level="info", log_config=server_log_config())
+                workers=workers or s.workers, log_level="info", log_config=server_log_config(),
+                **uvicorn_options(s.max_header_bytes))  # bounded request heads: 431 past the limits
 
 
 @app.command("mcp")

@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import Path
 
-from app.schemas import NAME_PATTERN, ErrorResponse
+from app.schemas import NAME_SCHEMA, ErrorResponse
 
-CollectionName = Annotated[str, Path(pattern=NAME_PATTERN, min_length=1, max_length=64,
-                                     description="Collection name", examples=["notes"])]
+# The name is checked by the service (indexer/names.py), not by a schema pattern, so every interface
+# (API, CLI, MCP) answers a bad name with the same sentence; the schema still shows the character rule.
+CollectionName = Annotated[str, Path(description="Collection name", examples=["notes"],
+                                     json_schema_extra=NAME_SCHEMA)]
 
 _DESCRIPTIONS = {
     400: "Malformed request (e.g. a body that cannot be parsed)",

@@ -29,7 +29,7 @@ async def readyz(request: Request) -> JSONResponse:
     registry = getattr(state, "collections", None)
     warmed = getattr(state, "warmed_up", None)
     ready = embedder is not None and registry is not None and warmed is not None and warmed.is_set()
-    body = Ready(status="ready" if ready else "starting")
+    body = Ready(status="ready" if ready else "starting", explain=state.minilm.state)
     if embedder is not None:
         body.model, body.dimension, body.backend = embedder.name, embedder.dimension, embedder.backend
     # Collection names (and why one is unavailable) are for key holders only when keys are set.

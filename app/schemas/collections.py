@@ -7,15 +7,16 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.schemas.common import (
-    NAME_PATTERN,
+    NAME_RULE,
+    NAME_SCHEMA,
     RequestModel,
 )
 from indexer import collection
 
 
 class CollectionCreate(RequestModel):
-    name: str = Field(pattern=NAME_PATTERN, description="1-64 letters, digits, '_', '-' or '.'",
-                      examples=["notes"])
+    name: str = Field(description=f"Collection name: {NAME_RULE}",
+                      examples=["notes"], json_schema_extra=NAME_SCHEMA)
     model: str | None = Field(None, max_length=512,
                               description="Must be the model this server runs (default: it); anything else is 409")
     dimension: int | None = Field(None, ge=1, le=100_000, description="If given, must equal the model's dimension")

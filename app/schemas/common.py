@@ -9,9 +9,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.settings import Settings
-from indexer import collection
+from indexer import collection, names
 
 NAME_PATTERN = "^" + collection.NAME_PATTERN + "$"
+NAME_RULE = names.NAME_RULE
+# Shown in OpenAPI for clients; enforced by indexer.names.validate_name (which also refuses device names).
+NAME_SCHEMA: dict[str, Any] = {"pattern": NAME_PATTERN, "minLength": 1, "maxLength": 64}
 MAX_ID_CHARS = 512
 MAX_METADATA_BYTES = 16_384
 MAX_PATH_CHARS = 4096

@@ -18,3 +18,7 @@ class Ready(BaseModel):
     backend: str | None = None
     collections: list[str] = Field(default_factory=list, description="Collections opened and ready")
     unavailable: dict[str, str] = Field(default_factory=dict, description="Collections that could not be opened")
+    explain: Literal["loading", "ready", "on first use", "unavailable"] = Field(
+        "loading", description="The model behind /explain, /explain/tokens and /model: loading in the background "
+        "after start-up (a call waits for it), ready, loaded on the first call (SEMSEARCH_EXPLAIN_PRELOAD=false), "
+        "or unavailable (the served model is not one the bundled transformer reproduces)")

@@ -44,6 +44,7 @@ def make_client(embedder, tmp_data_dir) -> Iterator[Callable[..., TestClient]]:
 
     def make(**overrides: Any) -> TestClient:
         overrides.setdefault("data_dir", tmp_data_dir)
+        overrides.setdefault("explain_preload", False)  # the /explain model is preloaded where a test asks for it
         app = create_app(make_settings(**overrides), embedder=embedder)
         client = TestClient(app)
         client.__enter__()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,34 @@ def test_explain_limits(explain_client):
     r = explain_client.post("/explain", json={"text": "x" * 121})
     assert r.status_code == 422 and r.json()["error"]["field"] == "text" and "120" in r.json()["error"]["message"]
     assert explain_client.post("/explain/tokens", json={"a": "x"}).status_code == 422
+
+
+def test_the_explain_model_loads_in_the_background_and_readiness_says_when(make_client):
+    """The first /explain used to take ~20 s; now the model loads (and warms) after start-up and /readyz
+    says when it is ready, while searches are served from the start."""
+    client = make_client(explain_preload=True)
+    deadline = time.monotonic() + 120
+    states = []
+    while (body := client.get("/readyz").json())["explain"] != "ready" and time.monotonic() < deadline:
+        states.append(body["explain"])
+        time.sleep(0.05)
+    assert body["explain"] == "ready" and set(states) <= {"loading"}, (body, states)
+    assert client.app.state.minilm._model is not None  # loaded before any call asked for it
+    assert client.post("/explain", json={"text": "warm already"}).status_code == 200
+    assert make_client(explain_preload=False).get("/readyz").json()["explain"] == "on first use"
+
+
+def test_the_explain_model_never_loads_a_second_copy_of_the_served_model(embedder):
+    """Asking a sentence-transformers embedder for its ``model`` imports torch and loads the checkpoint a
+    second time (11 s): /explain needs only the folder it was loaded from."""
+    from app.routes.explain import LazyMiniLM
+
+    class Served:
+        name, path, backend = embedder.name, embedder.path, "sentence-transformers"
+
+        @property
+        def model(self):
+            raise AssertionError("the served model's own object was loaded")
+
+    lazy = LazyMiniLM()
+    assert lazy.get(Served()).dim == 384 and lazy.state == "ready"
