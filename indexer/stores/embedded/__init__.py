@@ -1,7 +1,8 @@
 """The embedded store (the default, ``SEMSEARCH_STORE=embedded``): each collection a folder of files
 under ``<data dir>/collections/``, everything this store knows about them lives in this package.
 
-- ``store.py``: :class:`EmbeddedBackend` (the data folder) and :class:`EmbeddedStore` (one collection);
+- ``backend.py``: :class:`EmbeddedBackend` (the data folder: list, open, peek, delete collections);
+- ``store.py``: :class:`EmbeddedStore` (one collection: writes, acknowledging, the FAISS index kept in step);
 - ``catalog.py`` + ``catalog_schema.py``: the SQLite catalog (sources, chunks, FTS5, change log);
 - ``sql.py``: the SQL of a search (filters, keyword query);
 - ``vectors.py``: the FAISS index file;
@@ -22,10 +23,12 @@ from typing import TYPE_CHECKING
 from indexer.lazy import exports
 
 _STORE = "indexer.stores.embedded.store"
-_EXPORTS = {"EmbeddedBackend": _STORE, "EmbeddedStore": _STORE, "CATALOG_FILE": _STORE, "INDEX_FILE": _STORE}
+_EXPORTS = {"EmbeddedBackend": "indexer.stores.embedded.backend", "EmbeddedStore": _STORE, "CATALOG_FILE": _STORE,
+            "INDEX_FILE": _STORE}
 
 if TYPE_CHECKING:
-    from indexer.stores.embedded.store import CATALOG_FILE, INDEX_FILE, EmbeddedBackend, EmbeddedStore
+    from indexer.stores.embedded.backend import EmbeddedBackend
+    from indexer.stores.embedded.store import CATALOG_FILE, INDEX_FILE, EmbeddedStore
 
 
 __getattr__ = exports(__name__, _EXPORTS)

@@ -28,14 +28,14 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from indexer.errors import CatalogBehindIndex, CatalogWalMissing, CollectionNotFound, NotSupported, damaged_catalog
+from indexer.errors import CatalogBehindIndex, CatalogWalMissing, damaged_catalog
 from indexer.filters import Filters
 from indexer.stores.base import (
     HitRow,
@@ -46,23 +46,16 @@ from indexer.stores.base import (
     WriteResult,
 )
 from indexer.stores.embedded.catalog import Catalog
-from indexer.stores.embedded.job_table import SqliteJobTable, jobs_file
 from indexer.stores.embedded.layout import (
     ACKED_FILE,
     CATALOG_FILE,
     INDEX_FILE,
-    collection_names,
-    collections_dir,
     data_dir_of,
 )
-from indexer.stores.embedded.snapshots import EmbeddedSnapshots
 from indexer.stores.embedded.space import disk_full_answer, is_disk_full
 from indexer.stores.embedded.sql import SQL_FUNCTIONS, filter_sql, keyword_query
 from indexer.stores.embedded.tempfiles import remove_stale_temp_files
 from indexer.stores.embedded.vectors import IndexFileError, VectorIndex
-
-if TYPE_CHECKING:
-    from indexer.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -442,68 +435,3 @@ def _write_acked(fd: int, seq: int) -> None:
 def _meta(meta: dict[str, str]) -> StoreMeta:
     return StoreMeta(meta["model"], int(meta["dimension"]), meta.get("index_type", "flat"),
                      float(meta.get("created", 0)))
-
-
-class EmbeddedBackend:
-    """Collections as folders under ``<data_dir>/collections``: ``EmbeddedBackend("./data")`` is the
-    backend the library is given for the embedded store."""
-
-    backend = "embedded"
-    damaged: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
-
-    def __init__(self, data_dir: Path | str) -> None:
-        self.data_dir = Path(data_dir)
-        self.root = collections_dir(self.data_dir)
-
-    def job_table(self) -> SqliteJobTable:
-        return SqliteJobTable(jobs_file(self.data_dir))  # every process sharing the data folder
-
-    def names(self) -> list[str]:
-        return collection_names(self.data_dir)
-
-    def exists(self, name: str) -> bool:
-        return (self.root / name / CATALOG_FILE).exists()
-
-    def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int = 50_000,
-             wal_checkpoint_seconds: float = 0.0) -> EmbeddedStore:
-        return EmbeddedStore(self.root / name, model=model, dimension=dimension, index_type=index_type,
-                             checkpoint_every=checkpoint_every, wal_checkpoint_seconds=wal_checkpoint_seconds)
-
-    def delete(self, name: str) -> None:
-        if not self.exists(name):
-            raise CollectionNotFound(name, self.names())
-        shutil.rmtree(self.root / name)
-
-    def peek(self, name: str) -> tuple[StoreMeta, dict[str, int], int, int]:
-        path = self.root / name
-        if not (path / CATALOG_FILE).exists():
-            raise CollectionNotFound(name, self.names())
-        with disk_full_answer(self.data_dir, f"reading collection {name!r}"):  # (its -shm needs space)
-            catalog = Catalog(path / CATALOG_FILE)
-        try:
-            meta = catalog.get_meta()
-            m = StoreMeta(meta.get("model", "?"), int(meta.get("dimension", 0)), meta.get("index_type", "flat"),
-                          float(meta.get("created", 0)))
-            size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
-            return m, catalog.count_sources(), catalog.count_chunks(), size
-        except sqlite3.DatabaseError as e:
-            raise damaged_catalog(name, e) from e
-        finally:
-            catalog.close()
-
-    @classmethod
-    def require_files(cls, what: str) -> None:
-        """Each collection is a folder of files here: snapshots work."""
-
-    def snapshots(self) -> EmbeddedSnapshots:
-        """Snapshots of the collections' files, under ``<data dir>/snapshots/`` (``snapshots.py``)."""
-        return EmbeddedSnapshots(self.data_dir)
-
-    def reindex(self, name: str, embedder: Embedder, *, progress: Callable[[dict[str, Any]], None] | None = None,
-                cancel: threading.Event | None = None) -> Any:
-        raise NotSupported("Re-indexing a collection in place swaps Qdrant collection aliases, which the embedded "
-                           "store does not have (SEMSEARCH_STORE=embedded). Index into a new collection instead, "
-                           "or delete this one and index again.", field="store")
-
-    def close(self) -> None:
-        pass
