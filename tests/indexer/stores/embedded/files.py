@@ -12,8 +12,8 @@ from pathlib import Path
 
 from indexer.collection import Collection
 from indexer.stores.embedded.catalog import Catalog
-from indexer.stores.embedded.layout import ACKED_FILE
-from indexer.stores.embedded.store import CATALOG_FILE, INDEX_FILE, EmbeddedStore, collections_dir
+from indexer.stores.embedded.layout import ACKED_FILE, CATALOG_FILE, INDEX_FILE, collections_dir
+from indexer.stores.embedded.store import EmbeddedStore
 from indexer.stores.embedded.vectors import VectorIndex
 
 __all__ = ["ACKED_FILE", "CATALOG_FILE", "INDEX_FILE", "catalog", "catalog_at", "collection_dir", "collections_dir",
