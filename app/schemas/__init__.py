@@ -93,6 +93,7 @@ from app.schemas.query import (
 )
 from app.schemas.snapshots import (
     SNAPSHOT_PATTERN,
+    SkippedSnapshot,
     Snapshot,
     SnapshotList,
 )
@@ -108,8 +109,9 @@ __all__ = [
     "MAX_ID_CHARS", "MAX_K", "MAX_METADATA_BYTES", "MAX_PATH_CHARS", "MAX_QUERY_CHARS", "MAX_TEXTS",
     "MAX_TEXT_CHARS", "ModelInfo", "NAME_PATTERN", "OpenAIEmbedding", "OpenAIEmbeddingsRequest",
     "OpenAIEmbeddingsResponse", "OpenAIModel", "OpenAIModelList", "OpenAIUsage", "QueryFilters", "QueryParams",
-    "QueryRequest", "QueryResponse", "RankedCandidate", "Ready", "RequestModel", "SNAPSHOT_PATTERN", "Snapshot",
-    "SnapshotList", "SourceList", "SourceOut", "TokenSimilarity", "UpsertRequest", "UpsertResponse", "build_models",
+    "QueryRequest", "QueryResponse", "RankedCandidate", "Ready", "RequestModel", "SNAPSHOT_PATTERN",
+    "SkippedSnapshot", "Snapshot", "SnapshotList", "SourceList", "SourceOut", "TokenSimilarity", "UpsertRequest",
+    "UpsertResponse", "build_models",
     "check_metadata", "default_limit",
 ]
 
