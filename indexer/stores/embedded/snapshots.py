@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -319,6 +320,8 @@ def _check_manifest(name: str, m: dict[str, Any]) -> None:
         if key not in m or isinstance(value, bool) or not isinstance(value, types):
             kinds = " or ".join("null" if t is type(None) else t.__name__ for t in types)
             raise bad(f"has {key!r} = {value!r}, not {'an' if kinds[0] in 'aeiou' else 'a'} {kinds}")
+    if not math.isfinite(m["created"]):  # JSON from Python may hold NaN or Infinity, which no answer can carry
+        raise bad(f"has 'created' = {m['created']!r}, not a time")
     files = m["files"]
     if CATALOG_FILE not in files:
         raise bad(f"does not list {CATALOG_FILE}")

@@ -28,7 +28,8 @@ def snapped(tmp_path, embedder):
 
 
 @pytest.mark.parametrize("change", [{"created": "yesterday"}, {"chunks": [1]}, {"catalog_seq": "3"},
-                                    {"files": {"catalog.sqlite3": "abc"}}, {"dimension": None}])
+                                    {"files": {"catalog.sqlite3": "abc"}}, {"dimension": None},
+                                    {"created": float("nan")}])
 def test_a_manifest_with_wrong_types_is_skipped_and_named(snapped, change):
     data, good = snapped
     bad = good.with_name("s-bad.snapshot")
