@@ -356,13 +356,15 @@ class Service:
             coll.checkpoint()
             return self.backend.snapshots().create(name)
 
-    def list_snapshots(self, name: str, *, known: bool = True) -> list[Any]:
+    def list_snapshots(self, name: str, *, known: bool = True,
+                       skipped: list[dict[str, str]] | None = None) -> list[Any]:
         """The collection's snapshots, newest first (also those of a deleted collection); ``known``:
-        CollectionNotFound if there is neither the collection nor a snapshot of it (the CLI lists none)."""
+        CollectionNotFound if there is neither the collection nor a snapshot of it (the CLI lists none);
+        ``skipped`` receives the files that are not readable snapshots, by name with the reason."""
         snapshots = self.backend.snapshots()
         if known and name not in self.collections.names() and not snapshots.exists(name):
             raise CollectionNotFound(name)
-        return snapshots.list(name)
+        return snapshots.list(name, skipped)
 
     def snapshot_path(self, name: str, snapshot: str) -> Path:
         """The file of a snapshot, to download (SnapshotNotFound if there is none)."""

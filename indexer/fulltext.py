@@ -17,7 +17,8 @@ from typing import Any
 
 from indexer.collection import Collection
 from indexer.errors import DocumentNotFound, InvalidInput
-from indexer.readers import SkipFile, read_file
+from indexer.readers import SkipFile, read_data
+from indexer.walk import key_bytes, open_file_under
 
 KINDS = ("file", "doc")
 
@@ -54,19 +55,6 @@ def stitch(chunks: Sequence[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _inside(path: Path, roots: Sequence[Path]) -> bool:
-    real = Path(os.path.realpath(path))
-    return any(real == r or real.is_relative_to(r) for r in roots)
-
-
 def source_text(coll: Collection, key: str, *, kind: str = "file", max_chars: int = 1_000_000,
                 readable_roots: Sequence[Path] = ()) -> SourceText:
     """The text of one file (``key`` = its absolute path) or document (``key`` = its id).
@@ -90,15 +78,24 @@ def source_text(coll: Collection, key: str, *, kind: str = "file", max_chars: in
 
 def _file_text(coll: Collection, key: str, sha: str, chunks: list[tuple[int, int, int, str]],
                roots: Sequence[Path]) -> tuple[str, str, bool]:
-    path = Path(key)
+    """The file's text read again from disk, or stitched from its chunks. One descriptor does it all:
+    ``open_file_under`` resolves the path once, checks the roots, opens it following no symlink and
+    without blocking on a FIFO, and checks it is a regular file; the bytes read from it are the ones
+    hashed and parsed. (Checking a path and then opening it again by name lets a symlink swapped in
+    between lead outside the roots, and a FIFO hang the thread in open().)"""
     stitched = lambda: stitch([(c[1], c[2], c[3]) for c in chunks])  # noqa: E731
+    max_bytes = coll.limits.max_file_bytes
     try:
-        if not path.is_file():
+        fd = open_file_under(os.fsdecode(key_bytes(key)), roots)
+    except OSError:  # gone, replaced by a symlink or a folder, not a regular file: not what was indexed
+        return stitched(), "chunks", True
+    if fd is None:
+        return stitched(), "chunks", False
+    try:
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes or hashlib.sha256(data).hexdigest() != sha:
             return stitched(), "chunks", True
-        if not _inside(path, roots):
-            return stitched(), "chunks", False
-        if path.stat().st_size > coll.limits.max_file_bytes or _sha256_file(path) != sha:
-            return stitched(), "chunks", True
-        return read_file(path, max_bytes=coll.limits.max_file_bytes), "disk", False
+        return read_data(data, Path(key), max_bytes=max_bytes).text, "disk", False
     except (OSError, SkipFile):
         return stitched(), "chunks", True

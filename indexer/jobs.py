@@ -308,9 +308,10 @@ class JobManager:
         for k in ("chunks_per_second", "eta_seconds"):
             if data.get(k) is not None:
                 data[k] = round(float(data[k]), 1)
+        committed = _committed(local.progress) != _committed(data)  # saved at once: what a crash report says
         local.progress = data
         now = time.monotonic()
-        if now - local.progress_saved_at >= PROGRESS_SECONDS:
+        if committed or now - local.progress_saved_at >= PROGRESS_SECONDS:
             local.progress_saved_at = now
             try:
                 self._update(local.job_id, progress=data, heartbeat=time.time())
@@ -371,11 +372,19 @@ class JobManager:
             log.warning("pruning finished jobs failed: %s", e)
 
 
+def _committed(progress: dict[str, Any] | None) -> tuple[Any, Any]:
+    return (progress or {}).get("files_committed"), (progress or {}).get("chunks_committed")
+
+
 def _interrupted(progress: dict[str, Any]) -> dict[str, Any]:
+    """The error of a job the server stopped under. It states only what was committed (the last saved
+    progress, written at once after each commit): the batch being embedded is not in the collection,
+    and neither are the files walked but not yet committed."""
     done = ""
-    if progress:
-        done = (f" It had done {progress.get('files_done', 0)} file(s) and embedded "
-                f"{progress.get('chunks_embedded', 0)} chunk(s), which stay committed.")
+    if progress and "chunks_committed" in progress:
+        done = (f" Before it stopped it had committed {progress.get('files_committed', 0)} new or changed "
+                f"file(s) and {progress['chunks_committed']} chunk(s), which stay in the collection; the "
+                "batch it was embedding was not committed.")
     return {"code": "interrupted", "field": None,
             "message": "The server stopped while this job was queued or running." + done +
                        " Start it again to finish: unchanged files cost nothing."}

@@ -99,6 +99,11 @@ class Progress:
     eta_seconds: float | None
     current: str = ""
     phase: str = "indexing"
+    # What is in the collection now, committed by this run: new or changed files whose every chunk is
+    # committed, and chunks committed (``chunks_embedded`` also counts the batch being embedded, which a
+    # stop or a crash drops). What an interrupted job reports.
+    files_committed: int = 0
+    chunks_committed: int = 0
 
 
 TELL_EVERY = 0.5  # seconds between progress calls while nothing else forces one
@@ -380,7 +385,8 @@ class FolderSync:
         elif self.phase in ("removing", "saving", "done"):
             eta = 0.0
         self.progress(Progress(self.files_done, max(self.files_total, self.files_done), embedded, rate, eta,
-                               self.current, self.phase))
+                               self.current, self.phase, files_committed=r.added + r.updated + r.resumed,
+                               chunks_committed=r.chunks_embedded))
 
 
 def read_candidate(cand: Candidate, max_bytes: int) -> bytes:

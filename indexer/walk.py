@@ -32,7 +32,7 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,6 +115,41 @@ def open_folder(path: str | Path, *, start_fd: int | None = None) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def open_file(path: str | Path) -> int:
+    """A read-only descriptor of the regular file at the absolute path ``path``, opened one component at a
+    time following no symlink (``O_NOFOLLOW``) and without blocking (``O_NONBLOCK``: a FIFO swapped in
+    opens at once instead of waiting for a writer), checked with ``fstat`` on that descriptor.
+
+    Raises OSError: ELOOP or ENOTDIR when a component is (or became) a symlink or a file, EINVAL when the
+    file is not a regular file. Hash and parse what is read from the descriptor: it is the checked file."""
+    parent, base = os.path.split(str(path))
+    if not os.path.isabs(str(path)) or not base or base in (".", ".."):
+        raise OSError(errno.EINVAL, "not an absolute path to a file", str(path))
+    dir_fd = open_folder(parent)
+    try:
+        fd = os.open(base, _FILE_FLAGS, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a folder, device, FIFO or socket)", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_file_under(path: str | Path, roots: Sequence[Path]) -> int | None:
+    """``open_file`` of ``path`` resolved once (its real path), or None when that real path lies outside
+    every one of ``roots`` (real paths). The file is then opened by that real path, component by
+    component without following a symlink, so a name swapped for a symlink between the check and the
+    open fails (ELOOP) instead of leading outside the roots."""
+    real = os.path.realpath(path)
+    if not any(_inside(real, str(r)) for r in roots):
+        return None
+    return open_file(real)
 
 
 def open_root(root: Path, real: str) -> int:

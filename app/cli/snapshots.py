@@ -53,7 +53,9 @@ def list_(name: str = NAME_ARG) -> None:
     if client is not None:
         body = client.list_snapshots(name)
     else:
-        body = {"snapshots": [s.to_dict() for s in service().list_snapshots(name, known=False)]}
+        skipped: list[dict[str, str]] = []
+        found = service().list_snapshots(name, known=False, skipped=skipped)
+        body = {"snapshots": [s.to_dict() for s in found], "skipped": skipped}
     if state.as_json:
         print_json(body)
         return
@@ -61,6 +63,8 @@ def list_(name: str = NAME_ARG) -> None:
         out.print(f"no snapshots of {escape(name)}")
     for s in body["snapshots"]:
         _print(s)
+    for s in body.get("skipped", []):
+        out.print(f"skipped {escape(s['name'])}: {escape(s['reason'])}")
 
 
 @group.command("restore")

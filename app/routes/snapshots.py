@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from app.deps import ServiceDep
 from app.routes import CollectionName, errors
-from app.schemas import SNAPSHOT_PATTERN, CollectionInfo, Snapshot, SnapshotList
+from app.schemas import SNAPSHOT_PATTERN, CollectionInfo, SkippedSnapshot, Snapshot, SnapshotList
 
 router = APIRouter(prefix="/collections/{name}/snapshots", tags=["snapshots"])
 
@@ -27,8 +27,11 @@ def take_snapshot(name: CollectionName, service: ServiceDep) -> Snapshot:
 
 @router.get("", operation_id="list_snapshots", response_model=SnapshotList, responses=errors(404))
 def get_snapshots(name: CollectionName, service: ServiceDep) -> SnapshotList:
-    """The collection's snapshots, newest first (also those of a deleted collection)."""
-    return SnapshotList(snapshots=[Snapshot(**s.to_dict()) for s in service.list_snapshots(name)])
+    """The collection's snapshots, newest first (also those of a deleted collection); unreadable files are named."""
+    skipped: list[dict[str, str]] = []
+    found = service.list_snapshots(name, skipped=skipped)
+    return SnapshotList(snapshots=[Snapshot(**s.to_dict()) for s in found],
+                        skipped=[SkippedSnapshot(**s) for s in skipped])
 
 
 @router.get("/{snapshot}", operation_id="download_snapshot", response_class=FileResponse, responses={
@@ -50,5 +53,5 @@ def remove_snapshot(name: CollectionName, snapshot: SnapshotName, service: Servi
 @router.post("/{snapshot}/restore", operation_id="restore_snapshot",
              response_model=CollectionInfo, responses=errors(404, 409, 507))
 def restore(name: CollectionName, snapshot: SnapshotName, service: ServiceDep) -> CollectionInfo:
-    """Replace the collection with a snapshot (or bring a deleted one back); whole or not at all."""
+    """Replace the collection with a snapshot (or bring a deleted one back); whole or not at all (422 bad_snapshot)."""
     return CollectionInfo(**service.restore_snapshot(name, snapshot).to_dict())

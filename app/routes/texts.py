@@ -48,5 +48,8 @@ def get_text(
 
     A file is read again (through the same readers) when it lies under SEMSEARCH_ALLOWED_ROOTS and is
     unchanged since indexing; otherwise its text is rebuilt from the stored chunks, so hit offsets
-    still point at the same characters. Nothing outside the allowed roots is read from disk."""
+    still point at the same characters. Nothing outside the allowed roots is read from disk: the path is
+    resolved once, checked against the roots, and opened following no symlink and without blocking on a
+    FIFO; that one descriptor must be a regular file and is hashed and parsed. A file swapped since
+    indexing for a symlink, a FIFO, a device or a folder comes from its chunks (`stale`: true)."""
     return SourceTextOut.model_validate(service.source_text(name, id, kind=kind, max_chars=max_chars).to_dict())

@@ -95,6 +95,7 @@ from app.schemas.query import (
 )
 from app.schemas.snapshots import (
     SNAPSHOT_PATTERN,
+    SkippedSnapshot,
     Snapshot,
     SnapshotList,
 )
@@ -111,8 +112,9 @@ __all__ = [
     "MAX_TEXT_CHARS", "ModelInfo", "NAME_PATTERN", "NAME_RULE", "NAME_SCHEMA", "OpenAIEmbedding",
     "OpenAIEmbeddingsRequest",
     "OpenAIEmbeddingsResponse", "OpenAIModel", "OpenAIModelList", "OpenAIUsage", "QueryFilters", "QueryParams",
-    "QueryRequest", "QueryResponse", "RankedCandidate", "Ready", "RequestModel", "SNAPSHOT_PATTERN", "Snapshot",
-    "SnapshotList", "SourceList", "SourceOut", "TokenSimilarity", "UpsertRequest", "UpsertResponse", "build_models",
+    "QueryRequest", "QueryResponse", "RankedCandidate", "Ready", "RequestModel", "SNAPSHOT_PATTERN",
+    "SkippedSnapshot", "Snapshot", "SnapshotList", "SourceList", "SourceOut", "TokenSimilarity", "UpsertRequest",
+    "UpsertResponse", "build_models",
     "check_metadata", "default_limit",
 ]
 

@@ -42,7 +42,9 @@ class Job(BaseModel):
     files_done: int = 0
     phase: str | None = Field(None, description="starting | walking | indexing | removing | saving | done")
     files_total: int | None = Field(None, description="Files found so far (grows while walking, then fixed)")
-    chunks_embedded: int = 0
+    chunks_embedded: int = Field(0, description="Chunks embedded, counting the batch in progress (not yet committed)")
+    files_committed: int = Field(0, description="New or changed files whose chunks are all committed")
+    chunks_committed: int = Field(0, description="Chunks committed to the collection (they stay if the job stops)")
     chunks_per_second: float | None = None
     eta_seconds: float | None = None
     current: str = Field("", description="The file being processed")

@@ -20,5 +20,12 @@ class Snapshot(BaseModel):
     index_type: str
 
 
+class SkippedSnapshot(BaseModel):
+    name: str = Field(description="A file in the snapshot folder that is not a readable snapshot")
+    reason: str = Field(description="Why it was skipped (damaged, not a tar, a manifest field of the wrong type ...)")
+
+
 class SnapshotList(BaseModel):
     snapshots: list[Snapshot] = Field(description="Newest first")
+    skipped: list[SkippedSnapshot] = Field(default_factory=list,
+                                           description="Files left out of the list because they cannot be read")

@@ -71,6 +71,8 @@ BINARY_EXTENSIONS: frozenset[str] = frozenset(
         ".pkl", ".pt", ".onnx", ".safetensors", ".faiss", ".doc", ".xls", ".ppt", ".msg", ".pages",
     }
 )  # fmt: skip
+# Read-only, never blocking in open() on a FIFO or device, never taking a terminal as controlling tty.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
 _LEGACY = {".doc": ".docx", ".xls": ".xlsx", ".ppt": ".pptx"}
 
 
@@ -134,29 +136,39 @@ def _too_large_detail(size: int, max_bytes: int) -> str:
 def read_document(path: Path, *, max_bytes: int, limits: ReadLimits = DEFAULT_LIMITS) -> Extracted:
     """Text, metadata and parts of ``path``; raises :class:`SkipFile` if it must be skipped.
 
-    ``max_bytes`` is the size limit (checked with ``os.stat`` before reading, and again while
-    reading in case the file grew).
+    ``max_bytes`` is the size limit (checked with ``fstat`` on the open descriptor before reading, and
+    again while reading in case the file grew). A symlink given as ``path`` is followed: the caller
+    named it; reads confined to a folder go through ``indexer.walk.open_file``.
     """
     if max_bytes < 1:
         raise ValueError(f"max_bytes must be positive, got {max_bytes}")
     path = Path(path)
     if not is_supported(path):
         raise SkipFile("unsupported", unsupported_detail(path))
+    # One descriptor, opened without blocking (a FIFO or a device opens at once instead of waiting for
+    # a writer), is checked with fstat and then read: checking the path and opening it again by name
+    # would let another file be swapped in between.
     try:
-        st = os.stat(path)
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise SkipFile("unreadable", f"cannot access the file ({exc.strerror or summarize(exc)})") from exc
-    if stat.S_ISDIR(st.st_mode):
-        raise SkipFile("unreadable", "it is a directory, not a file")
-    if not stat.S_ISREG(st.st_mode):
-        raise SkipFile("unreadable", "not a regular file (device, FIFO or socket)")
-    if st.st_size > max_bytes:
-        raise SkipFile("too_large", _too_large_detail(st.st_size, max_bytes))
     try:
-        with open(path, "rb") as fh:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise SkipFile("unreadable", "it is a directory, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise SkipFile("unreadable", "not a regular file (device, FIFO or socket)")
+        if st.st_size > max_bytes:
+            raise SkipFile("too_large", _too_large_detail(st.st_size, max_bytes))
+        fh = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with fh:
+        try:
             data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise SkipFile("unreadable", f"cannot read the file ({exc.strerror or summarize(exc)})") from exc
+        except OSError as exc:
+            raise SkipFile("unreadable", f"cannot read the file ({exc.strerror or summarize(exc)})") from exc
     return read_data(data, path, max_bytes=max_bytes, limits=limits)
 
 

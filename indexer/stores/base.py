@@ -236,8 +236,9 @@ class Snapshots(Protocol):
         """Snapshot ``collection`` now, while it is searched and written."""
         ...
 
-    def list(self, collection: str) -> list[Any]:
-        """The collection's snapshots, newest first (also those of a deleted collection)."""
+    def list(self, collection: str, skipped: list[dict[str, str]] | None = None) -> list[Any]:
+        """The collection's snapshots, newest first (also those of a deleted collection); files that are
+        not readable snapshots are left out and, with ``skipped``, named there as ``{"name", "reason"}``."""
         ...
 
     def exists(self, collection: str) -> bool:
@@ -266,7 +267,7 @@ class NoSnapshots:
     def create(self, collection: str) -> Any:
         self.refuse("a snapshot")
 
-    def list(self, collection: str) -> list[Any]:
+    def list(self, collection: str, skipped: list[dict[str, str]] | None = None) -> list[Any]:
         return []
 
     def exists(self, collection: str) -> bool:

@@ -6,6 +6,7 @@ import subprocess
 
 from indexer.collection import Collection
 from indexer.stores.embedded import EmbeddedBackend
+from tests.indexer.stores.embedded import files
 from tests.serving import SEMSEARCH, as_json, cli_env
 
 
@@ -58,3 +59,14 @@ def test_snapshot_create_list_restore(run_cli, embedder, tmp_path):
     assert as_json(run_cli("snapshot", "restore", "copy", str(file), "--json"))["chunks"] == 1
     bad = run_cli("snapshot", "restore", "notes", "nope.snapshot", check=False)
     assert bad.returncode == 2 and "has no snapshot" in bad.stderr and "Traceback" not in bad.stderr
+    # a tampered snapshot is named by `list` (the others still listed); a forged catalog is refused clearly
+    manifest = {**files.snapshot_manifest(file), "chunks": "many"}
+    files.forge_snapshot(file, file.with_name("notes-typed.snapshot"), manifest=manifest)
+    listed = run_cli("snapshot", "list", "notes")
+    assert snap["name"] in listed.stdout and "skipped notes-typed.snapshot: " in listed.stdout
+    assert "'chunks'" in listed.stdout
+    forged = tmp_path / "forged.snapshot"
+    files.forge_snapshot(file, forged, catalog=b"not SQLite " * 100)
+    refused = run_cli("snapshot", "restore", "notes", str(forged), check=False)
+    assert refused.returncode == 2 and "not a readable semsearch catalog" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -69,7 +69,7 @@ def test_shutdown_marks_running_and_queued_jobs_interrupted(jobs_path):
     m = JobManager(SqliteJobTable(jobs_path))
 
     def long(progress, cancel):
-        progress({"files_done": 2, "chunks_embedded": 5})
+        progress({"files_done": 2, "chunks_embedded": 5, "files_committed": 1, "chunks_committed": 3})
         while not cancel.is_set():
             time.sleep(0.01)
         return {}
@@ -84,7 +84,8 @@ def test_shutdown_marks_running_and_queued_jobs_interrupted(jobs_path):
         j = again.get(job_id)
         assert j.state == "interrupted" and j.error["code"] == "interrupted"
     assert again.get(running.id).progress["files_done"] == 2
-    assert "2 file(s)" in again.get(running.id).error["message"]
+    said = again.get(running.id).error["message"]  # what is committed, not the batch in flight
+    assert "committed 1 new or changed file(s) and 3 chunk(s)" in said and "5 chunk" not in said
     again.shutdown()
 
 
@@ -94,7 +95,7 @@ from indexer.jobs import JobManager
 from indexer.stores.embedded.job_table import SqliteJobTable
 m = JobManager(SqliteJobTable(sys.argv[1]))
 def work(progress, cancel):
-    progress({"files_done": 4, "chunks_embedded": 9})
+    progress({"files_done": 4, "chunks_embedded": 9, "files_committed": 3, "chunks_committed": 6})
     while not cancel.is_set():
         time.sleep(0.02)
     return {"stopped": True}
@@ -143,6 +144,7 @@ def test_a_killed_process_leaves_its_jobs_interrupted_with_their_progress(jobs_p
     proc.wait()
     restarted = JobManager(SqliteJobTable(jobs_path))
     job = restarted.get(job_id)
-    assert job.state == "interrupted" and job.progress == {"files_done": 4, "chunks_embedded": 9}
-    assert "4 file(s)" in job.error["message"] and json.dumps(job.to_dict())
+    assert job.state == "interrupted" and job.progress == {"files_done": 4, "chunks_embedded": 9,
+                                                           "files_committed": 3, "chunks_committed": 6}
+    assert "committed 3 new or changed file(s) and 6 chunk(s)" in job.error["message"] and json.dumps(job.to_dict())
     restarted.shutdown()

@@ -16,7 +16,7 @@ from indexer.stores.base import StoreMeta
 from indexer.stores.embedded.catalog import Catalog
 from indexer.stores.embedded.job_table import SqliteJobTable, jobs_file
 from indexer.stores.embedded.layout import CATALOG_FILE, collection_names, collections_dir
-from indexer.stores.embedded.snapshots import EmbeddedSnapshots
+from indexer.stores.embedded.snapshots import EmbeddedSnapshots, remove_leftovers
 from indexer.stores.embedded.space import disk_full_answer
 from indexer.stores.embedded.store import EmbeddedStore
 
@@ -34,6 +34,7 @@ class EmbeddedBackend:
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)
         self.root = collections_dir(self.data_dir)
+        remove_leftovers(self.data_dir)  # of snapshot creates and restores killed since the last open
 
     def job_table(self) -> SqliteJobTable:
         return SqliteJobTable(jobs_file(self.data_dir))  # every process sharing the data folder
@@ -46,6 +47,7 @@ class EmbeddedBackend:
 
     def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int = 50_000,
              wal_checkpoint_seconds: float = 0.0) -> EmbeddedStore:
+        remove_leftovers(self.data_dir, name)
         return EmbeddedStore(self.root / name, model=model, dimension=dimension, index_type=index_type,
                              checkpoint_every=checkpoint_every, wal_checkpoint_seconds=wal_checkpoint_seconds)
 

@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -42,7 +43,7 @@ from indexer.errors import BadSnapshot, CollectionNotFound, InvalidInput, Snapsh
 from indexer.names import validate_name
 from indexer.stores.embedded.layout import CATALOG_FILE, INDEX_FILE, collection_names, collections_dir
 from indexer.stores.embedded.space import disk_full_answer
-from indexer.stores.embedded.tempfiles import remove_stale_dirs, remove_stale_temp_files
+from indexer.stores.embedded.tempfiles import remove_stale_dirs, remove_stale_temp_files, writing
 from indexer.stores.embedded.vectors import MAGIC, MAGIC_V1
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,8 @@ class EmbeddedSnapshots:
         with disk_full_answer(self.data_dir, "the snapshot"):  # (create_snapshot removes its temp files)
             return create_snapshot(self.data_dir, collection)
 
-    def list(self, collection: str) -> list[SnapshotInfo]:
-        return list_snapshots(self.data_dir, collection)
+    def list(self, collection: str, skipped: list[dict[str, str]] | None = None) -> list[SnapshotInfo]:
+        return list_snapshots(self.data_dir, collection, skipped)
 
     def exists(self, collection: str) -> bool:
         """Whether ``collection`` has a snapshot folder (also once the collection is deleted)."""
@@ -126,12 +127,18 @@ def create_snapshot(data_dir: Path | str, collection: str) -> SnapshotInfo:
         raise CollectionNotFound(collection, collection_names(data_dir))
     out_dir = snapshots_dir(data_dir, collection)
     out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(out_dir)
+    remove_stale_temp_files(out_dir, own_pid_stale=True)
     stamp = time.time()
     name = f"{collection}-{time.strftime('%Y-%m-%d-%H-%M-%S', time.gmtime(stamp))}-{int(stamp * 1e6) % 10**6:06d}"
     final = out_dir / (name + SUFFIX)
     catalog_tmp = out_dir / f"{name}.catalog.tmp{os.getpid()}"
     tar_tmp = out_dir / f"{name}{SUFFIX}.tmp{os.getpid()}"
+    with writing(catalog_tmp, tar_tmp):
+        return _create(collection, src, out_dir, stamp, final, catalog_tmp, tar_tmp)
+
+
+def _create(collection: str, src: Path, out_dir: Path, stamp: float, final: Path, catalog_tmp: Path,
+            tar_tmp: Path) -> SnapshotInfo:
     vectors: IO[bytes] | None = None
     try:
         for attempt in range(_ATTEMPTS):
@@ -168,6 +175,7 @@ def create_snapshot(data_dir: Path | str, collection: str) -> SnapshotInfo:
         if vectors is not None:
             vectors.close()
         catalog_tmp.unlink(missing_ok=True)
+        catalog_tmp.with_name(catalog_tmp.name + "-journal").unlink(missing_ok=True)
         tar_tmp.unlink(missing_ok=True)
     log.info("snapshot %s of %r: catalog at write %s, vectors at %s", final.name, collection,
              manifest["catalog_seq"], vectors_seq)
@@ -205,15 +213,24 @@ def _backup_catalog(src: Path, dst: Path) -> None:
 
 
 def _catalog_meta(path: Path) -> dict[str, Any]:
-    con = sqlite3.connect(str(path))
+    """The catalog's meta table, its chunk count and seq, after SQLite's quick_check; BadSnapshot when
+    the file is not a readable catalog (not SQLite, damaged, or without the catalog's tables)."""
     try:
-        meta: dict[str, Any] = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        meta["chunks"] = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        check = con.execute("PRAGMA quick_check").fetchone()[0]
-    finally:
-        con.close()
-    if check != "ok":
-        raise BadSnapshot(f"the catalog fails SQLite's quick_check: {check}", field="snapshot")
+        con = sqlite3.connect(str(path))
+        try:
+            check = con.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise BadSnapshot(f"the catalog fails SQLite's quick_check: {check}", field="snapshot")
+            meta: dict[str, Any] = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            meta["chunks"] = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        finally:
+            con.close()
+        for key in ("model", "dimension", "seq"):
+            if key not in meta:
+                raise BadSnapshot(f"the catalog records no {key!r}", field="snapshot")
+        meta["seq"], meta["dimension"] = int(meta["seq"]), int(meta["dimension"])
+    except (sqlite3.DatabaseError, ValueError, TypeError) as e:
+        raise BadSnapshot(f"the catalog is not a readable semsearch catalog ({e})", field="snapshot") from e
     return meta
 
 
@@ -245,41 +262,83 @@ def _add(tar: tarfile.TarFile, name: str, f: IO[bytes], mtime: float) -> None:
 
 
 # -- list -----------------------------------------------------------------------------------------------
-def list_snapshots(data_dir: Path | str, collection: str) -> list[SnapshotInfo]:
-    """The collection's snapshots, newest first (unreadable files are skipped with a log line)."""
+def list_snapshots(data_dir: Path | str, collection: str,
+                   skipped: list[dict[str, str]] | None = None) -> list[SnapshotInfo]:
+    """The collection's snapshots, newest first. A file that cannot be read as a snapshot (not a tar, no
+    manifest, a manifest with missing fields or values of the wrong types) is skipped with a log line and,
+    when ``skipped`` is given, named there as ``{"name", "reason"}``: one bad file never hides the others."""
     folder = snapshots_dir(data_dir, collection)
     if not folder.is_dir():
         return []
     out = []
-    for path in folder.iterdir():
+    for path in sorted(folder.iterdir()):
         if not _NAME_RE.fullmatch(path.name) or not path.is_file():
             continue
         try:
             out.append(_info(path, read_manifest(path)))
-        except BadSnapshot as e:
-            log.warning("%s: %s", path, e.message)
+        except (BadSnapshot, OSError) as e:
+            reason = e.message if isinstance(e, BadSnapshot) else f"{path.name} cannot be read ({e.strerror or e})"
+            log.warning("%s: %s", path, reason)
+            if skipped is not None:
+                skipped.append({"name": path.name, "reason": reason})
     return sorted(out, key=lambda s: s.created, reverse=True)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the snapshot file ``path``, checked field by field (BadSnapshot if it is not one)."""
     try:
         with tarfile.open(path, mode="r:") as tar:
             member = tar.extractfile(MANIFEST)
             if member is None:
                 raise KeyError(MANIFEST)
-            manifest: dict[str, Any] = json.loads(member.read())
-    except (tarfile.TarError, KeyError, ValueError, OSError) as e:
+            manifest = json.loads(member.read())
+    except (tarfile.TarError, KeyError, ValueError, OSError, EOFError) as e:
         raise BadSnapshot(f"{path.name} is not a semsearch snapshot (no readable {MANIFEST}: {e})",
                           field="snapshot") from e
-    if manifest.get("format") != FORMAT or CATALOG_FILE not in manifest.get("files", {}):
+    if not isinstance(manifest, dict):
+        raise BadSnapshot(f"{path.name}: its {MANIFEST} is not a JSON object", field="snapshot")
+    if manifest.get("format") != FORMAT:
         raise BadSnapshot(f"{path.name} has snapshot format {manifest.get('format')!r}; this version reads "
                           f"format {FORMAT}", field="snapshot")
+    _check_manifest(path.name, manifest)
     return manifest
 
 
+# The manifest's fields and their JSON types: a file of another version, or one edited by hand, is refused
+# by name and field here rather than failing somewhere later with a TypeError.
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "collection": (str,), "created": (int, float), "model": (str,), "dimension": (int,), "index_type": (str,),
+    "catalog_seq": (int,), "vectors_seq": (int, type(None)), "chunks": (int,), "files": (dict,),
+}
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_manifest(name: str, m: dict[str, Any]) -> None:
+    def bad(why: str) -> BadSnapshot:
+        return BadSnapshot(f"{name}: its {MANIFEST} {why}; the file is damaged or not a snapshot of this "
+                           "version (take a new snapshot, or restore another one)", field="snapshot")
+
+    for key, types in _FIELDS.items():
+        value = m.get(key)
+        if key not in m or isinstance(value, bool) or not isinstance(value, types):
+            kinds = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise bad(f"has {key!r} = {value!r}, not {'an' if kinds[0] in 'aeiou' else 'a'} {kinds}")
+    if not math.isfinite(m["created"]):  # JSON from Python may hold NaN or Infinity, which no answer can carry
+        raise bad(f"has 'created' = {m['created']!r}, not a time")
+    files = m["files"]
+    if CATALOG_FILE not in files:
+        raise bad(f"does not list {CATALOG_FILE}")
+    for file, want in files.items():
+        if file not in (CATALOG_FILE, INDEX_FILE):
+            raise bad(f"lists an unexpected file {file!r}")
+        if not isinstance(want, dict) or isinstance(want.get("size"), bool) or not isinstance(want.get("size"), int) \
+                or not isinstance(want.get("sha256"), str) or not _SHA256_RE.fullmatch(want["sha256"]):
+            raise bad(f"has no valid size and sha256 for {file} in 'files'")
+
+
 def _info(path: Path, m: dict[str, Any]) -> SnapshotInfo:
-    return SnapshotInfo(path.name, m["collection"], float(m["created"]), path.stat().st_size, int(m["catalog_seq"]),
-                        m.get("vectors_seq"), int(m["chunks"]), m["model"], int(m["dimension"]), m["index_type"])
+    return SnapshotInfo(path.name, m["collection"], float(m["created"]), path.stat().st_size, m["catalog_seq"],
+                        m["vectors_seq"], m["chunks"], m["model"], m["dimension"], m["index_type"])
 
 
 def delete_snapshot(data_dir: Path | str, collection: str, name: str) -> None:
@@ -299,14 +358,22 @@ def restore_snapshot(data_dir: Path | str, collection: str, snapshot: Path | str
     manifest = read_manifest(path)
     root = collections_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
-    remove_stale_dirs(root, _STALE_RE)  # a killed restore's unpack, or the old collection after the exchange
+    remove_stale_dirs(root, _STALE_RE, own_pid_stale=True)  # a killed restore's unpack, or the old collection
     staging = root / f".{collection}.restore.tmp{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
+    with writing(staging):
+        return _restore(path, manifest, collection, root, staging)
+
+
+def _restore(path: Path, manifest: dict[str, Any], collection: str, root: Path, staging: Path) -> SnapshotInfo:
     staging.mkdir()
     try:
         _unpack(path, manifest, staging)
-        meta = _catalog_meta(staging / CATALOG_FILE)
-        if int(meta["seq"]) != int(manifest["catalog_seq"]):
+        try:
+            meta = _catalog_meta(staging / CATALOG_FILE)
+        except BadSnapshot as e:
+            raise BadSnapshot(f"{path.name}: {e.message}; the collection was left as it was", field="snapshot") from e
+        if meta["seq"] != manifest["catalog_seq"]:
             raise BadSnapshot(f"{path.name}: its catalog is at write {meta['seq']}, its manifest says "
                               f"{manifest['catalog_seq']}", field="snapshot")
         _fsync_dir(staging)
@@ -328,6 +395,13 @@ def _unpack(path: Path, manifest: dict[str, Any], into: Path) -> None:
     unknown = set(expected) - {CATALOG_FILE, INDEX_FILE}
     if unknown:
         raise BadSnapshot(f"{path.name} lists unexpected files: {sorted(unknown)}", field="snapshot")
+    try:
+        _extract(path, expected, into)
+    except (tarfile.TarError, EOFError) as e:
+        raise BadSnapshot(f"{path.name} cannot be unpacked ({e}); the file is damaged", field="snapshot") from e
+
+
+def _extract(path: Path, expected: dict[str, Any], into: Path) -> None:
     with tarfile.open(path, mode="r:") as tar:
         for name, want in expected.items():
             try:
@@ -372,6 +446,29 @@ def _exchange(a: Path, b: Path) -> None:
 
 
 _STALE_RE = re.compile(r"\..+\.restore\.tmp(\d+)")
+
+
+def remove_leftovers(data_dir: Path | str, collection: str | None = None) -> list[str]:
+    """Remove what killed snapshot creates and restores left behind: a create's catalog copy (with its
+    SQLite ``-journal``) and half-written tar in ``<data>/snapshots/<collection>/``, a restore's unpacked
+    copy (or the old collection it had swapped out) in ``<data>/collections/``; for ``collection``, or for
+    every collection. Run when a collection or the store is opened, so a killed operation costs no disk
+    past the next open. Files of operations still running (in this or a live process) are kept."""
+    data_dir = Path(data_dir)
+    removed: list[str] = []
+    snaps = data_dir / "snapshots"
+    folders = [snaps / collection] if collection is not None else (list(snaps.iterdir()) if snaps.is_dir() else [])
+    pattern = _STALE_RE if collection is None else re.compile(re.escape(f".{collection}.restore.tmp") + r"(\d+)")
+    try:
+        for folder in folders:
+            if folder.is_dir():
+                removed += remove_stale_temp_files(folder, own_pid_stale=True)
+        root = collections_dir(data_dir)
+        if root.is_dir():
+            removed += remove_stale_dirs(root, pattern, own_pid_stale=True)
+    except OSError as e:  # a read-only or vanishing data folder: the leftovers wait for the next open
+        log.warning("%s: could not remove snapshot leftovers (%s)", data_dir, e.strerror or e)
+    return removed
 
 
 def _fsync_dir(path: Path) -> None:

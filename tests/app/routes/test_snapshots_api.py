@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from indexer.stores.embedded.snapshots import restore_snapshot
 from tests.app.conftest import wait_job
+from tests.indexer.stores.embedded import files
 
 TOPICS = ["cats nap in the sun", "dogs fetch sticks", "bread rises in the oven", "mars is a red planet",
           "tea is brewed with hot water"]
@@ -54,7 +55,7 @@ def test_snapshot_errors(client):
     client.post("/collections", json={"name": "s"})
     assert client.post("/collections/nope/snapshots").status_code == 404
     assert client.get("/collections/nope/snapshots").status_code == 404
-    assert client.get("/collections/s/snapshots").json() == {"snapshots": []}
+    assert client.get("/collections/s/snapshots").json() == {"snapshots": [], "skipped": []}
     r = client.post("/collections/s/snapshots/s-missing.snapshot/restore")
     assert r.status_code == 404 and r.json()["error"]["code"] == "snapshot_not_found"
     assert client.get("/collections/s/snapshots/..%2F..%2Fcatalog.sqlite3").status_code in (404, 422)
@@ -62,4 +63,25 @@ def test_snapshot_errors(client):
     assert client.delete("/collections/s/snapshots/s-missing.snapshot").status_code == 404
     name = client.post("/collections/s/snapshots").json()["name"]
     assert client.delete(f"/collections/s/snapshots/{name}").status_code == 204
-    assert client.get("/collections/s/snapshots").json() == {"snapshots": []}
+    assert client.get("/collections/s/snapshots").json() == {"snapshots": [], "skipped": []}
+
+
+def test_the_api_names_bad_files_and_answers_422(make_client, tmp_data_dir):
+    client = make_client()
+    assert client.post("/collections", json={"name": "s"}).status_code == 201
+    client.post("/collections/s/documents", json={"documents": [{"id": "d1", "text": "Cats nap in the sun."}]})
+    good = client.post("/collections/s/snapshots").json()["name"]
+    folder = tmp_data_dir / "snapshots" / "s"
+    manifest = {**files.snapshot_manifest(folder / good), "created": "noon"}
+    files.forge_snapshot(folder / good, folder / "s-types.snapshot", manifest=manifest)
+    files.forge_snapshot(folder / good, folder / "s-forged.snapshot", catalog=b"not SQLite at all " * 200)
+    listed = client.get("/collections/s/snapshots")
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert sorted(s["name"] for s in body["snapshots"]) == sorted([good, "s-forged.snapshot"])  # a valid manifest
+    assert [s["name"] for s in body["skipped"]] == ["s-types.snapshot"] and "'created'" in body["skipped"][0]["reason"]
+    for name in ("s-types.snapshot", "s-forged.snapshot"):
+        r = client.post(f"/collections/s/snapshots/{name}/restore")
+        assert r.status_code == 422 and r.json()["error"]["code"] == "bad_snapshot", r.text
+        assert name in r.json()["error"]["message"]
+    assert client.get("/collections/s").json()["documents"] == 1
