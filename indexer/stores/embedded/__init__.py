@@ -6,9 +6,10 @@ under ``<data dir>/collections/``, everything this store knows about them lives 
 - ``catalog.py`` + ``catalog_schema.py``: the SQLite catalog (sources, chunks, FTS5, change log);
 - ``sql.py``: the SQL of a search (filters, keyword query);
 - ``vectors.py``: the FAISS index file;
-- ``snapshots.py``: snapshots of a collection's files;
+- ``snapshots.py``: snapshots of a collection's files (their manifest: ``snapshot_manifest.py``);
 - ``job_table.py``: the data folder's job table (``jobs.sqlite3``);
-- ``tempfiles.py``: leftovers of killed processes.
+- ``tempfiles.py``: leftovers of killed processes;
+- ``space.py``: a full disk, told apart from other write errors and answered as such.
 
     from indexer.stores.embedded import EmbeddedBackend
     backend = EmbeddedBackend("./data")

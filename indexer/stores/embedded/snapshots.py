@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -35,13 +34,13 @@ import sqlite3
 import struct
 import tarfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from indexer.errors import BadSnapshot, CollectionNotFound, InvalidInput, SnapshotNotFound
 from indexer.names import validate_name
 from indexer.stores.embedded.layout import CATALOG_FILE, INDEX_FILE, collection_names, collections_dir
+from indexer.stores.embedded.snapshot_manifest import FORMAT, MANIFEST, SnapshotInfo, info_of, read_manifest
 from indexer.stores.embedded.space import disk_full_answer
 from indexer.stores.embedded.tempfiles import remove_stale_dirs, remove_stale_temp_files, writing
 from indexer.stores.embedded.vectors import MAGIC, MAGIC_V1
@@ -49,27 +48,8 @@ from indexer.stores.embedded.vectors import MAGIC, MAGIC_V1
 log = logging.getLogger(__name__)
 
 SUFFIX = ".snapshot"
-MANIFEST = "manifest.json"
-FORMAT = 1
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.snapshot")
 _ATTEMPTS = 5  # times the (vectors, catalog) pair is taken again when a checkpoint replaced the vectors
-
-
-@dataclass
-class SnapshotInfo:
-    name: str
-    collection: str
-    created: float
-    size_bytes: int
-    catalog_seq: int
-    vectors_seq: int | None
-    chunks: int
-    model: str
-    dimension: int
-    index_type: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 class EmbeddedSnapshots:
@@ -179,7 +159,7 @@ def _create(collection: str, src: Path, out_dir: Path, stamp: float, final: Path
         tar_tmp.unlink(missing_ok=True)
     log.info("snapshot %s of %r: catalog at write %s, vectors at %s", final.name, collection,
              manifest["catalog_seq"], vectors_seq)
-    return _info(final, manifest)
+    return info_of(final, manifest)
 
 
 def _open_or_none(path: Path) -> IO[bytes] | None:
@@ -275,70 +255,13 @@ def list_snapshots(data_dir: Path | str, collection: str,
         if not _NAME_RE.fullmatch(path.name) or not path.is_file():
             continue
         try:
-            out.append(_info(path, read_manifest(path)))
+            out.append(info_of(path, read_manifest(path)))
         except (BadSnapshot, OSError) as e:
             reason = e.message if isinstance(e, BadSnapshot) else f"{path.name} cannot be read ({e.strerror or e})"
             log.warning("%s: %s", path, reason)
             if skipped is not None:
                 skipped.append({"name": path.name, "reason": reason})
     return sorted(out, key=lambda s: s.created, reverse=True)
-
-
-def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of the snapshot file ``path``, checked field by field (BadSnapshot if it is not one)."""
-    try:
-        with tarfile.open(path, mode="r:") as tar:
-            member = tar.extractfile(MANIFEST)
-            if member is None:
-                raise KeyError(MANIFEST)
-            manifest = json.loads(member.read())
-    except (tarfile.TarError, KeyError, ValueError, OSError, EOFError) as e:
-        raise BadSnapshot(f"{path.name} is not a semsearch snapshot (no readable {MANIFEST}: {e})",
-                          field="snapshot") from e
-    if not isinstance(manifest, dict):
-        raise BadSnapshot(f"{path.name}: its {MANIFEST} is not a JSON object", field="snapshot")
-    if manifest.get("format") != FORMAT:
-        raise BadSnapshot(f"{path.name} has snapshot format {manifest.get('format')!r}; this version reads "
-                          f"format {FORMAT}", field="snapshot")
-    _check_manifest(path.name, manifest)
-    return manifest
-
-
-# The manifest's fields and their JSON types: a file of another version, or one edited by hand, is refused
-# by name and field here rather than failing somewhere later with a TypeError.
-_FIELDS: dict[str, tuple[type, ...]] = {
-    "collection": (str,), "created": (int, float), "model": (str,), "dimension": (int,), "index_type": (str,),
-    "catalog_seq": (int,), "vectors_seq": (int, type(None)), "chunks": (int,), "files": (dict,),
-}
-_SHA256_RE = re.compile(r"[0-9a-f]{64}")
-
-
-def _check_manifest(name: str, m: dict[str, Any]) -> None:
-    def bad(why: str) -> BadSnapshot:
-        return BadSnapshot(f"{name}: its {MANIFEST} {why}; the file is damaged or not a snapshot of this "
-                           "version (take a new snapshot, or restore another one)", field="snapshot")
-
-    for key, types in _FIELDS.items():
-        value = m.get(key)
-        if key not in m or isinstance(value, bool) or not isinstance(value, types):
-            kinds = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-            raise bad(f"has {key!r} = {value!r}, not {'an' if kinds[0] in 'aeiou' else 'a'} {kinds}")
-    if not math.isfinite(m["created"]):  # JSON from Python may hold NaN or Infinity, which no answer can carry
-        raise bad(f"has 'created' = {m['created']!r}, not a time")
-    files = m["files"]
-    if CATALOG_FILE not in files:
-        raise bad(f"does not list {CATALOG_FILE}")
-    for file, want in files.items():
-        if file not in (CATALOG_FILE, INDEX_FILE):
-            raise bad(f"lists an unexpected file {file!r}")
-        if not isinstance(want, dict) or isinstance(want.get("size"), bool) or not isinstance(want.get("size"), int) \
-                or not isinstance(want.get("sha256"), str) or not _SHA256_RE.fullmatch(want["sha256"]):
-            raise bad(f"has no valid size and sha256 for {file} in 'files'")
-
-
-def _info(path: Path, m: dict[str, Any]) -> SnapshotInfo:
-    return SnapshotInfo(path.name, m["collection"], float(m["created"]), path.stat().st_size, m["catalog_seq"],
-                        m["vectors_seq"], m["chunks"], m["model"], m["dimension"], m["index_type"])
 
 
 def delete_snapshot(data_dir: Path | str, collection: str, name: str) -> None:
@@ -386,7 +309,7 @@ def _restore(path: Path, manifest: dict[str, Any], collection: str, root: Path, 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("restored collection %r from %s (catalog at write %s)", collection, path.name, manifest["catalog_seq"])
-    return _info(path, manifest)
+    return info_of(path, manifest)
 
 
 def _unpack(path: Path, manifest: dict[str, Any], into: Path) -> None:
