@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader, PdfWriter
@@ -304,13 +306,16 @@ def test_unreadable_directory(tmp_path: Path) -> None:
 
 
 def test_unreadable_when_open_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tests run as root, so chmod 000 would not stop reading: make open() fail instead.
+    # Tests run as root, so chmod 000 would not stop reading: make opening this file fail instead.
     path = write(tmp_path, "secret.txt", "hidden")
+    real_open = os.open
 
-    def denied(*args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied", str(path))
+    def denied(file: object, *args: Any, **kwargs: Any) -> int:
+        if os.fspath(file) == os.fspath(path):  # type: ignore[arg-type]
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(file, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("builtins.open", denied)
+    monkeypatch.setattr(os, "open", denied)
     error = skip_reason(path)
     assert error.reason == "unreadable"
     assert "Permission denied" in error.detail
