@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# The tests' converted-model cache, kept between runs (tests/conftest.py); empty it with `make clean`.
+export SEMSEARCH_TEST_MODEL_CACHE ?= $(CURDIR)/$(VENV)/test-model-cache
 
 .PHONY: help install install-test run test test-fast test-scifact test-qdrant lint typecheck pytest bench eval eval-precision docs clean
 

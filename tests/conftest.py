@@ -19,11 +19,14 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Converted model graphs go to a cache of this run, not the user's ~/.cache (the first load fills it).
-# pytest-xdist workers inherit the controller's: the graph is converted once per run (entries are
-# renamed into place, so two workers filling it at once is safe).
+# Converted model graphs go to a cache of the tests, never the user's ~/.cache: SEMSEARCH_TEST_MODEL_CACHE
+# (the Makefile keeps one in .venv, so the edit-test loop converts the model once, not on every run: an
+# entry is keyed by the model's files and checked against the model when loaded), else one of this run.
+# pytest-xdist workers inherit the controller's (entries are renamed into place, so two workers filling
+# it at once is safe). The cache's own tests use folders of their own (tests/indexer/embedding).
 if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("SEMSEARCH_MODEL_CACHE")):
-    os.environ["SEMSEARCH_MODEL_CACHE"] = tempfile.mkdtemp(prefix="semsearch-test-model-cache-")
+    os.environ["SEMSEARCH_MODEL_CACHE"] = (os.environ.get("SEMSEARCH_TEST_MODEL_CACHE")
+                                           or tempfile.mkdtemp(prefix="semsearch-test-model-cache-"))
 
 
 from tests.cores import one_core_per_worker  # noqa: E402
@@ -41,6 +44,9 @@ SCIFACT_HOWTO = (f"SciFact checks are opt-in: set {SCIFACT_ENV}=<folder with cor
                  "or run `make test-scifact` (which points it at ../shared/data/scifact)")
 
 
+#: The files that take longest (summed test time, `pytest --durations=0`, 2026-12-07), handed out first.
+LONGEST = ("e2e/test_crash_test.py", "benchmarks/test_bench.py", "indexer/distributed/test_ray_index.py",
+           "e2e/test_qdrant_store.py", "e2e/test_docs_examples.py", "browser/test_page_flows.py", "app/test_fuzz.py")
 #: Folders (under tests/) whose every test runs real processes.
 SLOW_FOLDERS = ("e2e", "browser")
 #: A command line that starts what only a ``slow`` test may start: the CLI or a server, Chromium, a Ray node.
@@ -49,16 +55,23 @@ TESTS = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests under tests/e2e and tests/browser are ``slow``. Files with a slow test run first: pytest-xdist
-    hands out whole files in this order, so the long ones start at once and the short ones fill the end
-    (alphabetical order left two long files running alone at the end). Tests marked ``scifact`` are
-    deselected (and counted in the summary) unless SciFact is asked for."""
+    """Tests under tests/e2e and tests/browser are ``slow``. The LONGEST files run first, then the other
+    files with a slow test: pytest-xdist hands out whole files in this order, so the long ones start at once
+    and the short ones fill the end (alphabetical order left two long files running alone at the end).
+    Tests marked ``scifact`` are deselected (and counted in the summary) unless SciFact is asked for."""
     for item in items:
         path = Path(str(item.path)).resolve()
         if path.is_relative_to(TESTS) and path.relative_to(TESTS).parts[0] in SLOW_FOLDERS:
             item.add_marker(pytest.mark.slow)
     slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
-    items.sort(key=lambda item: item.path not in slow_files)  # stable: a file's tests stay together, in order
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        path = Path(str(item.path)).resolve()
+        name = path.relative_to(TESTS).as_posix() if path.is_relative_to(TESTS) else ""
+        first = LONGEST.index(name) if name in LONGEST else len(LONGEST)
+        return first, item.path not in slow_files
+
+    items.sort(key=rank)  # stable: a file's tests stay together, in order
     if os.environ.get(SCIFACT_ENV):
         return
     keep = [i for i in items if i.get_closest_marker("scifact") is None]

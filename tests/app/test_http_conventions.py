@@ -148,3 +148,18 @@ def test_the_app_bounds_its_query_routes_with_the_setting(make_client):
     client = make_client(max_inflight_queries=7)
     layers = [(m.cls, m.kwargs) for m in client.app.user_middleware]
     assert [kw["bound"].limit for cls, kw in layers if cls is InflightQueryLimit] == [7]
+
+
+def test_a_catalog_missing_its_wal_tells_the_client_how_to_recover_and_a_damaged_one_names_no_file():
+    import json
+
+    from app.errors import semsearch_error_response
+    from indexer.errors import CatalogWalMissing, damaged_catalog
+
+    missing = semsearch_error_response(CatalogWalMissing("notes", 3, 5))
+    body = json.loads(bytes(missing.body))["error"]
+    assert missing.status_code == 500 and body["code"] == "catalog_wal_missing"
+    assert "writes up to 5 were acknowledged" in body["message"] and "snapshot restore notes" in body["message"]
+    damaged = semsearch_error_response(damaged_catalog("notes", ValueError("/srv/data/collections/notes: bad")))
+    body = json.loads(bytes(damaged.body))["error"]
+    assert body["code"] == "corrupt_collection" and "/srv" not in body["message"]
