@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,10 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.suite.http import _free_port, stop_process  # noqa: E402
+
 QUERIES = ["how do plants turn light into energy", "tides and the moon", "baking bread at home",
            "why is the sky blue", "training a dog to sit", "green tea brewing time"]
 # Goals for one burst of 256 connections at the default bound (64), on a 2-core machine with the client
@@ -45,18 +48,12 @@ TOPICS = ["photosynthesis in leaves", "the moon and ocean tides", "kneading and 
           "dog training with treats", "brewing green tea", "volcanoes and lava", "the history of printing"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(data_dir: Path, *, env: dict[str, str] | None = None, timeout: float = 180,
           pids: list[int] | None = None) -> Iterator[str]:
     """A real server on a free loopback port over ``data_dir``; yields its base URL (its process id goes
     into ``pids`` when given), stops it after."""
-    port = free_port()
+    port = _free_port()
     full_env = {**os.environ, "SEMSEARCH_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
                 "PYTHONPATH": str(REPO), **(env or {})}
     log = data_dir / "serve.log"  # a file, not a pipe: nobody reads the access log while the burst runs
@@ -81,12 +78,7 @@ def serve(data_dir: Path, *, env: dict[str, str] | None = None, timeout: float =
             time.sleep(0.25)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def seed(base: str, collection: str, docs: int, headers: dict[str, str]) -> None:
