@@ -101,10 +101,7 @@ class EmbeddedStore:
                     meta = self.catalog.get_meta()
                 self._check_acked()
             except BaseException as e:
-                self.catalog.close()
-                self._discard_new()
-                if isinstance(e, sqlite3.DatabaseError) and not is_disk_full(e, self.data_dir):
-                    raise damaged_catalog(self.name, e) from e
+                self._failed_open(e)
                 raise
         self.meta = _meta(meta)
         self._pending_changes = 0
@@ -119,12 +116,18 @@ class EmbeddedStore:
             try:
                 self.vectors = self._open_vectors()
             except BaseException as e:
-                self.catalog.close()
-                self._discard_new()
-                if isinstance(e, sqlite3.DatabaseError) and not is_disk_full(e, self.data_dir):
-                    raise damaged_catalog(self.name, e) from e
+                self._failed_open(e)
                 raise
         self._new = False
+
+    def _failed_open(self, e: BaseException) -> None:
+        """Opening failed with ``e`` after the catalog was opened: close it, remove the folder of a
+        collection being created, and raise a damaged catalog's error for an SQLite error other than a
+        full disk (the caller re-raises ``e`` otherwise)."""
+        self.catalog.close()
+        self._discard_new()
+        if isinstance(e, sqlite3.DatabaseError) and not is_disk_full(e, self.data_dir):
+            raise damaged_catalog(self.name, e) from e
 
     def _discard_new(self) -> None:
         """Remove the folder of a collection whose creation failed (a full disk ...): no half-made
