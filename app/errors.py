@@ -105,9 +105,7 @@ def _validation_message(err: dict[str, Any]) -> str:
 def semsearch_error_response(exc: e.SemsearchError) -> JSONResponse:
     """The response for a domain error (also used by handlers that bypass FastAPI's routing)."""
     status = status_of(exc)
-    # A damaged catalog's message names files on the server: kept in the log. A catalog missing its -wal
-    # names only the collection and its file names, and the client needs its recovery advice.
-    if isinstance(exc, e.CorruptCollection) and not isinstance(exc, e.CatalogWalMissing):
+    if isinstance(exc, e.CorruptCollection) and not exc.public_message:  # its message stays in the log
         log.error("%s: %s", type(exc).__name__, exc.message)
         return error_response(status, exc.code, "The collection's catalog cannot be read; see the server log.")
     if status >= 500:  # the store is unreachable, or cannot do this: the message says what to do

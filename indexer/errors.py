@@ -90,6 +90,9 @@ class CorruptCollection(SemsearchError):
     """The catalog itself (not the derived FAISS file) cannot be read."""
 
     code = "corrupt_collection"
+    #: Whether the message may reach a client: a damaged catalog's names files on the server (kept in
+    #: the log), a subclass whose message names only the collection and its file names says so.
+    public_message = False
 
 
 def damaged_catalog(name: str, exc: Exception) -> CorruptCollection:
@@ -140,6 +143,7 @@ class CatalogWalMissing(CorruptCollection):
     that could not finish) and that file is gone or older: refuse rather than open without them."""
 
     code = "catalog_wal_missing"
+    public_message = True  # the client needs the recovery advice; it names no path
 
     def __init__(self, collection: str, catalog_seq: int, acknowledged_seq: int) -> None:
         super().__init__(
