@@ -29,7 +29,7 @@ def server_fusion_ndcg(coll, dataset, k: int = 100) -> float:
 
     from indexer.evaluation import evaluate
     from indexer.stores.qdrant.points import DENSE, KEYWORD
-    from indexer.stores.qdrant.sparse import query_vector
+    from indexer.analysis.bm25 import query_vector
 
     store = coll.store
     run: dict[str, dict[str, float]] = {}

@@ -52,7 +52,7 @@ from indexer.stores.qdrant.points import (
     _f,
     _m,
 )
-from indexer.stores.qdrant.sparse import document_vector
+from indexer.analysis.bm25 import document_vector
 from indexer.stores.qdrant.store import QdrantStore
 
 log = logging.getLogger(__name__)
