@@ -35,6 +35,8 @@ one_core_per_worker()
 
 import pytest  # noqa: E402
 
+from tests.postgres_server import postgres, postgres_db  # noqa: E402, F401 (fixtures: a real Postgres)
+
 #: The corpus shipped in the repository (World Factbook sections, public domain; see tests/corpus/README.md):
 #: ``docs/`` holds ordinary Markdown files, ``corpus.jsonl``/``queries.jsonl``/``qrels/`` the same as BEIR.
 CORPUS = Path(__file__).resolve().parent / "corpus"
