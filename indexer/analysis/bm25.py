@@ -39,7 +39,10 @@ def _term(word: str) -> int:
 
 
 def _words(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", text.lower())
+    lower = text.lower()
+    if lower.isascii():  # (most text: nothing to fold, and the per-character pass below is the slow part)
+        return WORD.findall(lower)
+    folded = unicodedata.normalize("NFKD", lower)
     plain = "".join(c for c in folded if not unicodedata.combining(c))
     return WORD.findall(plain)
 

@@ -221,8 +221,8 @@ def _fail_at(monkeypatch, store, what: str):
 def test_qdrant_a_failed_write_shows_the_old_or_the_new_source_never_half(backend, name, embedder, monkeypatch,
                                                                         step):
     if backend.backend != "qdrant":
-        pytest.skip("the embedded store's write is one SQLite transaction "
-                    "(tests/indexer/stores/embedded/test_durability.py)")
+        pytest.skip("a write is one transaction in this store (embedded/test_durability.py, "
+                    "postgres/test_postgres_store.py)")
     coll = Collection.open(backend, name, embedder)
     long = " ".join(f"Tea fact {i}: leaves are picked, withered, rolled and dried." for i in range(60))
     coll.upsert_documents([{"id": "tea", "text": long}, DOCS[2]])
