@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import numpy as np
 from qdrant_client import models
 
+from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.filters import Filters, glob_match
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
@@ -55,7 +56,6 @@ from indexer.stores.qdrant.points import (
     _m,
     source_point,
 )
-from indexer.analysis.bm25 import document_vector, query_vector
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
