@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     qdrant_path: str = Field("", description="Folder for Qdrant's in-process local mode (one process at a time; "
                              "with SEMSEARCH_STORE=qdrant)")
     qdrant_api_key: SecretStr | None = Field(None, description="API key the Qdrant server asks for, if any")
+    qdrant_shards: int = Field(1, ge=1, le=1024, description="Shards of each new Qdrant collection (a cluster "
+                               "spreads them over its nodes; local mode ignores it)")
+    qdrant_replicas: int = Field(1, ge=1, le=16, description="Copies of each shard of a new Qdrant collection (a "
+                                 "cluster keeps them on different nodes; local mode ignores it)")
     postgres_url: SecretStr | None = Field(None, description="libpq URL of the primary, e.g. "
                                            "postgresql://user:pass@db:5432/search (with SEMSEARCH_STORE=postgres); "
                                            "several hosts with target_session_attrs=read-write follow a failover")
@@ -257,7 +261,7 @@ class Settings(BaseSettings):
         if self.store == "qdrant":
             key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
             return backend(url=self.qdrant_url, path=Path(self.qdrant_path).expanduser() if self.qdrant_path
-                           else "", api_key=key)
+                           else "", api_key=key, shards=self.qdrant_shards, replicas=self.qdrant_replicas)
         if self.store == "postgres":
             assert self.postgres_url is not None
             return backend(self.postgres_url.get_secret_value(),
