@@ -89,6 +89,25 @@ def test_touch_and_prune(backend_and_table):
     assert {r["id"] for r in t.select()} == {live["id"], rows[2]["id"], rows[3]["id"]}  # the newest finished kept
 
 
+def test_a_dead_replicas_job_ends_interrupted_with_what_it_committed(backend_and_table):
+    """A replica on another host stopped marking its running job alive: another replica's manager ends it
+    ``interrupted``, saying what it had committed (the lease: STALE_SECONDS without a heartbeat)."""
+    _, t = backend_and_table
+    lost = {**row(state="running", created_at=1.0), "owner": "other-host:4242:t", "heartbeat": time.time() - 500,
+            "progress": {"files_committed": 3, "chunks_committed": 40}}
+    alive = {**row(state="running", created_at=2.0), "owner": "other-host:4243:t", "heartbeat": time.time()}
+    t.insert(lost)
+    t.insert(alive)
+    manager = JobManager(t)  # a replica starting (it also looks again every STALE_SECONDS / 4)
+    try:
+        got = t.get(lost["id"])
+        assert got["state"] == "interrupted" and "committed 3 new or changed file(s) and 40 chunk(s)" in (
+            got["error"]["message"])
+        assert t.get(alive["id"])["state"] == "running"
+    finally:
+        manager.shutdown()
+
+
 @pytest.mark.parametrize("store", ["qdrant-local", "postgres"])
 def test_two_managers_over_one_store_see_and_cancel_each_others_jobs(tmp_path, request, store):
     """Two replicas over one store: each job is listed by both and cancelled from the one not running it."""
