@@ -15,8 +15,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
 
 import psycopg
 from pgvector.psycopg import register_vector
@@ -149,3 +149,17 @@ class Pools:
     def close(self) -> None:
         for pool in (self.primary, *self.standbys):
             pool.close()
+
+
+class Database(Protocol):
+    """What a collection (``store.py``) and a re-index (``reindex.py``) need of
+    :class:`~indexer.stores.postgres.backend.PostgresBackend`, which makes both: a protocol, not an
+    import, so backend -> store is the one direction."""
+
+    pools: Pools
+    where: str
+    reads: str  # the read policy (backend.py): "synchronous" makes writes wait for remote_apply
+
+    def search_connection(self, what: str) -> AbstractContextManager[psycopg.Connection[Any]]: ...
+
+    def names(self) -> list[str]: ...

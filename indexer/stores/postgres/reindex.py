@@ -20,19 +20,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import psycopg
 from pgvector import SparseVector
 
 from indexer.embedding import Embedder
-from indexer.stores.postgres.connection import answering, scalar
+from indexer.stores.postgres.connection import Database, answering, scalar
 from indexer.stores.postgres.schema import TERM_SPACE, create_collection_tables, drop_collection_tables, tables
 from indexer.stores.postgres.store import COPY_ROWS, _vector_value, reindex_lock_key, whoami
-
-if TYPE_CHECKING:
-    from indexer.stores.postgres.backend import PostgresBackend
 
 BATCH = 256  # chunks embedded per forward pass batch and copied per round trip
 
@@ -51,7 +48,7 @@ class ReindexReport:
         return asdict(self)
 
 
-def reindex(pg: PostgresBackend, name: str, embedder: Embedder, *,
+def reindex(pg: Database, name: str, embedder: Embedder, *,
             progress: Callable[[dict[str, Any]], None] | None = None,
             cancel: threading.Event | None = None) -> ReindexReport:
     started = time.monotonic()

@@ -28,7 +28,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -38,12 +38,9 @@ from psycopg.types.json import Jsonb
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.filters import Filters
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
-from indexer.stores.postgres.connection import scalar
+from indexer.stores.postgres.connection import Database, scalar
 from indexer.stores.postgres.schema import TERM_SPACE, tables
 from indexer.stores.postgres.sql import chunk_terms, filter_sql, query_terms
-
-if TYPE_CHECKING:
-    from indexer.stores.postgres.backend import PostgresBackend
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +61,7 @@ class PostgresStore:
 
     backend = "postgres"
 
-    def __init__(self, pg: PostgresBackend, name: str) -> None:
+    def __init__(self, pg: Database, name: str) -> None:
         self.pg = pg
         self.name = name
         row = self._row()
