@@ -104,6 +104,9 @@ class Settings(BaseSettings):
                                         "(float32) | halfvec (float16: half the memory)")
     postgres_schema: str = Field("semsearch", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
                                  description="Postgres schema holding semsearch's tables")
+    postgres_hnsw_after: int = Field(10_000, ge=0, le=10**9, description="Chunks at which a Postgres collection "
+                                     "with SEMSEARCH_INDEX_TYPE=hnsw gets its HNSW index (built once, faster than "
+                                     "loading into it; below, searches scan exactly)")
     postgres_pool: int = Field(8, ge=1, le=256, description="Connections per pool (the primary's, and each standby's)")
 
     # indexing limits
@@ -267,7 +270,8 @@ class Settings(BaseSettings):
             return backend(self.postgres_url.get_secret_value(),
                            read_urls=[u.get_secret_value() for u in self.postgres_read_urls],
                            reads=self.postgres_reads, max_lag=self.postgres_max_lag, vector_type=self.postgres_vector,
-                           schema=self.postgres_schema, pool_size=self.postgres_pool)
+                           schema=self.postgres_schema, pool_size=self.postgres_pool,
+                           hnsw_after=self.postgres_hnsw_after)
         return backend(self.data_dir)
 
     def store_location(self) -> str:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READ_POLICIES = ("primary", "synchronous", "standby")
+HNSW_AFTER = 10_000  # chunks: below, an exact scan is as fast; at it, the index is built once (schema.ensure_hnsw)
 VECTOR_TYPES = ("vector", "halfvec")
 
 
@@ -48,7 +49,8 @@ class PostgresBackend:
     damaged: tuple[type[Exception], ...] = ()
 
     def __init__(self, url: str, *, read_urls: Sequence[str] = (), reads: str = "primary", max_lag: float = 5.0,
-                 vector_type: str = "vector", schema: str = "semsearch", pool_size: int = 8) -> None:
+                 vector_type: str = "vector", schema: str = "semsearch", pool_size: int = 8,
+                 hnsw_after: int = HNSW_AFTER) -> None:
         if reads not in READ_POLICIES:
             raise InvalidInput(f"read policy {reads!r} is not one of {', '.join(READ_POLICIES)}", field="reads")
         if vector_type not in VECTOR_TYPES:
@@ -58,6 +60,7 @@ class PostgresBackend:
             raise InvalidInput(f"read policy {reads!r} reads from standbys: give their URLs "
                                "(SEMSEARCH_POSTGRES_READ_URLS)", field="read_urls")
         self.reads, self.max_lag, self.vector_type = reads, max_lag, vector_type
+        self.hnsw_after = hnsw_after  # an hnsw collection gets its index once it holds this many chunks
         self.pools = Pools(url, read_urls, max_size=pool_size, schema=schema)
         self.where = self.pools.where
         with self.pools.read("create semsearch's tables") as con:
@@ -97,8 +100,7 @@ class PostgresBackend:
             if con.execute("SELECT 1 FROM collections WHERE name = %s", (name,)).fetchone():
                 return
             phys = int(scalar(con, "SELECT nextval('phys_numbers')"))
-            create_collection_tables(con, phys, dimension=dimension, vector_type=self.vector_type,
-                                     index_type=index_type)
+            create_collection_tables(con, phys, dimension=dimension, vector_type=self.vector_type)
             con.execute("INSERT INTO collections (name, phys, model, dimension, index_type, vector_type, created) "
                         "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                         (name, phys, model, dimension, index_type, self.vector_type, time.time()))

@@ -159,6 +159,7 @@ class Database(Protocol):
     pools: Pools
     where: str
     reads: str  # the read policy (backend.py): "synchronous" makes writes wait for remote_apply
+    hnsw_after: int  # chunks at which an hnsw collection's index is built (schema.ensure_hnsw)
 
     def search_connection(self, what: str) -> AbstractContextManager[psycopg.Connection[Any]]: ...
 

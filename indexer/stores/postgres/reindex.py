@@ -28,7 +28,13 @@ from pgvector import SparseVector
 
 from indexer.embedding import Embedder
 from indexer.stores.postgres.connection import Database, answering, scalar
-from indexer.stores.postgres.schema import TERM_SPACE, create_collection_tables, drop_collection_tables, tables
+from indexer.stores.postgres.schema import (
+    TERM_SPACE,
+    create_collection_tables,
+    drop_collection_tables,
+    ensure_hnsw,
+    tables,
+)
 from indexer.stores.postgres.store import COPY_ROWS, _vector_value, reindex_lock_key, whoami
 
 BATCH = 256  # chunks embedded per forward pass batch and copied per round trip
@@ -71,8 +77,7 @@ def reindex(pg: Database, name: str, embedder: Embedder, *,
                 raise CollectionNotFound(name, pg.names())
             old_phys, old_model, index_type, vector_type = int(got[0]), got[1], got[2], got[3]
             new_phys = int(scalar(con, "SELECT nextval('phys_numbers')"))
-            create_collection_tables(con, new_phys, dimension=embedder.dimension, vector_type=vector_type,
-                                     index_type=index_type)
+            create_collection_tables(con, new_phys, dimension=embedder.dimension, vector_type=vector_type)
             old, new = tables(old_phys), tables(new_phys)
             con.execute(f"INSERT INTO {new['sources']} SELECT * FROM {old['sources']}")
             con.execute(f"INSERT INTO {new['terms']} SELECT * FROM {old['terms']}")
@@ -95,6 +100,8 @@ def reindex(pg: Database, name: str, embedder: Embedder, *,
                     progress({"phase": "copying", "chunks_done": done, "chunks_total": total})
             con.execute(f"SELECT setval(pg_get_serial_sequence('{new['chunks']}', 'id'), "
                         f"(SELECT COALESCE(max(id), 0) + 1 FROM {old['chunks']}), false)")
+            if index_type == "hnsw" and done >= pg.hnsw_after:  # built over the copied rows: faster than during
+                ensure_hnsw(con, new_phys, vector_type, concurrently=False)
             sources = int(scalar(con, f"SELECT count(*) FROM {new['sources']}"))
             con.execute("UPDATE collections SET phys = %s, model = %s, dimension = %s, created = %s, seq = seq + 1 "
                         "WHERE name = %s", (new_phys, embedder.name, embedder.dimension, time.time(), name))

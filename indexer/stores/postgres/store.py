@@ -39,7 +39,7 @@ from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.filters import Filters
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
 from indexer.stores.postgres.connection import Database, scalar
-from indexer.stores.postgres.schema import TERM_SPACE, tables
+from indexer.stores.postgres.schema import TERM_SPACE, ensure_hnsw, tables
 from indexer.stores.postgres.sql import chunk_terms, filter_sql, query_terms
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class PostgresStore:
         self.vector_type = row["vector_type"]
         self.phys = int(row["phys"])
         self._local = threading.local()  # the connection of a reading() batch, per thread
+        self._hnsw_built = False  # known built (checked again by the first write past hnsw_after)
 
     # -- the collection's row -------------------------------------------------------------------------
     def _row(self, con: psycopg.Connection[Any] | None = None, *, lock: bool = False) -> dict[str, Any]:
@@ -92,6 +93,8 @@ class PostgresStore:
                 raise ModelMismatch(self.name, row["model"], int(row["dimension"]), self.meta.model,
                                     self.meta.dimension)
             self.meta = StoreMeta(row["model"], int(row["dimension"]), row["index_type"], float(row["created"]))
+        if int(row["phys"]) != self.phys:  # new tables: their HNSW index is looked for again
+            self._hnsw_built = False
         self.phys = int(row["phys"])
         self.vector_type = row["vector_type"]
 
@@ -151,10 +154,28 @@ class PostgresStore:
                 con.execute(f"DELETE FROM {t['terms']} WHERE df <= 0 AND term = ANY(%s)", ([c[0] for c in changed],))
             seq = scalar(con, "UPDATE collections SET seq = seq + 1, chunks = chunks + %s WHERE name = %s "
                               "RETURNING seq", (len(added) - len(removed), self.name))
+        if self.meta.index_type == "hnsw" and int(row["chunks"]) + len(added) - len(removed) >= self.pg.hnsw_after \
+                and not self._hnsw_built:
+            self._build_hnsw()
         return WriteResult(seq=int(seq), added_ids=np.asarray(added, np.int64),
                            added_vectors=np.zeros((0, self.meta.dimension), np.float32),
                            removed_ids=np.asarray(removed, np.int64), chunks_added=len(added),
                            chunks_removed=len(removed))
+
+    def _build_hnsw(self) -> None:
+        """Build the HNSW index once the collection is big enough (after its commit: the write is
+        already acknowledged by the server; searches and writes go on while it builds)."""
+        with self.pg.pools.read(f"build the HNSW index of collection {self.name!r}") as con:
+            # One builder at a time across replicas; the others find it built.
+            with con.transaction():
+                got = con.execute("SELECT pg_try_advisory_xact_lock(hashtext('semsearch hnsw ' || %s))",
+                                  (self.name,)).fetchone()
+            if got is None or not got[0]:
+                return
+            started = time.monotonic()
+            if ensure_hnsw(con, self.phys, self.vector_type, concurrently=True):
+                log.info("%s: HNSW index built in %.1fs", self.name, time.monotonic() - started)
+        self._hnsw_built = True
 
     def _append_to(self, con: psycopg.Connection[Any], t: dict[str, str], u: SourceWrite, now: float) -> int:
         got = con.execute(f"SELECT id, sha256 FROM {t['sources']} WHERE kind = %s AND key = %s AND partial",
