@@ -66,6 +66,30 @@ def load_model(settings: Settings, *, backend: str | None = None) -> Embedder:
                          model_cache=model_cache_dir(s.model_cache))
 
 
+def model_load_note(settings: Settings) -> str:
+    """What loading the model will do, in a few words, for the start-up line a server prints before its
+    address: a first load converts the model to an OpenVINO graph (a minute or more on a small machine),
+    later ones read the converted graph from the cache. Only looks at the cache folder: it loads nothing."""
+    from indexer.embedding.graph_cache import GraphCache
+    from indexer.embedding.selection import resolve_model
+
+    s = settings
+    if s.backend == "minimal":
+        return "NumPy transformer, nothing to convert"
+    if s.engine not in ("auto", "openvino"):
+        return f"{s.engine} engine, no converted graph"
+    cache = model_cache_dir(s.model_cache)
+    if cache is None:
+        return "graph cache off: converting the model, a minute or more"
+    try:
+        _, path = resolve_model(s.model)
+        cached = (GraphCache(cache, path).dir / "meta.json").is_file()
+    except Exception:  # noqa: BLE001 - the load itself names what is wrong with the model setting
+        return "checking the model"
+    return ("converted graph cached" if cached
+            else f"first load: converting the model, a minute or more; cached in {cache} for the next start")
+
+
 def query_request(settings: Settings, *, query: str | None, like: str | None, k: int, offset: int, mode: str,
                   filters: Filters, explain: bool, fusion: str | None = None,
                   min_similarity: float | None = None) -> tuple[SearchQuery, SearchOptions]:
@@ -116,7 +140,7 @@ class Service:
             with self._model_lock:
                 if self._model is None:
                     s = self.settings
-                    log.info("loading model %s (%s)", s.model, s.backend)
+                    log.info("loading model %s (%s)", s.model, model_load_note(s))
                     model = load_model(s)
                     log.info("ready: model %s (%d dimensions), data in %s", model.name, model.dimension, s.data_dir)
                     self._model = self._metered(model)

@@ -44,7 +44,8 @@ def router(models: ApiModels) -> APIRouter:
         """List documents and indexed files with paging, ordered by id (``kind`` narrows it)."""
         rows, total = service.list_sources(name, kind=None if kind == "all" else kind, offset=offset, limit=limit)
         items = [SourceOut(id=row.key, kind=row.kind, ext=row.ext, size=row.size, mtime=row.mtime,
-                           metadata=row.metadata, chunks=row.chunks, indexed_at=row.indexed_at) for row in rows]
+                           metadata=row.metadata, chunks=row.chunks, indexed_at=row.indexed_at,
+                           root=row.root or None) for row in rows]
         return SourceList(items=items, total=total, offset=offset, limit=limit)
 
     @r.post("/delete", operation_id="delete_documents", response_model=DeleteResponse,

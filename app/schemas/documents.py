@@ -70,6 +70,8 @@ class SourceOut(BaseModel):
     metadata: dict[str, Any]
     chunks: int
     indexed_at: float
+    root: str | None = Field(None, description="A file's: the folder it was indexed from, so its path can be shown "
+                             "relative to it (null for documents)")
 
 
 class SourceList(BaseModel):

@@ -13,13 +13,25 @@ function headers() {
   return h;
 }
 
+// A 401 is about the key box on this page, not about HTTP headers (which the server's message names,
+// for API clients): the page sends the box's key as the header itself.
+function keyMessage() {
+  const box = $("api-key");
+  box.setAttribute("aria-invalid", "true");
+  return box.value.trim()
+    ? "The server refused the key in the “API key” box at the top of the page: check it, then press Enter there."
+    : "This server needs an API key: type it in the “API key” box at the top of the page, then press Enter there.";
+}
+
 async function api(method, path, body) {
   const res = await fetch(path, { method, headers: headers(), body: body ? JSON.stringify(body) : undefined });
   const data = await res.json().catch(() => ({}));
+  if (res.status === 401) throw new Error(keyMessage());
   if (!res.ok) {
     const msg = data && data.error ? data.error.message : res.status + " " + res.statusText;
     throw new Error(msg);
   }
+  $("api-key").removeAttribute("aria-invalid");
   return data;
 }
 
@@ -95,6 +107,25 @@ function shortPath(p) {
   return parts.length > 2 ? "…/" + parts.slice(-2).join("/") : p;
 }
 
+// A file's path below the folder it was indexed from (``root``, which hits and listed files carry);
+// the path as it is when it is not below it (or for a document id).
+function relPath(path, root) {
+  if (!root) return path;
+  const dir = root.endsWith("/") ? root : root + "/";
+  return path.startsWith(dir) && path.length > dir.length ? path.slice(dir.length) : path;
+}
+
+// Text that may wrap after a path or name separator (/ _ - .) before it has to break inside a word:
+// a <wbr> after each, so the browser's last resort (overflow-wrap) is rarely needed.
+function breakable(text) {
+  const frag = document.createDocumentFragment();
+  text.split(/(?<=[\/_.-])/).forEach((part, i) => {
+    if (i) frag.appendChild(document.createElement("wbr"));
+    frag.appendChild(document.createTextNode(part));
+  });
+  return frag;
+}
+
 // The collection list, fetched once per change; every view's collection <select> follows it.
 const Collections = {
   list: [],
@@ -107,11 +138,14 @@ const Collections = {
   onChange(fn) { this.listeners.push(fn); },
 };
 
-// Keep a <select> in step with the collections, keeping its choice when it still exists.
-function followCollections(select, preferred) {
+// Keep a <select> in step with the collections, keeping its choice when it still exists. With a
+// ``placeholder``, the list starts on it (value "") instead of on the first collection.
+function followCollections(select, preferred, placeholder) {
   Collections.onChange((list) => {
     const keep = select.value || (preferred && preferred());
-    fillSelect(select, list.map((c) => [c.name, `${c.name} (${plural(c.chunks, "chunk")})`]));
+    const first = placeholder ? [["", placeholder]] : [];
+    fillSelect(select, [...first, ...list.map((c) => [c.name, `${c.name} (${plural(c.chunks, "chunk")})`])]);
     if (keep && list.some((c) => c.name === keep)) select.value = keep;
+    else if (placeholder) select.value = "";
   });
 }

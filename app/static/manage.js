@@ -9,13 +9,14 @@ function renderCollections(list) {
   table.tBodies[0].replaceChildren(...list.map((c) => {
     const del = el("button", { type: "button", class: "danger", text: "Delete",
       "aria-label": `Delete collection ${c.name}`, onclick: () => deleteCollection(c.name) });
+    // data-label: the column's name, shown beside the value when a phone stacks the row (style.css)
     const tr = el("tr", {},
-      el("th", { scope: "row", text: c.name }),
-      el("td", { class: "n", text: c.files.toLocaleString("en-US") }),
-      el("td", { class: "n", text: c.documents.toLocaleString("en-US") }),
-      el("td", { class: "n", text: c.chunks.toLocaleString("en-US") }),
-      el("td", { class: "n", text: bytes(c.size_bytes) }),
-      el("td", {}, del));
+      el("th", { scope: "row" }, breakable(c.name)),
+      el("td", { class: "n", "data-label": "files", text: c.files.toLocaleString("en-US") }),
+      el("td", { class: "n", "data-label": "documents", text: c.documents.toLocaleString("en-US") }),
+      el("td", { class: "n", "data-label": "chunks", text: c.chunks.toLocaleString("en-US") }),
+      el("td", { class: "n", "data-label": "size", text: bytes(c.size_bytes) }),
+      el("td", { class: "actions" }, del));
     tr.dataset.name = c.name;
     return tr;
   }));
@@ -82,9 +83,39 @@ function showJob(job) {
   $("job-cancel").hidden = done;
   const skipped = (job.report && job.report.skipped) || [];
   $("job-skipped").hidden = skipped.length === 0;
-  $("job-skipped").querySelector("ul").replaceChildren(...skipped.map((s) =>
-    el("li", {}, el("code", { text: s.path }), ` ${s.reason}: ${s.detail}`)));
+  $("job-skipped").querySelector("summary").textContent = `Skipped files (${skipped.length})`;
+  $("job-skipped").querySelector("ul").replaceChildren(...skipGroups(skipped, job.params && job.params.path));
   return done;
+}
+
+// The skipped files grouped by reason and extension, biggest group first: one line each with its count,
+// the reason's detail when the group shares one, and a few of its paths (below the folder indexed).
+const SKIP_EXAMPLES = 3;
+function skipGroups(skipped, root) {
+  const groups = new Map();
+  for (const s of skipped) {
+    const name = s.path.split("/").pop();
+    const dot = name.lastIndexOf(".");
+    const ext = dot > 0 ? name.slice(dot).toLowerCase() : "no extension";
+    const key = `${s.reason}\u0000${ext}`;
+    if (!groups.has(key)) groups.set(key, { reason: s.reason, ext, items: [] });
+    groups.get(key).items.push(s);
+  }
+  return [...groups.values()].sort((a, b) => b.items.length - a.items.length || a.reason.localeCompare(b.reason))
+    .map((g) => {
+      const details = new Set(g.items.map((s) => s.detail).filter(Boolean));
+      const shown = g.items.slice(0, SKIP_EXAMPLES).map((s) => relPath(s.path, root));
+      const more = g.items.length - shown.length;
+      const li = el("li", { class: "skip-group" },
+        el("strong", { text: g.reason.replace(/_/g, " ") }), " · ", el("code", { text: g.ext }), " · ",
+        span("skip-count", plural(g.items.length, "file")));
+      if (details.size === 1) li.append(`: ${[...details][0]}`);
+      const paths = el("span", { class: "dim skip-paths" });
+      shown.forEach((p, i) => paths.append(i ? ", " : "", el("span", { title: g.items[i].path }, breakable(p))));
+      if (more > 0) paths.append(` and ${plural(more, "other")}`);
+      li.append(el("br"), paths);
+      return li;
+    });
 }
 
 async function watchJob(id) {
@@ -112,7 +143,13 @@ async function indexFolder(event) {
   const name = $("index-collection").value;
   const status = $("job-status");
   $("job").hidden = false;
-  if (!name) return setStatus(status, "Create a collection first.", true);
+  if (!name) {
+    $("job-cancel").hidden = true;
+    $("job-skipped").hidden = true;
+    if (!Collections.list.length) return setStatus(status, "Create a collection first (New collection, above).", true);
+    $("index-collection").focus();
+    return setStatus(status, "Choose the collection to index into: the list left of the folder.", true);
+  }
   watching = null;  // stop following an earlier job
   setStatus(status, "Starting…");
   try {
@@ -149,8 +186,8 @@ async function listSources(offset = 0) {
     const page = await api("GET", `/collections/${enc(name)}/documents?kind=${kind}&offset=${offset}&limit=${SOURCES_PAGE}`);
     sourcesOffset = offset;
     list.replaceChildren(...page.items.map((item) => el("li", {},
-      el("button", { type: "button", class: "link", text: item.kind === "file" ? item.id : `${item.id}`,
-        onclick: () => openText(name, item.kind, item.id, null) }),
+      el("button", { type: "button", class: "link", title: item.id, "data-id": item.id,
+        onclick: () => openText(name, item.kind, item.id, null) }, breakable(relPath(item.id, item.root))),
       el("span", { class: "dim", text: ` ${item.kind} · ${plural(item.chunks, "chunk")}` +
         (item.kind === "file" ? ` · ${bytes(item.size)}` : "") }))));
     if (!page.items.length) list.replaceChildren(el("li", { class: "dim", text: "Nothing indexed here yet." }));
@@ -166,7 +203,8 @@ async function listSources(offset = 0) {
 
 function initManage() {
   Collections.onChange(renderCollections);
-  followCollections($("index-collection"));
+  // No silent default: a placeholder to choose from, until the user picks one (or creates one, below).
+  followCollections($("index-collection"), null, "Collection to index into…");
   followCollections($("sources-collection"));
   $("create-form").addEventListener("submit", createCollection);
   $("index-form").addEventListener("submit", indexFolder);

@@ -68,19 +68,24 @@ function scoreLine(hit) {
   return parts;
 }
 
+let likeShown = null;  // how the page names likeId: a path below its folder
+
 function moreLike(hit) {
   likeId = hit.id;
+  likeShown = hit.path ? relPath(hit.path, hit.root) : hit.id;
   searchOffset = 0;
   if ($("mode").value === "keyword") $("mode").value = "dense";  // "more like this" ranks by a vector
   runSearch();
   $("search-title").scrollIntoView({ block: "start" });
 }
 
+// A file's path as the user knows it: below the folder indexed (its full path on hover and in the viewer).
 function hitItem(name, hit) {
-  const open = el("button", { type: "button", class: "link hit-id", text: hit.path || hit.id,
-    onclick: () => openText(name, hit.kind, hit.id, hit) });
+  const shown = hit.path ? relPath(hit.path, hit.root) : hit.id;
+  const open = el("button", { type: "button", class: "link hit-id", title: hit.id, "data-id": hit.id,
+    onclick: () => openText(name, hit.kind, hit.id, hit) }, breakable(shown));
   const like = el("button", { type: "button", class: "secondary small like", text: "More like this",
-    "aria-label": `More like ${hit.path || hit.id}`, onclick: () => moreLike(hit) });
+    "aria-label": `More like ${shown}`, onclick: () => moreLike(hit) });
   const li = el("li", {}, el("div", { class: "hit-head" }, open, ...scoreLine(hit),
     span("hit-meta", `chars ${hit.start}–${hit.end}`), like), snippetNode(hit.snippet));
   if (hit.metadata && Object.keys(hit.metadata).length) li.append(span("hit-meta", JSON.stringify(hit.metadata)));
@@ -97,7 +102,10 @@ async function runSearch({ push = true } = {}) {
   if (!name) return setStatus(status, "Create a collection and index a folder first (see Collections above).", true);
   if (!likeId && !$("q").value.trim()) return setStatus(status, "Type what you are looking for.", true);
   $("like-banner").hidden = !likeId;
-  if (likeId) $("like-text").textContent = `More like “${likeId}” (itself left out). `;
+  if (likeId) {
+    $("like-text").textContent = `More like “${likeShown || likeId}” (itself left out). `;
+    $("like-text").title = likeId;
+  }
   let body;
   try { body = queryBody(); } catch (err) { return setStatus(status, err.message, true); }
   if (push) history.pushState(null, "", "?" + searchState() + location.hash);
@@ -129,6 +137,7 @@ async function runSearch({ push = true } = {}) {
 function searchFromUrl() {
   const params = new URLSearchParams(location.search);
   likeId = params.get("like");
+  likeShown = null;  // a shared link names the full path
   $("like-banner").hidden = !likeId;
   if (!params.has("q") && !likeId) return false;
   for (const [key, id] of Object.entries(SEARCH_FIELDS)) {

@@ -16,12 +16,29 @@ if TYPE_CHECKING:
 
 Ranked = list[tuple[int, float, int, dict[str, Any] | None]]  # (source_id, score, chunk_id, explain detail)
 
+#: Decimals a hit's scores keep in its plain-data (JSON) form. A float32 cosine's 7th significant digit
+#: depends on how the sums ran (how many cores, which kernel, the batch a query shared), so the same
+#: search in the CLI, over HTTP and over MCP could print different bytes; 4 decimals is what the page
+#: and the CLI's table show, and far more than a ranking decision needs.
+SCORE_DECIMALS = 4
+
+
+def _rounded(value: Any) -> Any:
+    """``value`` with every float in it (nested in an explain dict too) rounded to SCORE_DECIMALS."""
+    if isinstance(value, float):
+        return round(value, SCORE_DECIMALS)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
 
 @dataclass
 class Hit:
     id: str = described("Document id, or the file's path")
     kind: Literal["doc", "file"] = described("doc (added through the API) or file (indexed from a folder)")
     path: str | None = described("The file's path (null for documents)")
+    root: str | None = described("The folder the file was indexed from, so its path can be shown relative to it "
+                                 "(null for documents)")
     score: float = described("The rank score: dense: the cosine; keyword: bm25; hybrid: the fused score "
                         "(relative: 0..1 within this result list; rrf: a sum of 1/(60+rank))")
     cosine: float | None = described("Cosine similarity of the query's vector and the passage's, -1..1 "
@@ -41,10 +58,15 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         """The hit as plain data (``explain`` only when set). Shallow, unlike ``dataclasses.asdict``,
         which deep-copies and costs more than the rest of turning a hit into JSON; the nested dicts
-        are built fresh for every search, so nothing shared leaks out."""
+        are built fresh for every search, so nothing shared leaks out. Scores are rounded to
+        SCORE_DECIMALS, so every interface prints the same bytes for the same search."""
         d = {f.name: getattr(self, f.name) for f in _HIT_FIELDS}
+        for name in ("score", "cosine", "keyword"):
+            d[name] = _rounded(d[name])
         if d["explain"] is None:
             del d["explain"]
+        else:
+            d["explain"] = _rounded(d["explain"])
         return d
 
     def __repr__(self) -> str:
@@ -94,7 +116,8 @@ def build_hits(store: Store, ranked: Ranked, query: str, *, explain: bool,
         metadata = {**row.metadata, **row.chunk_metadata}  # the chunk's page/slide/message wins
         snippet, s0, s1 = make_snippet(text, start, query, terms=terms)
         hits.append(Hit(
-            id=key, kind=cast(Literal["doc", "file"], kind), path=key if kind == "file" else None, score=float(score),
+            id=key, kind=cast(Literal["doc", "file"], kind), path=key if kind == "file" else None,
+            root=(row.root or None) if kind == "file" else None, score=float(score),
             cosine=cosine.get(sid), keyword=keyword.get(sid), chunk_id=cid,
             start=start, end=end, snippet=snippet, span_start=s0, span_end=s1, metadata=metadata,
             explain=detail if explain else None,

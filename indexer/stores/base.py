@@ -82,6 +82,7 @@ class SourceRow:
     metadata: dict[str, Any]
     indexed_at: float
     chunks: int = 0
+    root: str = ""  # a file's: the folder it was indexed from ("" for documents)
 
 
 @dataclass
@@ -96,6 +97,7 @@ class HitRow:
     key: str
     metadata: dict[str, Any]  # the source's
     chunk_metadata: dict[str, Any]  # the chunk's own (its page, slide, message)
+    root: str = ""  # a file's: the folder it was indexed from ("" for documents)
 
 
 @dataclass

@@ -204,7 +204,9 @@ def test_concurrent_queries_each_get_their_own_answer(indexed):
         body = r.json()
         assert body["query"] == q
         assert [h["id"] for h in body["hits"]] == [h["id"] for h in alone[q]["hits"]]
-        assert [h["score"] for h in body["hits"]] == pytest.approx([h["score"] for h in alone[q]["hits"]], abs=1e-5)
+        # scores come rounded to 4 decimals (SCORE_DECIMALS): a batch's float sums may tip the last one
+        assert [h["score"] for h in body["hits"]] == pytest.approx([h["score"] for h in alone[q]["hits"]],
+                                                                   abs=1.01e-4)
     assert app.state.search_lanes.stats.requests - before == len(queries)
     metrics = indexed.get("/metrics").text
     assert "semsearch_search_lane_requests_total" in metrics

@@ -65,3 +65,20 @@ def test_the_lanes_and_the_in_process_query_give_the_same_bytes(tmp_path, tmp_da
         assert service.scan() == ([], {})
     finally:
         service.close()
+
+
+def test_the_start_up_line_says_whether_the_model_must_be_converted(tmp_path, tmp_data_dir):
+    """`semsearch serve` logs this before its address, so a first start's minute of converting is
+    explained; the note only looks at the cache folder."""
+    from app.service import model_load_note
+    from indexer.embedding.graph_cache import GraphCache
+    from indexer.embedding.selection import bundled_model_path
+
+    settings = make_settings(tmp_data_dir, model_cache=str(tmp_path / "cache"))
+    assert model_load_note(settings).startswith("first load: converting the model")
+    entry = GraphCache(tmp_path / "cache", bundled_model_path()).dir
+    entry.mkdir(parents=True)
+    (entry / "meta.json").write_text("{}")
+    assert model_load_note(settings) == "converted graph cached"
+    assert "cache off" in model_load_note(make_settings(tmp_data_dir, model_cache="off"))
+    assert "NumPy" in model_load_note(make_settings(tmp_data_dir, backend="minimal"))

@@ -69,7 +69,7 @@ def test_the_fusion_setting_is_what_a_hybrid_query_uses(tmp_path: Any, embedder:
     res = CliRunner().invoke(cli.app, ["query", "a cat on the mat", "--data-dir", str(tmp_path / "data"),
                                        "--server", "none", "--json"])
     assert res.exit_code == 0, res.output
-    assert [h["score"] for h in json.loads(res.stdout)["hits"]] == rrf
+    assert [h["score"] for h in json.loads(res.stdout)["hits"]] == [round(s, 4) for s in rrf]  # the JSON's 4 decimals
 
 
 def test_postgres_settings_that_do_not_fit_together_say_what_is_missing() -> None:

@@ -85,7 +85,7 @@ def test_new_user_flow(open_page, server, width, by):
     assert page.get_attribute("#job-progress", "value") == page.get_attribute("#job-progress", "max")
     page.click("#job-skipped summary") if by == "mouse" else (page.focus("#job-skipped summary"),
                                                                page.keyboard.press("Enter"))
-    assert re.search(r"logo\.png\s+\S+: ", page.inner_text("#job-skipped"))
+    assert re.search(r"\S+ · \.png · 1 file: .+\s+logo\.png", page.inner_text("#job-skipped"))  # grouped
     assert row.locator("td").nth(0).inner_text() == str(3 + len(HANDBOOK))  # files column
     p.shot("indexed", "#index-title")
 
@@ -99,7 +99,7 @@ def test_new_user_flow(open_page, server, width, by):
     assert page.locator("#sources li").count() == 3 + len(HANDBOOK) - 20
     # Any of them opens as full text (no passage to mark: the viewer starts at the top).
     listed = page.locator("#sources li button").first
-    listed_id = listed.inner_text()
+    listed_id = listed.get_attribute("title")  # the full path; the list shows it below its folder
     activate(p, "#sources li button", by)
     page.wait_for_function("document.querySelector('#viewer-status').textContent.includes('characters')")
     assert page.inner_text("#viewer-title") == listed_id and page.inner_text("#viewer-text").strip()
@@ -142,7 +142,8 @@ def test_new_user_flow(open_page, server, width, by):
     activate(p, "#search-form button[type=submit]", by)
     page.wait_for_selector("#hits li")
     hits = page.locator("#hits li .hit-id")
-    assert hits.count() == 1 and hits.first.inner_text().endswith("handbook/security/passwords.txt")
+    assert hits.count() == 1 and hits.first.inner_text() == "security/passwords.txt"  # below handbook/
+    assert hits.first.get_attribute("title").endswith("/docs/handbook/security/passwords.txt")
     assert "glob=security" in page.url and "ext=txt" in page.url and "mode=dense" in page.url
     p.assert_no_overflow()
     p.shot("filtered", "#search-title")
@@ -209,8 +210,9 @@ def test_new_user_flow(open_page, server, width, by):
     activate(p, "#map-form button", by)
     page.wait_for_function("document.querySelector('#map-status').textContent.includes('drawn')")
     assert page.locator("#map-hits li").count() == 2
+    first_id = page.locator("#hits li .hit-id").first.get_attribute("title")  # its full path
     assert page.locator("#map-hits li button").first.inner_text().startswith(
-        "…/" + "/".join(page1[0].split("/")[-2:]))
+        "…/" + "/".join(first_id.split("/")[-2:]))
     canvas = page.locator("#map-canvas")
     if by == "mouse":
         canvas.scroll_into_view_if_needed()
@@ -229,7 +231,7 @@ def test_new_user_flow(open_page, server, width, by):
     else:
         page.keyboard.press("Enter")
     page.wait_for_selector("#viewer:not([hidden]) mark.chunk")
-    assert page.inner_text("#viewer-title") == page1[0]
+    assert page.inner_text("#viewer-title") == first_id
     p.assert_no_overflow()
 
     # Delete: asks first; "cancel" keeps it, "OK" deletes it and the guide is back.

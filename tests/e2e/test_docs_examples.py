@@ -115,7 +115,7 @@ PROMISES = {
     # the folder indexed, the glob and metadata filters find their hits
     "docs/api.md": lambda out: ('"state":"succeeded"' in out
                                 and "bicycle-maintenance.txt" in answer(out, "tyre pressure")
-                                and '"id":"doc-1"' in answer(out, "sourdough")),
+                                and '"id":"doc-1"' in answer(out, "sourdough slow rise")),
 }
 
 

@@ -309,9 +309,9 @@ class Catalog:
         """chunk id -> its row, for the chunks that still exist."""
         if not ids:
             return {}
-        return {r[0]: HitRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]))
+        return {r[0]: HitRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]), r[8])
                 for r in self.reader.execute(
-            "SELECT c.id, c.start, c.end, c.text, s.kind, s.key, s.metadata, c.metadata FROM chunks c "
+            "SELECT c.id, c.start, c.end, c.text, s.kind, s.key, s.metadata, c.metadata, s.root FROM chunks c "
             f"JOIN sources s ON s.id = c.source_id WHERE c.id IN ({','.join('?' * len(ids))})", list(ids))}
 
 
@@ -344,7 +344,7 @@ class Catalog:
         total = con.execute(f"SELECT COUNT(*) FROM sources s {where}", params).fetchone()[0]
         rows = con.execute(
             "SELECT s.id, s.kind, s.key, s.ext, s.size, s.mtime, s.sha256, s.metadata, s.indexed_at, "
-            f"(SELECT COUNT(*) FROM chunks c WHERE c.source_id = s.id) FROM sources s {where} "
+            f"(SELECT COUNT(*) FROM chunks c WHERE c.source_id = s.id), s.root FROM sources s {where} "
             "ORDER BY s.key LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
         return [source_row(r) for r in rows], int(total)
 
@@ -390,4 +390,5 @@ def _unpack(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
 
 def source_row(r: sqlite3.Row | tuple[Any, ...]) -> SourceRow:
     return SourceRow(id=r[0], kind=r[1], key=r[2], ext=r[3], size=r[4], mtime=r[5], sha256=r[6],
-                     metadata=json.loads(r[7]), indexed_at=r[8], chunks=r[9] if len(r) > 9 else 0)
+                     metadata=json.loads(r[7]), indexed_at=r[8], chunks=r[9] if len(r) > 9 else 0,
+                     root=r[10] if len(r) > 10 else "")

@@ -273,10 +273,10 @@ class PostgresStore:
             total = scalar(con, f"SELECT count(*) FROM {t['sources']} s {where}", params)
             rows = con.execute(
                 f"SELECT s.id, s.kind, s.key, s.ext, s.size, s.mtime, s.sha256, s.metadata, s.indexed_at, "
-                f"(SELECT count(*) FROM {t['chunks']} c WHERE c.source_id = s.id) FROM {t['sources']} s {where} "
-                "ORDER BY s.key LIMIT %s OFFSET %s", [*params, limit, offset]).fetchall()
-        return [SourceRow(int(r[0]), r[1], r[2], r[3], int(r[4]), float(r[5]), r[6], r[7], float(r[8]), int(r[9]))
-                for r in rows], int(total)
+                f"(SELECT count(*) FROM {t['chunks']} c WHERE c.source_id = s.id), s.root FROM {t['sources']} s "
+                f"{where} ORDER BY s.key LIMIT %s OFFSET %s", [*params, limit, offset]).fetchall()
+        return [SourceRow(int(r[0]), r[1], r[2], r[3], int(r[4]), float(r[5]), r[6], r[7], float(r[8]), int(r[9]),
+                          r[10]) for r in rows], int(total)
 
     def stored_source(self, key: str, kinds: Sequence[str]) -> StoredSource | None:
         t = self._t()
@@ -393,8 +393,9 @@ class PostgresStore:
         return {int(c): int(s) for c, s in self._by_ids(ids, "c.id, c.source_id", "read chunks")}
 
     def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
-        rows = self._by_ids(ids, 'c.id, c.start, c."end", c.text, s.kind, s.key, s.metadata, c.metadata', "read hits")
-        return {int(r[0]): HitRow(int(r[0]), int(r[1]), int(r[2]), r[3], r[4], r[5], r[6], r[7]) for r in rows}
+        rows = self._by_ids(ids, 'c.id, c.start, c."end", c.text, s.kind, s.key, s.metadata, c.metadata, s.root',
+                            "read hits")
+        return {int(r[0]): HitRow(int(r[0]), int(r[1]), int(r[2]), r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows}
 
     def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         return {int(c): _numpy(v) for c, v in self._by_ids(ids, "c.id, c.embedding", "read vectors")}

@@ -264,9 +264,9 @@ class QdrantStore:
     def list_sources(self, *, kind: str | None, offset: int, limit: int) -> tuple[list[SourceRow], int]:
         conds = [_m("type", "source"), *([_m("kind", kind)] if kind else [])]
         rows = sorted(self._scroll(_f(*conds), ["sid", "kind", "key", "ext", "size", "mtime", "sha256", "metadata",
-                                                "indexed_at", "chunks"]), key=lambda p: p["key"])
+                                                "indexed_at", "chunks", "root"]), key=lambda p: p["key"])
         page = [SourceRow(p["sid"], p["kind"], p["key"], p["ext"], p["size"], p["mtime"], p["sha256"], p["metadata"],
-                          p["indexed_at"], p["chunks"]) for p in rows[offset : offset + limit]]
+                          p["indexed_at"], p["chunks"], p.get("root") or "") for p in rows[offset : offset + limit]]
         return page, len(rows)
 
     def stored_source(self, key: str, kinds: Sequence[str]) -> StoredSource | None:
@@ -394,8 +394,9 @@ class QdrantStore:
         return {cid: int(p["sid"]) for cid, p in self._chunks(ids, []).items()}
 
     def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
-        return {cid: HitRow(cid, p["start"], p["end"], p["text"], p["kind"], p["key"], p["meta"], p["cmeta"])
-                for cid, p in self._chunks(ids, ["start", "end", "text", "meta", "cmeta"]).items()}
+        return {cid: HitRow(cid, p["start"], p["end"], p["text"], p["kind"], p["key"], p["meta"], p["cmeta"],
+                            p.get("root") or "")
+                for cid, p in self._chunks(ids, ["start", "end", "text", "meta", "cmeta", "root"]).items()}
 
     def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         return {cid: p["_vector"] for cid, p in self._chunks(ids, [], vectors=True).items()}

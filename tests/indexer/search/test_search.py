@@ -120,3 +120,22 @@ def test_the_response_shape_is_the_librarys(search_collection):
     assert {"score", "cosine", "keyword", "snippet"} <= set(words["hits"][0]) and "explain" not in words["hits"][0]
     text = search_response("s", "green tea", opts, hits[0]).to_json()
     assert json.loads(text) == words and ": " not in text  # compact
+
+
+def test_json_scores_keep_four_decimals_and_a_file_hit_names_its_folder(search_collection, tmp_path_factory):
+    """Rounded scores are what makes the CLI, HTTP and MCP print the same bytes whatever the float sums'
+    7th digit did; the root lets the page show a file's path below the folder it was indexed from."""
+    opts = SearchOptions(k=10, mode="hybrid", explain=True)
+    hits = search_collection.search_batch(["which planet is red"], options=opts)[0]
+    assert any(h.cosine is not None and round(h.cosine, 4) != h.cosine for h in hits)  # full precision here
+    body = search_response("s", "which planet is red", opts, hits).to_dict()
+    numbers = [h[f] for h in body["hits"] for f in ("score", "cosine", "keyword") if h[f] is not None]
+    numbers += [v for h in body["hits"] for d in h["explain"].values() if isinstance(d, dict)
+                for v in d.values() if isinstance(v, float)]
+    assert numbers and all(round(x, 4) == x for x in numbers), numbers
+    files = [h for h in body["hits"] if h["kind"] == "file"]
+    docs = [h for h in body["hits"] if h["kind"] == "doc"]
+    assert files and docs and all(h["root"] is None for h in docs)
+    assert all(h["root"].endswith("/docs") and h["path"].startswith(h["root"] + "/") for h in files), files
+    rows, _ = search_collection.list_sources(kind="file", offset=0, limit=5)
+    assert rows and all(r.key.startswith(r.root + "/") for r in rows)

@@ -109,9 +109,11 @@ def test_index_folder_sync_and_search_every_mode(coll, tmp_path):
     assert report.added == len(TOPICS) and coll.store.count_chunks() == len(TOPICS)
     again = coll.index_folder(root)
     assert again.added == 0 and again.unchanged == len(TOPICS)
+    assert {r.root for r in coll.list_sources(kind="file")[0]} == {str(root)}
     for mode in ("dense", "keyword", "hybrid"):
         hits = coll.search("which planet is red", mode=mode, k=3)
         assert hits[0].path is not None and hits[0].path.endswith("mars.rst"), (mode, hits)
+        assert hits[0].root == str(root) and hits[0].path.startswith(str(root) + "/")  # the page shows it relative
         assert hits[0].cosine is not None and 0 < hits[0].cosine <= 1
         assert "**" in hits[0].snippet or mode == "dense"
     (root / "space/mars.rst").unlink()
