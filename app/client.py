@@ -98,10 +98,13 @@ class Client:
     def collection_info(self, name: str) -> dict[str, Any]:
         return self.request("GET", f"/collections/{_seg(name)}")
 
-    def create_collection(self, name: str, *, index_type: str | None = None) -> dict[str, Any]:
+    def create_collection(self, name: str, *, index_type: str | None = None,
+                          language: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"name": name}
         if index_type is not None:
             body["index_type"] = index_type
+        if language is not None:
+            body["language"] = language
         return self.request("POST", "/collections", body)
 
     def delete_collection(self, name: str) -> None:

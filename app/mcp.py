@@ -98,7 +98,7 @@ def _hits_text(r: QueryResponse) -> str:
 
 def _collection_line(i: CollectionInfo) -> str:
     return (f"{i.name}: {i.files} files, {i.documents} documents, {i.chunks} chunks "
-            f"(model {i.model}, {i.dimension} dimensions, {i.index_type})")
+            f"(model {i.model}, {i.dimension} dimensions, {i.index_type}, language {i.language})")
 
 
 class _Server(MCPServer):

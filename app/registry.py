@@ -104,13 +104,14 @@ class CollectionRegistry:
                 entry.users -= 1
                 entry.idle.notify_all()
 
-    def create(self, name: str, *, index_type: str | None = None) -> CollectionInfo:
+    def create(self, name: str, *, index_type: str | None = None, language: str | None = None) -> CollectionInfo:
         validate_name(name)
         with self._lock:
             if name in self._deleting:
                 raise CollectionBusy(f"Collection {name!r} is being deleted; try again.", field="name")
         coll = Collection.create(self.backend, name, self._model(),
-                                 index_type=index_type or self.settings.index_type, limits=self.settings.limits())
+                                 index_type=index_type or self.settings.index_type, limits=self.settings.limits(),
+                                 language=language or self.settings.language)
         with self._lock:
             self._entries[name] = _Entry(coll)
         return coll.info()

@@ -257,19 +257,21 @@ class Service:
         if not create:
             self.read_info(name)  # fail fast, before loading the model, if it does not exist
         with Collection.open(self.backend, name, self.embedder, create=create,
-                             index_type=s.index_type, limits=s.limits()) as coll:
+                             index_type=s.index_type, limits=s.limits(), language=s.language) as coll:
             yield coll
 
-    def create_collection(self, name: str, *, index_type: str | None = None) -> CollectionInfo:
+    def create_collection(self, name: str, *, index_type: str | None = None,
+                          language: str | None = None) -> CollectionInfo:
         """A new empty collection for the served model (kept open by the registry)."""
-        return self.collections.create(name, index_type=index_type)
+        return self.collections.create(name, index_type=index_type, language=language)
 
-    def create_and_close(self, name: str, *, index_type: str | None = None) -> CollectionInfo:
+    def create_and_close(self, name: str, *, index_type: str | None = None,
+                         language: str | None = None) -> CollectionInfo:
         """A new empty collection, not kept open (the CLI); a bad name fails before the model loads."""
         s = self.settings
         validate_name(name)
         with Collection.create(self.backend, name, self.embedder, index_type=index_type or s.index_type,
-                               limits=s.limits()) as coll:
+                               limits=s.limits(), language=language or s.language) as coll:
             return coll.info()
 
     def delete_collection(self, name: str) -> None:

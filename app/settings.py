@@ -74,6 +74,8 @@ class Settings(BaseSettings):
                              "$XDG_CACHE_HOME/semsearch or ~/.cache/semsearch); off: convert at every load")
     default_collection: str = Field("default", description="Collection used when none is named")
     index_type: IndexType = Field("flat", description="Index type for new collections: flat (exact) | hnsw")
+    language: str = Field("en", description="Keyword search language for new collections: en, de, fr, es, zh, "
+                          "... (docs/languages.md) | auto (detected per document)")
     fusion: Fusion = Field("relative", description="How hybrid queries combine rankings when a query names none: "
                            "relative (min-max scores) | rrf (reciprocal ranks)")
 
@@ -157,6 +159,13 @@ class Settings(BaseSettings):
                                   "tokens and /model in the background at start-up (about 90 MB per worker; /readyz "
                                   "says when: \"explain\": \"ready\"); false: on the first such call, which then "
                                   "takes seconds")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, v: str) -> str:
+        from indexer.analysis.languages import check_language
+
+        return check_language(v)
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from indexer import search
+from indexer.analysis.languages import check_language
 from indexer.chunking import Chunk, iter_chunks
 from indexer.described import described
 from indexer.embedding import Embedder
@@ -59,6 +60,11 @@ class CollectionInfo:
     chunks: int = described("Searchable passages (one vector each)")
     size_bytes: int = described("Size on disk")
     created: float = described("Unix time")
+    language: str = described("Its keyword search's language (en, de, fr, zh ... or auto: detected per document)",
+                              default="en")
+    keyword_index: str = described("analysed (per-language stems, CJK bigrams) or legacy (made before languages "
+                                   "existed: English only; re-create the collection to change it)",
+                                   default="analysed")
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -126,29 +132,34 @@ class Collection:
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def open(cls, backend: StoreBackend, name: str, embedder: Embedder, *, create: bool = True,
-             index_type: str = "flat", limits: Limits | None = None) -> Collection:
+             index_type: str = "flat", limits: Limits | None = None, language: str = "en") -> Collection:
         """Open (and by default create) collection ``name`` in ``backend`` (the embedded store:
-        ``EmbeddedBackend(data_dir)``)."""
+        ``EmbeddedBackend(data_dir)``). ``language``: its keyword search's, when it is created (see
+        ``indexer.analysis.languages``: a code such as ``de``, or ``auto``); an existing one keeps its own."""
         store = backend
         if not store.exists(validate_name(name)) and not create:
             raise CollectionNotFound(name, store.names())
-        return cls._in(store, name, embedder, index_type, limits)
+        return cls._in(store, name, embedder, index_type, limits, language)
 
     @classmethod
     def create(cls, backend: StoreBackend, name: str, embedder: Embedder, *, index_type: str = "flat",
-               limits: Limits | None = None) -> Collection:
+               limits: Limits | None = None, language: str = "en") -> Collection:
         store = backend
         if store.exists(validate_name(name)):
             raise CollectionExists(name)
-        return cls._in(store, name, embedder, index_type, limits)
+        return cls._in(store, name, embedder, index_type, limits, language)
 
     @classmethod
     def _in(cls, backend: StoreBackend, name: str, embedder: Embedder, index_type: str,
-            limits: Limits | None) -> Collection:
+            limits: Limits | None, language: str = "en") -> Collection:
         limits = limits or Limits()
+        try:
+            language = check_language(language)
+        except ValueError as e:
+            raise InvalidInput(str(e), field="language") from None
         store = backend.open(name, model=embedder.name, dimension=embedder.dimension, index_type=index_type,
                              checkpoint_every=limits.checkpoint_every,
-                             wal_checkpoint_seconds=limits.wal_checkpoint_seconds)
+                             wal_checkpoint_seconds=limits.wal_checkpoint_seconds, language=language)
         return cls(store, embedder, limits=limits)
 
     def refresh(self) -> None:
@@ -297,7 +308,7 @@ class Collection:
 
 def _info(name: str, meta: StoreMeta, counts: dict[str, int], chunks: int, size: int) -> CollectionInfo:
     return CollectionInfo(name, meta.model, meta.dimension, meta.index_type, counts.get("file", 0),
-                          counts.get("doc", 0), chunks, size, meta.created)
+                          counts.get("doc", 0), chunks, size, meta.created, meta.language, meta.keywords)
 
 
 def read_info(backend: StoreBackend, name: str) -> CollectionInfo:

@@ -86,13 +86,15 @@ def create(
     name: str = NAME_ARG,
     index_type: IndexType = typer.Option(None, "--index-type", help="flat (exact) | hnsw (approximate); "
                                          "default SEMSEARCH_INDEX_TYPE"),
+    language: str = typer.Option(None, "--language", help="keyword search language: en, de, fr, es, zh ... | "
+                                 "auto (detected per document); default SEMSEARCH_LANGUAGE"),
 ) -> None:
     """Create an empty collection for the configured model."""
     client = remote()
     if client is not None:
-        body = client.create_collection(name, index_type=index_type)
+        body = client.create_collection(name, index_type=index_type, language=language)
     else:
-        body = common.service().create_and_close(name, index_type=index_type).to_dict()
+        body = common.service().create_and_close(name, index_type=index_type, language=language).to_dict()
     _print_info(body, created=True)
 
 
@@ -153,6 +155,10 @@ def _print_info(body: dict[str, Any], *, created: bool = False) -> None:
         out.print(f"created collection {body['name']}")
     for key in ("name", "model", "dimension", "index_type", "files", "documents", "chunks"):
         out.print(f"{key + ':':<12} {body[key]}")
+    if "language" in body:  # (a server of an older version does not say)
+        legacy = " (legacy keyword index: English, made before languages)" if body.get("keyword_index") == "legacy" \
+            else ""
+        out.print(f"{'language:':<12} {body['language']}{legacy}")
     out.print(f"{'size:':<12} {body['size_bytes'] / 1e6:.1f} MB")
 
 

@@ -31,7 +31,8 @@ def create_collection(body: CollectionCreate, service: ServiceDep, embedder: Emb
     if body.dimension is not None and body.dimension != embedder.dimension:
         raise ModelNotServed(f"dimension {body.dimension} does not match the served model {embedder.name!r} "
                              f"({embedder.dimension} dimensions).", field="dimension")
-    return CollectionInfo(**service.create_collection(body.name, index_type=body.index_type).to_dict())
+    return CollectionInfo(**service.create_collection(body.name, index_type=body.index_type,
+                                                      language=body.language).to_dict())
 
 
 @router.get("", operation_id="list_collections", response_model=CollectionList, responses=errors())

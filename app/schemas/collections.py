@@ -22,6 +22,10 @@ class CollectionCreate(RequestModel):
     dimension: int | None = Field(None, ge=1, le=100_000, description="If given, must equal the model's dimension")
     index_type: Literal["flat", "hnsw"] | None = Field(
         None, description="flat (exact) or hnsw (approximate); default SEMSEARCH_INDEX_TYPE")
+    language: str | None = Field(
+        None, min_length=2, max_length=8, examples=["de"],
+        description="Keyword search language: en, de, fr, es, zh ... or auto (detected per document); "
+                    "default SEMSEARCH_LANGUAGE. Fixed at creation (docs/languages.md)")
 
 
 CollectionInfo = collection.CollectionInfo  # the library's dataclass is the response model

@@ -9,10 +9,14 @@ dot product is BM25 (Robertson & Zaragoza) with the collection's current IDF.
 needs none): a running average would change the weights of chunks already written. Our chunks are
 windows of at most 256 word pieces, about 150 words of English prose.
 
-Terms are what the embedded store's FTS5 tokenizer (``porter unicode61 remove_diacritics 2``) makes:
-lowercased words without diacritics, stemmed (Snowball English, the Porter stemmer's successor),
-hashed to 32-bit indices (CRC32; a collision merges two terms, about one pair in 10^5 for a 1,000
-term query against a 10^5 term vocabulary). Query words drop English stopwords, as in the embedded store.
+Terms are the collection's :class:`~indexer.analysis.languages.Analyzer` terms (the same the embedded
+store's FTS5 table holds: stemmed per language, diacritics folded, CJK bigrams), hashed to 32-bit
+indices (CRC32; a collision merges two terms, about one pair in 10^5 for a 1,000 term query against a
+10^5 term vocabulary). Query words drop the language's stopwords.
+
+``analyzer=None`` is the analysis of collections made before languages existed (kept so their stored
+vectors and their queries still agree): lowercased, folded, *then* stemmed with Snowball English, English
+stopwords, a CJK run one term.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections import Counter
 
 import snowballstemmer
 
+from indexer.analysis.languages import Analyzer
 from indexer.analysis.words import STOPWORDS, WORD
 
 K1 = 1.2
@@ -47,17 +52,29 @@ def _words(text: str) -> list[str]:
     return WORD.findall(plain)
 
 
-def document_vector(text: str) -> tuple[list[int], list[float]]:
-    """(indices, values) of a chunk's BM25 term weights."""
-    words = _words(text)
-    tf = Counter(_term(w) for w in words)
-    norm = K1 * (1 - B + B * len(words) / AVG_WORDS)
+@functools.lru_cache(maxsize=100_000)
+def _hash(term: str) -> int:
+    return zlib.crc32(term.encode())
+
+
+def document_vector(text: str, analyzer: Analyzer | None = None) -> tuple[list[int], list[float]]:
+    """(indices, values) of a chunk's BM25 term weights (``analyzer``: the chunk's document's, see
+    ``Analyzer.for_document``; None: the legacy analysis)."""
+    if analyzer is None:
+        terms = [_term(w) for w in _words(text)]
+    else:
+        terms = [_hash(t) for t in analyzer.document_terms(text)]
+    tf = Counter(terms)
+    norm = K1 * (1 - B + B * len(terms) / AVG_WORDS)
     return list(tf), [n * (K1 + 1) / (n + norm) for n in tf.values()]
 
 
-def query_vector(text: str) -> tuple[list[int], list[float]]:
-    """(indices, values) of a query: its words without stopwords (all of them if that leaves none)."""
-    words = _words(text)
-    kept = [w for w in words if w not in STOPWORDS] or words
-    terms = list(dict.fromkeys(_term(w) for w in kept))
+def query_vector(text: str, analyzer: Analyzer | None = None) -> tuple[list[int], list[float]]:
+    """(indices, values) of a query: its terms without stopwords (all of them if that leaves none)."""
+    if analyzer is None:
+        words = _words(text)
+        kept = [w for w in words if w not in STOPWORDS] or words
+        terms = list(dict.fromkeys(_term(w) for w in kept))
+    else:
+        terms = list(dict.fromkeys(_hash(t) for t in analyzer.query_terms(text)))
     return terms, [1.0] * len(terms)

@@ -107,7 +107,7 @@ def build_hits(store: Store, ranked: Ranked, query: str, *, explain: bool,
         return []
     rows = store.hit_rows([r[2] for r in ranked])
     hits: list[Hit] = []
-    terms = QueryTerms.of(query)
+    terms = QueryTerms.of(query, store.meta.analyzer())
     for sid, score, cid, detail in ranked:
         row = rows.get(cid)
         if row is None:

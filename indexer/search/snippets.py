@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from indexer.analysis.languages import Analyzer
 from indexer.analysis.words import STOPWORDS, WORD
 from indexer.sentences import sentence_spans
 
@@ -19,9 +20,15 @@ class QueryTerms:
 
     terms: frozenset[str]
     regex: re.Pattern[str]
+    # Set for collections in another language than English: words match by the collection's keyword
+    # analysis ("Häuser" ~ "Haus", CJK bigrams), so the marked sentence holds what the keyword index found.
+    analyzer: Analyzer | None = None
 
     @classmethod
-    def of(cls, query: str) -> QueryTerms | None:
+    def of(cls, query: str, analyzer: Analyzer | None = None) -> QueryTerms | None:
+        if analyzer is not None and analyzer.language != "en":
+            analysed = frozenset(analyzer.query_terms(query))
+            return cls(analysed, re.compile(r"\w+"), analyzer) if analysed else None
         terms = frozenset(w[:STEM] for w in WORD.findall(query.lower()) if w not in STOPWORDS)
         if not terms:
             return None
@@ -30,6 +37,8 @@ class QueryTerms:
 
     def find(self, text: str) -> list[tuple[int, str]]:
         """(offset, term) of every matching word of ``text``."""
+        if self.analyzer is not None:
+            return [(at, t) for at, t in self.analyzer.for_document([text]).term_offsets(text) if t in self.terms]
         low = text.lower()
         if len(low) == len(text):  # one C-level scan (case-folding the pattern instead is 2x slower)
             return [(m.start(), m.group()[:STEM]) for m in self.regex.finditer(low)]

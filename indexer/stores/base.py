@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from indexer.analysis.languages import Analyzer
 from indexer.chunking import Chunk
 from indexer.errors import SnapshotNotFound
 from indexer.filters import Filters
@@ -119,6 +120,18 @@ class StoreMeta:
     dimension: int
     index_type: str
     created: float
+    language: str = "en"  # the keyword analysis's language (``indexer.analysis.languages``) or "auto"
+    # "analysed": keyword terms by ``Analyzer(language)``; "legacy": a collection made before languages
+    # existed keeps the keyword analysis it was indexed with (English; see ``indexer/analysis/bm25.py``
+    # and the embedded store's porter FTS5 table) until it is re-created.
+    keywords: str = "analysed"
+
+    def analyzer(self) -> Analyzer | None:
+        """The keyword analyzer of this collection (None: its legacy analysis)."""
+        return None if self.keywords == LEGACY else Analyzer(self.language)
+
+
+LEGACY, ANALYSED = "legacy", "analysed"  # StoreMeta.keywords
 
 
 @runtime_checkable
@@ -300,8 +313,9 @@ class StoreBackend(Protocol):
     def exists(self, name: str) -> bool: ...
 
     def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int,
-             wal_checkpoint_seconds: float) -> Store:
-        """Open collection ``name``, creating it (recording the model) when missing."""
+             wal_checkpoint_seconds: float, language: str = "en") -> Store:
+        """Open collection ``name``, creating it (recording the model and the keyword ``language``) when
+        missing."""
         ...
 
     def delete(self, name: str) -> None: ...

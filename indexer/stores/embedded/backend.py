@@ -18,7 +18,7 @@ from indexer.stores.embedded.job_table import SqliteJobTable, jobs_file
 from indexer.stores.embedded.layout import CATALOG_FILE, collection_names, collections_dir
 from indexer.stores.embedded.snapshots import EmbeddedSnapshots, remove_leftovers
 from indexer.stores.embedded.space import disk_full_answer
-from indexer.stores.embedded.store import EmbeddedStore
+from indexer.stores.embedded.store import EmbeddedStore, meta_of
 
 if TYPE_CHECKING:
     from indexer.embedding import Embedder
@@ -46,10 +46,11 @@ class EmbeddedBackend:
         return (self.root / name / CATALOG_FILE).exists()
 
     def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int = 50_000,
-             wal_checkpoint_seconds: float = 0.0) -> EmbeddedStore:
+             wal_checkpoint_seconds: float = 0.0, language: str = "en") -> EmbeddedStore:
         remove_leftovers(self.data_dir, name)
         return EmbeddedStore(self.root / name, model=model, dimension=dimension, index_type=index_type,
-                             checkpoint_every=checkpoint_every, wal_checkpoint_seconds=wal_checkpoint_seconds)
+                             checkpoint_every=checkpoint_every, wal_checkpoint_seconds=wal_checkpoint_seconds,
+                             language=language)
 
     def delete(self, name: str) -> None:
         if not self.exists(name):
@@ -64,8 +65,7 @@ class EmbeddedBackend:
             catalog = Catalog(path / CATALOG_FILE)
         try:
             meta = catalog.get_meta()
-            m = StoreMeta(meta.get("model", "?"), int(meta.get("dimension", 0)), meta.get("index_type", "flat"),
-                          float(meta.get("created", 0)))
+            m = meta_of(meta)
             size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
             return m, catalog.count_sources(), catalog.count_chunks(), size
         except sqlite3.DatabaseError as e:

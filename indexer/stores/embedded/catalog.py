@@ -25,9 +25,18 @@ from typing import Any
 
 import numpy as np
 
+from indexer.analysis.languages import Analyzer
 from indexer.errors import damaged_catalog
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, WriteResult
-from indexer.stores.embedded.catalog_schema import _SCHEMA, SCHEMA_VERSION, _connect, _migrate, rollback
+from indexer.stores.embedded.catalog_schema import (
+    _SCHEMA,
+    KEYWORD_TABLES,
+    SCHEMA_VERSION,
+    _connect,
+    _keyword_index,
+    _migrate,
+    rollback,
+)
 from indexer.stores.embedded.space import is_disk_full
 
 # (the records live in stores.base)
@@ -42,10 +51,13 @@ class Catalog:
         self.path = path
         try:
             self._w = _connect(path)
+            fresh = self._w.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chunks'"
+                                    ).fetchone() is None
             self._w.executescript(_SCHEMA)
             # _SCHEMA is version 1; a new catalog is then migrated like an old one.
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('schema', '1')")
             _migrate(self._w)
+            self.keywords = _keyword_index(self._w, fresh)
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
             self._w.execute("INSERT OR IGNORE INTO meta VALUES ('log_floor', '0')")
         except sqlite3.DatabaseError as e:
@@ -56,6 +68,8 @@ class Catalog:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self.write_lock = threading.RLock()
+        # Makes a chunk's keyword terms ("analysed" catalogs; set by the store once it read the language).
+        self.analyzer: Analyzer | None = None
 
     # -- connections -----------------------------------------------------------------------------
     @property
@@ -147,11 +161,14 @@ class Catalog:
                     ).lastrowid
                     vecs = np.ascontiguousarray(u.vectors, dtype="<f4")
                     metas = [json.dumps(m) for m in u.chunk_metadata] or ["{}"] * len(u.chunks)
+                    analyzer = self._analyzer().for_document([c.text for c in u.chunks]) \
+                        if self.keywords == "analysed" else None
                     for c, v, m in zip(u.chunks, vecs, metas, strict=True):
+                        terms = " ".join(analyzer.document_terms(c.text)) if analyzer else ""
                         cur = con.execute(
-                            "INSERT INTO chunks (source_id, ord, start, end, text, vector, metadata)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (sid, c.ord, c.start, c.end, c.text, v.tobytes(), m),
+                            "INSERT INTO chunks (source_id, ord, start, end, text, vector, metadata, terms)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (sid, c.ord, c.start, c.end, c.text, v.tobytes(), m, terms),
                         )
                         assert cur.lastrowid is not None
                         added_ids.append(cur.lastrowid)
@@ -174,6 +191,11 @@ class Catalog:
             chunks_added=len(added_ids),
             chunks_removed=len(removed),
         )
+
+    def _analyzer(self) -> Analyzer:
+        if self.analyzer is None:
+            raise RuntimeError(f"{self.path}: the store did not set the catalog's keyword analyzer")
+        return self.analyzer
 
     def _append_to(self, u: SourceWrite, now: float) -> int:
         """The id of the partial source ``u`` continues (inside ``write``'s transaction); marks it done
@@ -284,10 +306,11 @@ class Catalog:
         """[(chunk id, -bm25)] best first for an FTS5 MATCH expression, among the sources matching
         ``where``. bm25 uses the whole table's statistics, so a chunk's score does not depend on the
         filter or the limit."""
+        fts = KEYWORD_TABLES[self.keywords]
         rows = self.reader.execute(
-            "SELECT f.rowid, -bm25(chunks_fts) AS score FROM chunks_fts f "
+            f"SELECT f.rowid, -bm25({fts}) AS score FROM {fts} f "
             "JOIN chunks c ON c.id = f.rowid JOIN sources s ON s.id = c.source_id "
-            f"WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts) LIMIT ?",
+            f"WHERE {fts} MATCH ? AND {where} ORDER BY bm25({fts}) LIMIT ?",
             [match, *params, limit]).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 

@@ -8,15 +8,18 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Schema changes after version 1, applied in order on open; each checks whether it is needed, so an
 # old collection opens (and is upgraded in place, without rewriting rows) and a new one ends equal.
 # 2: chunks.metadata: the page / slide / sheet / message a chunk starts in (``readers.Part``).
 # 3: sources.partial: 1 while a big file is committed batch by batch (see SourceWrite).
+# 4: chunks.terms: the chunk's keyword terms (``indexer.analysis.languages``), space-separated, for
+#    the ``chunks_terms`` FTS5 table of collections made since; older ones keep ``chunks_fts`` (below).
 _MIGRATIONS: list[tuple[int, str, str]] = [
     (2, "chunks", "ALTER TABLE chunks ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'"),
     (3, "sources", "ALTER TABLE sources ADD COLUMN partial INTEGER NOT NULL DEFAULT 0"),
+    (4, "chunks", "ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT ''"),
 ]
 
 _SCHEMA = """
@@ -45,6 +48,35 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector BLOB NOT NULL            -- float32, L2-normalized, little endian
 );
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks (source_id);
+CREATE TABLE IF NOT EXISTS vector_log (
+    seq INTEGER NOT NULL,
+    chunk_id INTEGER NOT NULL,
+    op INTEGER NOT NULL             -- +1 added, -1 removed
+);
+CREATE INDEX IF NOT EXISTS vector_log_by_seq ON vector_log (seq);
+"""
+
+
+# The keyword index, one of two (meta ``keywords``, see ``StoreMeta.keywords``):
+# - "analysed" (collections made since languages exist): the chunk's terms, made in Python by the
+#   collection's ``Analyzer`` (per-language Snowball stems, folded, CJK bigrams) and stored in
+#   ``chunks.terms``; FTS5 only splits them on spaces (no stemmer of its own, no folding left to do).
+# - "legacy": FTS5's own Porter stemmer over the chunk's text, as every collection made before had. It
+#   is kept, not converted: the same ranking as before, and no re-analysis of every chunk on open.
+KEYWORD_TABLES = {"analysed": "chunks_terms", "legacy": "chunks_fts"}
+_KEYWORD_SCHEMA = {
+    "analysed": """
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_terms USING fts5 (
+    terms, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 0'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_terms_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_terms (rowid, terms) VALUES (new.id, new.terms);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_terms_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_terms (chunks_terms, rowid, terms) VALUES ('delete', old.id, old.terms);
+END;
+""",
+    "legacy": """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
     text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
 );
@@ -54,13 +86,18 @@ END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;
-CREATE TABLE IF NOT EXISTS vector_log (
-    seq INTEGER NOT NULL,
-    chunk_id INTEGER NOT NULL,
-    op INTEGER NOT NULL             -- +1 added, -1 removed
-);
-CREATE INDEX IF NOT EXISTS vector_log_by_seq ON vector_log (seq);
-"""
+""",
+}
+
+
+def _keyword_index(con: sqlite3.Connection, fresh: bool) -> str:
+    """Make (if missing) the keyword index of the catalog and return its kind: "analysed" for a catalog
+    made now (``fresh``), "legacy" for one made before meta ``keywords`` existed. INSERT OR IGNORE: when
+    two processes open at once, the first one's answer stands, and both read it back."""
+    con.execute("INSERT OR IGNORE INTO meta VALUES ('keywords', ?)", ("analysed" if fresh else "legacy",))
+    kind = str(con.execute("SELECT value FROM meta WHERE key = 'keywords'").fetchone()[0])
+    con.executescript(_KEYWORD_SCHEMA[kind])
+    return kind
 
 
 def _migrate(con: sqlite3.Connection) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from indexer.analysis.languages import Analyzer
 from indexer.analysis.words import STOPWORDS, WORD
 from indexer.filters import Filters, glob_match
 
@@ -46,11 +47,13 @@ def path_glob_sql(pattern: str, path: str, root: str) -> int:
 SQL_FUNCTIONS = {"path_glob": (3, path_glob_sql)}  # what filter_sql needs registered on the connection
 
 
-def keyword_query(text: str) -> str | None:
-    """FTS5 MATCH expression: the query's words, quoted (so no FTS syntax leaks in), OR-ed."""
-    words = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
-    if not words:
-        words = WORD.findall(text.lower())
+def keyword_query(text: str, analyzer: Analyzer | None) -> str | None:
+    """FTS5 MATCH expression: the query's terms (``analyzer``'s; None: a legacy catalog's words, which
+    FTS5's porter tokenizer stems), quoted (so no FTS syntax leaks in), OR-ed."""
+    if analyzer is not None:
+        words = analyzer.query_terms(text)
+    else:
+        words = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS] or WORD.findall(text.lower())
     if not words:
         return None
     return " OR ".join('"' + w.replace('"', "") + '"' for w in dict.fromkeys(words))

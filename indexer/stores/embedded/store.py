@@ -38,6 +38,7 @@ import numpy as np
 from indexer.errors import CatalogBehindIndex, CatalogWalMissing, damaged_catalog
 from indexer.filters import Filters
 from indexer.stores.base import (
+    LEGACY,
     HitRow,
     SourceRow,
     SourceWrite,
@@ -70,7 +71,7 @@ class EmbeddedStore:
     backend = "embedded"
 
     def __init__(self, path: Path, *, model: str, dimension: int, index_type: str = "flat",
-                 checkpoint_every: int = 50_000, wal_checkpoint_seconds: float = 0.0) -> None:
+                 checkpoint_every: int = 50_000, wal_checkpoint_seconds: float = 0.0, language: str = "en") -> None:
         self.path = path
         self.name = path.name
         self.data_dir = data_dir_of(path)
@@ -97,13 +98,15 @@ class EmbeddedStore:
                 meta = self.catalog.get_meta()
                 if "model" not in meta:
                     self.catalog.set_meta(model=model, dimension=dimension, index_type=index_type,
-                                          created=time.time())
+                                          created=time.time(), language=language)
                     meta = self.catalog.get_meta()
                 self._check_acked()
             except BaseException as e:
                 self._failed_open(e)
                 raise
         self.meta = _meta(meta)
+        self.analyzer = self.meta.analyzer()
+        self.catalog.analyzer = self.analyzer
         self._pending_changes = 0
         self._allowed: dict[tuple[Any, ...], np.ndarray] | None = None  # filter -> chunk ids, within reading()
         self.vectors: VectorIndex | None = None
@@ -401,7 +404,7 @@ class EmbeddedStore:
         return self.index.search(qvec.reshape(1, -1), k, self._allowed_ids(filters))[0]
 
     def keyword_chunks(self, text: str, k: int, filters: Filters) -> list[tuple[int, float]]:
-        match = keyword_query(text)
+        match = keyword_query(text, self.analyzer)
         if match is None:
             return []
         where, params = filter_sql(filters)
@@ -436,5 +439,11 @@ def _write_acked(fd: int, seq: int) -> None:
 
 
 def _meta(meta: dict[str, str]) -> StoreMeta:
-    return StoreMeta(meta["model"], int(meta["dimension"]), meta.get("index_type", "flat"),
-                     float(meta.get("created", 0)))
+    return meta_of(meta)
+
+
+def meta_of(meta: dict[str, str]) -> StoreMeta:
+    """The StoreMeta of a catalog's meta table (one made before languages: English, its legacy index)."""
+    return StoreMeta(meta.get("model", "?"), int(meta.get("dimension", 0)), meta.get("index_type", "flat"),
+                     float(meta.get("created", 0)), language=meta.get("language", "en"),
+                     keywords=meta.get("keywords", LEGACY))

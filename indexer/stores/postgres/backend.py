@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from indexer.errors import CollectionNotFound, InvalidInput, NotSupported, StoreUnavailable
-from indexer.stores.base import NoSnapshots, StoreMeta
+from indexer.stores.base import ANALYSED, NoSnapshots, StoreMeta
 from indexer.stores.postgres.connection import Pools, answering, scalar
 from indexer.stores.postgres.jobs import PostgresJobTable
 from indexer.stores.postgres.schema import create_collection_tables, create_shared, drop_collection_tables
@@ -87,12 +87,12 @@ class PostgresBackend:
             return con.execute("SELECT 1 FROM collections WHERE name = %s", (name,)).fetchone() is not None
 
     def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int = 0,
-             wal_checkpoint_seconds: float = 0.0) -> PostgresStore:
+             wal_checkpoint_seconds: float = 0.0, language: str = "en") -> PostgresStore:
         if not self.exists(name):
-            self.create(name, model=model, dimension=dimension, index_type=index_type)
+            self.create(name, model=model, dimension=dimension, index_type=index_type, language=language)
         return PostgresStore(self, name)
 
-    def create(self, name: str, *, model: str, dimension: int, index_type: str) -> None:
+    def create(self, name: str, *, model: str, dimension: int, index_type: str, language: str = "en") -> None:
         """The collection's row and tables, in one transaction (a racing create of the same name waits,
         then finds it made)."""
         with self.pools.write(f"create collection {name!r}") as con:
@@ -101,9 +101,9 @@ class PostgresBackend:
                 return
             phys = int(scalar(con, "SELECT nextval('phys_numbers')"))
             create_collection_tables(con, phys, dimension=dimension, vector_type=self.vector_type)
-            con.execute("INSERT INTO collections (name, phys, model, dimension, index_type, vector_type, created) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                        (name, phys, model, dimension, index_type, self.vector_type, time.time()))
+            con.execute("INSERT INTO collections (name, phys, model, dimension, index_type, vector_type, created, "
+                        "language, keywords) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        (name, phys, model, dimension, index_type, self.vector_type, time.time(), language, ANALYSED))
 
     def delete(self, name: str) -> None:
         with self.pools.write(f"delete collection {name!r}") as con:

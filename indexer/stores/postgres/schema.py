@@ -2,7 +2,8 @@
 
 Shared by every collection:
 - ``collections``: one row per collection: its name, the number ``phys`` of its tables, the model and
-  dimension, the vector type, the write sequence, the chunk count (BM25's N). A writer locks its row
+  dimension, the vector type, the keyword analysis (``language``, ``keywords``), the write sequence,
+  the chunk count (BM25's N). A writer locks its row
   (``FOR UPDATE``), which serializes the writes of one collection across every process and replica.
 - ``jobs``: the folder jobs of every replica (``jobs.py``);
 - ``reindexing``: which model and process run a collection's re-index (what a refused write names;
@@ -67,6 +68,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key);
+-- The keyword analysis's language (indexer/analysis/languages.py); a collection made before languages
+-- existed reads 'en' with its 'legacy' analysis (new rows say 'analysed'): no migration step.
+ALTER TABLE collections ADD COLUMN IF NOT EXISTS language text NOT NULL DEFAULT 'en';
+ALTER TABLE collections ADD COLUMN IF NOT EXISTS keywords text NOT NULL DEFAULT 'legacy';
 """
 
 

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from indexer.analysis.bm25 import document_vector, query_vector
+from indexer.analysis.languages import Analyzer
 from indexer.filters import Filters, glob_regex
 from indexer.stores.postgres.schema import TERM_SPACE
 
@@ -59,16 +60,17 @@ def fold(term: int) -> int:
     return term % TERM_SPACE
 
 
-def chunk_terms(text: str) -> dict[int, float]:
-    """Term id -> BM25 saturated term frequency of a chunk (``indexer/analysis/bm25.py``)."""
+def chunk_terms(text: str, analyzer: Analyzer | None) -> dict[int, float]:
+    """Term id -> BM25 saturated term frequency of a chunk (``indexer/analysis/bm25.py``; ``analyzer``:
+    its document's, None for a legacy collection)."""
     out: dict[int, float] = {}
-    for t, w in zip(*document_vector(text), strict=True):
+    for t, w in zip(*document_vector(text, analyzer), strict=True):
         out[fold(t)] = out.get(fold(t), 0.0) + w
     return out
 
 
-def query_terms(text: str) -> list[int]:
-    return list(dict.fromkeys(fold(t) for t in query_vector(text)[0]))
+def query_terms(text: str, analyzer: Analyzer | None) -> list[int]:
+    return list(dict.fromkeys(fold(t) for t in query_vector(text, analyzer)[0]))
 
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")

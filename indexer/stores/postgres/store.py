@@ -65,15 +65,17 @@ class PostgresStore:
         self.pg = pg
         self.name = name
         row = self._row()
-        self.meta = StoreMeta(row["model"], int(row["dimension"]), row["index_type"], float(row["created"]))
+        self.meta = _meta(row)
         self.vector_type = row["vector_type"]
         self.phys = int(row["phys"])
+        self.analyzer = self.meta.analyzer()
         self._local = threading.local()  # the connection of a reading() batch, per thread
         self._hnsw_built = False  # known built (checked again by the first write past hnsw_after)
 
     # -- the collection's row -------------------------------------------------------------------------
     def _row(self, con: psycopg.Connection[Any] | None = None, *, lock: bool = False) -> dict[str, Any]:
-        sql = ("SELECT phys, model, dimension, index_type, vector_type, created, seq, chunks FROM collections "
+        sql = ("SELECT phys, model, dimension, index_type, vector_type, created, seq, chunks, language, keywords "
+               "FROM collections "
                "WHERE name = %s" + (" FOR UPDATE" if lock else ""))
         if con is None:
             with self.pg.pools.read(f"read collection {self.name!r}") as c:
@@ -82,7 +84,8 @@ class PostgresStore:
             got = con.execute(sql, (self.name,)).fetchone()
         if got is None:
             raise CollectionNotFound(self.name)
-        keys = ("phys", "model", "dimension", "index_type", "vector_type", "created", "seq", "chunks")
+        keys = ("phys", "model", "dimension", "index_type", "vector_type", "created", "seq", "chunks", "language",
+                "keywords")
         return dict(zip(keys, got, strict=True))
 
     def _follow(self, row: dict[str, Any]) -> None:
@@ -92,7 +95,7 @@ class PostgresStore:
             if (row["model"], int(row["dimension"])) != (self.meta.model, self.meta.dimension):
                 raise ModelMismatch(self.name, row["model"], int(row["dimension"]), self.meta.model,
                                     self.meta.dimension)
-            self.meta = StoreMeta(row["model"], int(row["dimension"]), row["index_type"], float(row["created"]))
+            self.meta = _meta(row)
         if int(row["phys"]) != self.phys:  # new tables: their HNSW index is looked for again
             self._hnsw_built = False
         self.phys = int(row["phys"])
@@ -196,6 +199,7 @@ class PostgresStore:
                                          "FROM generate_series(1, %s)", (n,)).fetchall()]
         vectors = np.asarray(u.vectors, np.float32)
         metas = list(u.chunk_metadata) or [{}] * n
+        analyzer = self.analyzer.for_document([c.text for c in u.chunks]) if self.analyzer else None
         columns = "(id, source_id, ord, start, \"end\", text, metadata, embedding, keywords, terms)"
         for lo in range(0, n, COPY_ROWS):
             with con.cursor().copy(f"COPY {t['chunks']} {columns} FROM STDIN WITH (FORMAT BINARY)") as cp:
@@ -203,7 +207,7 @@ class PostgresStore:
                               "int4[]"])
                 for i in range(lo, min(n, lo + COPY_ROWS)):
                     c = u.chunks[i]
-                    weights = chunk_terms(c.text)
+                    weights = chunk_terms(c.text, analyzer)
                     df.update(weights.keys())
                     cp.write_row([ids[i], sid, c.ord, c.start, c.end, c.text.replace("\x00", ""), Jsonb(metas[i]),
                                   _vector_value(vectors[i], self.vector_type), SparseVector(weights, TERM_SPACE),
@@ -363,7 +367,7 @@ class PostgresStore:
         return [(int(i), float(s)) for i, s in rows]
 
     def keyword_chunks(self, text: str, k: int, filters: Filters) -> list[tuple[int, float]]:
-        terms = query_terms(text)
+        terms = query_terms(text, self.analyzer)
         if not terms:
             return []
         join, where, params = self._filtered(filters)
@@ -437,3 +441,8 @@ def _numpy(v: Any) -> np.ndarray:
     if isinstance(v, np.ndarray):
         return v.astype(np.float32, copy=False)
     return np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32)
+
+
+def _meta(row: dict[str, Any]) -> StoreMeta:
+    return StoreMeta(row["model"], int(row["dimension"]), row["index_type"], float(row["created"]),
+                     language=row["language"], keywords=row["keywords"])

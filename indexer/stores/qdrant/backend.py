@@ -14,7 +14,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from indexer.errors import CollectionNotFound, NotSupported, StoreUnavailable
-from indexer.stores.base import NoSnapshots, StoreMeta
+from indexer.stores.base import ANALYSED, NoSnapshots, StoreMeta
 from indexer.stores.qdrant.jobs import QdrantJobTable
 from indexer.stores.qdrant.points import DENSE, KEYWORD, META_ID, PREFIX, RETRIES
 from indexer.stores.qdrant.reindex import reindex
@@ -125,12 +125,13 @@ class QdrantBackend:
             self.call("delete_collection", old, what=f"delete collection {old}")
 
     def open(self, name: str, *, model: str, dimension: int, index_type: str, checkpoint_every: int = 0,
-             wal_checkpoint_seconds: float = 0.0) -> QdrantStore:
+             wal_checkpoint_seconds: float = 0.0, language: str = "en") -> QdrantStore:
         if not self.exists(name):
             phys = self.create_physical(name, dimension)
             self.call("upsert", phys, [models.PointStruct(id=META_ID, vector={}, payload={
                 "type": "meta", "model": model, "dimension": dimension, "index_type": index_type,
-                "created": time.time(), "seq": 0, "dirty": False, "meta_keys": []})], wait=True, what="create meta")
+                "created": time.time(), "seq": 0, "dirty": False, "meta_keys": [],
+                "language": language, "keywords": ANALYSED})], wait=True, what="create meta")
             self.swap(name, phys)
         return QdrantStore(self, name)
 

@@ -177,8 +177,12 @@ class _Copier:
         chunks = [(cid, c) for cid, c in self.store._scroll_ids(flt, CHUNK_FIELDS) if gens.get(c["sid"]) == c["gen"]]
         vectors = self.embedder.embed([c["text"] for _, c in chunks])
         points = []
+        analyzers = {}  # a source's (its detected language's, under auto), None for a legacy collection
+        for sid in gens:
+            texts = [c["text"] for _, c in sorted((x for x in chunks if x[1]["sid"] == sid), key=lambda x: x[1]["ord"])]
+            analyzers[sid] = self.store.analyzer.for_document(texts) if self.store.analyzer else None
         for (cid, c), v in zip(chunks, vectors, strict=True):
-            idx, vals = document_vector(c["text"])
+            idx, vals = document_vector(c["text"], analyzers[c["sid"]])
             points.append(models.PointStruct(id=cid, vector={
                 DENSE: v.tolist(), KEYWORD: models.SparseVector(indices=idx, values=vals)}, payload=c))
         for i in range(0, len(points), 250):  # the chunks first, the sources after: the store's write order

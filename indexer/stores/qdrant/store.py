@@ -42,7 +42,7 @@ from qdrant_client import models
 from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.filters import Filters, glob_match
-from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
+from indexer.stores.base import LEGACY, HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
 from indexer.stores.qdrant.points import (
     DENSE,
     KEYWORD,
@@ -74,7 +74,8 @@ class QdrantStore:
         # moves every reader and writer of every process at once (see reindex.py).
         self.alias = PREFIX + name
         m = self._meta_payload()
-        self.meta = StoreMeta(m["model"], int(m["dimension"]), m.get("index_type", "flat"), float(m["created"]))
+        self.meta = meta_of(m)
+        self.analyzer = self.meta.analyzer()
         self._write_lock = threading.Lock()
         self._gens: dict[str, int | None] | None = None  # source point -> gen, cached within reading()
         # flat: exact search, like FAISS flat; hnsw: the server's HNSW (local mode is always exact)
@@ -173,11 +174,12 @@ class QdrantStore:
                 sid = _h63(u.kind, u.key)
                 modified = u.mtime if u.kind == "file" else now
                 cmetas = list(u.chunk_metadata) or [{}] * len(u.chunks)
+                analyzer = self.analyzer.for_document([c.text for c in u.chunks]) if self.analyzer else None
                 for c, v, cm in zip(u.chunks, np.asarray(u.vectors, np.float32), cmetas, strict=True):
                     cid = _h63(u.kind, u.key, str(gen), str(c.ord))
                     merged = {**u.metadata, **cm}
                     new_keys.update(merged)
-                    idx, vals = document_vector(c.text)
+                    idx, vals = document_vector(c.text, analyzer)
                     points.append(models.PointStruct(id=cid, vector={
                         DENSE: v.tolist(), KEYWORD: models.SparseVector(indices=idx, values=vals)}, payload={
                         "type": "chunk", "sid": sid, "gen": gen, "ord": c.ord, "start": c.start, "end": c.end,
@@ -299,8 +301,7 @@ class QdrantStore:
         """Refuse a write while a re-index runs, and notice that one swapped in another model: this
         process's model no longer matches the collection's vectors (one meta read per search batch)."""
         if float(meta.get("created", 0)) != self.meta.created:
-            fresh = StoreMeta(meta["model"], int(meta["dimension"]), meta.get("index_type", "flat"),
-                              float(meta["created"]))
+            fresh = meta_of(meta)
             if (fresh.model, fresh.dimension) != (self.meta.model, self.meta.dimension):
                 raise ModelMismatch(self.name, fresh.model, fresh.dimension, self.meta.model, self.meta.dimension)
             self.meta = fresh  # re-indexed with the same model: nothing changes for this process
@@ -360,7 +361,7 @@ class QdrantStore:
         return self._query(np.asarray(qvec, np.float32).reshape(-1).tolist(), DENSE, k, filters)
 
     def keyword_chunks(self, text: str, k: int, filters: Filters) -> list[tuple[int, float]]:
-        idx, vals = query_vector(text)
+        idx, vals = query_vector(text, self.analyzer)
         if not idx:
             return []
         return self._query(models.SparseVector(indices=idx, values=vals), KEYWORD, k, filters)
@@ -429,3 +430,10 @@ class QdrantStore:
 def _dense(vector: Any) -> np.ndarray:
     v = vector.get(DENSE) if isinstance(vector, dict) else vector
     return np.asarray(v, dtype=np.float32)
+
+
+def meta_of(payload: dict[str, Any]) -> StoreMeta:
+    """The StoreMeta of a meta point's payload (one made before languages existed: English, legacy)."""
+    return StoreMeta(payload["model"], int(payload["dimension"]), payload.get("index_type", "flat"),
+                     float(payload["created"]), language=payload.get("language", "en"),
+                     keywords=payload.get("keywords", LEGACY))

@@ -309,3 +309,79 @@ def test_search_options_are_checked_the_same(coll):
     coll.upsert_documents(DOCS)
     hits = coll.search_batch(["tea", "rock"], options=SearchOptions(k=1, mode="hybrid"))
     assert [h[0].id for h in hits] == ["tea", "granite"]
+
+
+# -- keyword search in other languages (indexer/analysis/languages.py) ---------------------------------
+
+LANGUAGE_CASES = [  # (language, a document that only has another form of the word, the query, what is marked)
+    ("de", "Es regnet seit Tagen. Die alten Häuser am Fluss wurden im Winter renoviert.", "Haus", "Häuser"),
+    ("fr", "Il pleut depuis hier. Les chevaux galopent dans le pré derrière la ferme.", "cheval", "chevaux"),
+    ("zh", "今天下雨了! 我们的实验室主要研究机器学习和数据挖掘的方法。", "机器学习", "机器学习"),
+]
+OTHERS = [{"id": "other-1", "text": "Der Hund schläft im Garten. Le chat dort sur le toit."},
+          {"id": "other-2", "text": "今天天气很好，我们去公园散步。"}]
+
+
+@pytest.mark.parametrize(("language", "text", "query", "marked"), LANGUAGE_CASES, ids=[c[0] for c in LANGUAGE_CASES])
+def test_keyword_search_stems_folds_and_splits_in_the_collections_language(backend, name, embedder, language,
+                                                                           text, query, marked):
+    with Collection.open(backend, name, embedder, language=language) as c:
+        assert c.info().language == language and c.info().keyword_index == "analysed"
+        c.upsert_documents([{"id": "wanted", "text": text}, *OTHERS])
+        hits = c.search(query, mode="keyword", k=3)
+        assert [h.id for h in hits][:1] == ["wanted"], hits
+        assert marked in hits[0].snippet.split("**")[1]  # the sentence that matched, in its own characters
+
+
+def test_auto_detects_each_documents_language(backend, name, embedder):
+    with Collection.open(backend, name, embedder, language="auto") as c:
+        c.upsert_documents([{"id": lang, "text": text} for lang, text, _, _ in LANGUAGE_CASES])
+        for lang, _, query, _ in LANGUAGE_CASES:
+            assert c.search(query, mode="keyword", k=1)[0].id == lang, query
+
+
+def test_an_unknown_language_is_refused_with_the_choices(backend, name, embedder):
+    from indexer.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="unknown language 'klingon'.*de.*auto"):
+        Collection.open(backend, name, embedder, language="klingon")
+
+
+def _make_legacy(backend, name: str) -> None:
+    """Turn a fresh collection into one made before languages existed (what older versions wrote)."""
+    if backend.backend == "embedded":
+        import sqlite3
+
+        con = sqlite3.connect(backend.root / name / "catalog.sqlite3")
+        con.executescript("""
+            DROP TRIGGER chunks_terms_ai; DROP TRIGGER chunks_terms_ad; DROP TABLE chunks_terms;
+            ALTER TABLE chunks DROP COLUMN terms;
+            DELETE FROM meta WHERE key IN ('keywords', 'language');
+            UPDATE meta SET value = '3' WHERE key = 'schema';
+            CREATE VIRTUAL TABLE chunks_fts USING fts5 (
+                text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
+            CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+                INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text); END;
+            CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+                INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); END;
+        """)
+        con.close()
+    elif backend.backend == "postgres":
+        with backend.pools.write("make legacy") as con:
+            con.execute("UPDATE collections SET keywords = DEFAULT, language = DEFAULT WHERE name = %s", (name,))
+    else:
+        from indexer.stores.qdrant.points import META_ID, PREFIX
+
+        backend.call("delete_payload", PREFIX + name, ["language", "keywords"], points=[META_ID], wait=True,
+                     what="make legacy")
+
+
+def test_a_collection_made_before_languages_keeps_its_english_keyword_search(backend, name, embedder, coll):
+    coll.close()
+    _make_legacy(backend, name)
+    with Collection.open(backend, name, embedder, language="de") as c:  # (the language of a new one only)
+        assert (c.info().language, c.info().keyword_index) == ("en", "legacy")
+        c.upsert_documents(DOCS)
+        assert c.search("brewing", mode="keyword", k=1)[0].id in {"tea", "coffee"}  # still English stems
+        assert c.search("igneous rocks", mode="keyword", k=1)[0].id == "granite"
+        assert c.search("Granite", mode="keyword", k=3)[0].id == "granite"
