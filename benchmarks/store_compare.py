@@ -35,7 +35,7 @@ def server_fusion_ndcg(coll, dataset, k: int = 100) -> float:
     run: dict[str, dict[str, float]] = {}
     for qid, text in sorted(dataset.queries.items()):
         qvec = coll.embed_queries([text])[0].tolist()
-        idx, vals = query_vector(text)
+        idx, vals = query_vector(text, store.analyzer)
         prefetch = [models.Prefetch(query=qvec, using=DENSE, limit=k)]
         if idx:
             prefetch.append(models.Prefetch(query=models.SparseVector(indices=idx, values=vals), using=KEYWORD,
