@@ -58,8 +58,9 @@ def test_global_options_before_or_after_every_command(setup: dict[str, Path]) ->
     assert hits[0]["path"].endswith("bread.md")
 
     made = [runner.invoke(cli.app, [*g, "collections", "create", "one"]),
-            runner.invoke(cli.app, ["collections", "create", "two", "--index-type", "hnsw", *g])]
+            runner.invoke(cli.app, ["collections", "create", "two", "--index-type", "hnsw", "--language", "fr", *g])]
     assert [json.loads(r.stdout)["index_type"] for r in made] == ["flat", "hnsw"]
+    assert [json.loads(r.stdout)["language"] for r in made] == ["en", "fr"]
     gone = [runner.invoke(cli.app, [*g, "collections", "delete", "one", "--yes"]),
             runner.invoke(cli.app, ["collections", "delete", "two", "--yes", *g])]
     assert [json.loads(r.stdout) for r in gone] == [{"deleted": "one"}, {"deleted": "two"}]

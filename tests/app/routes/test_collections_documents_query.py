@@ -37,6 +37,20 @@ def test_bad_names_and_other_models_are_refused(client):
     assert client.get("/collections/-bad-").status_code == 422
 
 
+def test_a_collection_is_created_in_a_language_and_searched_in_it(client):
+    r = client.post("/collections", json={"name": "notizen", "language": "de"})
+    assert r.status_code == 201 and (r.json()["language"], r.json()["keyword_index"]) == ("de", "analysed")
+    assert client.get("/collections/notizen").json()["language"] == "de"
+    client.post("/collections/notizen/documents", json={"documents": [
+        {"id": "fluss", "text": "Es regnet. Die alten Häuser am Fluss wurden renoviert."}]})
+    hit = client.get("/collections/notizen/query", params={"q": "Haus", "mode": "keyword"}).json()["hits"][0]
+    assert hit["id"] == "fluss" and "**Die alten Häuser am Fluss wurden renoviert.**" in hit["snippet"]
+    r = client.post("/collections", json={"name": "x", "language": "klingon"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "language"
+    assert "unknown language 'klingon'" in r.json()["error"]["message"]
+    assert client.post("/collections", json={"name": "y"}).json()["language"] == "en"
+
+
 def test_collection_built_with_another_model_is_409(client, tmp_data_dir):
     assert client.post("/collections", json={"name": "old"}).status_code == 201
     client.delete("/collections/old")  # closes it; recreate on disk with another model recorded
