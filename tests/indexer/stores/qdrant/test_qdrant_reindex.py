@@ -168,3 +168,17 @@ def test_cleaning_up_leftovers_spares_a_collection_whose_name_extends_this_one(q
     reindex_collection(qb, "notes", Projected(embedder))
     assert read_info(qb, "notes__1").documents == 1
     other.close()
+
+
+def test_reindex_keeps_the_collections_keyword_language(qb, embedder):
+    """The copy recomputes each chunk's sparse vector: with the collection's analysis (its language, each
+    source's detected one under auto), not English."""
+    with Collection.open(qb, "mixed", embedder, language="auto") as coll:
+        coll.upsert_documents([
+            {"id": "de", "text": "Es regnet seit Tagen. Die alten Häuser am Fluss wurden im Winter renoviert."},
+            {"id": "fr", "text": "Il pleut depuis hier. Les chevaux galopent dans le pré derrière la ferme."}])
+    reindex_collection(qb, "mixed", Projected(embedder))
+    with Collection.open(qb, "mixed", Projected(embedder), create=False) as coll:
+        assert (coll.info().language, coll.info().keyword_index) == ("auto", "analysed")
+        assert coll.search("Haus", mode="keyword", k=1)[0].id == "de"
+        assert coll.search("cheval", mode="keyword", k=1)[0].id == "fr"
