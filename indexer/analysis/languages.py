@@ -15,7 +15,8 @@ terms the same way:
    folding after, so a query typed without accents still meets them ("ecole" ~ "école").
 
 Queries drop the language's stopwords (small lists, below; none for languages without one), unless
-that leaves nothing. Documents keep every word, as before.
+that leaves nothing, and ask for each word's stem *and* the word itself (folded), which catches the
+plurals a stemmer leaves apart from their singular. Documents keep every word, as stems.
 
 ``auto``: each document's language is detected (:func:`detect`, py3langid: a naive Bayes model of
 byte n-grams shipped inside its 4.5 MB wheel, offline, 97 languages) and its words stemmed with that
@@ -178,8 +179,11 @@ class Analyzer:
             elif self.language == AUTO:
                 out += [fold(w), *(s.stem(w) for s in stemmers if s is not None)]
             else:
+                # The word as written (folded) too: Snowball's stemmers conflate a singular and its plural
+                # unevenly (Spanish "ciudad" -> ciud but "ciudades" -> ciudad), and then a document's stem
+                # is the query's word itself.
                 s = stemmers[0]
-                out.append(s.stem(w) if s else fold(w))
+                out += [s.stem(w), fold(w)] if s else [fold(w)]
         return list(dict.fromkeys(out))
 
 
