@@ -72,7 +72,8 @@ class CollectionRegistry:
                     return entry
             try:
                 coll = Collection.open(self.backend, name, self._model(), create=create,
-                                       index_type=self.settings.index_type, limits=self.settings.limits())
+                                       index_type=self.settings.index_type, limits=self.settings.limits(),
+                                       language=self.settings.language)
             except SemsearchError as e:
                 if not isinstance(e, CollectionNotFound):
                     self.unavailable[name] = e.message

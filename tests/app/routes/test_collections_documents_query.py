@@ -51,6 +51,13 @@ def test_a_collection_is_created_in_a_language_and_searched_in_it(client):
     assert client.post("/collections", json={"name": "y"}).json()["language"] == "en"
 
 
+def test_semsearch_language_is_the_language_of_new_collections(make_client):
+    client = make_client(language="fr")
+    assert client.post("/collections", json={"name": "notes"}).json()["language"] == "fr"
+    with pytest.raises(ValueError, match="unknown language 'xx'"):
+        make_client(language="xx")
+
+
 def test_collection_built_with_another_model_is_409(client, tmp_data_dir):
     assert client.post("/collections", json={"name": "old"}).status_code == 201
     client.delete("/collections/old")  # closes it; recreate on disk with another model recorded
