@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
+from tests import processes
 from tests.serving import free_port
 
 if TYPE_CHECKING:
@@ -363,29 +364,14 @@ def installation() -> _Binaries:
 
 
 def children(pid: int) -> list[int]:
-    """The pids of the processes whose parent is ``pid`` (from /proc: Linux, as the wheel's binaries)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "PID (COMMAND)", which may hold spaces
-        except OSError:  # it ended meanwhile
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+    """The pids of the running processes whose parent is ``pid``."""
+    return [p.pid for p in processes.running().values() if p.ppid == pid]
 
 
 def running(pids: list[int]) -> list[int]:
-    """Those of ``pids`` that still run (a zombie, waiting to be reaped, has ended)."""
-    found = []
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X"):
-            found.append(pid)
-    return found
+    """Those of ``pids`` still running."""
+    alive = processes.running()
+    return [pid for pid in pids if pid in alive]
 
 
 def _link_or_copy(source: str, target: str) -> None:
