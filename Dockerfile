@@ -18,7 +18,8 @@
 #                    /wheels (a find-links folder mounted at build time, used when present)
 #   PIP_EXTRA_ARGS   extra arguments for every pip install (e.g. "--index-url https://mirror/simple")
 #   EXTRAS           the optional dependency groups of pyproject.toml to install, space-separated
-#                    (default "qdrant"; "qdrant ray" for the image a Ray head and its workers run)
+#                    (default "qdrant postgres"; "qdrant postgres ray" for the image a Ray head and its
+#                    workers run)
 #
 # Layers: torch (rarely changes) -> third-party deps from pyproject.toml -> the project's own
 # code, so editing app/ or indexer/ rebuilds only a small final layer.
@@ -33,7 +34,7 @@ FROM ${BASE} AS deps
 ARG TORCH_VERSION=2.13.0+cpu
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG PIP_EXTRA_ARGS=
-ARG EXTRAS=qdrant
+ARG EXTRAS="qdrant postgres"
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

@@ -32,7 +32,9 @@ Engine = Literal["auto", "openvino", "torch", "encode"]
 Precision = Literal["auto", "fp32", "bf16"]
 IndexType = Literal["flat", "hnsw"]
 Fusion = Literal["relative", "rrf"]
-StoreKind = Literal["embedded", "qdrant"]
+StoreKind = Literal["embedded", "qdrant", "postgres"]
+PostgresReads = Literal["primary", "synchronous", "standby"]
+VectorType = Literal["vector", "halfvec"]
 
 
 class InvalidSettings(ValueError):
@@ -77,11 +79,32 @@ class Settings(BaseSettings):
 
     # where collections live (indexer/stores/)
     store: StoreKind = Field("embedded", description="embedded (SQLite + FAISS files in the data folder) | qdrant "
-                             "(a Qdrant server by SEMSEARCH_QDRANT_URL, or local mode in SEMSEARCH_QDRANT_PATH)")
+                             "(a Qdrant server by SEMSEARCH_QDRANT_URL, or local mode in SEMSEARCH_QDRANT_PATH) | "
+                             "postgres (PostgreSQL with pgvector by SEMSEARCH_POSTGRES_URL)")
     qdrant_url: str = Field("", description="Qdrant server, e.g. http://localhost:6333 (with SEMSEARCH_STORE=qdrant)")
     qdrant_path: str = Field("", description="Folder for Qdrant's in-process local mode (one process at a time; "
                              "with SEMSEARCH_STORE=qdrant)")
     qdrant_api_key: SecretStr | None = Field(None, description="API key the Qdrant server asks for, if any")
+    qdrant_shards: int = Field(1, ge=1, le=1024, description="Shards of each new Qdrant collection (a cluster "
+                               "spreads them over its nodes; local mode ignores it)")
+    qdrant_replicas: int = Field(1, ge=1, le=16, description="Copies of each shard of a new Qdrant collection (a "
+                                 "cluster keeps them on different nodes; local mode ignores it)")
+    postgres_url: SecretStr | None = Field(None, description="libpq URL of the primary, e.g. "
+                                           "postgresql://user:pass@db:5432/search (with SEMSEARCH_STORE=postgres); "
+                                           "several hosts with target_session_attrs=read-write follow a failover")
+    postgres_read_urls: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Comma-separated libpq URLs of hot standbys that searches may read "
+        "(by SEMSEARCH_POSTGRES_READS)")
+    postgres_reads: PostgresReads = Field("primary", description="Where searches read: primary (read-your-writes) | "
+                                          "synchronous (standbys; writes wait for remote_apply) | standby (bounded "
+                                          "staleness: SEMSEARCH_POSTGRES_MAX_LAG)")
+    postgres_max_lag: float = Field(5.0, gt=0, le=3600, description="Seconds a standby may be behind the primary "
+                                    "and still serve searches (SEMSEARCH_POSTGRES_READS=standby)")
+    postgres_vector: VectorType = Field("vector", description="Column type of new Postgres collections: vector "
+                                        "(float32) | halfvec (float16: half the memory)")
+    postgres_schema: str = Field("semsearch", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+                                 description="Postgres schema holding semsearch's tables")
+    postgres_pool: int = Field(8, ge=1, le=256, description="Connections per pool (the primary's, and each standby's)")
 
     # indexing limits
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Files larger than this are skipped")
@@ -157,6 +180,14 @@ class Settings(BaseSettings):
                                  "or *")
         return origins
 
+    @field_validator("postgres_read_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, v: object) -> object:
+        # A libpq URL may itself hold commas (several hosts): split only before the next URL's scheme.
+        if isinstance(v, str):
+            return [u.strip() for u in re.split(r",\s*(?=postgres(?:ql)?://)", v) if u.strip()]
+        return v
+
     @field_validator("allowed_roots", mode="before")
     @classmethod
     def _split_roots(cls, v: object) -> object:
@@ -178,6 +209,14 @@ class Settings(BaseSettings):
 
     def store_problem(self) -> str | None:
         """Why the store settings do not fit together, or None."""
+        if self.store == "postgres":
+            if self.postgres_url is None or not self.postgres_url.get_secret_value():
+                return ("SEMSEARCH_STORE='postgres' needs SEMSEARCH_POSTGRES_URL, a libpq URL such as "
+                        "postgresql://user:password@localhost:5432/semsearch")
+            if self.postgres_reads != "primary" and not self.postgres_read_urls:
+                return (f"SEMSEARCH_POSTGRES_READS={self.postgres_reads!r} reads from hot standbys: name them in "
+                        "SEMSEARCH_POSTGRES_READ_URLS (comma-separated libpq URLs)")
+            return None
         if self.store != "qdrant":
             return None
         if bool(self.qdrant_url) == bool(self.qdrant_path):
@@ -198,6 +237,13 @@ class Settings(BaseSettings):
                 raise InvalidSettings(f"SEMSEARCH_STORE='qdrant' needs the Qdrant client ({e.name} is missing): "
                                       "pip install 'semsearch[qdrant]'") from None
             return QdrantBackend
+        if self.store == "postgres":
+            try:
+                from indexer.stores.postgres import PostgresBackend
+            except ImportError as e:
+                raise InvalidSettings(f"SEMSEARCH_STORE='postgres' needs psycopg and pgvector ({e.name} is missing): "
+                                      "pip install 'semsearch[postgres]'") from None
+            return PostgresBackend
         from indexer.stores.embedded import EmbeddedBackend
 
         return EmbeddedBackend
@@ -215,12 +261,23 @@ class Settings(BaseSettings):
         if self.store == "qdrant":
             key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
             return backend(url=self.qdrant_url, path=Path(self.qdrant_path).expanduser() if self.qdrant_path
-                           else "", api_key=key)
+                           else "", api_key=key, shards=self.qdrant_shards, replicas=self.qdrant_replicas)
+        if self.store == "postgres":
+            assert self.postgres_url is not None
+            return backend(self.postgres_url.get_secret_value(),
+                           read_urls=[u.get_secret_value() for u in self.postgres_read_urls],
+                           reads=self.postgres_reads, max_lag=self.postgres_max_lag, vector_type=self.postgres_vector,
+                           schema=self.postgres_schema, pool_size=self.postgres_pool)
         return backend(self.data_dir)
 
     def store_location(self) -> str:
         if self.store == "qdrant":
             return f"qdrant:{self.qdrant_url or Path(self.qdrant_path).expanduser().resolve()}"
+        if self.store == "postgres":
+            from indexer.stores.postgres.connection import describe
+
+            url = self.postgres_url.get_secret_value() if self.postgres_url else ""
+            return f"postgres:{describe(url)}/{self.postgres_schema}"
         return str(self.data_dir.expanduser().resolve())
 
     def fingerprint(self) -> str:

@@ -27,9 +27,9 @@ def server_fusion_ndcg(coll, dataset, k: int = 100) -> float:
     """nDCG@10 of Qdrant's server-side hybrid (prefetch dense + sparse, RRF) over ``coll``'s Qdrant store."""
     from qdrant_client import models
 
+    from indexer.analysis.bm25 import query_vector
     from indexer.evaluation import evaluate
     from indexer.stores.qdrant.points import DENSE, KEYWORD
-    from indexer.stores.qdrant.sparse import query_vector
 
     store = coll.store
     run: dict[str, dict[str, float]] = {}

@@ -185,3 +185,4 @@ def tmp_data_dir(tmp_path):
     data = tmp_path / "data"
     (data / "docs").mkdir(parents=True)
     return data
+

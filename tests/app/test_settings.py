@@ -70,3 +70,21 @@ def test_the_fusion_setting_is_what_a_hybrid_query_uses(tmp_path: Any, embedder:
                                        "--server", "none", "--json"])
     assert res.exit_code == 0, res.output
     assert [h["score"] for h in json.loads(res.stdout)["hits"]] == rrf
+
+
+def test_postgres_settings_that_do_not_fit_together_say_what_is_missing() -> None:
+    from app.settings import InvalidSettings, Settings
+
+    with pytest.raises(InvalidSettings) as e:
+        Settings.load(store="postgres")
+    assert "SEMSEARCH_POSTGRES_URL" in str(e.value) and "postgresql://" in str(e.value)
+    with pytest.raises(InvalidSettings) as e:
+        Settings.load(store="postgres", postgres_url="postgresql://db/search", postgres_reads="standby")
+    assert "SEMSEARCH_POSTGRES_READ_URLS" in str(e.value)
+    urls = "postgresql://a:1,b:2/s?target_session_attrs=any, postgres://c/s"  # a URL may hold commas itself
+    got = Settings.load(store="postgres", postgres_url="postgresql://db/search", postgres_read_urls=urls)
+    assert [u.get_secret_value() for u in got.postgres_read_urls] == [
+        "postgresql://a:1,b:2/s?target_session_attrs=any", "postgres://c/s"]
+    assert "secret" not in got.store_location() and got.store_location() == "postgres:db:5432/search/semsearch"
+    secret = Settings.load(store="postgres", postgres_url="postgresql://u:secret@db/search")
+    assert "secret" not in secret.store_location()

@@ -33,9 +33,12 @@ class QdrantBackend:
     damaged: tuple[type[Exception], ...] = ()
 
     def __init__(self, *, url: str = "", path: str | Path = "", api_key: str | None = None,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, shards: int = 1, replicas: int = 1) -> None:
         if bool(url) == bool(path):
             raise ValueError("give the Qdrant store a url or a path, not both")
+        # Of each new collection, on a cluster: how many shards it is split into, and how many copies of
+        # each shard the cluster keeps on different nodes (local mode and a single server ignore both).
+        self.shards, self.replicas = shards, replicas
         self.where = url or str(path)
         self.local = not url
         self._lock = threading.RLock()  # local mode's client is not thread-safe; a server's is
@@ -97,7 +100,7 @@ class QdrantBackend:
         self.call("create_collection",
             phys, vectors_config={DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)},
             sparse_vectors_config={KEYWORD: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            what=f"create collection {phys}")
+            shard_number=self.shards, replication_factor=self.replicas, what=f"create collection {phys}")
         for field, schema in (("type", "keyword"), ("kind", "keyword"), ("key", "keyword"), ("ext", "keyword"),
                               ("sid", "integer"), ("gen", "integer"), ("modified", "float")):
             self.index_field(phys, field, schema)

@@ -40,6 +40,7 @@ from typing import Any
 
 from qdrant_client import models
 
+from indexer.analysis.bm25 import document_vector
 from indexer.embedding import Embedder
 from indexer.errors import Reindexing
 from indexer.stores.qdrant.points import (
@@ -52,7 +53,6 @@ from indexer.stores.qdrant.points import (
     _f,
     _m,
 )
-from indexer.stores.qdrant.sparse import document_vector
 from indexer.stores.qdrant.store import QdrantStore
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The Qdrant store: a collection as one Qdrant collection, on a server (by URL) or in-process (by path).
 
 Points: one per chunk (int64 id; a named ``dense`` cosine vector and a ``keyword`` sparse vector of
-BM25 term weights with Qdrant's IDF modifier, see ``sparse.py``), one per source (a UUID, no
+BM25 term weights with Qdrant's IDF modifier, see ``indexer/analysis/bm25.py``), one per source (a UUID, no
 vectors: kind, key, hashes, metadata, a document's text) and one meta point (model, dimension, the
 write sequence). Payload indexes: type, sid, gen, kind, key, ext, modified, and each metadata key
 (``meta.<key>``) the first time it is written. The semsearch name is an alias of the physical
@@ -22,7 +22,7 @@ returns (the client waits for the server to apply it, ``wait=True``).
 
 The package: ``points.py`` (point ids, names, filter helpers), ``backend.py`` (the server or local
 mode: collections by name, the job table), this file (one collection: the write path and every read
-path, which apply the one visibility rule ``gen`` above), ``sparse.py`` (keyword vectors), ``jobs.py``
+path, which apply the one visibility rule ``gen`` above), ``jobs.py``
 (the job table) and ``reindex.py`` (re-embedding behind the alias).
 """
 
@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import numpy as np
 from qdrant_client import models
 
+from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.filters import Filters, glob_match
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
@@ -55,7 +56,6 @@ from indexer.stores.qdrant.points import (
     _m,
     source_point,
 )
-from indexer.stores.qdrant.sparse import document_vector, query_vector
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -23,7 +23,7 @@ from indexer.stores.embedded import EmbeddedBackend
 from tests.indexer.test_collection import TOPICS, make_folder
 
 SERVER = os.environ.get("SEMSEARCH_TEST_QDRANT_URL", "")
-BACKENDS = ["embedded", "qdrant-local", *(["qdrant-server"] if SERVER else [])]
+BACKENDS = ["embedded", "qdrant-local", "postgres", *(["qdrant-server"] if SERVER else [])]
 
 DOCS = [
     {"id": "tea", "text": "Green tea is brewed with water just below boiling, for two or three minutes.",
@@ -35,9 +35,13 @@ DOCS = [
 ]
 
 
-def make_backend(kind: str, tmp: Path):
+def make_backend(kind: str, tmp: Path, request: pytest.FixtureRequest):
     if kind == "embedded":
         return EmbeddedBackend(tmp / "data")
+    if kind == "postgres":
+        from indexer.stores.postgres import PostgresBackend
+
+        return PostgresBackend(request.getfixturevalue("postgres_db"))
     from indexer.stores.qdrant import QdrantBackend
 
     if kind == "qdrant-local":
@@ -47,7 +51,7 @@ def make_backend(kind: str, tmp: Path):
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, tmp_path):
-    b = make_backend(request.param, tmp_path)
+    b = make_backend(request.param, tmp_path, request)
     yield b
     if request.param == "qdrant-server":  # the server outlives the test: leave nothing behind
         for name in b.names():
@@ -217,8 +221,8 @@ def _fail_at(monkeypatch, store, what: str):
 def test_qdrant_a_failed_write_shows_the_old_or_the_new_source_never_half(backend, name, embedder, monkeypatch,
                                                                         step):
     if backend.backend != "qdrant":
-        pytest.skip("the embedded store's write is one SQLite transaction "
-                    "(tests/indexer/stores/embedded/test_durability.py)")
+        pytest.skip("a write is one transaction in this store (embedded/test_durability.py, "
+                    "postgres/test_postgres_store.py)")
     coll = Collection.open(backend, name, embedder)
     long = " ".join(f"Tea fact {i}: leaves are picked, withered, rolled and dried." for i in range(60))
     coll.upsert_documents([{"id": "tea", "text": long}, DOCS[2]])

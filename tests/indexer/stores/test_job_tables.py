@@ -15,7 +15,7 @@ from indexer.jobs import JobManager
 from indexer.stores.embedded.job_table import SqliteJobTable
 
 SERVER = os.environ.get("SEMSEARCH_TEST_QDRANT_URL", "")
-KINDS = ["sqlite", "qdrant-local", *(["qdrant-server"] if SERVER else [])]
+KINDS = ["sqlite", "qdrant-local", "postgres", *(["qdrant-server"] if SERVER else [])]
 
 
 @pytest.fixture(params=KINDS)
@@ -24,6 +24,13 @@ def backend_and_table(request, tmp_path):
         table = SqliteJobTable(tmp_path / "jobs.sqlite3")
         yield None, table
         table.close()
+        return
+    if request.param == "postgres":
+        from indexer.stores.postgres import PostgresBackend
+
+        pg = PostgresBackend(request.getfixturevalue("postgres_db"))
+        yield pg, pg.job_table()
+        pg.close()
         return
     from indexer.stores.qdrant import QdrantBackend
 
@@ -82,12 +89,19 @@ def test_touch_and_prune(backend_and_table):
     assert {r["id"] for r in t.select()} == {live["id"], rows[2]["id"], rows[3]["id"]}  # the newest finished kept
 
 
-def test_two_managers_over_one_qdrant_see_and_cancel_each_others_jobs(tmp_path):
+@pytest.mark.parametrize("store", ["qdrant-local", "postgres"])
+def test_two_managers_over_one_store_see_and_cancel_each_others_jobs(tmp_path, request, store):
     """Two replicas over one store: each job is listed by both and cancelled from the one not running it."""
-    from indexer.stores.qdrant import QdrantBackend
+    if store == "postgres":  # two backends: two connection pools, as two replicas have
+        from indexer.stores.postgres import PostgresBackend
 
-    qb = QdrantBackend(path=tmp_path / "qdrant")  # local mode is one process: the two managers share its client
-    a, b = JobManager(qb.job_table()), JobManager(qb.job_table())
+        url = request.getfixturevalue("postgres_db")
+        qb, other = PostgresBackend(url), PostgresBackend(url)
+    else:
+        from indexer.stores.qdrant import QdrantBackend
+
+        qb = other = QdrantBackend(path=tmp_path / "qdrant")  # local mode is one process: one client for both
+    a, b = JobManager(qb.job_table()), JobManager(other.job_table())
     started = threading.Event()
 
     def until_cancelled(progress, cancel):
@@ -115,3 +129,5 @@ def test_two_managers_over_one_qdrant_see_and_cancel_each_others_jobs(tmp_path):
         a.shutdown()
         b.shutdown()
         qb.close()
+        if other is not qb:
+            other.close()

@@ -1,9 +1,10 @@
-"""Sparse keyword vectors for stores without a full-text index of their own (Qdrant): BM25 as vectors.
+"""BM25 as sparse vectors, for stores without a full-text index of their own (Qdrant, Postgres).
 
 A chunk's vector holds, per distinct term, BM25's saturated term frequency
 ``tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / AVG_WORDS))``; a query's vector holds 1 per distinct
 term. Qdrant's IDF modifier multiplies each query term by the collection's inverse document frequency
-at search time, so the dot product is BM25 (Robertson & Zaragoza) with the collection's current IDF.
+at search time (the Postgres store multiplies by its own document frequencies, kept per term), so the
+dot product is BM25 (Robertson & Zaragoza) with the collection's current IDF.
 ``AVG_WORDS`` is a constant, as in FastEmbed's ``Qdrant/bm25`` (which needs a model download; this
 needs none): a running average would change the weights of chunks already written. Our chunks are
 windows of at most 256 word pieces, about 150 words of English prose.
@@ -38,7 +39,10 @@ def _term(word: str) -> int:
 
 
 def _words(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", text.lower())
+    lower = text.lower()
+    if lower.isascii():  # (most text: nothing to fold, and the per-character pass below is the slow part)
+        return WORD.findall(lower)
+    folded = unicodedata.normalize("NFKD", lower)
     plain = "".join(c for c in folded if not unicodedata.combining(c))
     return WORD.findall(plain)
 

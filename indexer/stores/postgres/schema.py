@@ -1,0 +1,130 @@
+"""The Postgres store's tables, all in one schema (``SEMSEARCH_POSTGRES_SCHEMA``, default ``semsearch``).
+
+Shared by every collection:
+- ``collections``: one row per collection: its name, the number ``phys`` of its tables, the model and
+  dimension, the vector type, the write sequence, the chunk count (BM25's N). A writer locks its row
+  (``FOR UPDATE``), which serializes the writes of one collection across every process and replica.
+- ``jobs``: the folder jobs of every replica (``jobs.py``);
+- ``reindexing``: which model and process run a collection's re-index (what a refused write names;
+  the re-index's advisory lock, not this row, is what refuses it).
+
+Per collection, named by ``phys`` (``c<phys>_sources``, ``c<phys>_chunks``, ``c<phys>_terms``), so a
+re-index can fill new tables and swap ``phys`` in one transaction (``reindex.py``):
+- sources: files and documents (key, root, extension, size, mtime, hash, metadata as jsonb), with
+  indexes on the key (prefix scans), extension, mtime and metadata (GIN);
+- chunks: offsets, text, the chunk's own metadata, the embedding (``vector(d)`` or ``halfvec(d)``),
+  the BM25 term weights as a ``sparsevec`` and the term ids as an ``int[]`` (GIN: which chunks hold
+  a query's terms); an HNSW index on the embedding for ``index_type=hnsw`` (inner product: the
+  vectors are L2-normalized, so it is the cosine), none for ``flat`` (exact scan);
+- terms: the number of chunks holding each term (BM25's document frequency), kept by every write in
+  its transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+# pgvector's sparsevec holds at most this many dimensions; term ids are CRC32s folded into it.
+TERM_SPACE = 1_000_000_000
+
+SHARED = """
+CREATE TABLE IF NOT EXISTS collections (
+    name text PRIMARY KEY,
+    phys bigint NOT NULL,
+    model text NOT NULL,
+    dimension int NOT NULL,
+    index_type text NOT NULL,
+    vector_type text NOT NULL,
+    created double precision NOT NULL,
+    seq bigint NOT NULL DEFAULT 0,
+    chunks bigint NOT NULL DEFAULT 0
+);
+CREATE SEQUENCE IF NOT EXISTS phys_numbers;
+CREATE TABLE IF NOT EXISTS reindexing (
+    name text PRIMARY KEY,
+    model text NOT NULL,
+    by text NOT NULL,
+    started double precision NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id text PRIMARY KEY,
+    key text NOT NULL,
+    kind text NOT NULL,
+    params jsonb NOT NULL,
+    state text NOT NULL,
+    created_at double precision NOT NULL,
+    started_at double precision,
+    finished_at double precision,
+    progress jsonb NOT NULL DEFAULT '{}',
+    report jsonb,
+    error jsonb,
+    cancel_requested boolean NOT NULL DEFAULT false,
+    owner text NOT NULL,
+    heartbeat double precision NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
+CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key);
+"""
+
+
+def tables(phys: int) -> dict[str, str]:
+    return {"sources": f"c{phys}_sources", "chunks": f"c{phys}_chunks", "terms": f"c{phys}_terms"}
+
+
+def create_shared(con: psycopg.Connection[Any]) -> None:
+    # Two processes starting at once would race on CREATE ... IF NOT EXISTS (it is not atomic in the
+    # catalog): a transaction-scoped advisory lock makes the first one do it.
+    with con.transaction():
+        con.execute("SELECT pg_advisory_xact_lock(hashtext('semsearch schema'))")
+        con.execute(SHARED)
+
+
+def create_collection_tables(con: psycopg.Connection[Any], phys: int, *, dimension: int, vector_type: str,
+                             index_type: str) -> None:
+    """The three tables of one collection, with their indexes (inside the caller's transaction)."""
+    t = tables(phys)
+    con.execute(f"""
+        CREATE TABLE {t['sources']} (
+            id bigserial PRIMARY KEY,
+            kind text NOT NULL CHECK (kind IN ('file', 'doc')),
+            key text NOT NULL,
+            root text NOT NULL DEFAULT '',
+            ext text NOT NULL DEFAULT '',
+            size bigint NOT NULL DEFAULT 0,
+            mtime double precision NOT NULL DEFAULT 0,
+            sha256 text NOT NULL,
+            metadata jsonb NOT NULL DEFAULT '{{}}',
+            text text,
+            indexed_at double precision NOT NULL,
+            partial boolean NOT NULL DEFAULT false,
+            UNIQUE (kind, key)
+        );
+        CREATE INDEX ON {t['sources']} (key text_pattern_ops);
+        CREATE INDEX ON {t['sources']} (ext);
+        CREATE INDEX ON {t['sources']} (mtime);
+        CREATE INDEX ON {t['sources']} USING gin (metadata jsonb_path_ops);
+        CREATE TABLE {t['chunks']} (
+            id bigserial PRIMARY KEY,
+            source_id bigint NOT NULL REFERENCES {t['sources']} (id) ON DELETE CASCADE,
+            ord int NOT NULL,
+            start int NOT NULL,
+            "end" int NOT NULL,
+            text text NOT NULL,
+            metadata jsonb NOT NULL DEFAULT '{{}}',
+            embedding {vector_type}({int(dimension)}) NOT NULL,
+            keywords sparsevec({TERM_SPACE}) NOT NULL,
+            terms int[] NOT NULL
+        );
+        CREATE INDEX ON {t['chunks']} (source_id, ord);
+        CREATE INDEX ON {t['chunks']} USING gin (terms);
+        CREATE TABLE {t['terms']} (term int PRIMARY KEY, df int NOT NULL);
+    """)
+    if index_type == "hnsw":
+        con.execute(f"CREATE INDEX ON {t['chunks']} USING hnsw (embedding {vector_type}_ip_ops)")
+
+
+def drop_collection_tables(con: psycopg.Connection[Any], phys: int) -> None:
+    t = tables(phys)
+    con.execute(f"DROP TABLE IF EXISTS {t['chunks']}, {t['sources']}, {t['terms']}")

@@ -1,0 +1,74 @@
+"""The Postgres store's translations: a search's filters into one WHERE fragment (:func:`filter_sql`),
+a path glob into a POSIX regular expression, and the BM25 terms of a text into term ids."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from indexer.analysis.bm25 import document_vector, query_vector
+from indexer.filters import Filters, glob_regex
+from indexer.stores.postgres.schema import TERM_SPACE
+
+
+def glob_posix(pattern: str) -> str:
+    """The project's glob (``indexer.filters.glob_regex``: ``*``, ``?``, ``[...]``, ``**``) as a Postgres
+    regular expression: the same translation, anchored, with Python's ``\\Z`` as ``$``. Python escapes
+    only punctuation (``re.escape``), which Postgres's ARE syntax reads as the literal character too."""
+    source = glob_regex(pattern).pattern
+    assert source.endswith(r"\Z")
+    return "^" + source[:-2] + "$"
+
+
+def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    """A WHERE fragment over ``sources s`` joined with ``chunks c`` and its parameters (``%s``), or
+    ``("", [])`` when nothing is restricted. ``InvalidInput`` for filters :meth:`Filters.check` refuses."""
+    filters = filters.check()
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.path_glob:
+        # Absolute patterns match the whole path; relative ones the path below the indexed folder.
+        if filters.path_glob.startswith("/"):
+            clauses.append("s.kind = 'file' AND s.key ~ %s")
+        else:
+            clauses.append("s.kind = 'file' AND (CASE WHEN s.root <> '' AND left(s.key, length(rtrim(s.root, '/')) + 1)"
+                           " = rtrim(s.root, '/') || '/' THEN substr(s.key, length(rtrim(s.root, '/')) + 2) "
+                           "ELSE s.key END) ~ %s")
+        params.append(glob_posix(filters.path_glob))
+    if filters.ext:
+        clauses.append("s.ext = ANY(%s)")
+        params.append(list(filters.ext))
+    for key, value in filters.metadata.items():
+        # A chunk's own metadata (its page, slide, message) first, then its file's or document's; a JSON
+        # null counts as missing, as in the embedded store.
+        got = "COALESCE(jsonb_strip_nulls(c.metadata) -> %s, s.metadata -> %s)"
+        if value is None:
+            clauses.append(f"({got} IS NULL OR {got} = 'null'::jsonb)")
+            params.extend([key, key, key, key])
+        else:
+            clauses.append(f"{got} = %s::jsonb")
+            params.extend([key, key, json.dumps(value)])
+    if filters.modified_after is not None:
+        clauses.append("(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END) > %s")
+        params.append(filters.modified_after)
+    return " AND ".join(clauses), params
+
+
+def fold(term: int) -> int:
+    return term % TERM_SPACE
+
+
+def chunk_terms(text: str) -> dict[int, float]:
+    """Term id -> BM25 saturated term frequency of a chunk (``indexer/analysis/bm25.py``)."""
+    out: dict[int, float] = {}
+    for t, w in zip(*document_vector(text), strict=True):
+        out[fold(t)] = out.get(fold(t), 0.0) + w
+    return out
+
+
+def query_terms(text: str) -> list[int]:
+    return list(dict.fromkeys(fold(t) for t in query_vector(text)[0]))
+
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
