@@ -3,7 +3,8 @@
 one actor, and each node's actors embed chunks; the store holds what the report says; every connection of
 the cluster stays on loopback addresses. Ray is stopped by pid, never ``ray stop``.
 
-The store is a parameter (``store_settings``): the same test runs for any store by its SEMSEARCH_* settings."""
+The store is a parameter (``store_settings``, by its SEMSEARCH_* settings): the embedded store, and a real
+PostgreSQL the tests start (tests/postgres_server.py). The cluster is shared by both runs."""
 
 from __future__ import annotations
 
@@ -29,12 +30,13 @@ def two_nodes():
         yield cluster
 
 
-@pytest.fixture(params=["embedded"])
+@pytest.fixture(params=["embedded", "postgres"])
 def store_settings(request) -> dict[str, str]:
     """The SEMSEARCH_* settings of the store the folder goes into, beside a private data folder (the embedded
-    store needs nothing more). Another store is one more param, e.g. "postgres": {"SEMSEARCH_STORE":
-    "postgres", "SEMSEARCH_POSTGRES_URL": request.getfixturevalue("postgres_db")}."""
-    return {"embedded": {}}[request.param]
+    store needs nothing more; Postgres: a fresh database of the session's server). A store is one more param."""
+    if request.param == "postgres":
+        return {"SEMSEARCH_STORE": "postgres", "SEMSEARCH_POSTGRES_URL": request.getfixturevalue("postgres_db")}
+    return {}
 
 
 @pytest.mark.slow
