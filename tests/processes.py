@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
+import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,15 @@ def running() -> dict[int, Process]:
             pid = int(stat.parent.name)
             found[pid] = Process(pid, int(fields[1]), int(fields[2]))
     return found
+
+
+def tied_to_this_thread(argv: list[str], sig: signal.Signals) -> list[str]:
+    """``argv`` made to receive ``sig`` from the kernel when the thread that starts it ends: a test run that is
+    killed (SIGKILL, or SIGTERM from `timeout`, which skips atexit) then leaves no server behind. util-linux's
+    ``setpriv --pdeathsig`` sets that and execs ``argv`` (same pid). Not Popen's preexec_fn: Python code
+    between fork and exec in a process with threads (torch's, Ray's) may deadlock. Without setpriv: as is."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, f"--pdeathsig={sig.name.removeprefix('SIG')}", "--", *argv] if setpriv else argv
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ token of this cluster alone, passed in the environment, so nothing is written to
 
 Stopping: SIGTERM to each ``ray start --block`` (by its pid: it drains the node and stops every process it
 started), worker nodes first; whatever is still alive in the node's process group after that (its pid is the
-group's id: the node runs in a session of its own) is SIGKILLed. Starting Ray makes a test ``slow``.
+group's id: the node runs in a session of its own) is SIGKILLed. A test run killed outright still stops its
+nodes: each ``ray start`` gets SIGTERM from the kernel when the thread that started it ends (``setpriv
+--pdeathsig``). Starting Ray makes a test ``slow``.
 """
 
 from __future__ import annotations
@@ -86,11 +88,11 @@ def ray_cluster(ips: tuple[str, ...] = ("127.0.0.3", "127.0.0.2"), *, cpus: int 
                                                                   "runtime-env-agent")]
             log = folder / f"node-{ip}.log"
             with log.open("ab") as out:
-                proc = subprocess.Popen([*RAY, "start", *head, f"--node-ip-address={ip}", *ports,
-                                         f"--num-cpus={cpus}", f"--object-store-memory={object_store_bytes}",
-                                         f"--temp-dir={folder / 'ray'}", "--disable-usage-stats", "--block"],
-                                        env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                argv = [*RAY, "start", *head, f"--node-ip-address={ip}", *ports, f"--num-cpus={cpus}",
+                        f"--object-store-memory={object_store_bytes}", f"--temp-dir={folder / 'ray'}",
+                        "--disable-usage-stats", "--block"]
+                proc = subprocess.Popen(processes.tied_to_this_thread(argv, signal.SIGTERM), env=env, cwd=folder,
+                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             cluster.nodes.append(RayNode(ip, proc, log))
             _wait_started(cluster.nodes[-1])
         yield cluster
