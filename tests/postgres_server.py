@@ -24,8 +24,9 @@ everything runs as the current user, from the wheel's own folder.
 Each server process is started so that the kernel sends it SIGINT when the thread that started it ends
 (``setpriv --pdeathsig``): a test run killed outright leaves no server behind, only its folder in /tmp.
 
-Cost (2-core machine): the copy ~0.1 s once, ``initdb`` ~0.6 s and start ~0.1 s per server, a database
-~0.1 s. Starting Postgres is not in tests/conftest.py's list of processes only ``slow`` tests may start: the
+Cost (2-core AMD EPYC, load average ~1.5): linking the binaries ~0.1 s once, ``initdb`` ~0.6 s and start
+~0.1 s per server, a database ~0.1 s; at load 8 (other jobs): ``initdb`` 1.8-2.7 s, start 0.4 s, a database
+0.2-0.6 s. Starting Postgres is not in tests/conftest.py's list of processes only ``slow`` tests may start: the
 session server is cheap enough for the fast loop (the store contract suite uses it). ``kill()`` sends
 SIGKILL, so a test calling it is ``slow`` like any other.
 """
