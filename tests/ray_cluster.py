@@ -72,7 +72,8 @@ class RayCluster:
 def ray_cluster(ips: tuple[str, ...] = ("127.0.0.3", "127.0.0.2"), *, cpus: int = 1,
                 object_store_bytes: int = 100_000_000) -> Iterator[RayCluster]:
     """A head on ``ips[0]`` and a worker node on each other address, ``cpus`` CPUs and an object store of
-    ``object_store_bytes`` each; ready when the block starts (every node registered), stopped after."""
+    ``object_store_bytes`` each, stopped after. When the block starts each ``ray start`` has said its node
+    runs; a driver that needs every node's CPUs asks for them (``--ray-actors``): its actors wait for them."""
     folder = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     port = free_port()
     cluster = RayCluster(f"{ips[0]}:{port}", {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
