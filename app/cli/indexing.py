@@ -28,6 +28,9 @@ def _print_report(report: Any, as_json: bool) -> None:
     rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""
     out.print(f"chunks: {c['embedded']} embedded, {c['removed']} removed, {c['total']} in the collection "
               f"({d['seconds']:.1f}s{rate})")
+    for node, work in d.get("ray", {}).get("nodes", {}).items():  # index --ray: what each node did
+        out.print(f"ray node {escape(node)}: actors {work['actors']}, files read {work['files']}, "
+                  f"chunks embedded {work['chunks']}", highlight=False)
     if report.skipped:
         from rich.table import Table
 

@@ -34,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -137,6 +137,12 @@ class EmbedWorker:
     def ready(self) -> str:
         return self.embedder.name
 
+    def node_id(self) -> str:
+        """The id of the Ray node this actor runs on."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
     def busy_seconds(self) -> float:
         return self.busy
 
@@ -199,6 +205,7 @@ class RayPool:
         self.owner: dict[Any, int] = {}
         self._ready = [a.ready.remote() for a in self.actors]
         self.startup_seconds: float | None = None
+        self.nodes: list[str] = []  # each actor's node, by its address (known once the actors are ready)
 
     def __len__(self) -> int:
         return len(self.actors)
@@ -208,7 +215,15 @@ class RayPool:
         if self.startup_seconds is None:
             self.get_all(self._ready)
             self.startup_seconds = time.monotonic() - self.started
+            ids = self.get_all([a.node_id.remote() for a in self.actors])
+            address = {n["NodeID"]: n["NodeManagerAddress"] for n in self.ray.nodes()}
+            self.nodes = [address.get(i, i) for i in ids]
         return self.startup_seconds
+
+    def node_of(self, ref: Any) -> str:
+        """The node (its address) of the actor running task ``ref``, not yet taken by :meth:`get`: the node
+        it started on (a restarted actor may run elsewhere; it is rare enough not to track)."""
+        return self.nodes[self.owner[ref]]
 
     def submit(self, method: str, *args: Any) -> Any:
         i = min(range(len(self.actors)), key=self.load.__getitem__)
@@ -244,6 +259,26 @@ class RayPool:
         for actor in self.actors:
             self.ray.kill(actor)
         self.actors = []
+
+
+@dataclass
+class NodeWork:
+    """What the actors of one Ray node did in one run."""
+
+    actors: int = 0
+    files: int = 0  # files read and chunked there
+    chunks: int = 0  # chunks embedded there
+
+
+@dataclass
+class RayIndexReport(IndexReport):
+    """An :class:`~indexer.sync.IndexReport` with the work of each Ray node, by its address (``index --ray
+    --json`` shows it under ``ray.nodes``): how a cluster's nodes shared the run."""
+
+    nodes: dict[str, NodeWork] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {"ray": {"nodes": {node: asdict(w) for node, w in sorted(self.nodes.items())}}}
 
 
 @dataclass
@@ -283,10 +318,18 @@ class RaySync(FolderSync):
         self.reading_bytes = 0
         self.embedding: deque[_Embedding] = deque()
         self.tasks_in_flight = 0
+        self.report: RayIndexReport = RayIndexReport()
 
-    def run(self) -> IndexReport:
+    def run(self) -> RayIndexReport:
         self.pool.wait_ready()
-        return super().run()
+        for node in self.pool.nodes:
+            self.report.nodes.setdefault(node, NodeWork()).actors += 1
+        super().run()
+        return self.report
+
+    def work_on(self, ref: Any) -> NodeWork:
+        """The tally of the node running task ``ref`` (before :meth:`RayPool.get` takes it)."""
+        return self.report.nodes.setdefault(self.pool.node_of(ref), NodeWork())
 
     def changed(self, cand: Candidate, old: tuple[int, float, str, bool] | None, sha: str, data: bytes) -> None:
         self.reading.append(_Reading(cand, old, sha, self.pool.submit("extract", data, str(cand.path)), len(data)))
@@ -303,6 +346,7 @@ class RaySync(FolderSync):
                 break
             self.reading.popleft()
             self.reading_bytes -= head.nbytes
+            self.work_on(head.ref).files += 1
             result = self.pool.get(head.ref)
             if isinstance(result[0], str):
                 self.unreadable(head.cand, head.old, SkipFile(*result))
@@ -341,6 +385,7 @@ class RaySync(FolderSync):
                 vectors = np.empty((sum(len(p.write.chunks) for p in head.pieces), self.coll.embedder.dimension),
                                    np.float32)
                 for idx, ref in head.tasks:
+                    self.work_on(ref).chunks += len(idx)
                     vectors[idx] = self.pool.get(ref)
                 at = 0
                 for piece in head.pieces:
@@ -359,7 +404,8 @@ class RaySync(FolderSync):
 
 def index_folder(collection: Collection, root: Path | str, pool: RayPool, *,
                  progress: Callable[[Progress], None] | None = None,
-                 cancel: threading.Event | None = None) -> IndexReport:
+                 cancel: threading.Event | None = None) -> RayIndexReport:
     """Bring ``collection`` in line with the files under ``root``, reading, chunking and embedding on
-    ``pool`` (see :class:`RaySync`). The pool's actors must use the collection's model."""
+    ``pool`` (see :class:`RaySync`). The pool's actors must use the collection's model. The report says
+    what each node's actors did (``nodes``)."""
     return RaySync(collection, Path(root), pool, progress=progress, cancel=cancel).run()

@@ -203,3 +203,18 @@ def test_a_ray_address_where_nothing_listens_is_one_line_and_exit_2_at_once(tmp_
     assert time.monotonic() - t0 < 30  # not Ray's minutes of retries
     assert f"error: nothing answers at the Ray address '{address}' (Connection refused)" in result.output
     assert not (tmp_path / "collections").exists()
+
+
+def test_a_ray_report_says_what_each_node_did(capsys):
+    from app.cli.indexing import _print_report
+    from indexer.distributed.ray_index import NodeWork, RayIndexReport
+
+    report = RayIndexReport(added=3, chunks_embedded=12, chunks_total=12,
+                            nodes={"127.0.0.3": NodeWork(actors=1, files=2, chunks=8),
+                                   "127.0.0.2": NodeWork(actors=1, files=1, chunks=4)})
+    assert report.to_dict()["ray"] == {"nodes": {"127.0.0.2": {"actors": 1, "files": 1, "chunks": 4},
+                                                 "127.0.0.3": {"actors": 1, "files": 2, "chunks": 8}}}
+    _print_report(report, as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == ["ray node 127.0.0.2: actors 1, files read 1, chunks embedded 4",
+                          "ray node 127.0.0.3: actors 1, files read 2, chunks embedded 8"]
