@@ -92,8 +92,13 @@ def _index_once(coll: Any, path: Path, as_json: bool, pool: Any = None, cancel: 
 
 
 def _loading_model() -> None:
-    """Say at once what the first seconds are spent on (the model loads before any file is read)."""
+    """Say at once what the next seconds are spent on."""
     err.print(f"loading the model {escape(state.settings.model)} ...", highlight=False)
+
+
+def _say_when_the_model_loads() -> None:
+    """The model loads on the first chunk to embed (an unchanged folder loads none): say so then."""
+    common.service().on_model_load = _loading_model
 
 
 @app.command()
@@ -115,7 +120,7 @@ def index(
     if not path.is_dir():
         fail(f"{path} is not a folder")
     if not (ray or ray_address):
-        _loading_model()
+        _say_when_the_model_loads()
         with common.service().open_collection(collection, create=True) as coll:
             _index_and_watch(coll, path, watch, as_json)
         return
@@ -135,7 +140,7 @@ def index(
         spec = ray_index.ModelSpec(s.model, backend=s.backend, precision=s.precision, engine=s.engine,
                                    model_cache=str(cache) if cache else None)
         pool = ray_index.RayPool(spec, s.limits(), actors=ray_actors or s.ray_actors, cpus=s.ray_cpus_per_actor)
-        _loading_model()  # here too (the collection checks its model): side by side with the actors' loads
+        _say_when_the_model_loads()  # if this process needs it at all: the actors embed
         with common.service().open_collection(collection, create=True) as coll:
             err.print(f"waiting for {len(pool)} Ray actors to load the model ...", highlight=False)
             pool.wait_ready()
