@@ -311,6 +311,11 @@ class RaySync(FolderSync):
                 self.extracted(head.cand, head.old, head.sha, doc, iter(chunks))
         self.take_batches()
 
+    def batch_target(self) -> int:
+        """Batches of ``batch_chunks``: their forward passes spread over the actors while the next batch
+        forms (``commit_seconds`` still sends what is pending that often)."""
+        return self.limits.batch_chunks
+
     def flush(self) -> None:
         """Send the pending pieces to an actor to embed (mtime updates ride along) and commit the
         batches that are back, in order."""

@@ -5,6 +5,12 @@ The extension picks a format reader; a file without one, or with an extension no
 picks that reader, anything else is read as text if it is text, refused as ``binary`` (with what
 it looks like) if not. Only extensions that name a binary format no reader handles (images,
 archives, executables, legacy Office ...) are refused up front, without touching the file.
+
+A single compressed file (``.gz``, ``.bz2``, ``.xz``, ``.zst``) is decompressed within the zip limits
+(``compressed.py``) and read as the name without that suffix says: ``NEWS.gz`` as text,
+``manual.pdf.gz`` as a PDF, ``ls.1.gz`` as a man page; ``photo.png.gz`` or ``src.tar.gz`` are refused
+by name like ``photo.png`` and ``src.tar``. Man pages (``.1``-``.9`` with an optional section suffix,
+``.n``, ``.man``) are read by ``man.py``.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from indexer.readers.base import DEFAULT_LIMITS, Extracted, ReadLimits, SkipFile, human_size, summarize
+from indexer.readers.compressed import DECOMPRESSORS, decompress
 from indexer.readers.epub import read_epub
 from indexer.readers.html import read_html
 from indexer.readers.mail import read_eml, read_mbox
+from indexer.readers.man import MAN_SUFFIX, read_man
 from indexer.readers.notebook import read_notebook
 from indexer.readers.odf import read_odf
 from indexer.readers.office import read_docx, read_pptx, read_xlsx
@@ -64,7 +72,7 @@ SUPPORTED_FILENAMES: frozenset[str] = frozenset({"readme", "license", "makefile"
 BINARY_EXTENSIONS: frozenset[str] = frozenset(
     {
         ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".ico", ".tif", ".tiff", ".heic", ".psd",
-        ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".tar", ".jar", ".whl", ".apk",
+        ".zip", ".tgz", ".tbz2", ".txz", ".tzst", ".7z", ".rar", ".tar", ".jar", ".whl", ".apk",
         ".exe", ".dll", ".so", ".dylib", ".o", ".a", ".bin", ".class", ".pyc", ".wasm", ".iso", ".dmg",
         ".mp3", ".mp4", ".m4a", ".wav", ".flac", ".ogg", ".opus", ".mov", ".avi", ".mkv", ".webm",
         ".woff", ".woff2", ".ttf", ".otf", ".eot", ".sqlite", ".sqlite3", ".db", ".parquet", ".npy",
@@ -76,14 +84,29 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC
 _LEGACY = {".doc": ".docx", ".xls": ".xlsx", ".ppt": ".pptx"}
 
 
+def _inner_name(name: str) -> tuple[str, str]:
+    """(the name without a compression suffix, that suffix): ``NEWS.gz`` -> (``NEWS``, ``.gz``)."""
+    suffix = Path(name).suffix.lower()
+    return (name[: -len(suffix)], suffix) if suffix in DECOMPRESSORS else (name, "")
+
+
 def is_supported(path: Path) -> bool:
-    """False only for a name that says "binary format without a reader"; everything else is
-    worth opening (a format reader, or sniffing whether the content is text)."""
-    return Path(path).suffix.lower() not in BINARY_EXTENSIONS
+    """False only for a name that says "binary format without a reader" (also once decompressed:
+    ``x.png.gz``); everything else is worth opening (a format reader, or sniffing whether the content
+    is text)."""
+    inner, _ = _inner_name(Path(path).name)
+    return Path(inner).suffix.lower() not in BINARY_EXTENSIONS | frozenset(DECOMPRESSORS)
 
 
 def unsupported_detail(path: Path) -> str:
-    suffix = Path(path).suffix.lower()
+    inner, compression = _inner_name(Path(path).name)
+    suffix = Path(inner).suffix.lower()
+    if compression:
+        if suffix in DECOMPRESSORS:
+            return f"'{suffix}{compression}' files are not read (compressed twice)"
+        what = "an archive of several files" if suffix == ".tar" else "a binary format without a reader"
+        return (f"'{suffix}{compression}' files are not a supported type ({compression} is decompressed, but "
+                f"{suffix} is {what})")
     if suffix in _LEGACY:
         return f"{suffix!r} files are not a supported type (legacy binary Office; save as {_LEGACY[suffix]})"
     return f"{suffix!r} files are not a supported type (a binary format without a reader)"
@@ -98,19 +121,30 @@ def _sniffed_reader(data: bytes) -> Reader | None:
     return None
 
 
+def _read_man(data: bytes, limits: ReadLimits, depth: int) -> Extracted:
+    return read_man(data)
+
+
 def _read_attachment(name: str, data: bytes, limits: ReadLimits, depth: int) -> Extracted:
     """A mail attachment goes through this dispatcher like a file (see ``mail.AttachmentReader``)."""
     return read_bytes(name, data, limits=limits, depth=depth)
 
 
 def read_bytes(name: str, data: bytes, *, limits: ReadLimits = DEFAULT_LIMITS, depth: int = 0) -> Extracted:
-    """Read ``data`` as the file ``name`` (used for files and for mail attachments)."""
-    suffix = Path(name).suffix.lower()
-    if suffix in BINARY_EXTENSIONS:
+    """Read ``data`` as the file ``name`` (used for files and for mail attachments); a compressed
+    file as the name without its compression suffix (see the module's docstring)."""
+    if not is_supported(Path(name)):
         raise SkipFile("unsupported", unsupported_detail(Path(name)))
     if not data.strip():
         raise SkipFile("empty", "the file is empty" if not data else "the file contains only whitespace")
-    reader = _READERS.get(suffix) or (None if suffix in SUPPORTED_EXTENSIONS else _sniffed_reader(data))
+    inner, compression = _inner_name(name)
+    if compression:
+        doc = read_bytes(inner, decompress(data, compression, limits), limits=limits, depth=depth)
+        doc.metadata.setdefault("compression", DECOMPRESSORS[compression][0])
+        return doc
+    suffix = Path(name).suffix.lower()
+    reader = _READERS.get(suffix) or (_read_man if MAN_SUFFIX.search(suffix) else None) or \
+        (None if suffix in SUPPORTED_EXTENSIONS else _sniffed_reader(data))
     if reader is None:
         return read_text(data, what=f"{suffix} text" if suffix else "plain text")
     try:
