@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     # indexing limits
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Files larger than this are skipped")
     chunk_overlap: int = Field(32, ge=0, le=128, description="Tokens shared by consecutive chunks")
-    batch_chunks: int = Field(256, ge=1, le=100_000, description="Chunks embedded and committed together")
+    batch_chunks: int = Field(256, ge=1, le=100_000, description="Most chunks embedded and committed together "
+                              "(fewer when SEMSEARCH_COMMIT_SECONDS comes first)")
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per model forward pass")
     commit_seconds: float = Field(5.0, ge=0.0, le=3600.0, description="A folder run commits what it has embedded "
                                   "at least this often (a Ctrl-C or kill loses at most that much work), and when "
