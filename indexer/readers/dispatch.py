@@ -15,6 +15,7 @@ by name like ``photo.png`` and ``src.tar``. Man pages (``.1``-``.9`` with an opt
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
 from collections.abc import Callable
@@ -22,15 +23,7 @@ from pathlib import Path
 
 from indexer.readers.base import DEFAULT_LIMITS, Extracted, ReadLimits, SkipFile, human_size, summarize
 from indexer.readers.compressed import DECOMPRESSORS, decompress
-from indexer.readers.epub import read_epub
-from indexer.readers.html import read_html
-from indexer.readers.mail import read_eml, read_mbox
 from indexer.readers.man import MAN_SUFFIX, read_man
-from indexer.readers.notebook import read_notebook
-from indexer.readers.odf import read_odf
-from indexer.readers.office import read_docx, read_pptx, read_xlsx
-from indexer.readers.pdf import read_pdf
-from indexer.readers.rtf import read_rtf
 from indexer.readers.text import read_org, read_text
 
 Reader = Callable[[bytes, ReadLimits, int], Extracted]
@@ -44,23 +37,49 @@ SOURCE_EXTENSIONS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
+
+
+def _reader(module: str, name: str, *, limits: bool = True) -> Reader:
+    """The reader ``indexer.readers.<module>.<name>``, imported when a file of its format is first
+    read: a command that reads no such file (``semsearch remove``, an unchanged re-index) loads none of
+    the format libraries (ebooklib, pypdfium2, defusedxml ... are a tenth of the CLI's start-up)."""
+
+    def read(data: bytes, lim: ReadLimits, depth: int) -> Extracted:
+        fn = getattr(importlib.import_module(f"indexer.readers.{module}"), name)
+        return fn(data, lim) if limits else fn(data)
+
+    return read
+
+
+def _eml(data: bytes, lim: ReadLimits, depth: int) -> Extracted:
+    from indexer.readers.mail import read_eml
+
+    return read_eml(data, lim, depth, read_attachment=_read_attachment)
+
+
+def _mbox(data: bytes, lim: ReadLimits, depth: int) -> Extracted:
+    from indexer.readers.mail import read_mbox
+
+    return read_mbox(data, lim, read_attachment=_read_attachment)
+
+
 _READERS: dict[str, Reader] = {
-    ".html": lambda d, lim, depth: read_html(d),
-    ".htm": lambda d, lim, depth: read_html(d),
-    ".xhtml": lambda d, lim, depth: read_html(d),
-    ".pdf": lambda d, lim, depth: read_pdf(d, lim),
-    ".docx": lambda d, lim, depth: read_docx(d, lim),
-    ".pptx": lambda d, lim, depth: read_pptx(d, lim),
-    ".xlsx": lambda d, lim, depth: read_xlsx(d, lim),
-    ".xlsm": lambda d, lim, depth: read_xlsx(d, lim),
-    ".odt": lambda d, lim, depth: read_odf(d, lim),
-    ".ods": lambda d, lim, depth: read_odf(d, lim),
-    ".odp": lambda d, lim, depth: read_odf(d, lim),
-    ".epub": lambda d, lim, depth: read_epub(d, lim),
-    ".ipynb": lambda d, lim, depth: read_notebook(d, lim),
-    ".eml": lambda d, lim, depth: read_eml(d, lim, depth, read_attachment=_read_attachment),
-    ".mbox": lambda d, lim, depth: read_mbox(d, lim, read_attachment=_read_attachment),
-    ".rtf": lambda d, lim, depth: read_rtf(d),
+    ".html": _reader("html", "read_html", limits=False),
+    ".htm": _reader("html", "read_html", limits=False),
+    ".xhtml": _reader("html", "read_html", limits=False),
+    ".pdf": _reader("pdf", "read_pdf"),
+    ".docx": _reader("office", "read_docx"),
+    ".pptx": _reader("office", "read_pptx"),
+    ".xlsx": _reader("office", "read_xlsx"),
+    ".xlsm": _reader("office", "read_xlsx"),
+    ".odt": _reader("odf", "read_odf"),
+    ".ods": _reader("odf", "read_odf"),
+    ".odp": _reader("odf", "read_odf"),
+    ".epub": _reader("epub", "read_epub"),
+    ".ipynb": _reader("notebook", "read_notebook"),
+    ".eml": _eml,
+    ".mbox": _mbox,
+    ".rtf": _reader("rtf", "read_rtf", limits=False),
     ".org": lambda d, lim, depth: read_org(d),
 }
 SUPPORTED_EXTENSIONS: frozenset[str] = PLAIN_TEXT_EXTENSIONS | SOURCE_EXTENSIONS | frozenset(_READERS)
