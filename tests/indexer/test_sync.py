@@ -18,7 +18,7 @@ import pytest
 from indexer.chunking import chunk_text, iter_chunks
 from indexer.collection import Collection, Limits
 from indexer.stores.embedded import EmbeddedBackend
-from indexer.sync import FolderSync
+from indexer.sync import FolderSync, forward_passes
 from indexer.walk import key_bytes, path_key
 from tests.indexer.stores.embedded import files
 
@@ -150,6 +150,13 @@ def test_a_batch_is_what_the_model_embeds_in_commit_seconds(tmp_path, embedder):
         assert run.batch_target() == 256  # never more than batch_chunks
         c.limits.commit_seconds = 0
         assert run.batch_target() == 256  # by size only
+
+
+def test_forward_passes_keep_similar_lengths_together():
+    lengths = [250, 240, 30, 20, 200, 10, 254]
+    passes = forward_passes(lengths, 3)
+    assert [[lengths[i] for i in p] for p in passes] == [[254, 250, 240], [200], [30, 20], [10]]
+    assert sorted(i for p in passes for i in p) == list(range(len(lengths)))
 
 
 def test_progress_phases_come_in_order_from_the_first_call(tmp_path, embedder):
