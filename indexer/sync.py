@@ -445,6 +445,8 @@ class FolderSync:
         embedded = r.chunks_embedded + self.in_flight
         rate = embedded / r.embed_seconds if r.embed_seconds else 0.0
         done = min(self.bytes_done + self.in_flight_bytes, self.bytes_total)
+        if self.phase in ("removing", "saving", "done") and not self.cancelled():
+            done = self.bytes_total  # (pieces' shares of a file's bytes are estimates: the sum may miss a byte)
         eta = None
         if self.phase == "indexing" and done > 0 and embedded:
             eta = (now - self.indexing_started) / done * (self.bytes_total - done)

@@ -96,19 +96,20 @@ def _index_once(coll: Any, path: Path, as_json: bool, pool: Any = None, cancel: 
     # The bar measures bytes of the new and changed files (what costs time), not files: a folder of
     # small files and one big one is not "90 %" while the big one is still being embedded.
     columns = (TextColumn("[bold]{task.fields[phase]}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[files]} files"), TextColumn("{task.fields[chunks]} chunks"),
+               TextColumn("{task.fields[files]} files"), TextColumn("{task.fields[chunks]}"),
                TextColumn("{task.fields[bytes]}"), TextColumn("{task.fields[rate]} chunks/s"),
                TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn(), TextColumn("[dim]{task.fields[current]}"))
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("index", total=None, phase="walking", files="0 found", chunks=0, bytes="", rate="-",
+        task = bar.add_task("index", total=None, phase="walking", files="0 found", chunks="", bytes="", rate="-",
                             eta="-", current="")
 
         def update(p: Any) -> None:
             walking = p.phase in ("walking", "waiting")
-            bar.update(task, total=None if walking else max(p.bytes_total, 1),
-                       completed=p.bytes_done if p.bytes_total else int(p.phase in ("removing", "saving", "done")),
+            total = max(p.bytes_total, 1)
+            bar.update(task, total=None if walking else total,
+                       completed=total if p.phase in ("removing", "saving", "done") else p.bytes_done,
                        phase=p.phase, files=f"{p.files_total} found" if walking else f"{p.files_done}/{p.files_total}",
-                       chunks=f"{p.chunks_embedded} ({p.chunks_committed} committed)",
+                       chunks=f"{p.chunks_embedded} chunks ({p.chunks_committed} committed)",
                        bytes="" if walking else f"{_size(p.bytes_done)}/{_size(p.bytes_total)}",
                        rate=f"{p.chunks_per_second:.0f}" if p.chunks_per_second else "-", eta=_eta(p),
                        current=p.current if p.phase == "waiting" else _tail(p.current))
