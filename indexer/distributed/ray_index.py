@@ -20,10 +20,10 @@ bounded windows of tasks in flight, the least busy actor first, and Ray's own ac
 retries (every task is a pure function of its arguments, so a retry is safe).
 
 Batches are formed on the driver exactly as :class:`~indexer.sync.FolderSync` forms them, and cut
-into the forward passes :meth:`FolderSync.embed` makes (longest texts first, ``embed_batch_size`` at a
-time), each sent to the least busy actor; so both paths give the same chunks and the same vectors,
-and one batch keeps every actor busy (a batch per actor would leave all but one idle on a folder of
-one batch, and the last batch of any folder on one core).
+into the forward passes :meth:`FolderSync.embed` makes (:func:`~indexer.sync.forward_passes`: similar
+lengths together, at most ``embed_batch_size``), each sent to the least busy actor; so both paths give
+the same chunks and the same vectors, and one batch keeps every actor busy (a batch per actor would
+leave all but one idle on a folder of one batch, and the last batch of any folder on one core).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import numpy as np
 from indexer.chunking import Chunk
 from indexer.errors import InvalidInput, RayUnavailable
 from indexer.readers import Extracted, SkipFile, read_data
-from indexer.sync import FolderSync, IndexReport, Progress, _Piece
+from indexer.sync import FolderSync, IndexReport, Progress, _Piece, forward_passes
 from indexer.walk import Candidate, why_unreadable
 
 if TYPE_CHECKING:
@@ -355,6 +355,11 @@ class RaySync(FolderSync):
                 self.extracted(head.cand, head.old, head.sha, doc, iter(chunks))
         self.take_batches()
 
+    def batch_target(self) -> int:
+        """Batches of ``batch_chunks``: their forward passes spread over the actors while the next batch
+        forms (``commit_seconds`` still sends what is pending that often)."""
+        return self.limits.batch_chunks
+
     def flush(self) -> None:
         """Send the pending pieces to an actor to embed (mtime updates ride along) and commit the
         batches that are back, in order."""
@@ -362,13 +367,11 @@ class RaySync(FolderSync):
         self.pending, self.pending_chunks, self.touches = [], 0, []
         if not pieces and not touches:
             return
-        # The forward passes FolderSync.embed makes (longest texts first, embed_batch_size at a time),
-        # each on the least busy actor: a pass's vectors do not depend on the other passes.
-        texts = [c.text for p in pieces for c in p.write.chunks]
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        group = self.limits.embed_batch_size
-        tasks = [(idx, self.pool.submit("embed", [texts[i] for i in idx]))
-                 for idx in (order[at : at + group] for at in range(0, len(order), group))]
+        # The forward passes FolderSync.embed makes (sync.forward_passes: similar lengths together, at
+        # most embed_batch_size), each on the least busy actor: a pass's vectors do not depend on the others.
+        chunks = [c for p in pieces for c in p.write.chunks]
+        tasks = [(idx, self.pool.submit("embed", [chunks[i].text for i in idx]))
+                 for idx in forward_passes([c.tokens for c in chunks], self.limits.embed_batch_size)]
         self.embedding.append(_Embedding(pieces, touches, tasks))
         self.tasks_in_flight += len(tasks)
         self.take_batches()
