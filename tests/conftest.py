@@ -47,7 +47,7 @@ SCIFACT_HOWTO = (f"SciFact checks are opt-in: set {SCIFACT_ENV}=<folder with cor
 
 
 #: The files that take longest (summed test time, `pytest --durations=0`, 2026-12-07), handed out first.
-LONGEST = ("e2e/test_crash_test.py", "e2e/test_postgres_store.py", "indexer/distributed/test_ray_two_nodes.py",
+LONGEST = ("e2e/test_crash_test.py", "e2e/test_postgres_replicas.py", "indexer/distributed/test_ray_two_nodes.py",
            "benchmarks/test_bench.py", "indexer/distributed/test_ray_index.py", "e2e/test_qdrant_store.py",
            "e2e/test_docs_examples.py", "browser/test_page_flows.py", "app/test_fuzz.py")
 #: Folders (under tests/) whose every test runs real processes.
