@@ -105,7 +105,7 @@ def main() -> None:
     from benchmarks.vector_cache import VectorCache
 
     cache = VectorCache(embedder)
-    embedder.embed = cache.embed  # documents embedded once, by text, kept in .bench/vectors/
+    embedder.embed = cache.embed  # type: ignore[method-assign]  # documents embedded once, by text, kept in .bench/vectors/
     dataset = load_beir(Path(args.dataset))
     out: dict[str, dict[str, float]] = {}
 

@@ -4,7 +4,7 @@ embedded again, by either.
 
 One file per model under ``.bench/vectors/`` (git-ignored): ``<model>.npz`` with the SHA-256 of each text
 and its vector. A plain .npz and not a database: the benchmarks load it whole, add to it, and write it
-back at the end (atomically, by rename).
+back at the end (atomically, by rename, merged with what another run wrote meanwhile).
 """
 
 from __future__ import annotations
@@ -54,7 +54,10 @@ class VectorCache:
         if not self.new:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
+        if self.path.exists():  # another run may have added texts since this one loaded the file
+            with np.load(self.path) as got:
+                self.kept = dict(zip(got["keys"].tolist(), got["vectors"], strict=True)) | self.kept
+        tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}.tmp.npz")
         np.savez(tmp, keys=np.array(list(self.kept)), vectors=np.stack(list(self.kept.values())))
         os.replace(tmp, self.path)
         self.new = 0
