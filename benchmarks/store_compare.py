@@ -116,6 +116,7 @@ def main() -> None:
         out[label]["p50_ms"] = got["hybrid"]["p50_ms"]
         out[label]["seconds"] = round(time.perf_counter() - t0, 1)
         cache.save()
+        print(f"{label}: {json.dumps(out[label])}, load average {os.getloadavg()}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="store-compare-") as tmp:
         if "embedded" in stores:
