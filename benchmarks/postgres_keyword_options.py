@@ -51,11 +51,9 @@ def main() -> None:
     with PostgresServer.create() as server:
         with server.connect(server.create_database("kw").rsplit("/", 1)[1]) as con:
             register_vector(con)
-            con.execute("CREATE TABLE d (id text PRIMARY KEY, tsv tsvector, kw sparsevec(%s), terms int[])"
-                        % TERM_SPACE)
+            con.execute(f"CREATE TABLE d (id text PRIMARY KEY, tsv tsvector, kw sparsevec({TERM_SPACE}), "
+                        "terms int[])")
             df: Counter[int] = Counter()
-            with con.cursor().copy("COPY d (id, tsv, kw, terms) FROM STDIN") as cp:
-                pass  # (the tsvector is made by the server below; rows go in with an UPDATE-free INSERT)
             for doc_id, text in docs.items():
                 weights = chunk_terms(text)
                 df.update(weights.keys())

@@ -32,3 +32,15 @@ def test_postgres_store_benchmark_prints_every_figure(tmp_path, capsys):
     sync = figures["failover to a synchronous standby (SIGKILL of the primary mid-stream)"]
     assert sync["acked_lost"] == [0] and sync["serving_again_s"][0] > 0
     assert "lost" in figures["failover to an async standby (the window)"]
+
+
+def test_keyword_options_benchmark_ranks_the_shipped_corpus(capsys, monkeypatch):
+    """benchmarks/postgres_keyword_options.py: why the store ranks keywords by BM25 sparse vectors."""
+    from benchmarks.postgres_keyword_options import main
+
+    monkeypatch.setattr("sys.argv", ["postgres_keyword_options.py", "--json"])
+    main()
+    out = json.loads(capsys.readouterr().out)
+    ndcg = out["ndcg@10"]
+    assert out["documents"] == out["queries"] == 346 and out["load"]
+    assert ndcg["bm25-sparsevec"] > ndcg["ts_rank"] > ndcg["ts_rank_cd"] > 0
