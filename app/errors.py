@@ -20,15 +20,13 @@ from indexer import errors as e
 
 log = logging.getLogger(__name__)
 
+CollectionBusy = e.CollectionBusy  # (defined with the domain errors, so the CLI imports no FastAPI for it)
+
 
 class ModelNotServed(e.SemsearchError):
     """A request names a model other than the one this server has loaded."""
 
     code = "model_mismatch"
-
-
-class CollectionBusy(e.SemsearchError):
-    code = "collection_busy"
 
 
 # Most specific class first: the first isinstance match wins.
@@ -43,7 +41,7 @@ STATUS: list[tuple[type[e.SemsearchError], int]] = [
     (e.CollectionExists, 409),
     (e.ModelMismatch, 409),
     (ModelNotServed, 409),
-    (CollectionBusy, 409),
+    (e.CollectionBusy, 409),
     (e.Reindexing, 409),
     (e.PathNotAllowed, 403),
     (e.CorruptCollection, 500),

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.errors import CollectionBusy
 from app.settings import Settings
 from indexer.collection import (
     Collection,
@@ -24,7 +23,7 @@ from indexer.collection import (
     validate_name,
 )
 from indexer.embedding import Embedder
-from indexer.errors import CollectionNotFound, CorruptCollection, SemsearchError
+from indexer.errors import CollectionBusy, CollectionNotFound, CorruptCollection, SemsearchError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,9 @@ interfaces only translate: HTTP requests, command lines, tool calls -> a service
 What it holds:
 
 - the model, loaded from the settings in one place (:func:`load_model`) on first use, so commands
-  that only read the store never load it;
+  that only read the store never load it; collections get it as a :class:`LazyEmbedder`
+  (:meth:`Service.collection_model`), which knows its name and dimension without loading, so removing
+  a path or re-indexing an unchanged folder loads no model: the first chunk to embed does;
 - the store backend (``SEMSEARCH_STORE``) and the open collections (:class:`CollectionRegistry`);
 - the search lanes (:class:`SearchLanes`), which batch concurrent queries, and the jobs
   (:class:`JobManager`) - both started by :meth:`Service.start`, for the long-running servers.
@@ -27,9 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from app.errors import CollectionBusy
 from app.registry import CollectionRegistry
-from app.schemas import CompareResponse, EmbedResponse, RankedCandidate
 from app.search_lanes import Lane, SearchLanes
 from app.settings import Settings, model_cache_dir
 from indexer.collection import (
@@ -44,15 +44,16 @@ from indexer.collection import (
 )
 from indexer.embedding import Embedder, cpu_count, load_embedder
 from indexer.embedding.cpu import one_core
-from indexer.errors import CollectionNotFound
+from indexer.errors import CollectionBusy, CollectionNotFound
 from indexer.fulltext import SourceText, source_text
 from indexer.projection import Projection, ProjectionCache, locate_query
 from indexer.search import Filters, SearchOptions, check_query, query_of, search_response
 from indexer.search import Query as SearchQuery
 from indexer.similarity import rank_candidates, similarity_matrix
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (app.schemas loads on the first embed or compare: the CLI's store commands need none)
     from app.metrics import Metrics
+    from app.schemas import CompareResponse, EmbedResponse
     from indexer.jobs import JobManager
     from indexer.sync import IndexReport
 
@@ -112,9 +113,12 @@ class Service:
         self.metrics = metrics
         self._model: Embedder | None = None
         self._model_lock = threading.Lock()
+        self._lazy: Embedder | None = None
+        #: called (in the loading thread) just before the model loads: the CLI says so on stderr
+        self.on_model_load: Callable[[], None] | None = None
         if embedder is not None:
             self._model = self._metered(embedder)
-        self.collections = CollectionRegistry(settings, lambda: self.embedder, backend)
+        self.collections = CollectionRegistry(settings, self.collection_model, backend)
         self.lanes: SearchLanes | None = None  # started by start()
         self.jobs: JobManager | None = None
 
@@ -140,6 +144,8 @@ class Service:
             with self._model_lock:
                 if self._model is None:
                     s = self.settings
+                    if self.on_model_load is not None:
+                        self.on_model_load()
                     log.info("loading model %s (%s)", s.model, model_load_note(s))
                     model = load_model(s)
                     log.info("ready: model %s (%d dimensions), data in %s", model.name, model.dimension, s.data_dir)
@@ -149,6 +155,23 @@ class Service:
     @property
     def model_loaded(self) -> bool:
         return self._model is not None
+
+    def collection_model(self) -> Embedder:
+        """The model as collections get it: the loaded one, else a :class:`LazyEmbedder` that loads it
+        (through :attr:`embedder`) on the first call that tokenizes or embeds. Its dimension is read
+        from the model's folder; a folder that does not say loads the model now."""
+        if self._model is not None:
+            return self._model
+        if self._lazy is None:
+            from indexer.embedding import resolve_model
+            from indexer.embedding.lazy import LazyEmbedder, peek_dimension
+
+            name, path = resolve_model(self.settings.model)
+            dimension = peek_dimension(path)
+            if dimension is None:
+                return self.embedder
+            self._lazy = LazyEmbedder(name, path, dimension, lambda: self.embedder)
+        return self._lazy
 
     # -- lifecycle (the servers: HTTP and MCP) ----------------------------------------------------
     def start(self, *, jobs: bool = True) -> None:
@@ -218,6 +241,8 @@ class Service:
     # -- texts ------------------------------------------------------------------------------------
     def embed(self, texts: list[str]) -> EmbedResponse:
         """The ``/embed`` body: the model's own fp32 vectors, token counts and which texts were cut."""
+        from app.schemas import EmbedResponse
+
         embedder = self.embedder
         vecs = embedder.embed_queries(texts, exact=True)
         tokens = embedder.count_tokens(texts)
@@ -227,6 +252,8 @@ class Service:
 
     def compare(self, texts: list[str]) -> CompareResponse:
         """The ``/compare`` body for texts: the cosine matrix (and the pair's score for two)."""
+        from app.schemas import CompareResponse
+
         embedder = self.embedder
         m = similarity_matrix(embedder, texts)
         return CompareResponse(model=embedder.name, matrix=m.tolist(),
@@ -234,6 +261,8 @@ class Service:
 
     def rank(self, query: str, candidates: list[str]) -> CompareResponse:
         """The ``/compare`` body for a query and candidates: the candidates, most similar first."""
+        from app.schemas import CompareResponse, RankedCandidate
+
         embedder = self.embedder
         ranked = rank_candidates(embedder, query, candidates)
         return CompareResponse(model=embedder.name, ranked=[
@@ -256,7 +285,7 @@ class Service:
         name = name or s.default_collection
         if not create:
             self.read_info(name)  # fail fast, before loading the model, if it does not exist
-        with Collection.open(self.backend, name, self.embedder, create=create,
+        with Collection.open(self.backend, name, self.collection_model(), create=create,
                              index_type=s.index_type, limits=s.limits(), language=s.language) as coll:
             yield coll
 
@@ -270,7 +299,8 @@ class Service:
         """A new empty collection, not kept open (the CLI); a bad name fails before the model loads."""
         s = self.settings
         validate_name(name)
-        with Collection.create(self.backend, name, self.embedder, index_type=index_type or s.index_type,
+        with Collection.create(self.backend, name, self.collection_model(),
+                               index_type=index_type or s.index_type,
                                limits=s.limits(), language=language or s.language) as coll:
             return coll.info()
 

@@ -30,6 +30,7 @@ SETUP_HEADER = "X-Semsearch-Setup"  # /readyz: the server's Settings.fingerprint
 Backend = Literal["sentence-transformers", "minimal"]
 Engine = Literal["auto", "openvino", "torch", "encode"]
 Precision = Literal["auto", "fp32", "bf16"]
+WhenBusy = Literal["wait", "refuse"]
 IndexType = Literal["flat", "hnsw"]
 Fusion = Literal["relative", "rrf"]
 StoreKind = Literal["embedded", "qdrant", "postgres"]
@@ -114,8 +115,14 @@ class Settings(BaseSettings):
     # indexing limits
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Files larger than this are skipped")
     chunk_overlap: int = Field(32, ge=0, le=128, description="Tokens shared by consecutive chunks")
-    batch_chunks: int = Field(256, ge=1, le=100_000, description="Chunks embedded and committed together")
+    batch_chunks: int = Field(256, ge=1, le=100_000, description="Most chunks embedded and committed together "
+                              "(fewer when SEMSEARCH_COMMIT_SECONDS comes first)")
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per model forward pass")
+    commit_seconds: float = Field(5.0, ge=0.0, le=3600.0, description="A folder run commits what it has embedded "
+                                  "at least this often (a Ctrl-C or kill loses at most that much work), and when "
+                                  "SEMSEARCH_BATCH_CHUNKS chunks are ready; 0: only by size")
+    index_when_busy: WhenBusy = Field("wait", description="When another process (or job) is indexing the same "
+                                      "collection: wait for it to finish, then index what is left | refuse")
 
     # bulk indexing on Ray (`semsearch index DIR --ray [ADDRESS]`, the optional extra semsearch[ray])
     ray_address: str = Field("", description="The Ray cluster `index --ray` joins (auto, HOST:PORT, "
@@ -310,7 +317,8 @@ class Settings(BaseSettings):
 
         return Limits(max_file_bytes=self.max_file_bytes, chunk_overlap=self.chunk_overlap,
                       batch_chunks=self.batch_chunks, embed_batch_size=self.embed_batch_size,
-                      max_k=self.max_k, max_query_chars=self.max_query_chars)
+                      commit_seconds=self.commit_seconds, when_busy=self.index_when_busy, max_k=self.max_k,
+                      max_query_chars=self.max_query_chars)
 
     def roots(self) -> list[Path]:
         """The folders the API may index, resolved (symlinks followed)."""

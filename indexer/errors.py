@@ -199,6 +199,13 @@ class StoreUnavailable(SemsearchError):
     code = "store_unavailable"
 
 
+class CollectionBusy(SemsearchError):
+    """The collection is in use by work that excludes this request: jobs before a restore, or another
+    process (or job) indexing it (see ``Store.indexing_lock``)."""
+
+    code = "collection_busy"
+
+
 class Reindexing(SemsearchError):
     """A write arrived while the collection is being re-indexed (indexer/reindex.py); nothing was changed."""
 

@@ -31,6 +31,10 @@ class Limits:
     chunk_overlap: int = 32  # tokens shared by consecutive windows
     batch_chunks: int = 256  # chunks embedded and committed together
     embed_batch_size: int = 32
+    # A folder run commits what it has embedded at least this often (seconds; 0: only by size), so an
+    # interrupted run keeps all but the last few seconds of work (see indexer.sync).
+    commit_seconds: float = 5.0
+    when_busy: str = "wait"  # another indexer holds the collection (Store.indexing_lock): wait | refuse
     checkpoint_every: int = 50_000  # logged vector changes before the FAISS file is rewritten
     # 0: a write is checkpointed into catalog.sqlite3 before it is acknowledged (the default; about two
     # fsyncs per write, see benchmarks/wal_checkpoint.py). > 0: at most this often, with the acknowledged

@@ -47,12 +47,16 @@ SCIFACT_HOWTO = (f"SciFact checks are opt-in: set {SCIFACT_ENV}=<folder with cor
 
 
 #: The files that take longest (summed test time, `pytest --durations=0`, 2026-12-07), handed out first.
-LONGEST = ("e2e/test_crash_test.py", "benchmarks/test_bench.py", "indexer/distributed/test_ray_index.py",
-           "e2e/test_qdrant_store.py", "e2e/test_docs_examples.py", "browser/test_page_flows.py", "app/test_fuzz.py")
+LONGEST = ("e2e/test_crash_test.py", "e2e/test_postgres_replicas.py", "indexer/distributed/test_ray_two_nodes.py",
+           "benchmarks/test_bench.py", "indexer/distributed/test_ray_index.py", "e2e/test_qdrant_store.py",
+           "e2e/test_docs_examples.py", "browser/test_page_flows.py", "app/test_fuzz.py")
 #: Folders (under tests/) whose every test runs real processes.
 SLOW_FOLDERS = ("e2e", "browser")
 #: A command line that starts what only a ``slow`` test may start: the CLI or a server, Chromium, a Ray node.
-REAL_PROCESS = re.compile(r"-m app\.cli\b|(^|[/\s])semsearch(\s|$)|uvicorn|chromium|\bray\b|raylet|gcs_server")
+# (Postgres's initdb and postgres are not in it: the session's server is shared, like the model; a test
+# that makes a standby of its own, pg_basebackup, is slow.)
+REAL_PROCESS = re.compile(r"-m app\.cli\b|(^|[/\s])semsearch(\s|$)|uvicorn|chromium|\bray\b|raylet|gcs_server"
+                          r"|pg_basebackup")
 TESTS = Path(__file__).resolve().parent
 
 

@@ -28,6 +28,9 @@ def _print_report(report: Any, as_json: bool) -> None:
     rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""
     out.print(f"chunks: {c['embedded']} embedded, {c['removed']} removed, {c['total']} in the collection "
               f"({d['seconds']:.1f}s{rate})")
+    for node, work in d.get("ray", {}).get("nodes", {}).items():  # index --ray: what each node did
+        out.print(f"ray node {escape(node)}: actors {work['actors']}, files read {work['files']}, "
+                  f"chunks embedded {work['chunks']}", highlight=False)
     if report.skipped:
         from rich.table import Table
 
@@ -39,13 +42,32 @@ def _print_report(report: Any, as_json: bool) -> None:
             out.print(f"... and {len(report.skipped) - 50} more (--json lists all)")
 
 
+def _size(n: int) -> str:
+    from indexer.readers.base import human_size
+
+    return human_size(n).replace(" bytes", " B")
+
+
+def _tail(path: str, width: int = 48) -> str:
+    """The end of a long path (the file's name is what tells)."""
+    return path if len(path) <= width else "…" + path[-(width - 1):]
+
+
+def _eta(p: Any) -> str:
+    return "-" if p.eta_seconds is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_seconds))
+
+
 def _progress_line(p: Any) -> str:
-    """One line of index progress: phase, files, chunks, rate and ETA."""
+    """One line of index progress: phase, files, chunks (committed), bytes, rate, ETA and the file at hand."""
+    if p.phase == "waiting":
+        return f"waiting: {p.current}"
     if p.phase == "walking":
         return f"walking: {p.files_total} files found"
     rate = f", {p.chunks_per_second:.0f} chunks/s" if p.chunks_per_second else ""
-    eta = "" if p.eta_seconds is None else f", ETA {time.strftime('%H:%M:%S', time.gmtime(p.eta_seconds))}"
-    return f"{p.phase}: {p.files_done}/{p.files_total} files, {p.chunks_embedded} chunks{rate}{eta}"
+    eta = "" if p.eta_seconds is None else f", ETA {_eta(p)}"
+    current = f", {p.current}" if p.current and p.phase == "indexing" else ""
+    return (f"{p.phase}: {p.files_done}/{p.files_total} files, {p.chunks_embedded} chunks "
+            f"({p.chunks_committed} committed), {_size(p.bytes_done)}/{_size(p.bytes_total)}{rate}{eta}{current}")
 
 
 class _StderrProgress:
@@ -74,26 +96,38 @@ def _index_once(coll: Any, path: Path, as_json: bool, pool: Any = None, cancel: 
         return index_folder(path, progress=_StderrProgress())
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+    # The bar measures bytes of the new and changed files (what costs time), not files: a folder of
+    # small files and one big one is not "90 %" while the big one is still being embedded.
     columns = (TextColumn("[bold]{task.fields[phase]}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[files]} files"), TextColumn("{task.fields[chunks]} chunks"),
-               TextColumn("{task.fields[rate]} chunks/s"), TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn())
+               TextColumn("{task.fields[files]} files"), TextColumn("{task.fields[chunks]}"),
+               TextColumn("{task.fields[bytes]}"), TextColumn("{task.fields[rate]} chunks/s"),
+               TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn(), TextColumn("[dim]{task.fields[current]}"))
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("index", total=None, phase="walking", files="0 found", chunks=0, rate="-", eta="-")
+        task = bar.add_task("index", total=None, phase="walking", files="0 found", chunks="", bytes="", rate="-",
+                            eta="-", current="")
 
         def update(p: Any) -> None:
-            eta = "-" if p.eta_seconds is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_seconds))
-            walking = p.phase == "walking"
-            bar.update(task, total=None if walking else p.files_total, completed=p.files_done, phase=p.phase,
-                       files=f"{p.files_total} found" if walking else f"{p.files_done}/{p.files_total}",
-                       chunks=p.chunks_embedded, rate=f"{p.chunks_per_second:.0f}" if p.chunks_per_second else "-",
-                       eta=eta)
+            walking = p.phase in ("walking", "waiting")
+            total = max(p.bytes_total, 1)
+            bar.update(task, total=None if walking else total,
+                       completed=total if p.phase in ("removing", "saving", "done") else p.bytes_done,
+                       phase=p.phase, files=f"{p.files_total} found" if walking else f"{p.files_done}/{p.files_total}",
+                       chunks=f"{p.chunks_embedded} chunks ({p.chunks_committed} committed)",
+                       bytes="" if walking else f"{_size(p.bytes_done)}/{_size(p.bytes_total)}",
+                       rate=f"{p.chunks_per_second:.0f}" if p.chunks_per_second else "-", eta=_eta(p),
+                       current=p.current if p.phase == "waiting" else _tail(p.current))
 
         return index_folder(path, progress=update)
 
 
 def _loading_model() -> None:
-    """Say at once what the first seconds are spent on (the model loads before any file is read)."""
+    """Say at once what the next seconds are spent on."""
     err.print(f"loading the model {escape(state.settings.model)} ...", highlight=False)
+
+
+def _say_when_the_model_loads() -> None:
+    """The model loads on the first chunk to embed (an unchanged folder loads none): say so then."""
+    common.service().on_model_load = _loading_model
 
 
 @app.command()
@@ -115,7 +149,7 @@ def index(
     if not path.is_dir():
         fail(f"{path} is not a folder")
     if not (ray or ray_address):
-        _loading_model()
+        _say_when_the_model_loads()
         with common.service().open_collection(collection, create=True) as coll:
             _index_and_watch(coll, path, watch, as_json)
         return
@@ -135,7 +169,7 @@ def index(
         spec = ray_index.ModelSpec(s.model, backend=s.backend, precision=s.precision, engine=s.engine,
                                    model_cache=str(cache) if cache else None)
         pool = ray_index.RayPool(spec, s.limits(), actors=ray_actors or s.ray_actors, cpus=s.ray_cpus_per_actor)
-        _loading_model()  # here too (the collection checks its model): side by side with the actors' loads
+        _say_when_the_model_loads()  # if this process needs it at all: the actors embed
         with common.service().open_collection(collection, create=True) as coll:
             err.print(f"waiting for {len(pool)} Ray actors to load the model ...", highlight=False)
             pool.wait_ready()

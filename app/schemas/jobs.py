@@ -40,14 +40,20 @@ class Job(BaseModel):
     started_at: float | None
     finished_at: float | None
     files_done: int = 0
-    phase: str | None = Field(None, description="starting | walking | indexing | removing | saving | done")
+    phase: str | None = Field(None, description="starting | waiting (another run is indexing the collection; "
+                              "current says which) | walking | indexing | removing | saving | done")
     files_total: int | None = Field(None, description="Files found so far (grows while walking, then fixed)")
     chunks_embedded: int = Field(0, description="Chunks embedded, counting the batch in progress (not yet committed)")
     files_committed: int = Field(0, description="New or changed files whose chunks are all committed")
     chunks_committed: int = Field(0, description="Chunks committed to the collection (they stay if the job stops)")
+    bytes_done: int | None = Field(None, description="Bytes of the new and changed files done (committed, or "
+                                   "embedded in the batch in progress): what the ETA and the page's bar measure")
+    bytes_total: int | None = Field(None, description="Bytes of the new and changed files to do (unchanged files "
+                                    "cost nothing); known once the folder is walked")
     chunks_per_second: float | None = None
-    eta_seconds: float | None = None
-    current: str = Field("", description="The file being processed")
+    eta_seconds: float | None = Field(None, description="Seconds left, from the bytes still to do and the rate so far")
+    current: str = Field("", description="The file being read, chunked or embedded; while waiting, who holds the "
+                         "collection")
     cancel_requested: bool = False
     report: dict[str, Any] | None = Field(
         None, description="When finished: files added/updated/unchanged/removed/skipped, chunks, skips with reasons")

@@ -65,14 +65,20 @@ function seconds(s) {
 function showJob(job) {
   const done = ["succeeded", "failed", "cancelled"].includes(job.state);
   const bar = $("job-progress");
-  if (job.files_total) { bar.max = job.files_total; bar.value = job.files_done; }
-  else if (done) { bar.max = 1; bar.value = 1; }
+  // The bar measures bytes of the new and changed files (what takes time), not files: many small
+  // files done and one big one left is not "60 %".
+  const walked = job.bytes_total != null && !["waiting", "walking", "starting"].includes(job.phase);
+  if (done) { bar.max = 1; bar.value = 1; }
+  else if (walked && job.bytes_total) { bar.max = job.bytes_total; bar.value = job.bytes_done; }
   else bar.removeAttribute("value");  // indeterminate until the folder is walked
   const files = job.files_total != null ? `${job.files_done} / ${job.files_total} files` : `${job.files_done} files`;
-  const parts = [`${job.state}: ${files}`, plural(job.chunks_embedded, "chunk") + " embedded"];
+  const parts = [`${job.phase === "waiting" ? "waiting" : job.state}: ${files}`,
+    plural(job.chunks_embedded || 0, "chunk") + " embedded" +
+      (job.chunks_committed != null ? ` (${job.chunks_committed.toLocaleString("en-US")} saved)` : "")];
+  if (walked) parts.push(`${bytes(job.bytes_done)} / ${bytes(job.bytes_total)}`);
   if (job.chunks_per_second) parts.push(`${job.chunks_per_second.toFixed(1)} chunks/s`);
   if (!done) parts.push(`ETA ${seconds(job.eta_seconds)}`);
-  if (!done && job.current) parts.push(shortPath(job.current));
+  if (!done && job.current) parts.push(job.phase === "waiting" ? job.current : shortPath(job.current));
   if (job.error) parts.push(job.error.message);
   if (done && job.report) {
     const f = job.report.files || {};

@@ -20,10 +20,10 @@ bounded windows of tasks in flight, the least busy actor first, and Ray's own ac
 retries (every task is a pure function of its arguments, so a retry is safe).
 
 Batches are formed on the driver exactly as :class:`~indexer.sync.FolderSync` forms them, and cut
-into the forward passes :meth:`FolderSync.embed` makes (longest texts first, ``embed_batch_size`` at a
-time), each sent to the least busy actor; so both paths give the same chunks and the same vectors,
-and one batch keeps every actor busy (a batch per actor would leave all but one idle on a folder of
-one batch, and the last batch of any folder on one core).
+into the forward passes :meth:`FolderSync.embed` makes (:func:`~indexer.sync.forward_passes`: similar
+lengths together, at most ``embed_batch_size``), each sent to the least busy actor; so both paths give
+the same chunks and the same vectors, and one batch keeps every actor busy (a batch per actor would
+leave all but one idle on a folder of one batch, and the last batch of any folder on one core).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -43,7 +43,7 @@ import numpy as np
 from indexer.chunking import Chunk
 from indexer.errors import InvalidInput, RayUnavailable
 from indexer.readers import Extracted, SkipFile, read_data
-from indexer.sync import FolderSync, IndexReport, Progress, _Piece
+from indexer.sync import FolderSync, IndexReport, Progress, _Piece, forward_passes
 from indexer.walk import Candidate, why_unreadable
 
 if TYPE_CHECKING:
@@ -137,6 +137,12 @@ class EmbedWorker:
     def ready(self) -> str:
         return self.embedder.name
 
+    def node_id(self) -> str:
+        """The id of the Ray node this actor runs on."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
     def busy_seconds(self) -> float:
         return self.busy
 
@@ -199,6 +205,7 @@ class RayPool:
         self.owner: dict[Any, int] = {}
         self._ready = [a.ready.remote() for a in self.actors]
         self.startup_seconds: float | None = None
+        self.nodes: list[str] = []  # each actor's node, by its address (known once the actors are ready)
 
     def __len__(self) -> int:
         return len(self.actors)
@@ -208,7 +215,15 @@ class RayPool:
         if self.startup_seconds is None:
             self.get_all(self._ready)
             self.startup_seconds = time.monotonic() - self.started
+            ids = self.get_all([a.node_id.remote() for a in self.actors])
+            address = {n["NodeID"]: n["NodeManagerAddress"] for n in self.ray.nodes()}
+            self.nodes = [address.get(i, i) for i in ids]
         return self.startup_seconds
+
+    def node_of(self, ref: Any) -> str:
+        """The node (its address) of the actor running task ``ref``, not yet taken by :meth:`get`: the node
+        it started on (a restarted actor may run elsewhere; it is rare enough not to track)."""
+        return self.nodes[self.owner[ref]]
 
     def submit(self, method: str, *args: Any) -> Any:
         i = min(range(len(self.actors)), key=self.load.__getitem__)
@@ -244,6 +259,26 @@ class RayPool:
         for actor in self.actors:
             self.ray.kill(actor)
         self.actors = []
+
+
+@dataclass
+class NodeWork:
+    """What the actors of one Ray node did in one run."""
+
+    actors: int = 0
+    files: int = 0  # files read and chunked there
+    chunks: int = 0  # chunks embedded there
+
+
+@dataclass
+class RayIndexReport(IndexReport):
+    """An :class:`~indexer.sync.IndexReport` with the work of each Ray node, by its address (``index --ray
+    --json`` shows it under ``ray.nodes``): how a cluster's nodes shared the run."""
+
+    nodes: dict[str, NodeWork] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {"ray": {"nodes": {node: asdict(w) for node, w in sorted(self.nodes.items())}}}
 
 
 @dataclass
@@ -283,10 +318,18 @@ class RaySync(FolderSync):
         self.reading_bytes = 0
         self.embedding: deque[_Embedding] = deque()
         self.tasks_in_flight = 0
+        self.report: RayIndexReport = RayIndexReport()
 
-    def run(self) -> IndexReport:
+    def run(self) -> RayIndexReport:
         self.pool.wait_ready()
-        return super().run()
+        for node in self.pool.nodes:
+            self.report.nodes.setdefault(node, NodeWork()).actors += 1
+        super().run()
+        return self.report
+
+    def work_on(self, ref: Any) -> NodeWork:
+        """The tally of the node running task ``ref`` (before :meth:`RayPool.get` takes it)."""
+        return self.report.nodes.setdefault(self.pool.node_of(ref), NodeWork())
 
     def changed(self, cand: Candidate, old: tuple[int, float, str, bool] | None, sha: str, data: bytes) -> None:
         self.reading.append(_Reading(cand, old, sha, self.pool.submit("extract", data, str(cand.path)), len(data)))
@@ -303,6 +346,7 @@ class RaySync(FolderSync):
                 break
             self.reading.popleft()
             self.reading_bytes -= head.nbytes
+            self.work_on(head.ref).files += 1
             result = self.pool.get(head.ref)
             if isinstance(result[0], str):
                 self.unreadable(head.cand, head.old, SkipFile(*result))
@@ -311,6 +355,11 @@ class RaySync(FolderSync):
                 self.extracted(head.cand, head.old, head.sha, doc, iter(chunks))
         self.take_batches()
 
+    def batch_target(self) -> int:
+        """Batches of ``batch_chunks``: their forward passes spread over the actors while the next batch
+        forms (``commit_seconds`` still sends what is pending that often)."""
+        return self.limits.batch_chunks
+
     def flush(self) -> None:
         """Send the pending pieces to an actor to embed (mtime updates ride along) and commit the
         batches that are back, in order."""
@@ -318,13 +367,11 @@ class RaySync(FolderSync):
         self.pending, self.pending_chunks, self.touches = [], 0, []
         if not pieces and not touches:
             return
-        # The forward passes FolderSync.embed makes (longest texts first, embed_batch_size at a time),
-        # each on the least busy actor: a pass's vectors do not depend on the other passes.
-        texts = [c.text for p in pieces for c in p.write.chunks]
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        group = self.limits.embed_batch_size
-        tasks = [(idx, self.pool.submit("embed", [texts[i] for i in idx]))
-                 for idx in (order[at : at + group] for at in range(0, len(order), group))]
+        # The forward passes FolderSync.embed makes (sync.forward_passes: similar lengths together, at
+        # most embed_batch_size), each on the least busy actor: a pass's vectors do not depend on the others.
+        chunks = [c for p in pieces for c in p.write.chunks]
+        tasks = [(idx, self.pool.submit("embed", [chunks[i].text for i in idx]))
+                 for idx in forward_passes([c.tokens for c in chunks], self.limits.embed_batch_size)]
         self.embedding.append(_Embedding(pieces, touches, tasks))
         self.tasks_in_flight += len(tasks)
         self.take_batches()
@@ -341,6 +388,7 @@ class RaySync(FolderSync):
                 vectors = np.empty((sum(len(p.write.chunks) for p in head.pieces), self.coll.embedder.dimension),
                                    np.float32)
                 for idx, ref in head.tasks:
+                    self.work_on(ref).chunks += len(idx)
                     vectors[idx] = self.pool.get(ref)
                 at = 0
                 for piece in head.pieces:
@@ -359,7 +407,8 @@ class RaySync(FolderSync):
 
 def index_folder(collection: Collection, root: Path | str, pool: RayPool, *,
                  progress: Callable[[Progress], None] | None = None,
-                 cancel: threading.Event | None = None) -> IndexReport:
+                 cancel: threading.Event | None = None) -> RayIndexReport:
     """Bring ``collection`` in line with the files under ``root``, reading, chunking and embedding on
-    ``pool`` (see :class:`RaySync`). The pool's actors must use the collection's model."""
+    ``pool`` (see :class:`RaySync`). The pool's actors must use the collection's model. The report says
+    what each node's actors did (``nodes``)."""
     return RaySync(collection, Path(root), pool, progress=progress, cancel=cancel).run()

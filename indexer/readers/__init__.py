@@ -22,8 +22,16 @@ from indexer.readers.dispatch import (
     read_file,
     unsupported_detail,
 )
-from indexer.readers.html import html_to_text
 from indexer.readers.text import decode_bytes, is_binary
+
+
+def __getattr__(name: str) -> object:  # html_to_text loads the HTML reader on first use (see dispatch._reader)
+    if name == "html_to_text":
+        from indexer.readers.html import html_to_text
+
+        return html_to_text
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BINARY_EXTENSIONS", "SKIP_REASONS", "SUPPORTED_EXTENSIONS", "SUPPORTED_FILENAMES", "Extracted", "Part",

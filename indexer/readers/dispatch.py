@@ -5,24 +5,25 @@ The extension picks a format reader; a file without one, or with an extension no
 picks that reader, anything else is read as text if it is text, refused as ``binary`` (with what
 it looks like) if not. Only extensions that name a binary format no reader handles (images,
 archives, executables, legacy Office ...) are refused up front, without touching the file.
+
+A single compressed file (``.gz``, ``.bz2``, ``.xz``, ``.zst``) is decompressed within the zip limits
+(``compressed.py``) and read as the name without that suffix says: ``NEWS.gz`` as text,
+``manual.pdf.gz`` as a PDF, ``ls.1.gz`` as a man page; ``photo.png.gz`` or ``src.tar.gz`` are refused
+by name like ``photo.png`` and ``src.tar``. Man pages (``.1``-``.9`` with an optional section suffix,
+``.n``, ``.man``) are read by ``man.py``.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from indexer.readers.base import DEFAULT_LIMITS, Extracted, ReadLimits, SkipFile, human_size, summarize
-from indexer.readers.epub import read_epub
-from indexer.readers.html import read_html
-from indexer.readers.mail import read_eml, read_mbox
-from indexer.readers.notebook import read_notebook
-from indexer.readers.odf import read_odf
-from indexer.readers.office import read_docx, read_pptx, read_xlsx
-from indexer.readers.pdf import read_pdf
-from indexer.readers.rtf import read_rtf
+from indexer.readers.compressed import DECOMPRESSORS, decompress
+from indexer.readers.man import MAN_SUFFIX, read_man
 from indexer.readers.text import read_org, read_text
 
 Reader = Callable[[bytes, ReadLimits, int], Extracted]
@@ -36,23 +37,49 @@ SOURCE_EXTENSIONS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
+
+
+def _reader(module: str, name: str, *, limits: bool = True) -> Reader:
+    """The reader ``indexer.readers.<module>.<name>``, imported when a file of its format is first
+    read: a command that reads no such file (``semsearch remove``, an unchanged re-index) loads none of
+    the format libraries (ebooklib, pypdfium2, defusedxml ... are a tenth of the CLI's start-up)."""
+
+    def read(data: bytes, lim: ReadLimits, depth: int) -> Extracted:
+        fn = getattr(importlib.import_module(f"indexer.readers.{module}"), name)
+        return fn(data, lim) if limits else fn(data)
+
+    return read
+
+
+def _eml(data: bytes, lim: ReadLimits, depth: int) -> Extracted:
+    from indexer.readers.mail import read_eml
+
+    return read_eml(data, lim, depth, read_attachment=_read_attachment)
+
+
+def _mbox(data: bytes, lim: ReadLimits, depth: int) -> Extracted:
+    from indexer.readers.mail import read_mbox
+
+    return read_mbox(data, lim, read_attachment=_read_attachment)
+
+
 _READERS: dict[str, Reader] = {
-    ".html": lambda d, lim, depth: read_html(d),
-    ".htm": lambda d, lim, depth: read_html(d),
-    ".xhtml": lambda d, lim, depth: read_html(d),
-    ".pdf": lambda d, lim, depth: read_pdf(d, lim),
-    ".docx": lambda d, lim, depth: read_docx(d, lim),
-    ".pptx": lambda d, lim, depth: read_pptx(d, lim),
-    ".xlsx": lambda d, lim, depth: read_xlsx(d, lim),
-    ".xlsm": lambda d, lim, depth: read_xlsx(d, lim),
-    ".odt": lambda d, lim, depth: read_odf(d, lim),
-    ".ods": lambda d, lim, depth: read_odf(d, lim),
-    ".odp": lambda d, lim, depth: read_odf(d, lim),
-    ".epub": lambda d, lim, depth: read_epub(d, lim),
-    ".ipynb": lambda d, lim, depth: read_notebook(d, lim),
-    ".eml": lambda d, lim, depth: read_eml(d, lim, depth, read_attachment=_read_attachment),
-    ".mbox": lambda d, lim, depth: read_mbox(d, lim, read_attachment=_read_attachment),
-    ".rtf": lambda d, lim, depth: read_rtf(d),
+    ".html": _reader("html", "read_html", limits=False),
+    ".htm": _reader("html", "read_html", limits=False),
+    ".xhtml": _reader("html", "read_html", limits=False),
+    ".pdf": _reader("pdf", "read_pdf"),
+    ".docx": _reader("office", "read_docx"),
+    ".pptx": _reader("office", "read_pptx"),
+    ".xlsx": _reader("office", "read_xlsx"),
+    ".xlsm": _reader("office", "read_xlsx"),
+    ".odt": _reader("odf", "read_odf"),
+    ".ods": _reader("odf", "read_odf"),
+    ".odp": _reader("odf", "read_odf"),
+    ".epub": _reader("epub", "read_epub"),
+    ".ipynb": _reader("notebook", "read_notebook"),
+    ".eml": _eml,
+    ".mbox": _mbox,
+    ".rtf": _reader("rtf", "read_rtf", limits=False),
     ".org": lambda d, lim, depth: read_org(d),
 }
 SUPPORTED_EXTENSIONS: frozenset[str] = PLAIN_TEXT_EXTENSIONS | SOURCE_EXTENSIONS | frozenset(_READERS)
@@ -64,7 +91,7 @@ SUPPORTED_FILENAMES: frozenset[str] = frozenset({"readme", "license", "makefile"
 BINARY_EXTENSIONS: frozenset[str] = frozenset(
     {
         ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".ico", ".tif", ".tiff", ".heic", ".psd",
-        ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".tar", ".jar", ".whl", ".apk",
+        ".zip", ".tgz", ".tbz2", ".txz", ".tzst", ".7z", ".rar", ".tar", ".jar", ".whl", ".apk",
         ".exe", ".dll", ".so", ".dylib", ".o", ".a", ".bin", ".class", ".pyc", ".wasm", ".iso", ".dmg",
         ".mp3", ".mp4", ".m4a", ".wav", ".flac", ".ogg", ".opus", ".mov", ".avi", ".mkv", ".webm",
         ".woff", ".woff2", ".ttf", ".otf", ".eot", ".sqlite", ".sqlite3", ".db", ".parquet", ".npy",
@@ -76,14 +103,29 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC
 _LEGACY = {".doc": ".docx", ".xls": ".xlsx", ".ppt": ".pptx"}
 
 
+def _inner_name(name: str) -> tuple[str, str]:
+    """(the name without a compression suffix, that suffix): ``NEWS.gz`` -> (``NEWS``, ``.gz``)."""
+    suffix = Path(name).suffix.lower()
+    return (name[: -len(suffix)], suffix) if suffix in DECOMPRESSORS else (name, "")
+
+
 def is_supported(path: Path) -> bool:
-    """False only for a name that says "binary format without a reader"; everything else is
-    worth opening (a format reader, or sniffing whether the content is text)."""
-    return Path(path).suffix.lower() not in BINARY_EXTENSIONS
+    """False only for a name that says "binary format without a reader" (also once decompressed:
+    ``x.png.gz``); everything else is worth opening (a format reader, or sniffing whether the content
+    is text)."""
+    inner, _ = _inner_name(Path(path).name)
+    return Path(inner).suffix.lower() not in BINARY_EXTENSIONS | frozenset(DECOMPRESSORS)
 
 
 def unsupported_detail(path: Path) -> str:
-    suffix = Path(path).suffix.lower()
+    inner, compression = _inner_name(Path(path).name)
+    suffix = Path(inner).suffix.lower()
+    if compression:
+        if suffix in DECOMPRESSORS:
+            return f"'{suffix}{compression}' files are not read (compressed twice)"
+        what = "an archive of several files" if suffix == ".tar" else "a binary format without a reader"
+        return (f"'{suffix}{compression}' files are not a supported type ({compression} is decompressed, but "
+                f"{suffix} is {what})")
     if suffix in _LEGACY:
         return f"{suffix!r} files are not a supported type (legacy binary Office; save as {_LEGACY[suffix]})"
     return f"{suffix!r} files are not a supported type (a binary format without a reader)"
@@ -98,19 +140,30 @@ def _sniffed_reader(data: bytes) -> Reader | None:
     return None
 
 
+def _read_man(data: bytes, limits: ReadLimits, depth: int) -> Extracted:
+    return read_man(data)
+
+
 def _read_attachment(name: str, data: bytes, limits: ReadLimits, depth: int) -> Extracted:
     """A mail attachment goes through this dispatcher like a file (see ``mail.AttachmentReader``)."""
     return read_bytes(name, data, limits=limits, depth=depth)
 
 
 def read_bytes(name: str, data: bytes, *, limits: ReadLimits = DEFAULT_LIMITS, depth: int = 0) -> Extracted:
-    """Read ``data`` as the file ``name`` (used for files and for mail attachments)."""
-    suffix = Path(name).suffix.lower()
-    if suffix in BINARY_EXTENSIONS:
+    """Read ``data`` as the file ``name`` (used for files and for mail attachments); a compressed
+    file as the name without its compression suffix (see the module's docstring)."""
+    if not is_supported(Path(name)):
         raise SkipFile("unsupported", unsupported_detail(Path(name)))
     if not data.strip():
         raise SkipFile("empty", "the file is empty" if not data else "the file contains only whitespace")
-    reader = _READERS.get(suffix) or (None if suffix in SUPPORTED_EXTENSIONS else _sniffed_reader(data))
+    inner, compression = _inner_name(name)
+    if compression:
+        doc = read_bytes(inner, decompress(data, compression, limits), limits=limits, depth=depth)
+        doc.metadata.setdefault("compression", DECOMPRESSORS[compression][0])
+        return doc
+    suffix = Path(name).suffix.lower()
+    reader = _READERS.get(suffix) or (_read_man if MAN_SUFFIX.search(suffix) else None) or \
+        (None if suffix in SUPPORTED_EXTENSIONS else _sniffed_reader(data))
     if reader is None:
         return read_text(data, what=f"{suffix} text" if suffix else "plain text")
     try:

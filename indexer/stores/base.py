@@ -134,6 +134,23 @@ class StoreMeta:
 LEGACY, ANALYSED = "legacy", "analysed"  # StoreMeta.keywords
 
 
+class IndexingLock(Protocol):
+    """One indexer per collection at a time, across processes (``Store.indexing_lock``): a folder sync
+    holds it from before it reads what the collection has until its last commit, so a second run
+    started meanwhile waits (or is refused) instead of embedding the same files again. A holder that
+    dies must not keep it (the embedded store's is a ``flock``, which the kernel releases; Qdrant's a
+    lease that expires; Postgres would use ``pg_advisory_lock``, released with the session)."""
+
+    def try_acquire(self) -> str | None:
+        """Take the lock if it is free and answer None; else answer who holds it, for a message
+        ("process 1234 on host web-1 since 10:02:03 UTC"). Never blocks."""
+        ...
+
+    def release(self) -> None:
+        """Let the next indexer in (a no-op unless held)."""
+        ...
+
+
 @runtime_checkable
 class Store(Protocol):
     """One collection's storage. Thread-safe; writes are serialized per store."""
@@ -162,6 +179,10 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def indexing_lock(self) -> IndexingLock:
+        """This collection's indexer lock (see :class:`IndexingLock`); a new, unheld one per call."""
+        ...
 
     # -- what folder sync and the document API ask ----------------------------------------------------
     def file_states(self, prefix: str) -> dict[str, tuple[int, float, str, bool]]:

@@ -36,6 +36,36 @@ def test_the_model_loads_once_and_only_when_needed(tmp_data_dir, embedder, monke
         service.close()
 
 
+def test_work_that_embeds_nothing_loads_no_model(tmp_path, tmp_data_dir, embedder, monkeypatch):
+    """Removing a path that is not indexed, removing one that is and re-indexing an unchanged folder
+    never create the model; a changed file loads it on its first chunk."""
+    docs = write_docs(tmp_path / "docs")
+    first = Service.from_settings(make_settings(tmp_data_dir), embedder=embedder)
+    try:
+        first.index_folder("notes", docs)
+    finally:
+        first.close()
+    loads: list[Any] = []
+
+    def load(settings: Any, backend: str | None = None) -> Any:
+        loads.append(backend)
+        return embedder
+
+    monkeypatch.setattr("app.service.load_model", load)
+    service = Service.from_settings(make_settings(tmp_data_dir))
+    try:
+        assert service.remove_path("notes", tmp_path / "not" / "indexed") == 0
+        report = service.index_folder("notes", docs)
+        assert report.unchanged == 4 and report.chunks_embedded == 0
+        one = sorted(docs.rglob("*.*"))[0]
+        assert service.remove_path("notes", one) == 1
+        assert loads == [] and not service.model_loaded
+        assert service.index_folder("notes", docs).added == 1  # the file removed comes back: now it loads
+        assert loads == [None] and service.model_loaded
+    finally:
+        service.close()
+
+
 def test_a_query_is_checked_once_with_the_librarys_messages(tmp_data_dir, embedder):
     service = Service.from_settings(make_settings(tmp_data_dir, max_k=20), embedder=embedder)
     try:

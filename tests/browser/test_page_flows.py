@@ -294,12 +294,14 @@ def test_watch_a_job_and_cancel_it(open_page, server, browser_docs):
     page.select_option("#index-collection", "bulk")
     fill(p, "#index-path", "bulk", "mouse")
     page.click("#index-form button")
-    page.wait_for_function("/^running: \\d+ \\/ 800 files · [\\d,]+ chunks embedded · [\\d.]+ chunks\\/s · ETA \\d/"
+    page.wait_for_function("/^running: \\d+ \\/ 800 files · [\\d,]+ chunks embedded \\([\\d,]+ saved\\) · "
+                           "[\\d.]+ [KM]?B \\/ [\\d.]+ [KM]?B · [\\d.]+ chunks\\/s · ETA \\d/"
                            ".test(document.querySelector('#job-status').textContent)", timeout=180_000)
     running = status(p, "#job-status")
     assert re.search(r"…/part-\d/memo-\d{3}\.txt", running), running  # the file in progress
     bar = page.locator("#job-progress")
-    assert bar.get_attribute("max") == "800" and int(bar.get_attribute("value")) < 800
+    total = sum(f.stat().st_size for f in bulk.rglob("*.txt"))  # the bar measures bytes, not files
+    assert bar.get_attribute("max") == str(total) and float(bar.get_attribute("value")) < total
     p.shot("running", "#index-title")
     page.click("#job-cancel")
     page.wait_for_function("document.querySelector('#job-status').textContent.startsWith('cancelled')",

@@ -8,7 +8,7 @@ from tests.indexer.test_sync import make_bad_name_folder
 from tests.serving import as_json
 
 
-def test_index_says_it_loads_the_model_before_the_first_file_and_copes_with_a_non_utf8_name(tmp_path, run_cli):
+def test_index_says_it_loads_the_model_at_the_first_chunk_to_embed_and_copes_with_a_non_utf8_name(tmp_path, run_cli):
     root = tmp_path / "bn"
     make_bad_name_folder(root)
     proc = run_cli("index", str(root), "--json")
@@ -18,8 +18,10 @@ def test_index_says_it_loads_the_model_before_the_first_file_and_copes_with_a_no
     loading = next(i for i, line in enumerate(lines) if line.startswith("loading the model"))
     walking = next(i for i, line in enumerate(lines) if line.startswith("walking:"))
     indexing = next(i for i, line in enumerate(lines) if line.startswith("indexing:"))
-    assert loading < walking < indexing
-    assert any(line.startswith("done: 2/2 files") for line in lines)
+    done = next(i for i, line in enumerate(lines) if line.startswith("done: 2/2 files"))
+    assert walking < indexing < loading < done
+    again = run_cli("index", str(root), "--json")  # nothing changed: nothing to embed, no model
+    assert as_json(again)["files"]["unchanged"] == 2 and "loading the model" not in again.stderr
     hits = as_json(run_cli("query", "lava", "--json", "--mode", "keyword"))["hits"]
     assert [h["path"] for h in hits] == [str(root) + "/bad_\\xff.txt"]
 

@@ -18,6 +18,7 @@ import pytest
 from indexer.chunking import chunk_text, iter_chunks
 from indexer.collection import Collection, Limits
 from indexer.stores.embedded import EmbeddedBackend
+from indexer.sync import FolderSync, forward_passes
 from indexer.walk import key_bytes, path_key
 from tests.indexer.stores.embedded import files
 
@@ -109,6 +110,55 @@ def test_a_big_file_is_committed_in_batches_with_progress_per_batch(tmp_path, em
     assert len(set(committed)) >= total // 4  # progress moved at every batch, inside the one file
 
 
+@pytest.mark.parametrize("commit_seconds", [0.0, 1e-6])
+def test_a_run_commits_by_time_as_well_as_by_size(tmp_path, embedder, monkeypatch, commit_seconds):
+    """With batches too big to ever fill, only ``commit_seconds`` makes a run commit before its end
+    (1e-6: due at every piece; 0: by size only, so one commit at the end)."""
+    root = tmp_path / "big"
+    root.mkdir()
+    (root / "dump.txt").write_text(one_line(2_000))
+    commits, seen = [], []
+    limits = Limits(batch_chunks=10_000, commit_seconds=commit_seconds)
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "timed", embedder, limits=limits) as c:
+        real_commit = c.commit
+
+        def commit(upserts=(), **kw):
+            if upserts:
+                commits.append(sum(len(u.chunks) for u in upserts))
+            return real_commit(upserts, **kw)
+
+        monkeypatch.setattr(c, "commit", commit)
+        report = c.index_folder(root, progress=seen.append)
+    assert sum(commits) == report.chunks_total > 4
+    if commit_seconds:
+        assert len(commits) >= report.chunks_total // 2  # about a piece at a time
+        indexing = [p for p in seen if p.phase == "indexing"]
+        assert len({p.chunks_committed for p in indexing}) > 2 and indexing[-1].current == str(root / "dump.txt")
+        assert 0 < indexing[-1].bytes_done <= indexing[-1].bytes_total == (root / "dump.txt").stat().st_size
+    else:
+        assert commits == [report.chunks_total]
+
+
+def test_a_batch_is_what_the_model_embeds_in_commit_seconds(tmp_path, embedder):
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "target", embedder,
+                         limits=Limits(batch_chunks=256, embed_batch_size=32, commit_seconds=5)) as c:
+        run = FolderSync(c, tmp_path)
+        assert run.batch_target() == 32  # no rate yet: one forward pass, which measures it
+        run.rate = 10.0
+        assert run.batch_target() == 50
+        run.rate = 1000.0
+        assert run.batch_target() == 256  # never more than batch_chunks
+        c.limits.commit_seconds = 0
+        assert run.batch_target() == 256  # by size only
+
+
+def test_forward_passes_keep_similar_lengths_together():
+    lengths = [250, 240, 30, 20, 200, 10, 254]
+    passes = forward_passes(lengths, 3)
+    assert [[lengths[i] for i in p] for p in passes] == [[254, 250, 240], [200], [30, 20], [10]]
+    assert sorted(i for p in passes for i in p) == list(range(len(lengths)))
+
+
 def test_progress_phases_come_in_order_from_the_first_call(tmp_path, embedder):
     root = tmp_path / "docs"
     root.mkdir()
@@ -135,7 +185,7 @@ def test_cancel_mid_file_stops_within_a_batch_and_the_next_run_resumes(tmp_path,
         if p.chunks_embedded >= 8:
             cancel.set()
 
-    limits = Limits(batch_chunks=4, embed_batch_size=2)
+    limits = Limits(batch_chunks=4, embed_batch_size=2, commit_seconds=0)  # (batches by size alone: 8 = 2 of them)
     with Collection.open(EmbeddedBackend(tmp_path / "data"), "cancel", embedder, limits=limits) as c:
         report = c.index_folder(root, progress=stop_after_two_batches, cancel=cancel)
         done = spans(c, key)

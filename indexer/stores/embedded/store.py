@@ -47,6 +47,7 @@ from indexer.stores.base import (
     WriteResult,
 )
 from indexer.stores.embedded.catalog import Catalog
+from indexer.stores.embedded.indexing_lock import FileIndexingLock
 from indexer.stores.embedded.layout import (
     ACKED_FILE,
     CATALOG_FILE,
@@ -286,6 +287,9 @@ class EmbeddedStore:
                     os.close(self._acked_fd)
                     self._acked_fd = None
             self.catalog.close()
+
+    def indexing_lock(self) -> FileIndexingLock:
+        return FileIndexingLock(self.path)
 
     # -- writing -------------------------------------------------------------------------------------
     def write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),

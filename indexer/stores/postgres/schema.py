@@ -6,6 +6,7 @@ Shared by every collection:
   the chunk count (BM25's N). A writer locks its row
   (``FOR UPDATE``), which serializes the writes of one collection across every process and replica.
 - ``jobs``: the folder jobs of every replica (``jobs.py``);
+- ``indexing``: which process runs a collection's folder indexer (``locks.py``);
 - ``reindexing``: which model and process run a collection's re-index (what a refused write names;
   the re-index's advisory lock, not this row, is what refuses it).
 
@@ -44,6 +45,11 @@ CREATE TABLE IF NOT EXISTS collections (
     chunks bigint NOT NULL DEFAULT 0
 );
 CREATE SEQUENCE IF NOT EXISTS phys_numbers;
+CREATE TABLE IF NOT EXISTS indexing (
+    name text PRIMARY KEY,
+    by text NOT NULL,
+    since double precision NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reindexing (
     name text PRIMARY KEY,
     model text NOT NULL,

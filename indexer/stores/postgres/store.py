@@ -39,6 +39,7 @@ from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.filters import Filters
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
 from indexer.stores.postgres.connection import Database, scalar
+from indexer.stores.postgres.locks import PostgresIndexingLock
 from indexer.stores.postgres.schema import TERM_SPACE, ensure_hnsw, tables
 from indexer.stores.postgres.sql import chunk_terms, filter_sql, query_terms
 
@@ -106,6 +107,9 @@ class PostgresStore:
 
     def load(self) -> None:
         pass  # nothing derived to load: the server holds the indexes
+
+    def indexing_lock(self) -> PostgresIndexingLock:
+        return PostgresIndexingLock(self.pg, self.name)
 
     # -- writing -------------------------------------------------------------------------------------
     def write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),

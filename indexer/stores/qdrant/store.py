@@ -43,6 +43,7 @@ from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.filters import Filters, glob_match
 from indexer.stores.base import LEGACY, HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
+from indexer.stores.qdrant.indexing_lock import LeaseIndexingLock
 from indexer.stores.qdrant.points import (
     DENSE,
     KEYWORD,
@@ -92,6 +93,9 @@ class QdrantStore:
 
     def _set_meta(self, **values: Any) -> None:
         self._call("set_payload", self.alias, values, points=[META_ID], wait=True, what="write meta")
+
+    def indexing_lock(self) -> LeaseIndexingLock:
+        return LeaseIndexingLock(self)
 
     def load(self) -> None:
         if self._meta_payload().get("dirty"):

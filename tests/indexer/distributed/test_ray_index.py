@@ -24,7 +24,8 @@ from tests.indexer.test_sync import committed_chunks, one_line, wait_for_chunks
 from tests.serving import SEMSEARCH, cli_env
 
 CORPUS_DOCS = Path(__file__).resolve().parents[3] / "tests" / "corpus" / "docs"
-LIMITS = Limits(batch_chunks=8)  # small batches: a big file is committed in several partial pieces
+LIMITS = Limits(batch_chunks=8, commit_seconds=0)  # small batches: a big file is committed in several partial
+# pieces; by size alone, so the local run forms the same batches as the Ray driver (which keeps batch_chunks)
 MBOX = """From alice@example.org Mon Jan  1 00:00:00 2024
 From: alice@example.org
 Subject: Glaciers
@@ -203,3 +204,18 @@ def test_a_ray_address_where_nothing_listens_is_one_line_and_exit_2_at_once(tmp_
     assert time.monotonic() - t0 < 30  # not Ray's minutes of retries
     assert f"error: nothing answers at the Ray address '{address}' (Connection refused)" in result.output
     assert not (tmp_path / "collections").exists()
+
+
+def test_a_ray_report_says_what_each_node_did(capsys):
+    from app.cli.indexing import _print_report
+    from indexer.distributed.ray_index import NodeWork, RayIndexReport
+
+    report = RayIndexReport(added=3, chunks_embedded=12, chunks_total=12,
+                            nodes={"127.0.0.3": NodeWork(actors=1, files=2, chunks=8),
+                                   "127.0.0.2": NodeWork(actors=1, files=1, chunks=4)})
+    assert report.to_dict()["ray"] == {"nodes": {"127.0.0.2": {"actors": 1, "files": 1, "chunks": 4},
+                                                 "127.0.0.3": {"actors": 1, "files": 2, "chunks": 8}}}
+    _print_report(report, as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == ["ray node 127.0.0.2: actors 1, files read 1, chunks embedded 4",
+                          "ray node 127.0.0.3: actors 1, files read 2, chunks embedded 8"]

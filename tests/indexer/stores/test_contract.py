@@ -7,6 +7,7 @@ Runs against the embedded store (SQLite + FAISS), Qdrant's in-process local mode
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from indexer.collection import Collection, Limits, list_collection_names, read_info
-from indexer.errors import CollectionNotFound, SourceNotFound, StoreUnavailable
+from indexer.errors import CollectionBusy, CollectionNotFound, SourceNotFound, StoreUnavailable
 from indexer.passages import read_passage
 from indexer.projection import build_projection
 from indexer.search import Filters, SearchOptions
@@ -101,6 +102,49 @@ def test_documents_upsert_unchanged_update_delete(coll):
     assert total == 2 and [r.key for r in rows] == ["coffee", "granite"]
     assert coll.search("black tea", mode="keyword", k=5).hits == [] or \
         all(h.id != "tea" for h in coll.search("black tea", mode="keyword", k=5))
+
+
+def test_one_indexer_per_collection_the_second_is_refused_or_waits_and_embeds_nothing_twice(coll, tmp_path):
+    root = make_folder(tmp_path / "docs")
+    held = coll.store.indexing_lock()
+    assert held.try_acquire() is None
+    try:
+        holder = coll.store.indexing_lock().try_acquire()
+        assert holder is not None and f"process {os.getpid()} " in holder
+        coll.limits.when_busy = "refuse"
+        with pytest.raises(CollectionBusy, match="is being indexed by process"):
+            coll.index_folder(root)
+    finally:
+        held.release()
+    coll.limits.when_busy = "wait"
+    first_has_it, second_waits = threading.Event(), threading.Event()
+    phases: list[str] = []
+    reports = {}
+
+    def first_progress(p):  # the first run holds the lock until the second one is seen waiting
+        first_has_it.set()
+        if p.phase == "indexing":
+            second_waits.wait(30)
+
+    def second_progress(p):
+        phases.append(p.phase)
+        if p.phase == "waiting":
+            assert "is being indexed by process" in p.current
+            second_waits.set()
+
+    def run(which, progress):
+        reports[which] = coll.index_folder(root, progress=progress)
+
+    runs = [threading.Thread(target=run, args=("first", first_progress)),
+            threading.Thread(target=run, args=("second", second_progress))]
+    runs[0].start()
+    assert first_has_it.wait(30)
+    runs[1].start()
+    for t in runs:
+        t.join(120)
+    assert second_waits.is_set() and phases[0] == "waiting" and phases[-1] == "done"
+    assert reports["first"].added == len(TOPICS) and reports["first"].chunks_embedded == len(TOPICS)
+    assert reports["second"].unchanged == len(TOPICS) and reports["second"].chunks_embedded == 0
 
 
 def test_index_folder_sync_and_search_every_mode(coll, tmp_path):

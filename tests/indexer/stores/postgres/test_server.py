@@ -8,6 +8,7 @@ The first two use the session's server (cheap, fast loop); the others start serv
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,31 @@ def test_stop_and_kill_leave_no_process(primary):
         assert standby.pid is None and running(server) == []
     standby.__exit__(None, None, None)
     assert not standby.folder.exists()
+
+
+@pytest.mark.slow
+def test_a_test_run_killed_outright_leaves_no_server(tmp_path):
+    """SIGKILL skips every atexit and fixture teardown: the kernel stops the server (setpriv --pdeathsig)."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.serving import REPO
+
+    script = ("from tests.postgres_server import PostgresServer, installation\n"
+              "server = PostgresServer.create().start()\n"
+              "print(server.pid, installation().root, flush=True)\n"
+              "input()\n")
+    run = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+    assert run.stdout is not None
+    pid, folder = run.stdout.readline().split()
+    server = [int(pid), *children(int(pid))]
+    assert running(server) == server
+    run.kill()
+    run.wait()
+    deadline = time.monotonic() + 60
+    while running(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running(server) == []
+    shutil.rmtree(folder, ignore_errors=True)  # what a killed run cannot clean
