@@ -36,6 +36,18 @@ REPO = Path(__file__).resolve().parents[1]
 SEMSEARCH = [sys.executable, "-m", "app.cli"]
 
 
+def until(check: Any, timeout: float) -> Any:
+    """Call ``check()`` every 0.1 s until it returns something true, and return that; fail after ``timeout``
+    seconds (a bound, not a speed check)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout:.0f}s")
+
+
 def free_port() -> int:
     """A loopback port nobody listens on (the OS picks it; it stays free until someone binds it)."""
     with socket.socket() as s:

@@ -14,7 +14,8 @@ from indexer.search import Filters
 from tests.app.conftest import make_settings, write_docs
 
 
-def test_the_model_loads_once_and_only_when_needed(tmp_data_dir, embedder, monkeypatch):
+def count_model_loads(monkeypatch: pytest.MonkeyPatch, embedder: Any) -> list[Any]:
+    """Make the service's model loader hand out ``embedder`` and record each call (its backend) in the list."""
     loads: list[Any] = []
 
     def load(settings: Any, backend: str | None = None) -> Any:
@@ -22,6 +23,11 @@ def test_the_model_loads_once_and_only_when_needed(tmp_data_dir, embedder, monke
         return embedder
 
     monkeypatch.setattr("app.service.load_model", load)
+    return loads
+
+
+def test_the_model_loads_once_and_only_when_needed(tmp_data_dir, embedder, monkeypatch):
+    loads = count_model_loads(monkeypatch, embedder)
     service = Service.from_settings(make_settings(tmp_data_dir))
     try:
         assert service.scan() == ([], {}) and not service.model_loaded  # the store alone: no model
@@ -45,13 +51,7 @@ def test_work_that_embeds_nothing_loads_no_model(tmp_path, tmp_data_dir, embedde
         first.index_folder("notes", docs)
     finally:
         first.close()
-    loads: list[Any] = []
-
-    def load(settings: Any, backend: str | None = None) -> Any:
-        loads.append(backend)
-        return embedder
-
-    monkeypatch.setattr("app.service.load_model", load)
+    loads = count_model_loads(monkeypatch, embedder)
     service = Service.from_settings(make_settings(tmp_data_dir))
     try:
         assert service.remove_path("notes", tmp_path / "not" / "indexed") == 0

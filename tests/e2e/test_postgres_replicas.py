@@ -13,7 +13,7 @@ import pytest
 
 from tests.indexer.test_collection import TOPICS, make_folder
 from tests.postgres_server import PostgresServer
-from tests.serving import as_json, serve
+from tests.serving import as_json, serve, until
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -21,15 +21,6 @@ pytestmark = pytest.mark.slow  # real processes
 def _env(url: str, **extra: str) -> dict[str, str]:
     return {"SEMSEARCH_STORE": "postgres", "SEMSEARCH_POSTGRES_URL": url, **extra}
 
-
-def _until(check, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_the_cli_unchanged_with_postgres(tmp_path, run_cli, postgres_db):
@@ -72,10 +63,10 @@ def test_two_replicas_over_one_postgres(tmp_path, run_cli, postgres_db):
         assert http.get(f"{b}/collections/notes/documents/d0").json()["text"].startswith("The Danube")
         # a folder job started on one replica is listed and cancelled from the other
         job = http.post(f"{a}/collections/notes/index-folder", json={"path": str(docs)}).json()
-        seen = _until(lambda: (j := http.get(f"{b}/jobs/{job['id']}").json()).get("id") and j)
+        seen = until(lambda: (j := http.get(f"{b}/jobs/{job['id']}").json()).get("id") and j, timeout=60)
         assert seen["id"] == job["id"] and job["id"] in {j["id"] for j in http.get(f"{b}/jobs").json()["jobs"]}
         http.post(f"{b}/jobs/{job['id']}/cancel")
-        final = _until(lambda: (j := http.get(f"{a}/jobs/{job['id']}").json())["state"] in
+        final = until(lambda: (j := http.get(f"{a}/jobs/{job['id']}").json())["state"] in
                        ("cancelled", "succeeded") and j, timeout=120)
         assert final["cancel_requested"] is True
         snap = http.post(f"{b}/collections/notes/snapshots")
@@ -115,11 +106,11 @@ def test_failover_to_a_synchronous_standby_loses_no_acknowledged_write(tmp_path)
 
             writer = threading.Thread(target=stream)
             writer.start()
-            _until(lambda: len(acked) >= 20)
+            until(lambda: len(acked) >= 20, timeout=60)
             primary.kill()  # SIGKILL, mid-stream
             killed_at, before = time.monotonic(), len(acked)
             standby.promote()
-            _until(lambda: len(acked) >= before + 10, timeout=120)  # serving writes again, on the new primary
+            until(lambda: len(acked) >= before + 10, timeout=120)  # serving writes again, on the new primary
             stop.set()
             writer.join(60)
             back = time.monotonic() - killed_at

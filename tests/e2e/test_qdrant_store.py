@@ -9,14 +9,13 @@ skipped, saying so.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 
 import httpx
 import pytest
 
 from tests.indexer.test_collection import TOPICS, make_folder
-from tests.serving import as_json, serve
+from tests.serving import as_json, serve, until
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -52,7 +51,7 @@ def test_index_query_and_http_unchanged_with_qdrant_local_mode(tmp_path, run_cli
             q = http.post("/collections/notes/query", json={"query": "volcanic stone", "mode": "hybrid"}).json()
             assert q["hits"][0]["id"] == "n1" and q["hits"][0]["metadata"] == {"topic": "geology"}
             job = http.post("/collections/notes/index-folder", json={"path": str(root)}).json()
-            done = _until(lambda: (j := http.get(f"/jobs/{job['id']}").json())["state"] == "succeeded" and j)
+            done = until(lambda: (j := http.get(f"/jobs/{job['id']}").json())["state"] == "succeeded" and j, timeout=30)
             assert done["report"]["files"]["added"] == len(TOPICS)
             assert not (run_cli.data_dir / "jobs.sqlite3").exists()  # job state lives in the store, like collections
             snap = http.post("/collections/notes/snapshots")
@@ -87,15 +86,6 @@ def test_a_bad_qdrant_setting_is_one_line(tmp_path, run_cli):
     assert proc.returncode == 3 and "http://127.0.0.1:9" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def _until(check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
 
 @pytest.mark.skipif(not SERVER, reason="two replicas need a shared Qdrant server: set SEMSEARCH_TEST_QDRANT_URL "
                     "(no Qdrant server can run on the machine this was written on)")
@@ -124,10 +114,10 @@ def test_two_replicas_over_one_qdrant_server(tmp_path, run_cli):
             assert http.get(f"{b}/collections/{name}/documents/d1").json()["text"].startswith("The Danube")
             # a job started on one replica is listed and cancelled on the other
             job = http.post(f"{a}/collections/{name}/index-folder", json={"path": str(docs)}).json()
-            seen = _until(lambda: http.get(f"{b}/jobs/{job['id']}").json())
+            seen = until(lambda: http.get(f"{b}/jobs/{job['id']}").json(), timeout=30)
             assert seen["id"] == job["id"]
             http.post(f"{b}/jobs/{job['id']}/cancel")
-            final = _until(lambda: (j := http.get(f"{a}/jobs/{job['id']}").json())["state"] in
+            final = until(lambda: (j := http.get(f"{a}/jobs/{job['id']}").json())["state"] in
                            ("cancelled", "succeeded") and j, timeout=120)
             assert final["cancel_requested"] is True
         finally:
