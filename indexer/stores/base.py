@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -149,6 +149,24 @@ class IndexingLock(Protocol):
     def release(self) -> None:
         """Let the next indexer in (a no-op unless held)."""
         ...
+
+
+@dataclass
+class ReindexReport:
+    """What ``StoreBackend.reindex`` did: the same report from every store that can re-index."""
+
+    name: str
+    model: str
+    previous_model: str
+    sources: int
+    chunks: int
+    # copy passes: Qdrant's is 1 plus one per batch of writes that landed while the first ran; Postgres's
+    # is always 1 (one transaction sees one state, and writes wait for it)
+    rounds: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
@@ -58,6 +58,12 @@ def answering(where: str, what: str) -> Iterator[None]:
         raise StoreUnavailable(f"Postgres at {where} failed to {what}: {str(e).strip().splitlines()[0]}; check that "
                                "the server runs and SEMSEARCH_POSTGRES_URL points at it. A write that failed "
                                "this way was rolled back whole.") from e
+
+
+def advisory_key(purpose: str, name: str) -> int:
+    """The int64 key of an advisory lock semsearch takes for ``purpose`` ("index", "reindex") on collection
+    ``name``: the same in every process, one key space per purpose."""
+    return zlib.crc32(f"semsearch {purpose} {name}".encode()) - 2**31
 
 
 def scalar(con: psycopg.Connection[Any], sql: Any, params: Any = None) -> Any:
@@ -139,12 +145,6 @@ class Pools:
             return
         with answering(self.where, what), self.primary.connection() as con:
             yield con
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        for pool in (self.primary, *self.standbys):
-            with answering(self.where, "open its connection pool"):
-                pool.wait(max(deadline - time.monotonic(), 0.1))
 
     def close(self) -> None:
         for pool in (self.primary, *self.standbys):

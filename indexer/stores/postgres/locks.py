@@ -9,17 +9,11 @@ from __future__ import annotations
 import os
 import socket
 import time
-import zlib
 from typing import Any
 
 import psycopg
 
-from indexer.stores.postgres.connection import Database, answering
-
-
-def lock_key(name: str) -> int:
-    """The advisory lock of collection ``name``'s indexer (int64; another space than the re-index's)."""
-    return zlib.crc32(f"semsearch index {name}".encode()) - 2**31
+from indexer.stores.postgres.connection import Database, advisory_key, answering
 
 
 class PostgresIndexingLock:
@@ -38,7 +32,7 @@ class PostgresIndexingLock:
         with answering(self.pg.where, f"lock collection {self.name!r} for indexing"):
             con = psycopg.connect(pools.url, autocommit=True, options=f"-c search_path={pools.schema},public")
             try:
-                got = con.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(self.name),)).fetchone()
+                got = con.execute("SELECT pg_try_advisory_lock(%s)", (advisory_key("index", self.name),)).fetchone()
                 if got is not None and got[0]:
                     con.execute("INSERT INTO indexing VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
                                 "by = EXCLUDED.by, since = EXCLUDED.since", (self.name, self.holder, time.time()))
@@ -59,7 +53,7 @@ class PostgresIndexingLock:
         if con is None:
             return
         try:
-            con.execute("SELECT pg_advisory_unlock(%s)", (lock_key(self.name),))
+            con.execute("SELECT pg_advisory_unlock(%s)", (advisory_key("index", self.name),))
         except psycopg.Error:
             pass  # the session ends below, which releases it anyway
         finally:

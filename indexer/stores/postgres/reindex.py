@@ -19,15 +19,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import psycopg
 from pgvector import SparseVector
+from pgvector.psycopg import register_vector
+from psycopg.types.json import Jsonb
 
 from indexer.embedding import Embedder
-from indexer.stores.postgres.connection import Database, answering, scalar
+from indexer.errors import CollectionNotFound
+from indexer.stores.base import ReindexReport
+from indexer.stores.postgres.connection import Database, advisory_key, answering, scalar
 from indexer.stores.postgres.schema import (
     TERM_SPACE,
     create_collection_tables,
@@ -35,23 +38,10 @@ from indexer.stores.postgres.schema import (
     ensure_hnsw,
     tables,
 )
-from indexer.stores.postgres.store import COPY_ROWS, _vector_value, reindex_lock_key, whoami
+from indexer.stores.postgres.store import COPY_ROWS, _vector_value, whoami
 
 BATCH = 256  # chunks embedded per forward pass batch and copied per round trip
 
-
-@dataclass
-class ReindexReport:
-    name: str
-    model: str
-    previous_model: str
-    sources: int
-    chunks: int
-    rounds: int  # always 1: one transaction sees one state, and writes wait for it
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def reindex(pg: Database, name: str, embedder: Embedder, *,
@@ -61,19 +51,15 @@ def reindex(pg: Database, name: str, embedder: Embedder, *,
     # A connection of its own (not the pool's): the transaction holds it for the whole copy.
     with answering(pg.where, f"re-index collection {name!r}"), \
             psycopg.connect(pg.pools.url, autocommit=True, options=f"-c search_path={pg.pools.schema},public") as con:
-        from pgvector.psycopg import register_vector
-
         register_vector(con)
         con.execute("INSERT INTO reindexing VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
                     "model = EXCLUDED.model, by = EXCLUDED.by, started = EXCLUDED.started",
                     (name, embedder.name, whoami(), time.time()))
         with con.transaction():
-            con.execute("SELECT pg_advisory_xact_lock(%s)", (reindex_lock_key(name),))
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("reindex", name),))
             got = con.execute("SELECT phys, model, index_type, vector_type FROM collections WHERE name = %s FOR UPDATE",
                               (name,)).fetchone()
             if got is None:
-                from indexer.errors import CollectionNotFound
-
                 raise CollectionNotFound(name, pg.names())
             old_phys, old_model, index_type, vector_type = int(got[0]), got[1], got[2], got[3]
             new_phys = int(scalar(con, "SELECT nextval('phys_numbers')"))
@@ -118,10 +104,5 @@ def _copy(con: psycopg.Connection[Any], table: str, rows: list[tuple[Any, ...]],
             cp.set_types(["int8", "int8", "int4", "int4", "int4", "text", "jsonb", vector_type, "sparsevec", "int4[]"])
             for r, v in zip(rows[lo : lo + COPY_ROWS], vectors[lo : lo + COPY_ROWS], strict=True):
                 keywords = r[7] if isinstance(r[7], SparseVector) else SparseVector(r[7], TERM_SPACE)
-                cp.write_row([*r[:6], _jsonb(r[6]), _vector_value(v, vector_type), keywords, r[8]])
+                cp.write_row([*r[:6], Jsonb(r[6]), _vector_value(v, vector_type), keywords, r[8]])
 
-
-def _jsonb(v: Any) -> Any:
-    from psycopg.types.json import Jsonb
-
-    return Jsonb(v)

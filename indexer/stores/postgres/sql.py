@@ -4,7 +4,6 @@ a path glob into a POSIX regular expression, and the BM25 terms of a text into t
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from indexer.analysis.bm25 import document_vector, query_vector
@@ -72,5 +71,3 @@ def chunk_terms(text: str, analyzer: Analyzer | None) -> dict[int, float]:
 def query_terms(text: str, analyzer: Analyzer | None) -> list[int]:
     return list(dict.fromkeys(fold(t) for t in query_vector(text, analyzer)[0]))
 
-
-IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")

@@ -24,7 +24,6 @@ import os
 import socket
 import threading
 import time
-import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -38,7 +37,7 @@ from psycopg.types.json import Jsonb
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.filters import Filters
 from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
-from indexer.stores.postgres.connection import Database, scalar
+from indexer.stores.postgres.connection import Database, advisory_key, scalar
 from indexer.stores.postgres.locks import PostgresIndexingLock
 from indexer.stores.postgres.schema import TERM_SPACE, ensure_hnsw, tables
 from indexer.stores.postgres.sql import chunk_terms, filter_sql, query_terms
@@ -46,11 +45,6 @@ from indexer.stores.postgres.sql import chunk_terms, filter_sql, query_terms
 log = logging.getLogger(__name__)
 
 COPY_ROWS = 1000  # chunks per COPY batch (bounded memory on both sides)
-
-
-def reindex_lock_key(name: str) -> int:
-    """The advisory lock a re-index of ``name`` holds exclusively and every write shares (int64)."""
-    return zlib.crc32(f"semsearch reindex {name}".encode()) - 2**31
 
 
 def whoami() -> str:
@@ -123,7 +117,7 @@ class PostgresStore:
         now = time.time()
         with self.pg.pools.write(f"write to collection {self.name!r}") as con:
             if not scalar(con, "SELECT pg_try_advisory_xact_lock_shared(%s)",
-                               (reindex_lock_key(self.name),)):
+                               (advisory_key("reindex", self.name),)):
                 raise self._reindexing(con)
             if self.pg.reads == "synchronous":  # acknowledged once the synchronous standbys applied it
                 con.execute("SET LOCAL synchronous_commit = remote_apply")
@@ -346,7 +340,8 @@ class PostgresStore:
                     log.debug("%s: ending a read transaction failed: %s", self.name, e)
 
     @contextmanager
-    def _search(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+    def _search(self) -> Iterator[psycopg.Connection[Any]]:
+        """The reading() batch's connection, or a batch of one search."""
         if getattr(self._local, "con", None) is not None:
             yield self._local.con
             return
@@ -363,7 +358,7 @@ class PostgresStore:
     def dense_chunks(self, qvec: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
         join, where, params = self._filtered(filters)
         q = _vector_value(np.asarray(qvec, np.float32).reshape(-1), self.vector_type)
-        with self._search("search") as con:
+        with self._search() as con:
             con.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(int(k), 1000))}")
             rows = con.execute(
                 f"SELECT c.id, -(c.embedding <#> %s) FROM {self._t()['chunks']} c{join} WHERE true{where} "
@@ -376,7 +371,7 @@ class PostgresStore:
             return []
         join, where, params = self._filtered(filters)
         t = self._t()
-        with self._search("search") as con:
+        with self._search() as con:
             n = int(getattr(self._local, "n", 0))
             freq = dict(con.execute(f"SELECT term, df FROM {t['terms']} WHERE term = ANY(%s)", (terms,)).fetchall())
             # Qdrant's IDF modifier, so both stores without FTS5 rank alike: ln(1 + (N - n + 0.5) / (n + 0.5))

@@ -35,7 +35,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from qdrant_client import models
@@ -43,6 +42,7 @@ from qdrant_client import models
 from indexer.analysis.bm25 import document_vector
 from indexer.embedding import Embedder
 from indexer.errors import Reindexing
+from indexer.stores.base import ReindexReport
 from indexer.stores.qdrant.points import (
     DENSE,
     KEYWORD,
@@ -62,19 +62,6 @@ QUIET_SECONDS = 10.0  # how long to wait for writes already in flight before cop
 CHUNK_FIELDS = ["type", "sid", "gen", "ord", "start", "end", "text", "kind", "key", "root", "ext", "modified",
                 "meta", "cmeta"]
 
-
-@dataclass
-class ReindexReport:
-    name: str
-    model: str
-    previous_model: str
-    sources: int
-    chunks: int
-    rounds: int  # copy passes: 1, plus one per batch of writes that landed while the first ran
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def reindex(qb: Connection, name: str, embedder: Embedder, *, batch_sources: int = BATCH_SOURCES,
