@@ -11,6 +11,7 @@ Importing this module loads no library code (the CLI's remote path stays fast).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import re
 from pathlib import Path
@@ -34,6 +35,9 @@ WhenBusy = Literal["wait", "refuse"]
 IndexType = Literal["flat", "hnsw"]
 Fusion = Literal["relative", "rrf"]
 StoreKind = Literal["embedded", "qdrant", "postgres"]
+# The stores of an optional extra (named like the store): where their backend is, and what the extra brings.
+OPTIONAL_STORES = {"qdrant": ("indexer.stores.qdrant", "QdrantBackend", "the Qdrant client"),
+                   "postgres": ("indexer.stores.postgres", "PostgresBackend", "psycopg and pgvector")}
 PostgresReads = Literal["primary", "synchronous", "standby"]
 VectorType = Literal["vector", "halfvec"]
 
@@ -249,20 +253,13 @@ class Settings(BaseSettings):
     def store_backend_type(self) -> Any:
         """The class of the store the settings name, not connected: what it can do is asked of it
         cheaply (e.g. ``require_files``, which snapshots need)."""
-        if self.store == "qdrant":
+        if self.store in OPTIONAL_STORES:
+            module, cls, needs = OPTIONAL_STORES[self.store]
             try:
-                from indexer.stores.qdrant import QdrantBackend
+                return getattr(importlib.import_module(module), cls)
             except ImportError as e:
-                raise InvalidSettings(f"SEMSEARCH_STORE='qdrant' needs the Qdrant client ({e.name} is missing): "
-                                      "pip install 'semsearch[qdrant]'") from None
-            return QdrantBackend
-        if self.store == "postgres":
-            try:
-                from indexer.stores.postgres import PostgresBackend
-            except ImportError as e:
-                raise InvalidSettings(f"SEMSEARCH_STORE='postgres' needs psycopg and pgvector ({e.name} is missing): "
-                                      "pip install 'semsearch[postgres]'") from None
-            return PostgresBackend
+                raise InvalidSettings(f"SEMSEARCH_STORE={self.store!r} needs {needs} ({e.name} is missing): "
+                                      f"pip install 'semsearch[{self.store}]'") from None
         from indexer.stores.embedded import EmbeddedBackend
 
         return EmbeddedBackend
