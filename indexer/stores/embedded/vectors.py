@@ -22,6 +22,7 @@ catches anything else. ``seq`` is the catalog sequence the index reflects.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -30,10 +31,22 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import faiss as _faiss
 import numpy as np
 
-faiss: Any = _faiss  # its SWIG-generated stubs miss much of the API (SearchParametersHNSW, sel=...)
+
+class _Faiss:
+    """faiss, imported on first use (~80 ms of a command's start-up): the commands that touch no
+    vectors, such as removing a path that is not indexed, skip it. Typed ``Any``: its SWIG-generated
+    stubs miss much of the API (SearchParametersHNSW, sel=...)."""
+
+    def __getattr__(self, name: str) -> Any:
+        import faiss as module
+
+        globals()["faiss"] = module
+        return getattr(module, name)
+
+
+faiss: Any = _Faiss()
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +59,16 @@ INDEX_TYPES = ("flat", "hnsw")
 #: runs on the calling thread alone. Two threads on a 20k-vector query take twice the CPU for no gain in
 #: latency, CPU that concurrent requests need (measured: 1.1 ms on one thread vs 2.4 ms wall, 4.9 ms CPU).
 PARALLEL_MIN_WORK = 1_000_000
-_MAX_THREADS = max(1, faiss.omp_get_max_threads())
+
+
+@functools.cache
+def _max_threads() -> int:
+    return max(1, faiss.omp_get_max_threads())
 
 
 def _set_threads(work: int) -> None:
     """OpenMP threads for the next FAISS call on this thread (the setting is per calling thread)."""
-    faiss.omp_set_num_threads(1 if work < PARALLEL_MIN_WORK else _MAX_THREADS)
+    faiss.omp_set_num_threads(1 if work < PARALLEL_MIN_WORK else _max_threads())
 
 
 class IndexFileError(Exception):

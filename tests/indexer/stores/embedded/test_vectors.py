@@ -26,12 +26,12 @@ def test_flat_search_is_exact():
 
 def test_small_searches_run_on_the_calling_thread_alone(monkeypatch):
     idx, x = _flat(500)
-    faiss.omp_set_num_threads(vectors._MAX_THREADS)
+    faiss.omp_set_num_threads(vectors._max_threads())
     idx.search(x[:1], 5)
     assert faiss.omp_get_max_threads() == 1  # 500 vectors x 1 query: threads would only cost CPU
     monkeypatch.setattr(vectors, "PARALLEL_MIN_WORK", 100)
     idx.search(x[:1], 5)
-    assert faiss.omp_get_max_threads() == vectors._MAX_THREADS  # big enough: every core
+    assert faiss.omp_get_max_threads() == vectors._max_threads()  # big enough: every core
 
 
 def test_save_and_load_stream_instead_of_copying_the_index(tmp_path):
