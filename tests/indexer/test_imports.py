@@ -43,8 +43,8 @@ print("ok", "faiss" in sys.modules, "torch" in sys.modules)
 
 
 def test_the_block_is_real():
-    """The hook does stop faiss: the embedded store (which needs it) fails to import under it."""
-    res = _run("import indexer.stores.embedded.store", {"faiss"})
+    """The hook does stop faiss: the embedded store's vector index (which needs it) fails under it."""
+    res = _run("from indexer.stores.embedded.vectors import VectorIndex\nVectorIndex(4, 'flat')", {"faiss"})
     assert res.returncode != 0 and "faiss is blocked" in res.stderr
 
 
