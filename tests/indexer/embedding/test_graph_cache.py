@@ -43,6 +43,24 @@ def model(tmp_path_factory) -> str:
     return str(make_tiny_model(tmp_path_factory.mktemp("model") / "tiny"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def convert_once():
+    """The tiny model is traced into a graph once for the module (the first load below, a real
+    conversion); the loads that convert again get a copy of that graph. Tracing costs ~5 s a load
+    whatever the model's size, and what these tests check is what the cache does with a graph."""
+    real = OpenVinoModel.convert
+    graphs: list = []
+
+    def convert(hf, pooling, torch):
+        if not graphs:
+            graphs.append(real(hf, pooling, torch))
+        return graphs[0].clone()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(OpenVinoModel, "convert", staticmethod(convert))
+        yield
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory, model) -> tuple[Embedder, Path]:
     """One load with an empty cache for the whole module: converts, passes the self-check, writes the
