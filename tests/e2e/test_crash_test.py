@@ -1,4 +1,4 @@
-"""The short version of `make crash-test`: three SIGKILLs of a real `semsearch index` over 120 generated
+"""The short version of `make crash-test`: three SIGKILLs of a real `semsearch index` over 60 generated
 files. After each kill the catalog passes SQLite's integrity check, nothing committed is gone and the
 collection opens with its vector index matching the catalog; a last run converges to an uninterrupted run
 (same chunk spans, vectors, top-10 results) embedding only what was not committed. (This replaced a
@@ -17,8 +17,8 @@ from tests.serving import REPO, cli_env
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # the subprocess's own bound: 20+ minutes under a load of 16 on 2 cores
-def test_crash_test_survives_three_kills_over_120_files(tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "crash_test.py"), "--files", "120", "--kills", "3",
+def test_crash_test_survives_three_kills_over_60_files(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "crash_test.py"), "--files", "60", "--kills", "3",
                            "--seed", "2", "--workdir", str(tmp_path), "--json"],
                           env=cli_env(tmp_path / "unused"), capture_output=True, text=True, timeout=1500)
     figures = json.loads(proc.stdout)

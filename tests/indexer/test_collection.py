@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -334,19 +335,20 @@ def test_index_folder_streams_the_walk(tmp_path, embedder, monkeypatch):
 
     at_first_embed: list[int] = []
     real_embed = embedder.embed
+    stop = threading.Event()  # what is measured is known at the first embedding: the rest is not run
 
     def embed(texts, **kw):
         if not at_first_embed:
             at_first_embed.append(yielded[0])
+            stop.set()
         return real_embed(texts, **kw)
 
     monkeypatch.setattr(sync_module, "walk", counting_walk)
     monkeypatch.setattr(embedder, "embed", embed)
     try:
-        report = c.index_folder(root, progress=lambda p: None)  # a watcher: the counting pass runs too
+        c.index_folder(root, progress=lambda p: None, cancel=stop)  # a watcher: the counting pass runs too
     finally:
         c.close()
-    assert report.added == 400
     # the counting pass yields 400 items; the indexing pass had yielded about one batch when it embedded
     assert 400 + 32 <= at_first_embed[0] <= 400 + 40
 
