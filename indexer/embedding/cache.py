@@ -107,8 +107,9 @@ class EmbeddingCache:
             db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # (takes effect on a new file: evictions give space back)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # a cache: a power cut may lose the last rows, never the file
+            # (a rowid table: among rows last used in the same second, the rowid says which came first)
             db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL, "
-                       "used INTEGER NOT NULL) WITHOUT ROWID")
+                       "used INTEGER NOT NULL)")
             db.execute("CREATE INDEX IF NOT EXISTS vectors_by_use ON vectors(used)")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.execute("SELECT count(*) FROM (SELECT 1 FROM vectors LIMIT 1)").fetchone()
@@ -247,7 +248,7 @@ class EmbeddingCache:
             return
         rows = int(db.execute("SELECT count(*) FROM vectors").fetchone()[0])
         drop = min(rows, int(rows * (used - EVICT_TO * self.max_bytes) / used) + 1)
-        db.execute("DELETE FROM vectors WHERE key IN (SELECT key FROM vectors ORDER BY used LIMIT ?)", (drop,))
+        db.execute("DELETE FROM vectors WHERE rowid IN (SELECT rowid FROM vectors ORDER BY used, rowid LIMIT ?)", (drop,))
         db.execute("PRAGMA incremental_vacuum")
         log.info("embedding cache %s: %d of %d rows evicted (%.1f MB over the bound of %.1f MB)", self.path, drop,
                  rows, used / 1e6, self.max_bytes / 1e6)
