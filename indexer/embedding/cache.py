@@ -33,7 +33,8 @@ from indexer.embedding.graph_cache import library_versions, model_files
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CACHE_FILE", "CachedEmbedder", "EmbeddingCache", "cached_part", "embed_new", "has_cache", "model_identity"]
+__all__ = ["CACHE_FILE", "CachedEmbedder", "EmbeddingCache", "cached_part", "embed_new", "has_cache", "model_identity",
+           "remember"]
 
 CACHE_FILE = "embedding-cache.sqlite3"
 #: bump when what a key hashes, or how a vector is stored, changes: older rows are then never found
@@ -248,7 +249,8 @@ class EmbeddingCache:
             return
         rows = int(db.execute("SELECT count(*) FROM vectors").fetchone()[0])
         drop = min(rows, int(rows * (used - EVICT_TO * self.max_bytes) / used) + 1)
-        db.execute("DELETE FROM vectors WHERE rowid IN (SELECT rowid FROM vectors ORDER BY used, rowid LIMIT ?)", (drop,))
+        db.execute("DELETE FROM vectors WHERE rowid IN (SELECT rowid FROM vectors ORDER BY used, rowid LIMIT ?)",
+                   (drop,))
         db.execute("PRAGMA incremental_vacuum")
         log.info("embedding cache %s: %d of %d rows evicted (%.1f MB over the bound of %.1f MB)", self.path, drop,
                  rows, used / 1e6, self.max_bytes / 1e6)
@@ -305,8 +307,12 @@ class CachedEmbedder(Embedder):
     def embed_new(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """The model's vectors for ``texts`` (no lookup), kept in the cache."""
         vecs = self.inner.embed(texts, batch_size=batch_size)
-        self.cache.put(self.cache.keys(self.identity, texts), vecs)
+        self.remember(texts, vecs)
         return vecs
+
+    def remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep vectors this model made elsewhere (a Ray actor loads the same settings)."""
+        self.cache.put(self.cache.keys(self.identity, texts), vectors)
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         texts = list(texts)
@@ -346,6 +352,12 @@ def has_cache(embedder: Embedder) -> bool:
 def cached_part(embedder: Embedder, texts: Sequence[str]) -> tuple[np.ndarray, list[int]] | None:
     """What :meth:`CachedEmbedder.cached` says for ``texts``; None when ``embedder`` has no cache."""
     return embedder.cached(texts) if isinstance(embedder, CachedEmbedder) else None
+
+
+def remember(embedder: Embedder, texts: Sequence[str], vectors: np.ndarray) -> None:
+    """Keep ``vectors`` of ``texts`` in ``embedder``'s cache, if it has one."""
+    if isinstance(embedder, CachedEmbedder):
+        embedder.remember(texts, vectors)
 
 
 def embed_new(embedder: Embedder, texts: Sequence[str], *, batch_size: int) -> np.ndarray:
