@@ -10,7 +10,9 @@ What it holds:
 - the model, loaded from the settings in one place (:func:`load_model`) on first use, so commands
   that only read the store never load it; collections get it as a :class:`LazyEmbedder`
   (:meth:`Service.collection_model`), which knows its name and dimension without loading, so removing
-  a path or re-indexing an unchanged folder loads no model: the first chunk to embed does;
+  a path or re-indexing an unchanged folder loads no model: the first chunk to embed does; in front of
+  it, the data folder's embedding cache (``indexer.embedding.cache``), so a chunk embedded before by the
+  same model, in any collection, is not embedded again (a copied folder loads no model at all);
 - the store backend (``SEMSEARCH_STORE``) and the open collections (:class:`CollectionRegistry`);
 - the search lanes (:class:`SearchLanes`), which batch concurrent queries, and the jobs
   (:class:`JobManager`) - both started by :meth:`Service.start`, for the long-running servers.
@@ -54,6 +56,7 @@ from indexer.similarity import rank_candidates, similarity_matrix
 if TYPE_CHECKING:  # (app.schemas loads on the first embed or compare: the CLI's store commands need none)
     from app.metrics import Metrics
     from app.schemas import CompareResponse, EmbedResponse
+    from indexer.embedding.cache import EmbeddingCache
     from indexer.jobs import JobManager
     from indexer.sync import IndexReport
 
@@ -114,6 +117,9 @@ class Service:
         self._model: Embedder | None = None
         self._model_lock = threading.Lock()
         self._lazy: Embedder | None = None
+        self._embedding_cache: EmbeddingCache | None = None  # opened by the first collection that embeds
+        self._cache_identity: str | None = None
+        self._cache_lock = threading.Lock()
         #: called (in the loading thread) just before the model loads: the CLI says so on stderr
         self.on_model_load: Callable[[], None] | None = None
         if embedder is not None:
@@ -157,9 +163,13 @@ class Service:
         return self._model is not None
 
     def collection_model(self) -> Embedder:
-        """The model as collections get it: the loaded one, else a :class:`LazyEmbedder` that loads it
-        (through :attr:`embedder`) on the first call that tokenizes or embeds. Its dimension is read
-        from the model's folder; a folder that does not say loads the model now."""
+        """The model as collections get it, behind the embedding cache (SEMSEARCH_EMBEDDING_CACHE_MB):
+        the loaded one, else a :class:`LazyEmbedder` that loads it (through :attr:`embedder`) on the first
+        chunk the cache does not have. Its dimension is read from the model's folder; a folder that does
+        not say loads the model now."""
+        return self._with_cache(self._model_for_collections())
+
+    def _model_for_collections(self) -> Embedder:
         if self._model is not None:
             return self._model
         if self._lazy is None:
@@ -172,6 +182,27 @@ class Service:
                 return self.embedder
             self._lazy = LazyEmbedder(name, path, dimension, lambda: self.embedder)
         return self._lazy
+
+    def _with_cache(self, model: Embedder) -> Embedder:
+        """``model`` behind the data folder's embedding cache (shared by every collection and store), keyed
+        by the identity of the model the settings describe; ``model`` itself when the cache is off."""
+        s = self.settings
+        if s.embedding_cache_mb <= 0:
+            return model
+        from indexer.embedding.cache import CACHE_FILE, CachedEmbedder, EmbeddingCache, model_identity
+        from indexer.embedding.cpu import resolve_precision
+        from indexer.embedding.selection import resolve_model
+
+        with self._cache_lock:
+            if self._embedding_cache is None:
+                self._embedding_cache = EmbeddingCache(s.data_dir.expanduser() / CACHE_FILE,
+                                                       max_bytes=s.embedding_cache_mb * 1024 * 1024)
+            if self._cache_identity is None:
+                _, path = resolve_model(s.model)
+                self._cache_identity = model_identity(
+                    model.name, path, backend=s.backend, precision=resolve_precision(s.precision, quiet=True),
+                    engine=s.engine, dimension=model.dimension, max_seq_length=model.max_seq_length)
+        return CachedEmbedder(model, self._embedding_cache, self._cache_identity)
 
     # -- lifecycle (the servers: HTTP and MCP) ----------------------------------------------------
     def start(self, *, jobs: bool = True) -> None:
@@ -202,6 +233,8 @@ class Service:
         self.stop()
         self.collections.close_all()
         self.backend.close()
+        if self._embedding_cache is not None:
+            self._embedding_cache.close()
 
     # -- queries -----------------------------------------------------------------------------------
     def query_request(self, **request: Any) -> tuple[SearchQuery, SearchOptions]:

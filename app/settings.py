@@ -77,6 +77,10 @@ class Settings(BaseSettings):
                         "backend runs the model (auto picks the fastest one that reproduces encode())")
     model_cache: str = Field("", description="Folder for converted model graphs (default "
                              "$XDG_CACHE_HOME/semsearch or ~/.cache/semsearch); off: convert at every load")
+    embedding_cache_mb: int = Field(256, ge=0, le=1_000_000, description="Size bound of the embedding cache in the "
+                                    "data folder (embedding-cache.sqlite3): a chunk whose exact text this model "
+                                    "embedded before, in any collection, is not embedded again; least recently "
+                                    "used vectors go first; 0: no cache")
     default_collection: str = Field("default", description="Collection used when none is named")
     index_type: IndexType = Field("flat", description="Index type for new collections: flat (exact) | hnsw")
     language: str = Field("en", description="Keyword search language for new collections: en, de, fr, es, zh, "

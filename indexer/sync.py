@@ -36,6 +36,7 @@ import numpy as np
 
 from indexer.chunking import Chunk
 from indexer.embedding.base import Embedder
+from indexer.embedding.cache import cached_part, embed_new, has_cache
 from indexer.errors import CollectionBusy, InvalidInput
 from indexer.limits import Limits
 from indexer.readers import Extracted, SkipFile, read_data
@@ -80,8 +81,19 @@ class IndexReport:
     chunks_total: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    # the embedding cache (``indexer.embedding.cache``): chunks looked up and found; None: no cache
+    cache_lookups: int | None = None
+    cache_hits: int = 0
+
+    def cache_hit_rate(self) -> float | None:
+        """Share of the chunks to embed that the embedding cache had; None without a cache or lookups."""
+        return self.cache_hits / self.cache_lookups if self.cache_lookups else None
 
     def to_dict(self) -> dict[str, Any]:
+        rate = self.cache_hit_rate()
+        cache = None if self.cache_lookups is None else {
+            "looked_up": self.cache_lookups, "hits": self.cache_hits,
+            "hit_rate": round(rate, 4) if rate is not None else None}
         return {
             "files": {"added": self.added, "updated": self.updated, "resumed": self.resumed,
                       "unchanged": self.unchanged, "removed": self.removed, "skipped": len(self.skipped)},
@@ -89,6 +101,7 @@ class IndexReport:
             "skipped": [asdict(s) for s in self.skipped],
             "seconds": round(self.seconds, 3),
             "chunks_per_second": round(self.chunks_embedded / self.embed_seconds, 1) if self.embed_seconds else None,
+            "embedding_cache": cache,
         }
 
 
@@ -145,7 +158,7 @@ class FolderSync:
         self.root_key = path_key(self.root)
         self.progress = progress
         self.cancel = cancel
-        self.report = IndexReport()
+        self.report = IndexReport(cache_lookups=0 if has_cache(collection.embedder) else None)
         self.started = time.monotonic()
         self.known: dict[str, tuple[int, float, str, bool]] = {}  # key -> (size, mtime, sha256, partial)
         self.gone: list[str] = []  # known files seen again but no longer indexable (empty, unsupported, ...)
@@ -396,21 +409,43 @@ class FolderSync:
                 setattr(self.report, piece.status, getattr(self.report, piece.status) + 1)
         self.tell(force=True)
 
-    def embed(self, pieces: list[_Piece]) -> bool:
-        """Fill each piece's vectors, one forward pass of similar lengths at a time (:func:`forward_passes`;
-        so progress moves and a cancel is seen within seconds). False if cancelled before the end."""
-        chunks = [(pi, ci, c) for pi, p in enumerate(pieces) for ci, c in enumerate(p.write.chunks)]
+    def cached(self, pieces: list[_Piece]) -> list[int]:
+        """Fill the pieces' vectors from the embedding cache where it has their chunks' texts; the indices
+        (over the pieces' chunks, in order) of the chunks left to embed. Every one without a cache."""
+        texts = [c.text for p in pieces for c in p.write.chunks]
+        t0 = time.monotonic()
+        found = cached_part(self.coll.embedder, texts)
+        dim = self.coll.embedder.dimension
+        if found is None:
+            for p in pieces:
+                p.write.vectors = np.empty((len(p.write.chunks), dim), np.float32)
+            return list(range(len(texts)))
+        vectors, missing = found
+        at = 0
         for p in pieces:
-            p.write.vectors = np.empty((len(p.write.chunks), self.coll.embedder.dimension), np.float32)
+            p.write.vectors = vectors[at : at + len(p.write.chunks)]
+            at += len(p.write.chunks)
+        self.report.embed_seconds += time.monotonic() - t0
+        self.report.cache_lookups = (self.report.cache_lookups or 0) + len(texts)
+        self.report.cache_hits += len(texts) - len(missing)
+        return missing
+
+    def embed(self, pieces: list[_Piece]) -> bool:
+        """Fill each piece's vectors: from the embedding cache where it has them, else one forward pass of
+        similar lengths at a time (:func:`forward_passes`; so progress moves and a cancel is seen within
+        seconds). False if cancelled before the end."""
+        chunks = [(pi, ci, c) for pi, p in enumerate(pieces) for ci, c in enumerate(p.write.chunks)]
         batch_bytes = sum(p.nbytes for p in pieces)
         started = time.monotonic()
-        for group in forward_passes([c.tokens for _, _, c in chunks], self.limits.embed_batch_size):
+        todo = self.cached(pieces)
+        self.in_flight = len(chunks) - len(todo)
+        for group in forward_passes([chunks[i][2].tokens for i in todo], self.limits.embed_batch_size):
             if self.cancelled():
                 self.in_flight, self.in_flight_bytes = 0, 0.0
                 return False
-            part = [chunks[i] for i in group]
+            part = [chunks[todo[i]] for i in group]
             t0 = time.monotonic()
-            vecs = self.coll.embedder.embed([c.text for _, _, c in part], batch_size=self.limits.embed_batch_size)
+            vecs = embed_new(self.coll.embedder, [c.text for _, _, c in part], batch_size=self.limits.embed_batch_size)
             self.report.embed_seconds += time.monotonic() - t0
             for (pi, ci, _), v in zip(part, vecs, strict=True):
                 pieces[pi].write.vectors[ci] = v

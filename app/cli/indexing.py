@@ -26,7 +26,10 @@ def _print_report(report: Any, as_json: bool) -> None:
     out.print(f"files: {f['added']} added, {f['updated']} updated{resumed}, {f['unchanged']} unchanged, "
               f"{f['removed']} removed, {f['skipped']} skipped")
     rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""
-    out.print(f"chunks: {c['embedded']} embedded, {c['removed']} removed, {c['total']} in the collection "
+    cache = d.get("embedding_cache") or {}
+    hits = (f" ({cache['hits']} from the embedding cache: {cache['hit_rate']:.0%} hit rate)"
+            if cache.get("looked_up") else "")
+    out.print(f"chunks: {c['embedded']} embedded{hits}, {c['removed']} removed, {c['total']} in the collection "
               f"({d['seconds']:.1f}s{rate})")
     for node, work in d.get("ray", {}).get("nodes", {}).items():  # index --ray: what each node did
         out.print(f"ray node {escape(node)}: actors {work['actors']}, files read {work['files']}, "

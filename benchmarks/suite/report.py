@@ -85,6 +85,12 @@ def table_rows(result: BenchResult) -> list[tuple[str, str, str, str]]:
         rows.append(("unchanged re-index", f"{f['reindex_ratio']:.4f}x",
                      f"{mmm(ix['unchanged_run_s'], ' s', '.2f')} vs first run {mmm(ix['first_run_s'], ' s', '.1f')} "
                      f"({ix['files']:,} files, {ix['chunks']:,} chunks)", mark("reindex_ratio")))
+        if "copy_run_s" in ix:
+            hit = ix["cache_hit_rate"]
+            rows.append(("cache hit rate", "off" if hit is None else f"{hit:.1%}",
+                         f"the same files into a second collection: {mmm(ix['copy_run_s'], ' s', '.2f')} vs first run "
+                         f"{mmm(ix['first_run_s'], ' s', '.1f')} (first run's own hit rate: "
+                         f"{ix['first_run_cache_hit_rate'] or 0:.1%})", ""))
         m = ix["memory"]
         rows.append(("peak RSS indexing", f"{f['memory_peak_gib']:.2f} GiB",
                      f"{m['peak_rss_gib'][0]:.2f} GiB at {m['files'][0]:,} files, {m['peak_rss_gib'][1]:.2f} GiB at "

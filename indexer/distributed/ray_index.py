@@ -19,6 +19,9 @@ back-pressure over a pool of model-holding actors, retries of failed tasks - is 
 bounded windows of tasks in flight, the least busy actor first, and Ray's own actor restarts and task
 retries (every task is a pure function of its arguments, so a retry is safe).
 
+The driver's embedding cache (:mod:`indexer.embedding.cache`, in its data folder) is asked first: only
+the chunks it does not have are sent to the actors, and their vectors are kept in it when they come back.
+
 Batches are formed on the driver exactly as :class:`~indexer.sync.FolderSync` forms them, and cut
 into the forward passes :meth:`FolderSync.embed` makes (:func:`~indexer.sync.forward_passes`: similar
 lengths together, at most ``embed_batch_size``), each sent to the least busy actor; so both paths give
@@ -41,6 +44,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from indexer.chunking import Chunk
+from indexer.embedding.cache import remember
 from indexer.errors import InvalidInput, RayUnavailable
 from indexer.readers import Extracted, SkipFile, read_data
 from indexer.sync import FolderSync, IndexReport, Progress, _Piece, forward_passes
@@ -318,7 +322,7 @@ class RaySync(FolderSync):
         self.reading_bytes = 0
         self.embedding: deque[_Embedding] = deque()
         self.tasks_in_flight = 0
-        self.report: RayIndexReport = RayIndexReport()
+        self.report: RayIndexReport = RayIndexReport(cache_lookups=self.report.cache_lookups)
 
     def run(self) -> RayIndexReport:
         self.pool.wait_ready()
@@ -367,11 +371,15 @@ class RaySync(FolderSync):
         self.pending, self.pending_chunks, self.touches = [], 0, []
         if not pieces and not touches:
             return
-        # The forward passes FolderSync.embed makes (sync.forward_passes: similar lengths together, at
-        # most embed_batch_size), each on the least busy actor: a pass's vectors do not depend on the others.
-        chunks = [c for p in pieces for c in p.write.chunks]
+        # The chunks the embedding cache has are filled in here (the driver's data folder holds it); the
+        # others go out in the forward passes FolderSync.embed makes (sync.forward_passes: similar lengths
+        # together, at most embed_batch_size), each on the least busy actor: a pass's vectors do not depend
+        # on the others.
+        chunks = [c for p in pieces for c in p.write.chunks] if pieces else []
+        todo = self.cached(pieces) if pieces else []
+        passes = forward_passes([chunks[i].tokens for i in todo], self.limits.embed_batch_size)
         tasks = [(idx, self.pool.submit("embed", [chunks[i].text for i in idx]))
-                 for idx in forward_passes([c.tokens for c in chunks], self.limits.embed_batch_size)]
+                 for idx in ([todo[g] for g in group] for group in passes)]
         self.embedding.append(_Embedding(pieces, touches, tasks))
         self.tasks_in_flight += len(tasks)
         self.take_batches()
@@ -385,15 +393,14 @@ class RaySync(FolderSync):
             self.embedding.popleft()
             self.tasks_in_flight -= len(head.tasks)
             if head.tasks:
-                vectors = np.empty((sum(len(p.write.chunks) for p in head.pieces), self.coll.embedder.dimension),
-                                   np.float32)
+                where = [(p.write, ci) for p in head.pieces for ci in range(len(p.write.chunks))]
                 for idx, ref in head.tasks:
                     self.work_on(ref).chunks += len(idx)
-                    vectors[idx] = self.pool.get(ref)
-                at = 0
-                for piece in head.pieces:
-                    piece.write.vectors = vectors[at : at + len(piece.write.chunks)]
-                    at += len(piece.write.chunks)
+                    vectors = self.pool.get(ref)
+                    for i, v in zip(idx, vectors, strict=True):
+                        write, ci = where[i]
+                        write.vectors[ci] = v
+                    remember(self.coll.embedder, [where[i][0].chunks[where[i][1]].text for i in idx], vectors)
             self.commit_batch(head.pieces, head.touches)
             self.report.embed_seconds = time.monotonic() - self.indexing_started
 

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,13 +43,9 @@ class Embedder:
     precision = "fp32"
 
     def __init__(self, name: str, path: Path, *, query_cache_size: int = 1024) -> None:
-        from tokenizers import Tokenizer
-
         self.name = name
         self.path = path
-        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
+        self._tokenizer = load_tokenizer(path)
         self.max_seq_length = read_max_seq_length(path)
         self.dimension = 0  # set by the backend once its model is loaded
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -58,13 +55,11 @@ class Embedder:
     # -- tokenizer -----------------------------------------------------------------------------
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """Character (start, end) of every token of ``text``, without [CLS]/[SEP]."""
-        enc = self._tokenizer.encode(text, add_special_tokens=False)
-        return [(int(s), int(e)) for s, e in enc.offsets]
+        return token_offsets(self._tokenizer, text)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens each text uses in the model, [CLS]/[SEP] included, capped at the window."""
-        encs = self._tokenizer.encode_batch(list(texts), add_special_tokens=True)
-        return [min(len(e.ids), self.max_seq_length) for e in encs]
+        return count_tokens(self._tokenizer, texts, self.max_seq_length)
 
     # -- embedding -----------------------------------------------------------------------------
     def _encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False) -> np.ndarray:
@@ -123,6 +118,26 @@ class Embedder:
     def describe(self) -> str:
         """How the model runs, for a log line."""
         return f"backend {self.backend}, {self.precision}"
+
+
+def load_tokenizer(path: Path) -> Any:
+    """The model's fast tokenizer (``tokenizer.json``), untruncated and unpadded: for offsets and counts."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def token_offsets(tokenizer: Any, text: str) -> list[tuple[int, int]]:
+    enc = tokenizer.encode(text, add_special_tokens=False)
+    return [(int(s), int(e)) for s, e in enc.offsets]
+
+
+def count_tokens(tokenizer: Any, texts: Sequence[str], max_seq_length: int) -> list[int]:
+    encs = tokenizer.encode_batch(list(texts), add_special_tokens=True)
+    return [min(len(e.ids), max_seq_length) for e in encs]
 
 
 def read_max_seq_length(path: Path) -> int:

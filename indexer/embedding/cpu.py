@@ -61,8 +61,9 @@ def cpu_has_bf16() -> bool:
     return any(f in ("avx512_bf16", "amx_bf16") for f in cpu_features()["flags"])
 
 
-def resolve_precision(precision: str = "auto") -> str:
-    """``auto`` -> ``bf16`` where the CPU has native bf16, else ``fp32`` (with a log line)."""
+def resolve_precision(precision: str = "auto", *, quiet: bool = False) -> str:
+    """``auto`` -> ``bf16`` where the CPU has native bf16, else ``fp32`` (with a log line, unless ``quiet``:
+    the embedding cache asks too, and the model's load says it once)."""
     precision = precision.strip().lower() or "auto"
     if precision not in PRECISIONS:
         raise InvalidInput(f"precision must be auto, fp32 or bf16, not {precision!r} (SEMSEARCH_PRECISION)",
@@ -70,9 +71,10 @@ def resolve_precision(precision: str = "auto") -> str:
     if precision == "auto":
         if cpu_has_bf16():
             return "bf16"
-        log.info("CPU has no native bf16 (AVX512-BF16/AMX): bulk embedding runs in fp32")
+        if not quiet:
+            log.info("CPU has no native bf16 (AVX512-BF16/AMX): bulk embedding runs in fp32")
         return "fp32"
-    if precision == "bf16" and not cpu_has_bf16():
+    if precision == "bf16" and not cpu_has_bf16() and not quiet:
         log.warning("precision bf16 forced on a CPU without native bf16: it is emulated and likely slower than fp32")
     return precision
 

@@ -27,6 +27,19 @@ def _version(dist: str) -> str:
         return ""
 
 
+def model_files(path: Path) -> list[tuple[str, int, int]]:
+    """(relative name, size, modification time in ns) of every file of a model folder: what changes when
+    its weights or configuration are replaced, read without opening them (hashing ~90 MB of weights at
+    every start would cost more than most commands)."""
+    stats = sorted((str(f.relative_to(path)), f.stat()) for f in path.rglob("*") if f.is_file())
+    return [(name, st.st_size, st.st_mtime_ns) for name, st in stats]
+
+
+def library_versions() -> list[str]:
+    """The versions of the libraries that turn the model's weights into vectors."""
+    return [_version(d) for d in ("openvino", "torch", "transformers", "sentence-transformers")]
+
+
 class GraphCache:
     """One model's OpenVINO graph on disk, with what a load needs without torch or sentence-transformers:
     the dimension, the token window, and the fp32 ``SentenceTransformer.encode`` vectors of the
@@ -39,10 +52,8 @@ class GraphCache:
     never sees half of one; an entry that fails to load or to pass the check is removed."""
 
     def __init__(self, root: Path, path: Path) -> None:
-        stats = sorted((str(f.relative_to(path)), f.stat()) for f in path.rglob("*") if f.is_file())
-        desc = {"format": GRAPH_FORMAT, "model": str(path.resolve()),
-                "files": [(name, st.st_size, st.st_mtime_ns) for name, st in stats],
-                "versions": [_version(d) for d in ("openvino", "torch", "transformers", "sentence-transformers")]}
+        desc = {"format": GRAPH_FORMAT, "model": str(path.resolve()), "files": model_files(path),
+                "versions": library_versions()}
         key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:32]
         self.dir = root / "openvino" / key
 

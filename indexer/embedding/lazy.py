@@ -4,7 +4,9 @@ Opening a collection checks only the model's name and dimension, and most of wha
 collection (remove a path, list, re-index an unchanged folder, say a path is not indexed) needs nothing
 more. Loading the real model takes seconds (minutes the first time, when its graph is converted), so the
 service hands collections this proxy: the name and dimension are read from the model's folder
-(:func:`peek_dimension`), and the first call that tokenizes or embeds loads the model, once.
+(:func:`peek_dimension`), tokens are counted by the model's tokenizer alone (a fraction of a second to
+load), and the first call that embeds loads the model, once. So chunking a file whose every chunk the
+embedding cache (:mod:`indexer.embedding.cache`) already has needs no model either.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embedding.base import Embedder, EmbedderInfo, read_max_seq_length
+from indexer.embedding.base import (
+    Embedder,
+    EmbedderInfo,
+    count_tokens,
+    load_tokenizer,
+    read_max_seq_length,
+    token_offsets,
+)
 
 __all__ = ["LazyEmbedder", "peek_dimension"]
 
@@ -52,8 +61,10 @@ def peek_dimension(path: Path) -> int | None:
 
 
 class LazyEmbedder(Embedder):
-    """An :class:`Embedder` whose ``name``, ``dimension`` and ``max_seq_length`` are known at once and
-    whose model is ``load()``-ed on the first call that tokenizes or embeds (from any thread, once)."""
+    """An :class:`Embedder` whose ``name``, ``dimension`` and ``max_seq_length`` are known at once, whose
+    tokens come from the model's tokenizer file (the same one, set up the same way, as the model's own:
+    :class:`Embedder`), and whose model is ``load()``-ed on the first call that embeds (from any thread,
+    once)."""
 
     def __init__(self, name: str, path: Path, dimension: int, load: Callable[[], Embedder]) -> None:
         # No Embedder.__init__: it loads the tokenizer, which this proxy leaves to the real model.
@@ -64,6 +75,7 @@ class LazyEmbedder(Embedder):
         self._load = load
         self._model: Embedder | None = None
         self._lock = threading.Lock()
+        self._tokenizer: Any = None
 
     @property
     def loaded(self) -> bool:
@@ -90,11 +102,23 @@ class LazyEmbedder(Embedder):
     def precision(self) -> str:  # type: ignore[override]
         return self.model().precision
 
+    def tokenizer(self) -> Any:
+        """The model's fast tokenizer, without truncation or padding (as :class:`Embedder` sets it up)."""
+        if self._tokenizer is None:
+            with self._lock:
+                if self._tokenizer is None:
+                    self._tokenizer = load_tokenizer(self.path)
+        return self._tokenizer
+
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        return self.model().token_offsets(text)
+        if self._model is not None:
+            return self._model.token_offsets(text)
+        return token_offsets(self.tokenizer(), text)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self.model().count_tokens(texts)
+        if self._model is not None:
+            return self._model.count_tokens(texts)
+        return count_tokens(self.tokenizer(), texts, self.max_seq_length)
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         return self.model().embed(texts, batch_size=batch_size)

@@ -44,7 +44,7 @@ def test_the_model_loads_once_and_only_when_needed(tmp_data_dir, embedder, monke
 
 def test_work_that_embeds_nothing_loads_no_model(tmp_path, tmp_data_dir, embedder, monkeypatch):
     """Removing a path that is not indexed, removing one that is and re-indexing an unchanged folder
-    never create the model; a changed file loads it on its first chunk."""
+    never create the model; a new text loads it on its first chunk."""
     docs = write_docs(tmp_path / "docs")
     first = Service.from_settings(make_settings(tmp_data_dir), embedder=embedder)
     try:
@@ -60,7 +60,8 @@ def test_work_that_embeds_nothing_loads_no_model(tmp_path, tmp_data_dir, embedde
         one = sorted(docs.rglob("*.*"))[0]
         assert service.remove_path("notes", one) == 1
         assert loads == [] and not service.model_loaded
-        assert service.index_folder("notes", docs).added == 1  # the file removed comes back: now it loads
+        one.write_text("A note never embedded before, about estuaries.")  # (the old text is in the embedding cache)
+        assert service.index_folder("notes", docs).added == 1  # the file removed comes back changed: now it loads
         assert loads == [None] and service.model_loaded
     finally:
         service.close()
@@ -112,3 +113,33 @@ def test_the_start_up_line_says_whether_the_model_must_be_converted(tmp_path, tm
     assert model_load_note(settings) == "converted graph cached"
     assert "cache off" in model_load_note(make_settings(tmp_data_dir, model_cache="off"))
     assert "NumPy" in model_load_note(make_settings(tmp_data_dir, backend="minimal"))
+
+
+def test_a_copied_folder_indexed_into_another_collection_loads_no_model(tmp_path, tmp_data_dir, embedder,
+                                                                        monkeypatch):
+    """The embedding cache in the data folder: the same chunks, by the same model, in another collection
+    cost nothing - not even a model load - and the report says so; SEMSEARCH_EMBEDDING_CACHE_MB=0 turns it off."""
+    docs = write_docs(tmp_path / "docs")
+    first = Service.from_settings(make_settings(tmp_data_dir), embedder=embedder)
+    try:
+        cold = first.index_folder("notes", docs).to_dict()["embedding_cache"]
+    finally:
+        first.close()
+    assert cold["hits"] == 0 and cold["looked_up"] == 4 and (tmp_data_dir / "embedding-cache.sqlite3").is_file()
+    copy = write_docs(tmp_path / "copy")
+    loads = count_model_loads(monkeypatch, embedder)
+    service = Service.from_settings(make_settings(tmp_data_dir))
+    try:
+        report = service.index_folder("copy", copy)
+        assert report.added == 4 and report.to_dict()["embedding_cache"] == {"looked_up": 4, "hits": 4,
+                                                                            "hit_rate": 1.0}
+        assert loads == [] and not service.model_loaded
+        assert json.loads(service.query("copy", "sourdough", service.query_request(
+            query="sourdough", like=None, k=1, offset=0, mode="dense", filters=Filters(), explain=False)[1]))
+    finally:
+        service.close()
+    off = Service.from_settings(make_settings(tmp_data_dir, embedding_cache_mb=0), embedder=embedder)
+    try:
+        assert off.index_folder("uncached", copy).to_dict()["embedding_cache"] is None
+    finally:
+        off.close()

@@ -179,3 +179,16 @@ def test_cli_bench_on_any_folder_finishes(tmp_path):
     out = json.loads(res.stdout)
     assert out["query"]["project_p50_ms"]["median"] > 0 and out["query"]["top10_agreement"] > 0
     assert out["environment"]["corpus"] == f"folder {folder.resolve()}"
+
+
+def test_the_index_section_reports_the_cache_hit_rate_of_a_second_collection(embedder, tmp_path, monkeypatch):
+    """The indexing child (run here, in process, with the session's model): a first run with a cold
+    embedding cache, then the same files into a second collection, every chunk a hit."""
+    from benchmarks.suite.index import child_index
+
+    monkeypatch.setattr("app.service.load_model", lambda settings, backend=None: embedder)
+    monkeypatch.delenv("SEMSEARCH_EMBEDDING_CACHE_MB", raising=False)
+    corpus = Corpus("t", ["Otters hold hands. Rivers meet the sea. Tides come twice a day."], ["q"])
+    res = child_index(make_folder(tmp_path / "f", corpus, 3), tmp_path / "data", 1)
+    assert res["copy_cache"]["hit_rate"] == 1.0 and res["copy_cache"]["looked_up"] == res["chunks"]
+    assert res["first_cache"]["looked_up"] == res["chunks"] and len(res["copy_s"]) == 1

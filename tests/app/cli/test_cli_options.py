@@ -157,3 +157,12 @@ def test_an_unexpected_error_is_one_line_and_the_traceback_only_with_v(setup: di
     loud = runner.invoke(cli.app, ["embed", "x", "--server", "none", "-v"])
     assert loud.exit_code == 1 and "Traceback (most recent call last)" in loud.stderr
     assert loud.stderr.rstrip().endswith("error: unexpected RuntimeError: the model file is truncated")
+
+
+def test_the_index_summary_says_how_many_chunks_came_from_the_embedding_cache(setup: dict[str, Path]) -> None:
+    g = ["--data-dir", str(setup["data"]), "--server", "none"]
+    first = runner.invoke(cli.app, [*g, "index", str(setup["docs"]), "--collection", "one"])
+    again = runner.invoke(cli.app, [*g, "index", str(setup["docs"]), "--collection", "two"])
+    assert first.exit_code == again.exit_code == 0, first.output + again.output
+    assert "(0 from the embedding cache: 0% hit rate)" in first.stdout
+    assert "from the embedding cache: 100% hit rate)" in again.stdout
