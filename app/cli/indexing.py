@@ -23,8 +23,9 @@ def _print_report(report: Any, as_json: bool) -> None:
         return
     f, c = d["files"], d["chunks"]
     resumed = f", {f['resumed']} resumed" if f.get("resumed") else ""
+    ocr = f" ({d['ocr_pages']} pages read by OCR)" if d.get("ocr_pages") else ""
     out.print(f"files: {f['added']} added, {f['updated']} updated{resumed}, {f['unchanged']} unchanged, "
-              f"{f['removed']} removed, {f['skipped']} skipped")
+              f"{f['removed']} removed, {f['skipped']} skipped{ocr}")
     rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""
     out.print(f"chunks: {c['embedded']} embedded, {c['removed']} removed, {c['total']} in the collection "
               f"({d['seconds']:.1f}s{rate})")
