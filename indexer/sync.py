@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from indexer.analysis.languages import AUTO, detect
 from indexer.chunking import Chunk
 from indexer.embedding.base import Embedder
 from indexer.errors import CollectionBusy, InvalidInput
@@ -80,6 +81,9 @@ class IndexReport:
     chunks_removed: int = 0
     chunks_total: int = 0
     ocr_pages: int = 0  # pages and images whose text was recognised by OCR (new and changed files)
+    # new and changed files by the language their keywords are analysed in: the collection's, or under
+    # ``auto`` each file's as detected (indexer.analysis.languages.detect, on its first characters)
+    languages: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     embed_seconds: float = 0.0
 
@@ -89,6 +93,7 @@ class IndexReport:
                       "unchanged": self.unchanged, "removed": self.removed, "skipped": len(self.skipped)},
             "chunks": {"embedded": self.chunks_embedded, "removed": self.chunks_removed, "total": self.chunks_total},
             "ocr_pages": self.ocr_pages,
+            "languages": dict(sorted(self.languages.items(), key=lambda kv: (-kv[1], kv[0]))),
             "skipped": [asdict(s) for s in self.skipped],
             "seconds": round(self.seconds, 3),
             "chunks_per_second": round(self.chunks_embedded / self.embed_seconds, 1) if self.embed_seconds else None,
@@ -165,8 +170,8 @@ class FolderSync:
         self.indexing_started = self.last_tell = 0.0
         self.last_commit = time.monotonic()
         self.rate: float | None = None  # chunks embedded per second of embedding, recent batches
-        self.read_limits = read_limits(self.limits, collection.store.meta.language, cancel=cancel,
-                                       on_page=self.ocr_page)
+        self.language = collection.store.meta.language
+        self.read_limits = read_limits(self.limits, self.language, cancel=cancel, on_page=self.ocr_page)
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -305,6 +310,8 @@ class FolderSync:
                   chunks: Iterator[Chunk] | None = None) -> None:
         """Queue the chunks of a file's text (``chunks``: made already, else chunked here)."""
         self.tell()
+        language = self.language if self.language != AUTO else detect([doc.text])
+        self.report.languages[language] = self.report.languages.get(language, 0) + 1
         resume = old is not None and old[3] and old[2] == sha
         if not self.queue(cand, sha, doc, "updated" if old is not None else "added", resume, chunks):
             self.skip(Skipped(cand.key, "empty", "no text to index"), cand, gone=old is not None)

@@ -26,6 +26,8 @@ def _print_report(report: Any, as_json: bool) -> None:
     ocr = f" ({d['ocr_pages']} pages read by OCR)" if d.get("ocr_pages") else ""
     out.print(f"files: {f['added']} added, {f['updated']} updated{resumed}, {f['unchanged']} unchanged, "
               f"{f['removed']} removed, {f['skipped']} skipped{ocr}")
+    if len(d.get("languages") or {}) > 1:  # (one language: the collection's, nothing to tell)
+        out.print("languages: " + ", ".join(f"{lang} {n}" for lang, n in d["languages"].items()))
     rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""
     out.print(f"chunks: {c['embedded']} embedded, {c['removed']} removed, {c['total']} in the collection "
               f"({d['seconds']:.1f}s{rate})")

@@ -63,3 +63,16 @@ def test_without_the_engine_images_are_skipped_naming_the_ocr_extra(scans, tmp_p
     assert "semsearch[ocr]" in skipped["screenshot.png"].detail and "tesseract-ocr" in skipped["screenshot.png"].detail
     assert "no text layer" in skipped["minutes.pdf"].detail and "semsearch[ocr]" in skipped["minutes.pdf"].detail
     assert report.ocr_pages == 0
+
+
+def test_the_report_counts_new_files_by_language_detected_under_auto(tmp_path, embedder):
+    root = tmp_path / "mixed"
+    root.mkdir()
+    (root / "haus.txt").write_text("Die Häuser am Fluss wurden im Frühjahr überflutet und die Straße gesperrt.")
+    (root / "cheval.txt").write_text("Les chevaux de la ferme ont été vendus au marché de la ville hier matin.")
+    (root / "horse.txt").write_text("The horses of the farm were sold at the town market yesterday morning.")
+    with Collection.create(EmbeddedBackend(tmp_path / "data"), "mixed", embedder, language="auto") as c:
+        report = c.index_folder(root)
+    assert report.to_dict()["languages"] == {"de": 1, "en": 1, "fr": 1}
+    with Collection.create(EmbeddedBackend(tmp_path / "data"), "german", embedder, language="de") as c:
+        assert c.index_folder(root).languages == {"de": 3}  # a fixed language: every file's
