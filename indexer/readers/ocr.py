@@ -1,15 +1,17 @@
 """Text that is only in pixels: images (PNG, JPEG, TIFF, WebP, GIF, BMP) and scanned PDF pages, by OCR.
 
 The engine is Tesseract (Debian's ``tesseract-ocr``, one ``tesseract-ocr-LANG`` package per language),
-chosen with figures in ``benchmarks/ocr.py`` (docs/formats.md): on pages rendered in ten fonts, sizes, a
-skewed page, a low-contrast photo and German and French text, it read 99.9 % of the characters right at
-about 1.3 s a page, against RapidOCR's 95 % at 5.4 s, in a tenth of the install size, and it reads the
-accented letters of every language the collections stem (RapidOCR's bundled models: Chinese and English).
+chosen with figures (``benchmarks/ocr.py``, docs/performance.md): on eleven rendered pictures (five fonts,
+two smaller sizes, a skewed page, a low-contrast photo, German and French text) it read 99.9 % of the
+characters right against RapidOCR's 95.5 %, 4-8x faster, in 22 MB (plus 1-2 MB a language) against
+392 MB, and it has data for every language a collection can have (RapidOCR's bundled models read
+Chinese and English only).
 
-Tesseract runs as a child process, one per page (``tesseract stdin stdout tsv``): its TSV output gives
-each word's confidence, and a child can be killed, which is how a page over ``OcrOptions.page_seconds``
-stops and how a cancelled run stops within a page. (``pytesseract`` runs the same command but can only
-time out, not be cancelled from another thread, so it is not used.)
+Tesseract runs as a child process, one per page (``tesseract stdin stdout tsv``, the page in and the TSV
+out through temporary files): its TSV output gives each word's confidence, and a child can be killed,
+which is how a page over ``OcrOptions.page_seconds`` stops and how a cancelled run stops within a page.
+(``pytesseract`` runs the same command but can only time out, not be cancelled from another thread, so
+it is not used.)
 
 Each recognised page is a part with ``page`` (1-based), ``ocr: true`` and ``ocr_confidence`` (0-1: the
 engine's word confidences averaged over the page's characters).
@@ -216,7 +218,10 @@ def read_image(data: bytes, limits: ReadLimits) -> Extracted:
 
     try:
         img = Image.open(io.BytesIO(data))  # reads the header only: the size is checked before decoding
-    except (UnidentifiedImageError, OSError) as exc:
+    except UnidentifiedImageError as exc:  # (its message names a BytesIO object: useless to a person)
+        raise SkipFile("unreadable", "the file is not an image Pillow can decode (broken, or named for "
+                       "another format)") from exc
+    except OSError as exc:
         raise SkipFile("unreadable", f"the image could not be read ({summarize(exc)})") from exc
     with img:
         check_pixels(*img.size, options)

@@ -133,3 +133,10 @@ def test_tsv_words_become_lines_and_paragraphs_with_a_character_weighted_confide
     assert got.confidence == round((90 * 5 + 50 * 3 + 100 * 5 + 100 * 4) / 17 / 100, 3)
     assert parse_tsv(head).confidence is None
 
+
+
+@needs_tesseract
+def test_a_broken_image_is_unreadable_with_a_reason_a_person_can_act_on() -> None:
+    with pytest.raises(SkipFile) as info:
+        read_bytes("logo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    assert info.value.reason == "unreadable" and "not an image Pillow can decode" in info.value.detail
