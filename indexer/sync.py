@@ -292,7 +292,6 @@ class FolderSync:
         except ReadCancelled:  # (stopped within a page of OCR: the file stays as it was)
             return
         del data
-        self.report.ocr_pages += sum(1 for p in doc.parts if p.metadata.get("ocr"))
         self.extracted(cand, old, sha, doc)
 
     def ocr_page(self, done: int, total: int) -> None:
@@ -310,6 +309,7 @@ class FolderSync:
                   chunks: Iterator[Chunk] | None = None) -> None:
         """Queue the chunks of a file's text (``chunks``: made already, else chunked here)."""
         self.tell()
+        self.report.ocr_pages += sum(1 for p in doc.parts if p.metadata.get("ocr"))
         language = self.language if self.language != AUTO else detect([doc.text])
         self.report.languages[language] = self.report.languages.get(language, 0) + 1
         resume = old is not None and old[3] and old[2] == sha

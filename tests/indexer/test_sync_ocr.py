@@ -6,6 +6,7 @@ images are skipped saying what to install."""
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,33 @@ def test_the_report_counts_new_files_by_language_detected_under_auto(tmp_path, e
     assert report.to_dict()["languages"] == {"de": 1, "en": 1, "fr": 1}
     with Collection.create(EmbeddedBackend(tmp_path / "data"), "german", embedder, language="de") as c:
         assert c.index_folder(root).languages == {"de": 3}  # a fixed language: every file's
+
+
+@needs_tesseract
+def test_a_cancel_during_a_page_stops_the_run_and_the_next_run_reads_the_file(tmp_path, embedder):
+    root = tmp_path / "one"
+    root.mkdir()
+    (root / "screenshot.png").write_bytes(encode(render("Error code wombatrix in the settings dialog", size=18),
+                                                 "PNG"))
+    started = tmp_path / "engine-started"
+    engine = tmp_path / "slow-tesseract"  # knows English; says it has the page, then never finishes it
+    engine.write_text(f"#!/bin/sh\nif [ \"$1\" = --list-langs ]; then echo 'List of languages (1):'; echo eng; "
+                      f"exit 0; fi\ntouch {started}\nexec sleep 600\n")
+    engine.chmod(0o755)
+    cancel = threading.Event()
+
+    def cancel_once_the_engine_has_the_page() -> None:
+        while not started.exists() and not cancel.wait(0.05):
+            pass
+        cancel.set()
+
+    watcher = threading.Thread(target=cancel_once_the_engine_has_the_page)
+    watcher.start()
+    data = tmp_path / "data"
+    with Collection.open(EmbeddedBackend(data), "one", embedder, limits=Limits(ocr_command=str(engine))) as c:
+        report = c.index_folder(root, cancel=cancel)
+        watcher.join()
+        assert started.exists() and report.added == 0 and not report.skipped and c.store.count_chunks() == 0
+    with Collection.open(EmbeddedBackend(data), "one", embedder) as c:  # the real engine now
+        report = c.index_folder(root)
+        assert report.added == 1 and c.search("wombatrix", k=1, mode="keyword")[0].metadata["ocr"] is True
