@@ -218,6 +218,9 @@ def read_image(data: bytes, limits: ReadLimits) -> Extracted:
 
     try:
         img = Image.open(io.BytesIO(data))  # reads the header only: the size is checked before decoding
+    except Image.DecompressionBombError as exc:  # (Pillow's own bound, past 2 x its MAX_IMAGE_PIXELS)
+        raise SkipFile("over_limit", f"the image is over Pillow's decompression-bomb limit ({summarize(exc)})") \
+            from exc
     except UnidentifiedImageError as exc:  # (its message names a BytesIO object: useless to a person)
         raise SkipFile("unreadable", "the file is not an image Pillow can decode (broken, or named for "
                        "another format)") from exc
@@ -234,7 +237,7 @@ def read_image(data: bytes, limits: ReadLimits) -> Extracted:
             img.seek(i)
             check_pixels(*img.size, options)
             # A phone photo is stored as the sensor saw it, with the rotation in EXIF: apply it.
-            page = ImageOps.exif_transpose(img.convert("RGB"))
+            page = ImageOps.exif_transpose(img).convert("RGB")
             add_page(out, page, i + 1, options, done=i + 1, total=frames)
         metadata: dict[str, Any] = {"format": img.format, "width": img.size[0], "height": img.size[1],
                                     "ocr_pages": frames}

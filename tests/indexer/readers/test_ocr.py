@@ -140,3 +140,17 @@ def test_a_broken_image_is_unreadable_with_a_reason_a_person_can_act_on() -> Non
     with pytest.raises(SkipFile) as info:
         read_bytes("logo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     assert info.value.reason == "unreadable" and "not an image Pillow can decode" in info.value.detail
+
+
+@needs_tesseract
+def test_a_phone_photo_stored_sideways_is_turned_upright_by_its_exif_orientation() -> None:
+    import io
+
+    from PIL import Image
+
+    sideways = render("Receipt from the Quillfeather bakery", size=24).rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view", as a phone held upright writes it
+    buf = io.BytesIO()
+    sideways.convert("RGB").save(buf, "JPEG", quality=90, exif=exif.tobytes())
+    assert "Quillfeather" in read_bytes("receipt.jpg", buf.getvalue()).text
