@@ -171,6 +171,7 @@ class FolderSync:
         self.last_commit = time.monotonic()
         self.rate: float | None = None  # chunks embedded per second of embedding, recent batches
         self.language = collection.store.meta.language
+        self.ocr_file = ""  # the file being read (OCR's progress names it)
         self.read_limits = read_limits(self.limits, self.language, cancel=cancel, on_page=self.ocr_page)
 
     def cancelled(self) -> bool:
@@ -284,6 +285,7 @@ class FolderSync:
     def changed(self, cand: Candidate, old: tuple[int, float, str, bool] | None, sha: str, data: bytes) -> None:
         """Read the text of a new or changed file and queue its chunks (``indexer.distributed`` reads
         and chunks it on a Ray actor instead, then calls :meth:`extracted`)."""
+        self.ocr_file = cand.key
         try:
             doc = read_data(data, cand.path, max_bytes=self.limits.max_file_bytes, limits=self.read_limits)
         except (SkipFile, OSError) as e:
@@ -296,7 +298,7 @@ class FolderSync:
 
     def ocr_page(self, done: int, total: int) -> None:
         """A page of the file being read was recognised: progress moves per page of a long scan."""
-        self.current = f"{self.current.split(' (OCR')[0]} (OCR: page {done} of {total})"
+        self.current = f"{self.ocr_file} (OCR: page {done} of {total})"
         self.tell()
 
     def unreadable(self, cand: Candidate, old: tuple[int, float, str, bool] | None, e: SkipFile | OSError) -> None:
