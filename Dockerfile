@@ -21,7 +21,7 @@
 #                    (default "qdrant postgres ocr"; "qdrant postgres ocr ray" for the image a Ray head
 #                    and its workers run)
 #   OCR_LANGUAGES    Tesseract's languages for OCR of images and scanned PDFs (Debian's
-#                    tesseract-ocr-LANG packages; default "eng deu fra spa"); empty: no OCR engine,
+#                    tesseract-ocr-LANG packages; default "eng deu fra spa chi-sim"); empty: no OCR engine,
 #                    images are then skipped with a reason
 #
 # Layers: torch (rarely changes) -> third-party deps from pyproject.toml -> the project's own
@@ -123,7 +123,7 @@ ENV PATH=/venv/bin:$PATH \
 # OCR: Debian's Tesseract and its language data (about 30 MB, plus 1-15 MB a language). Without a
 # reachable Debian mirror (an offline build) the image is built without it and says so; images and
 # scanned PDF pages are then skipped with a reason naming what to install.
-ARG OCR_LANGUAGES="eng deu fra spa"
+ARG OCR_LANGUAGES="eng deu fra spa chi-sim"
 RUN set -eu; \
     if [ -n "$OCR_LANGUAGES" ]; then \
       pkgs="tesseract-ocr $(for l in $OCR_LANGUAGES; do printf 'tesseract-ocr-%s ' "$l"; done)"; \

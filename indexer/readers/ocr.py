@@ -23,6 +23,7 @@ import functools
 import io
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -151,6 +152,19 @@ def recognise(image: Image, options: OcrOptions, *, page: int = 1) -> Recognised
     return parse_tsv(out.decode("utf-8", "replace"))
 
 
+# Chinese and Japanese are written without spaces, but Tesseract reports their text as "words" of a few
+# characters: joined with spaces, "机器学习" would become "机器 学习", and the keyword index's bigrams (and
+# a reader) would lose the pairs across each space. (Korean puts spaces between words: not here.)
+_UNSPACED = re.compile("[\u2e80-\u2fdf\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def join_words(words: list[str]) -> str:
+    out = words[0]
+    for word in words[1:]:
+        out += word if _UNSPACED.match(out[-1]) and _UNSPACED.match(word[0]) else " " + word
+    return out
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """End the engine's process: SIGTERM (it holds nothing worth a clean exit), SIGKILL if it lingers."""
     proc.terminate()
@@ -180,7 +194,7 @@ def parse_tsv(tsv: str) -> Recognised:
     for (block, par, _), words in lines.items():
         if previous is not None:
             out.append("\n\n" if previous != (block, par) else "\n")
-        out.append(" ".join(words))
+        out.append(join_words(words))
         previous = (block, par)
     return Recognised("".join(out), round(weighted / chars / 100, 3) if chars else None)
 

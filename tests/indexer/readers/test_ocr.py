@@ -154,3 +154,10 @@ def test_a_phone_photo_stored_sideways_is_turned_upright_by_its_exif_orientation
     buf = io.BytesIO()
     sideways.convert("RGB").save(buf, "JPEG", quality=90, exif=exif.tobytes())
     assert "Quillfeather" in read_bytes("receipt.jpg", buf.getvalue()).text
+
+
+def test_chinese_words_are_joined_without_spaces_and_latin_words_with_them() -> None:
+    head = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+    words = ["机器", "学习", "很", "有趣。", "GPU", "训练"]
+    rows = [f"5\t1\t1\t1\t1\t{i}\t0\t0\t1\t1\t90\t{w}" for i, w in enumerate(words, 1)]
+    assert parse_tsv(head + "\n".join(rows)).text == "机器学习很有趣。 GPU 训练"
