@@ -18,8 +18,11 @@
 #                    /wheels (a find-links folder mounted at build time, used when present)
 #   PIP_EXTRA_ARGS   extra arguments for every pip install (e.g. "--index-url https://mirror/simple")
 #   EXTRAS           the optional dependency groups of pyproject.toml to install, space-separated
-#                    (default "qdrant postgres"; "qdrant postgres ray" for the image a Ray head and its
-#                    workers run)
+#                    (default "qdrant postgres ocr"; "qdrant postgres ocr ray" for the image a Ray head
+#                    and its workers run)
+#   OCR_LANGUAGES    Tesseract's languages for OCR of images and scanned PDFs (Debian's
+#                    tesseract-ocr-LANG packages; default "eng deu fra spa chi-sim"); empty: no OCR engine,
+#                    images are then skipped with a reason
 #
 # Layers: torch (rarely changes) -> third-party deps from pyproject.toml -> the project's own
 # code, so editing app/ or indexer/ rebuilds only a small final layer.
@@ -34,7 +37,7 @@ FROM ${BASE} AS deps
 ARG TORCH_VERSION=2.13.0+cpu
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG PIP_EXTRA_ARGS=
-ARG EXTRAS="qdrant postgres"
+ARG EXTRAS="qdrant postgres ocr"
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -116,6 +119,19 @@ ENV PATH=/venv/bin:$PATH \
     SEMSEARCH_ALLOWED_ROOTS=/docs \
     SEMSEARCH_HOST=0.0.0.0 \
     SEMSEARCH_PORT=8000
+
+# OCR: Debian's Tesseract and its language data (about 30 MB, plus 1-15 MB a language). Without a
+# reachable Debian mirror (an offline build) the image is built without it and says so; images and
+# scanned PDF pages are then skipped with a reason naming what to install.
+ARG OCR_LANGUAGES="eng deu fra spa chi-sim"
+RUN set -eu; \
+    if [ -n "$OCR_LANGUAGES" ]; then \
+      pkgs="tesseract-ocr $(for l in $OCR_LANGUAGES; do printf 'tesseract-ocr-%s ' "$l"; done)"; \
+      if apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs; \
+      then tesseract --list-langs; \
+      else echo "WARNING: could not install $pkgs: this image has no OCR"; fi; \
+      rm -rf /var/lib/apt/lists/*; \
+    fi
 
 RUN set -eux; \
     useradd --uid 10001 --user-group --create-home --home-dir /home/semsearch \

@@ -27,6 +27,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e .
 	touch $@
 
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-chi-sim
+
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -q -e '.[test]'
 	# The browser tests drive Debian's Chromium through Playwright (no browser is ever downloaded).
@@ -34,6 +36,13 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	  else echo "note: /usr/bin/chromium is missing; tests/browser will be skipped (as root: apt-get install -y chromium)"; fi; \
+	fi
+	# OCR (images, scanned PDFs) runs Debian's Tesseract, with the languages the tests read.
+	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx chi_sim; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	      --no-install-recommends $(OCR_PACKAGES); \
+	  else echo "note: Tesseract is missing; the OCR tests will be skipped (as root: apt-get install -y $(OCR_PACKAGES))"; fi; \
 	fi
 	touch $@
 

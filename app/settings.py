@@ -129,6 +129,17 @@ class Settings(BaseSettings):
     commit_seconds: float = Field(5.0, ge=0.0, le=3600.0, description="A folder run commits what it has embedded "
                                   "at least this often (a Ctrl-C or kill loses at most that much work), and when "
                                   "SEMSEARCH_BATCH_CHUNKS chunks are ready; 0: only by size")
+    ocr: bool = Field(True, description="Read images (PNG, JPEG, TIFF, WebP, GIF, BMP) and PDF pages without a text "
+                      "layer by OCR (Tesseract: apt-get install tesseract-ocr; docs/formats.md); false: skip them")
+    ocr_command: str = Field("tesseract", min_length=1, description="The OCR engine's program: a name on PATH or a "
+                             "path")
+    ocr_languages: str = Field("", pattern=r"^[A-Za-z0-9_+]*$", description="Tesseract's languages, e.g. deu+eng "
+                               "(each needs its tesseract-ocr-LANG package); empty: the collection's language")
+    ocr_max_pixels: int = Field(50_000_000, ge=1, description="Images larger than this (width x height) are skipped; "
+                                "PDF pages are rendered within it")
+    ocr_max_pages: int = Field(100, ge=1, description="Files with more pages to recognise by OCR are skipped")
+    ocr_page_seconds: float = Field(60.0, gt=0, le=3600, description="A file whose page takes longer to recognise "
+                                    "is skipped")
     index_when_busy: WhenBusy = Field("wait", description="When another process (or job) is indexing the same "
                                       "collection: wait for it to finish, then index what is left | refuse")
 
@@ -319,7 +330,9 @@ class Settings(BaseSettings):
         return Limits(max_file_bytes=self.max_file_bytes, chunk_overlap=self.chunk_overlap,
                       batch_chunks=self.batch_chunks, embed_batch_size=self.embed_batch_size,
                       commit_seconds=self.commit_seconds, when_busy=self.index_when_busy, max_k=self.max_k,
-                      max_query_chars=self.max_query_chars)
+                      max_query_chars=self.max_query_chars, ocr=self.ocr, ocr_command=self.ocr_command,
+                      ocr_languages=self.ocr_languages, ocr_max_pixels=self.ocr_max_pixels,
+                      ocr_max_pages=self.ocr_max_pages, ocr_page_seconds=self.ocr_page_seconds)
 
     def roots(self) -> list[Path]:
         """The folders the API may index, resolved (symlinks followed)."""

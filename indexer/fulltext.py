@@ -3,7 +3,8 @@
 Documents keep their text in the catalog. Files do not (they stay on disk), so a file is read again
 through the readers when it is unchanged since indexing (same sha256) and lies under a folder the
 caller allows; otherwise its text is stitched from the stored chunks, which cover it with overlaps,
-so the offsets of every hit still point at the same characters.
+so the offsets of every hit still point at the same characters. A file whose text was recognised by
+OCR (metadata ``ocr_pages``) is always stitched: recognising it again would take seconds a page.
 """
 
 from __future__ import annotations
@@ -68,8 +69,12 @@ def source_text(coll: Collection, key: str, *, kind: str = "file", max_chars: in
     if src is None:
         raise DocumentNotFound(key)
     chunks, sha, stored = src.chunks, src.sha256, src.text
-    text, origin, stale = _file_text(coll, key, sha, chunks, readable_roots) if kind == "file" \
-        else (stored or "", "catalog", False)
+    if kind == "doc":
+        text, origin, stale = stored or "", "catalog", False
+    elif src.metadata.get("ocr_pages"):
+        text, origin, stale = stitch([(c[1], c[2], c[3]) for c in chunks]), "chunks", False
+    else:
+        text, origin, stale = _file_text(coll, key, sha, chunks, readable_roots)
     shown = text[:max_chars]
     spans = [{"id": c[0], "start": c[1], "end": c[2]} for c in chunks if c[1] < len(shown)]
     return SourceText(id=key, kind=kind, text=shown, chars=len(text), truncated=len(text) > len(shown),

@@ -40,5 +40,12 @@ class Limits:
     # fsyncs per write, see benchmarks/wal_checkpoint.py). > 0: at most this often, with the acknowledged
     # write's number kept in catalog.sqlite3-acked so an open without its -wal is refused, not empty.
     wal_checkpoint_seconds: float = 0.0
+    # OCR of images and scanned PDF pages (indexer.readers.ocr; the collection's language picks the engine's)
+    ocr: bool = True  # False: images are skipped as unsupported and scanned pages stay empty
+    ocr_command: str = "tesseract"  # the engine's program (name on PATH, or a path)
+    ocr_languages: str = ""  # the engine's language names ("deu+eng"); empty: the collection's language
+    ocr_max_pixels: int = 50_000_000  # width x height of one image (a PDF page is rendered within it)
+    ocr_max_pages: int = 100  # pages recognised in one file
+    ocr_page_seconds: float = 60.0  # time to recognise one page
     max_k: int = DEFAULT_MAX_K  # the largest offset + k a search may ask for
     max_query_chars: int = DEFAULT_MAX_QUERY_CHARS

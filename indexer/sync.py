@@ -34,12 +34,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from indexer.analysis.languages import AUTO, detect
 from indexer.chunking import Chunk
 from indexer.embedding.base import Embedder
 from indexer.embedding.cache import cached_part, embed_new, has_cache
 from indexer.errors import CollectionBusy, InvalidInput
 from indexer.limits import Limits
-from indexer.readers import Extracted, SkipFile, read_data
+from indexer.readers import Extracted, ReadLimits, SkipFile, read_data
+from indexer.readers.base import OcrOptions, ReadCancelled
 from indexer.stores.base import IndexingLock, SourceWrite, Store
 from indexer.walk import Candidate, Skipped, path_key, walk, why_unreadable
 
@@ -79,6 +81,10 @@ class IndexReport:
     chunks_embedded: int = 0
     chunks_removed: int = 0
     chunks_total: int = 0
+    ocr_pages: int = 0  # pages and images whose text was recognised by OCR (new and changed files)
+    # new and changed files by the language their keywords are analysed in: the collection's, or under
+    # ``auto`` each file's as detected (indexer.analysis.languages.detect, on its first characters)
+    languages: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     embed_seconds: float = 0.0
     # the embedding cache (``indexer.embedding.cache``): chunks looked up and found; None: no cache
@@ -98,6 +104,8 @@ class IndexReport:
             "files": {"added": self.added, "updated": self.updated, "resumed": self.resumed,
                       "unchanged": self.unchanged, "removed": self.removed, "skipped": len(self.skipped)},
             "chunks": {"embedded": self.chunks_embedded, "removed": self.chunks_removed, "total": self.chunks_total},
+            "ocr_pages": self.ocr_pages,
+            "languages": dict(sorted(self.languages.items(), key=lambda kv: (-kv[1], kv[0]))),
             "skipped": [asdict(s) for s in self.skipped],
             "seconds": round(self.seconds, 3),
             "chunks_per_second": round(self.chunks_embedded / self.embed_seconds, 1) if self.embed_seconds else None,
@@ -175,6 +183,9 @@ class FolderSync:
         self.indexing_started = self.last_tell = 0.0
         self.last_commit = time.monotonic()
         self.rate: float | None = None  # chunks embedded per second of embedding, recent batches
+        self.language = collection.store.meta.language
+        self.ocr_file = ""  # the file being read (OCR's progress names it)
+        self.read_limits = read_limits(self.limits, self.language, cancel=cancel, on_page=self.ocr_page)
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -287,13 +298,21 @@ class FolderSync:
     def changed(self, cand: Candidate, old: tuple[int, float, str, bool] | None, sha: str, data: bytes) -> None:
         """Read the text of a new or changed file and queue its chunks (``indexer.distributed`` reads
         and chunks it on a Ray actor instead, then calls :meth:`extracted`)."""
+        self.ocr_file = cand.key
         try:
-            doc = read_data(data, cand.path, max_bytes=self.limits.max_file_bytes)
+            doc = read_data(data, cand.path, max_bytes=self.limits.max_file_bytes, limits=self.read_limits)
         except (SkipFile, OSError) as e:
             self.unreadable(cand, old, e)
             return
+        except ReadCancelled:  # (stopped within a page of OCR: the file stays as it was)
+            return
         del data
         self.extracted(cand, old, sha, doc)
+
+    def ocr_page(self, done: int, total: int) -> None:
+        """A page of the file being read was recognised: progress moves per page of a long scan."""
+        self.current = f"{self.ocr_file} (OCR: page {done} of {total})"
+        self.tell()
 
     def unreadable(self, cand: Candidate, old: tuple[int, float, str, bool] | None, e: SkipFile | OSError) -> None:
         if isinstance(e, SkipFile):
@@ -305,6 +324,9 @@ class FolderSync:
                   chunks: Iterator[Chunk] | None = None) -> None:
         """Queue the chunks of a file's text (``chunks``: made already, else chunked here)."""
         self.tell()
+        self.report.ocr_pages += sum(1 for p in doc.parts if p.metadata.get("ocr"))
+        language = self.language if self.language != AUTO else detect([doc.text])
+        self.report.languages[language] = self.report.languages.get(language, 0) + 1
         resume = old is not None and old[3] and old[2] == sha
         if not self.queue(cand, sha, doc, "updated" if old is not None else "added", resume, chunks):
             self.skip(Skipped(cand.key, "empty", "no text to index"), cand, gone=old is not None)
@@ -508,6 +530,15 @@ def forward_passes(lengths: Sequence[int], size: int) -> list[list[int]]:
         else:
             passes.append([i])
     return passes
+
+
+def read_limits(limits: Limits, language: str, *, cancel: threading.Event | None = None,
+                on_page: Callable[[int, int], None] | None = None) -> ReadLimits:
+    """What the readers need of a collection's limits: OCR's bounds and engine, and its language."""
+    return ReadLimits(ocr=OcrOptions(enabled=limits.ocr, command=limits.ocr_command, language=language,
+                                     languages=limits.ocr_languages, max_pixels=limits.ocr_max_pixels,
+                                     max_pages=limits.ocr_max_pages, page_seconds=limits.ocr_page_seconds,
+                                     cancel=cancel, on_page=on_page))
 
 
 def read_candidate(cand: Candidate, max_bytes: int) -> bytes:

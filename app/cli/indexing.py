@@ -23,8 +23,11 @@ def _print_report(report: Any, as_json: bool) -> None:
         return
     f, c = d["files"], d["chunks"]
     resumed = f", {f['resumed']} resumed" if f.get("resumed") else ""
+    ocr = f" ({d['ocr_pages']} pages read by OCR)" if d.get("ocr_pages") else ""
     out.print(f"files: {f['added']} added, {f['updated']} updated{resumed}, {f['unchanged']} unchanged, "
-              f"{f['removed']} removed, {f['skipped']} skipped")
+              f"{f['removed']} removed, {f['skipped']} skipped{ocr}")
+    if len(d.get("languages") or {}) > 1:  # (one language: the collection's, nothing to tell)
+        out.print("languages: " + ", ".join(f"{lang} {n}" for lang, n in d["languages"].items()))
     rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""
     cache = d.get("embedding_cache") or {}
     hits = (f" ({cache['hits']} from the embedding cache: {cache['hit_rate']:.0%} hit rate)"

@@ -30,7 +30,8 @@ class SourceTextOut(BaseModel):
     truncated: bool
     origin: Literal["catalog", "disk", "chunks"] = Field(
         description="catalog: a document's stored text; disk: the file, read again (unchanged since indexing); "
-        "chunks: stitched from the stored chunks (a file outside the allowed roots, changed or gone)")
+        "chunks: stitched from the stored chunks (a file outside the allowed roots, changed or gone, or read "
+        "by OCR: metadata ocr_pages)")
     stale: bool = Field(description="The file changed or disappeared since it was indexed")
     metadata: dict[str, object]
     chunks: list[ChunkSpan] = Field(description="The chunks' offsets in the text, in order")

@@ -83,7 +83,8 @@ function showJob(job) {
   if (done && job.report) {
     const f = job.report.files || {};
     parts.push(`${f.added || 0} added, ${f.updated || 0} updated, ${f.unchanged || 0} unchanged, ` +
-      `${f.removed || 0} removed, ${f.skipped || 0} skipped`);
+      `${f.removed || 0} removed, ${f.skipped || 0} skipped` +
+      (job.report.ocr_pages ? ` (${plural(job.report.ocr_pages, "page")} read by OCR)` : ""));
   }
   setStatus($("job-status"), parts.join(" · "), job.state === "failed");
   $("job-cancel").hidden = done;

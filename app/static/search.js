@@ -88,6 +88,7 @@ function hitItem(name, hit) {
     "aria-label": `More like ${shown}`, onclick: () => moreLike(hit) });
   const li = el("li", {}, el("div", { class: "hit-head" }, open, ...scoreLine(hit),
     span("hit-meta", `chars ${hit.start}–${hit.end}`), like), snippetNode(hit.snippet));
+  if (hit.metadata && hit.metadata.ocr) li.append(span("hit-meta", `recognised text (OCR)${hit.metadata.page ? `, page ${hit.metadata.page}` : ""}`));
   if (hit.metadata && Object.keys(hit.metadata).length) li.append(span("hit-meta", JSON.stringify(hit.metadata)));
   if (hit.explain) li.append(el("p", { class: "hit-meta", text: explainLine(hit.explain) }));
   return li;
@@ -185,7 +186,10 @@ async function openText(name, kind, id, where) {
     const notes = [`${doc.kind} · ${plural(doc.chars, "character")} · ${plural(doc.chunks.length, "chunk")}`];
     if (where) notes.push(`passage at characters ${where.start}–${where.end} marked`);
     if (doc.truncated) notes.push(`showing the first ${plural(t.length, "character")}`);
-    if (doc.origin === "chunks") notes.push(doc.stale ? "the file changed since it was indexed: this is the indexed text"
+    const ocrPages = doc.metadata && doc.metadata.ocr_pages;
+    if (ocrPages) notes.unshift(`recognised text (OCR) of ${plural(ocrPages, "page")}: words may be misread`);
+    if (doc.origin === "chunks" && (doc.stale || !ocrPages)) notes.push(doc.stale
+      ? "the file changed since it was indexed: this is the indexed text"
       : "rebuilt from the indexed chunks (the file is outside the allowed roots)");
     setStatus(status, notes.join(" · "));
     viewer.focus({ preventScroll: true });

@@ -150,14 +150,17 @@ class EmbedWorker:
     def busy_seconds(self) -> float:
         return self.busy
 
-    def extract(self, data: bytes, path: str) -> tuple[Extracted, list[Chunk]] | tuple[str, str]:
+    def extract(self, data: bytes, path: str, language: str = "en") -> tuple[Extracted, list[Chunk]] | tuple[str, str]:
         """A file's text and its chunks (made by the same code as in process), or why it is skipped
-        as (reason, detail): exceptions with their own constructors do not survive pickling."""
+        as (reason, detail): exceptions with their own constructors do not survive pickling.
+        ``language``: the collection's (OCR reads images in it)."""
         from indexer.collection import Collection
+        from indexer.sync import read_limits
 
         t0 = time.perf_counter()
         try:
-            doc = read_data(data, Path(path), max_bytes=self.limits.max_file_bytes)
+            doc = read_data(data, Path(path), max_bytes=self.limits.max_file_bytes,
+                            limits=read_limits(self.limits, language))
         except SkipFile as e:
             return e.reason, e.detail
         except OSError as e:  # as FolderSync reports it (and keeps what was indexed)
@@ -336,7 +339,8 @@ class RaySync(FolderSync):
         return self.report.nodes.setdefault(self.pool.node_of(ref), NodeWork())
 
     def changed(self, cand: Candidate, old: tuple[int, float, str, bool] | None, sha: str, data: bytes) -> None:
-        self.reading.append(_Reading(cand, old, sha, self.pool.submit("extract", data, str(cand.path)), len(data)))
+        ref = self.pool.submit("extract", data, str(cand.path), self.language)
+        self.reading.append(_Reading(cand, old, sha, ref, len(data)))
         self.reading_bytes += len(data)
         self.take_files()
 

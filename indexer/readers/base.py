@@ -11,7 +11,8 @@ text with its own metadata. A file that cannot be indexed raises :class:`SkipFil
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,31 @@ class Extracted:
         return out
 
 
+class ReadCancelled(Exception):
+    """The run reading the file was cancelled (``OcrOptions.cancel``) while a page was being recognised."""
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How pictures of text are read (``indexer.readers.ocr``): images, and PDF pages without a text layer.
+
+    The bounds are checked per file: an image over ``max_pixels``, a file with more pages to recognise
+    than ``max_pages``, or a page still unrecognised after ``page_seconds`` is skipped with reason
+    ``over_limit``. ``cancel`` and ``on_page`` belong to one indexing run: a set ``cancel`` stops the
+    page being recognised (the engine's process is killed) and raises :class:`ReadCancelled`;
+    ``on_page(done, total)`` is called after each recognised page, for progress."""
+
+    enabled: bool = True  # False: images are skipped as unsupported, scanned PDF pages stay empty
+    command: str = "tesseract"  # the engine's program, by name (on PATH) or path
+    language: str = "en"  # the collection's language (an ISO 639-1 code, or "auto"): picks the engine's
+    languages: str = ""  # the engine's own language names ("deu+eng"), overriding ``language``
+    max_pixels: int = 50_000_000  # width x height of one image (a PDF page is rendered within it)
+    max_pages: int = 100  # pages recognised in one file (scanned PDF pages, TIFF frames)
+    page_seconds: float = 60.0  # time to recognise one page
+    cancel: threading.Event | None = None
+    on_page: Callable[[int, int], None] | None = None
+
+
 @dataclass(frozen=True)
 class ReadLimits:
     """Bounds against hostile input; a file over one is skipped with reason ``over_limit``.
@@ -79,6 +105,7 @@ class ReadLimits:
     max_text_chars: int = 20_000_000  # characters of extracted text
     max_xml_depth: int = 256  # element nesting in XML parsed here
     max_attachment_depth: int = 2  # mail inside mail inside mail
+    ocr: OcrOptions = field(default_factory=OcrOptions)  # images and scanned pages
 
 
 DEFAULT_LIMITS = ReadLimits()

@@ -3,8 +3,9 @@
 The extension picks a format reader; a file without one, or with an extension no reader claims
 (``BSD``, ``GPL-3``, ``todo``, ``CHANGES.v2``), is sniffed by content: a PDF or RTF signature
 picks that reader, anything else is read as text if it is text, refused as ``binary`` (with what
-it looks like) if not. Only extensions that name a binary format no reader handles (images,
-archives, executables, legacy Office ...) are refused up front, without touching the file.
+it looks like) if not. Only extensions that name a binary format no reader handles (archives,
+executables, legacy Office ...) are refused up front, without touching the file. Images (PNG, JPEG,
+TIFF, WebP, GIF, BMP) are read by OCR (``ocr.py``), or skipped saying what to install.
 
 A single compressed file (``.gz``, ``.bz2``, ``.xz``, ``.zst``) is decompressed within the zip limits
 (``compressed.py``) and read as the name without that suffix says: ``NEWS.gz`` as text,
@@ -21,9 +22,10 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from indexer.readers.base import DEFAULT_LIMITS, Extracted, ReadLimits, SkipFile, human_size, summarize
+from indexer.readers.base import DEFAULT_LIMITS, Extracted, ReadCancelled, ReadLimits, SkipFile, human_size, summarize
 from indexer.readers.compressed import DECOMPRESSORS, decompress
 from indexer.readers.man import MAN_SUFFIX, read_man
+from indexer.readers.ocr import IMAGE_EXTENSIONS
 from indexer.readers.text import read_org, read_text
 
 Reader = Callable[[bytes, ReadLimits, int], Extracted]
@@ -81,6 +83,8 @@ _READERS: dict[str, Reader] = {
     ".mbox": _mbox,
     ".rtf": _reader("rtf", "read_rtf", limits=False),
     ".org": lambda d, lim, depth: read_org(d),
+    # images: OCR (ocr.py), which skips them as unsupported, saying what to install, without the engine
+    **{ext: _reader("ocr", "read_image") for ext in IMAGE_EXTENSIONS},
 }
 SUPPORTED_EXTENSIONS: frozenset[str] = PLAIN_TEXT_EXTENSIONS | SOURCE_EXTENSIONS | frozenset(_READERS)
 # Kept for callers of the old module: these names were the only extension-less files read; now
@@ -90,7 +94,7 @@ SUPPORTED_FILENAMES: frozenset[str] = frozenset({"readme", "license", "makefile"
 # Binary formats without a reader: refused by name, before the file is opened.
 BINARY_EXTENSIONS: frozenset[str] = frozenset(
     {
-        ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".ico", ".tif", ".tiff", ".heic", ".psd",
+        ".ico", ".heic", ".psd",
         ".zip", ".tgz", ".tbz2", ".txz", ".tzst", ".7z", ".rar", ".tar", ".jar", ".whl", ".apk",
         ".exe", ".dll", ".so", ".dylib", ".o", ".a", ".bin", ".class", ".pyc", ".wasm", ".iso", ".dmg",
         ".mp3", ".mp4", ".m4a", ".wav", ".flac", ".ogg", ".opus", ".mov", ".avi", ".mkv", ".webm",
@@ -113,8 +117,11 @@ def is_supported(path: Path) -> bool:
     """False only for a name that says "binary format without a reader" (also once decompressed:
     ``x.png.gz``); everything else is worth opening (a format reader, or sniffing whether the content
     is text)."""
-    inner, _ = _inner_name(Path(path).name)
-    return Path(inner).suffix.lower() not in BINARY_EXTENSIONS | frozenset(DECOMPRESSORS)
+    inner, compression = _inner_name(Path(path).name)
+    suffix = Path(inner).suffix.lower()
+    if compression and suffix in IMAGE_EXTENSIONS:  # (images compress themselves: a .png.gz is no scan)
+        return False
+    return suffix not in BINARY_EXTENSIONS | frozenset(DECOMPRESSORS)
 
 
 def unsupported_detail(path: Path) -> str:
@@ -123,7 +130,8 @@ def unsupported_detail(path: Path) -> str:
     if compression:
         if suffix in DECOMPRESSORS:
             return f"'{suffix}{compression}' files are not read (compressed twice)"
-        what = "an archive of several files" if suffix == ".tar" else "a binary format without a reader"
+        what = "an archive of several files" if suffix == ".tar" else "an image, read by OCR only uncompressed" \
+            if suffix in IMAGE_EXTENSIONS else "a binary format without a reader"
         return (f"'{suffix}{compression}' files are not a supported type ({compression} is decompressed, but "
                 f"{suffix} is {what})")
     if suffix in _LEGACY:
@@ -168,7 +176,7 @@ def read_bytes(name: str, data: bytes, *, limits: ReadLimits = DEFAULT_LIMITS, d
         return read_text(data, what=f"{suffix} text" if suffix else "plain text")
     try:
         doc = reader(data, limits, depth)
-    except SkipFile:
+    except (SkipFile, ReadCancelled):
         raise
     except RecursionError as exc:
         raise SkipFile("over_limit", "the file nests its structure too deeply to read") from exc

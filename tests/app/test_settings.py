@@ -88,3 +88,14 @@ def test_postgres_settings_that_do_not_fit_together_say_what_is_missing() -> Non
     assert "secret" not in got.store_location() and got.store_location() == "postgres:db:5432/search/semsearch"
     secret = Settings.load(store="postgres", postgres_url="postgresql://u:secret@db/search")
     assert "secret" not in secret.store_location()
+
+
+def test_ocr_settings_reach_the_indexing_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMSEARCH_OCR_COMMAND", "/opt/tesseract/bin/tesseract")
+    monkeypatch.setenv("SEMSEARCH_OCR_LANGUAGES", "deu+eng")
+    monkeypatch.setenv("SEMSEARCH_OCR_MAX_PAGES", "7")
+    limits = Settings.load(ocr_max_pixels=1000, ocr_page_seconds=2.5, ocr=False).limits()
+    assert (limits.ocr, limits.ocr_command, limits.ocr_languages) == (False, "/opt/tesseract/bin/tesseract", "deu+eng")
+    assert (limits.ocr_max_pixels, limits.ocr_max_pages, limits.ocr_page_seconds) == (1000, 7, 2.5)
+    with pytest.raises(InvalidSettings, match="SEMSEARCH_OCR_LANGUAGES"):
+        Settings.load(ocr_languages="deu; rm -rf /")

@@ -338,7 +338,7 @@ def test_encrypted_pdf_is_unreadable(tmp_path: Path) -> None:
     assert "encrypted" in error.detail
 
 
-@pytest.mark.parametrize("name", ["photo.png", "archive.zip", "data.bin", "old.doc"])
+@pytest.mark.parametrize("name", ["photo.heic", "archive.zip", "data.bin", "old.doc"])
 def test_binary_formats_without_a_reader_are_unsupported_by_name(tmp_path: Path, name: str) -> None:
     error = skip_reason(write(tmp_path, name, "text"))
     assert error.reason == "unsupported"
