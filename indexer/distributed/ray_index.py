@@ -365,6 +365,7 @@ class RaySync(FolderSync):
         batches that are back, in order."""
         pieces, touches = self.pending, self.touches
         self.pending, self.pending_chunks, self.touches = [], 0, []
+        self.copy_targets = set()
         if not pieces and not touches:
             return
         # The forward passes FolderSync.embed makes (sync.forward_passes: similar lengths together, at
