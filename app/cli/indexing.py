@@ -23,8 +23,9 @@ def _print_report(report: Any, as_json: bool) -> None:
         return
     f, c = d["files"], d["chunks"]
     resumed = f", {f['resumed']} resumed" if f.get("resumed") else ""
+    copies = f" ({f['copies']} of them stored as copies of a file with the same content)" if f.get("copies") else ""
     out.print(f"files: {f['added']} added, {f['updated']} updated{resumed}, {f['unchanged']} unchanged, "
-              f"{f['removed']} removed, {f['skipped']} skipped")
+              f"{f['removed']} removed, {f['skipped']} skipped{copies}")
     rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""
     out.print(f"chunks: {c['embedded']} embedded, {c['removed']} removed, {c['total']} in the collection "
               f"({d['seconds']:.1f}s{rate})")
