@@ -182,9 +182,17 @@ class QdrantStore:
             keys = [*deletes, *((u.kind, u.key) for u in upserts)]
             replaced = [*deletes, *((u.kind, u.key) for u in upserts if not u.append)]
             refresh: set[str] = set()  # canonical files whose copies changed: their chunks' ext/modified lists
-            for kind, key in replaced:
-                self._promote_copy(kind, key, {k for kd, k in replaced if kd == "file"}, refresh)
             before = self._sources(keys)
+            # The replaced or deleted canonical files that have copies (one scroll for the batch) hand their
+            # chunks to a copy first; then what the write replaces is read again.
+            files = [key for kind, key in replaced if kind == "file" and (kind, key) in before
+                     and not before[(kind, key)].get("same_as")]
+            with_copies = {p["same_as"] for p in self._scroll(_f(_m("type", "source"), models.FieldCondition(
+                key="same_as", match=models.MatchAny(any=files))), ["same_as"])} if files else set()
+            for key in [key for key in files if key in with_copies]:
+                self._promote_copy("file", key, {k for kd, k in replaced if kd == "file"}, refresh)
+            if with_copies:
+                before = self._sources(keys)
             for p in before.values():
                 if p.get("same_as"):
                     refresh.add(p["same_as"])
