@@ -4,7 +4,6 @@ a path glob into a POSIX regular expression, and the BM25 terms of a text into t
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from indexer.analysis.bm25 import document_vector, query_vector
@@ -57,9 +56,11 @@ def filter_sql(filters: Filters, sources: str = "sources") -> tuple[str, list[An
 
 
 def _or_copies(clauses: list[str], params: list[Any], sources: str, clause: str, values: list[Any]) -> None:
-    """Add ``clause`` over ``sources s`` as matched by the source or by any of its copies (``same_as``)."""
-    copy = re.sub(r"\bs\.", "d.", clause)
-    clauses.append(f"(({clause}) OR EXISTS (SELECT 1 FROM {sources} d WHERE d.same_as = s.id AND {copy}))")
+    """Add ``clause`` over ``sources s`` as matched by the source or by any of its copies (``same_as``):
+    one uncorrelated subquery of source ids, evaluated once (as the embedded store's, where a correlated
+    EXISTS per chunk cost 30x more: ``benchmarks/duplicates.py``)."""
+    clauses.append(f"s.id IN (SELECT s.id FROM {sources} s WHERE {clause} UNION ALL "
+                   f"SELECT s.same_as FROM {sources} s WHERE s.same_as IS NOT NULL AND {clause})")
     params.extend([*values, *values])
 
 
