@@ -113,3 +113,17 @@ def test_a_collection_made_before_copies_is_upgraded_in_place(tmp_path, embedder
         report = c.index_folder(root)
         assert (report.unchanged, report.copies) == (1, 1)
         assert license_hits(c)[0].also_at == [str(root / "b.txt")]
+
+
+def test_a_renamed_file_is_not_embedded_again(tmp_path, embedder, monkeypatch):
+    """The new path is a copy of the old one (still stored); removing the old path hands it the chunks."""
+    root = tmp_path / "moved"
+    root.mkdir()
+    (root / "a.txt").write_text(LICENSE)
+    with Collection.open(EmbeddedBackend(tmp_path / "data"), "dupes", embedder) as c:
+        c.index_folder(root)
+        counting = CountingEmbed(c.embedder, monkeypatch)
+        (root / "a.txt").rename(root / "renamed.txt")
+        report = c.index_folder(root)
+        assert (report.added, report.removed, report.copies, counting.texts) == (1, 1, 1, 0)
+        assert [(h.path, h.copies) for h in license_hits(c)] == [(str(root / "renamed.txt"), 0)]
