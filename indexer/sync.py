@@ -13,6 +13,11 @@ capped at ``batch_chunks``; and whatever is pending is committed once ``commit_s
 since the last commit. So a Ctrl-C or a kill loses at most the last few seconds of work, whatever the
 machine's speed; a big file is committed in pieces (``SourceWrite.partial``/``append``) and resumed.
 
+Duplicates: a new or changed file whose content (sha256) the collection already holds complete, or
+that a file queued earlier in this run has, is stored as a copy of that file (``SourceWrite.copy_of``):
+no reading, no chunks, no embedding; a hit shows one path and names the others (see the stores).
+Only identical bytes count: near-duplicates (a changed line, another encoding) are indexed apart.
+
 Unchanged files cost no reading and no embedding. The folder is streamed: no list of its files is
 kept; what is known of previously indexed files is held as small tuples that shrink as files are
 seen, and what is left at the end was deleted. Walking itself (and every skip reason) lives in
@@ -87,6 +92,7 @@ class IndexReport:
     languages: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    copies: int = 0  # of the added and updated files: stored as copies of a file with the same content
     # the embedding cache (``indexer.embedding.cache``): chunks looked up and found; None: no cache
     cache_lookups: int | None = None
     cache_hits: int = 0
@@ -102,7 +108,8 @@ class IndexReport:
             "hit_rate": round(rate, 4) if rate is not None else None}
         return {
             "files": {"added": self.added, "updated": self.updated, "resumed": self.resumed,
-                      "unchanged": self.unchanged, "removed": self.removed, "skipped": len(self.skipped)},
+                      "unchanged": self.unchanged, "removed": self.removed, "skipped": len(self.skipped),
+                      "copies": self.copies},
             "chunks": {"embedded": self.chunks_embedded, "removed": self.chunks_removed, "total": self.chunks_total},
             "ocr_pages": self.ocr_pages,
             "languages": dict(sorted(self.languages.items(), key=lambda kv: (-kv[1], kv[0]))),
@@ -173,6 +180,12 @@ class FolderSync:
         self.pending: list[_Piece] = []
         self.pending_chunks = 0
         self.touches: list[tuple[str, float]] = []  # (key, new mtime) of files whose content is unchanged
+        # duplicates: sha256 -> path of a file queued whole in this run (a copy's canonical); the paths
+        # seen changed or gone in this run (their stored content may be going: not a canonical to point
+        # at); the canonical paths the pending copies point at (flushed before such a path is replaced)
+        self.queued_sha: dict[str, str] = {}
+        self.replacing: set[str] = set()
+        self.copy_targets: set[str] = set()
         # progress: files and bytes (of changed files) to do and done; chunks embedded but not committed
         self.phase = "walking"
         self.current = ""
@@ -293,7 +306,37 @@ class FolderSync:
             if len(self.touches) >= TOUCHES_PER_BATCH:
                 self.flush()
             return
+        if old is not None:
+            self.replacing.add(key)
+        canonical = self.canonical(sha, key)
+        if canonical is not None:
+            self.queue_copy(cand, old, sha, canonical)
+            return
         self.changed(cand, old, sha, data)
+
+    def canonical(self, sha: str, key: str) -> str | None:
+        """The path of a file with content ``sha`` that ``key`` can be stored as a copy of: one queued
+        whole earlier in this run, else a complete one in the collection (unless this run changes it)."""
+        got = self.queued_sha.get(sha)
+        if got is None:
+            got = self.coll.store.canonical_file(sha)
+            if got is not None and got in self.replacing:
+                got = None  # its stored content is being replaced: this file's must be embedded
+        return got if got != key else None
+
+    def queue_copy(self, cand: Candidate, old: tuple[int, float, str, bool] | None, sha: str, canonical: str) -> None:
+        """Queue ``cand`` as a copy of ``canonical`` (no chunks): committed in order, so after the canonical's
+        own pieces when it was queued in this run."""
+        write = SourceWrite(kind="file", key=cand.key, sha256=sha, chunks=[], vectors=np.zeros((0, 0), np.float32),
+                            ext=Path(cand.key).suffix.lower(), size=cand.size, mtime=cand.mtime, root=self.root_key,
+                            copy_of=canonical)
+        if cand.key in self.copy_targets:  # (as in queue: the copies of its stored content go first)
+            self.flush()
+        self.pending.append(_Piece(write, "updated" if old is not None else "added", float(cand.size)))
+        self.copy_targets.add(canonical)
+        self.tell()
+        if len(self.pending) >= TOUCHES_PER_BATCH or self.commit_due():
+            self.flush()
 
     def changed(self, cand: Candidate, old: tuple[int, float, str, bool] | None, sha: str, data: bytes) -> None:
         """Read the text of a new or changed file and queue its chunks (``indexer.distributed`` reads
@@ -362,6 +405,8 @@ class FolderSync:
             start, first = 0, held + ([chunk] if chunk is not None else [])
         if not first:
             return False
+        if cand.key in self.copy_targets:  # pending copies of its stored content: commit them first, so
+            self.flush()                   # replacing it hands that content to one of them
         self.bytes_done += cand.size * (first[0].start / len(text))  # the part committed before
         append = start > 0
         part: list[Chunk] = []
@@ -374,6 +419,7 @@ class FolderSync:
             part.append(chunk)
             self.tell()
         self.add_piece(cand, sha, part, doc, partial=False, append=append, status=status)
+        self.queued_sha.setdefault(sha, cand.key)
         return True
 
     def add_piece(self, cand: Candidate, sha: str, part: list[Chunk], doc: Extracted, *, partial: bool,
@@ -408,7 +454,8 @@ class FolderSync:
         Cancelled while embedding: the batch is dropped (nothing of it was committed)."""
         pieces, touches = self.pending, self.touches
         self.pending, self.pending_chunks, self.touches = [], 0, []
-        if pieces and not self.embed(pieces):
+        self.copy_targets = set()
+        if any(p.write.chunks for p in pieces) and not self.embed(pieces):
             pieces = []
         self.commit_batch(pieces, touches)
 
@@ -429,6 +476,8 @@ class FolderSync:
             self.bytes_done += piece.nbytes
             if piece.status is not None:
                 setattr(self.report, piece.status, getattr(self.report, piece.status) + 1)
+            if piece.write.copy_of is not None:
+                self.report.copies += 1
         self.tell(force=True)
 
     def cached(self, pieces: list[_Piece]) -> list[int]:

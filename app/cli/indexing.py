@@ -24,8 +24,9 @@ def _print_report(report: Any, as_json: bool) -> None:
     f, c = d["files"], d["chunks"]
     resumed = f", {f['resumed']} resumed" if f.get("resumed") else ""
     ocr = f" ({d['ocr_pages']} pages read by OCR)" if d.get("ocr_pages") else ""
+    copies = f" ({f['copies']} of them stored as copies of a file with the same content)" if f.get("copies") else ""
     out.print(f"files: {f['added']} added, {f['updated']} updated{resumed}, {f['unchanged']} unchanged, "
-              f"{f['removed']} removed, {f['skipped']} skipped{ocr}")
+              f"{f['removed']} removed, {f['skipped']} skipped{copies}{ocr}")
     if len(d.get("languages") or {}) > 1:  # (one language: the collection's, nothing to tell)
         out.print("languages: " + ", ".join(f"{lang} {n}" for lang, n in d["languages"].items()))
     rate = f", {d['chunks_per_second']} chunks/s" if d["chunks_per_second"] else ""

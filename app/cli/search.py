@@ -118,5 +118,10 @@ def _print_hits(body: dict[str, Any], *, explain: bool) -> None:
         out.print(f"[bold]{i}.[/bold] {h['score']:.4f}  [dim]{scores}[/dim]  [cyan]{escape(h['id'])}[/cyan]  "
                   f"[dim]chars {h['start']}-{h['end']}[/dim]")
         out.print(f"   {snippet}")
+        if h.get("copies"):  # the same content at other paths (stored once)
+            n = h["copies"]
+            more = f", {n - len(h['also_at'])} more" if n > len(h["also_at"]) else ""
+            out.print(f"   [dim]also at {n} other path{'s' if n != 1 else ''}: "
+                      f"{escape(', '.join(h['also_at']))}{more}[/dim]", highlight=False)
         if explain and h.get("explain"):
             out.print(f"   [dim]{json.dumps(h['explain'])}[/dim]")

@@ -45,7 +45,7 @@ def router(models: ApiModels) -> APIRouter:
         rows, total = service.list_sources(name, kind=None if kind == "all" else kind, offset=offset, limit=limit)
         items = [SourceOut(id=row.key, kind=row.kind, ext=row.ext, size=row.size, mtime=row.mtime,
                            metadata=row.metadata, chunks=row.chunks, indexed_at=row.indexed_at,
-                           root=row.root or None) for row in rows]
+                           root=row.root or None, copy_of=row.copy_of or None) for row in rows]
         return SourceList(items=items, total=total, offset=offset, limit=limit)
 
     @r.post("/delete", operation_id="delete_documents", response_model=DeleteResponse,

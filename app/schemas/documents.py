@@ -72,6 +72,8 @@ class SourceOut(BaseModel):
     indexed_at: float
     root: str | None = Field(None, description="A file's: the folder it was indexed from, so its path can be shown "
                              "relative to it (null for documents)")
+    copy_of: str | None = Field(None, description="A file stored as a copy: the path of the file with the same "
+                                "content whose chunks it shares (it has none of its own); null otherwise")
 
 
 class SourceList(BaseModel):

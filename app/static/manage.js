@@ -84,6 +84,7 @@ function showJob(job) {
     const f = job.report.files || {};
     parts.push(`${f.added || 0} added, ${f.updated || 0} updated, ${f.unchanged || 0} unchanged, ` +
       `${f.removed || 0} removed, ${f.skipped || 0} skipped` +
+      (f.copies ? ` (${f.copies} stored as copies of a file with the same content)` : "") +
       (job.report.ocr_pages ? ` (${plural(job.report.ocr_pages, "page")} read by OCR)` : ""));
   }
   setStatus($("job-status"), parts.join(" · "), job.state === "failed");
@@ -195,7 +196,8 @@ async function listSources(offset = 0) {
     list.replaceChildren(...page.items.map((item) => el("li", {},
       el("button", { type: "button", class: "link", title: item.id, "data-id": item.id,
         onclick: () => openText(name, item.kind, item.id, null) }, breakable(relPath(item.id, item.root))),
-      el("span", { class: "dim", text: ` ${item.kind} · ${plural(item.chunks, "chunk")}` +
+      el("span", { class: "dim", title: item.copy_of || "", text: ` ${item.kind} · ` +
+        (item.copy_of ? `copy of ${relPath(item.copy_of, item.root)}` : plural(item.chunks, "chunk")) +
         (item.kind === "file" ? ` · ${bytes(item.size)}` : "") }))));
     if (!page.items.length) list.replaceChildren(el("li", { class: "dim", text: "Nothing indexed here yet." }));
     $("sources-pager").hidden = page.total <= SOURCES_PAGE;

@@ -90,6 +90,12 @@ function hitItem(name, hit) {
     span("hit-meta", `chars ${hit.start}–${hit.end}`), like), snippetNode(hit.snippet));
   if (hit.metadata && hit.metadata.ocr) li.append(span("hit-meta", `recognised text (OCR)${hit.metadata.page ? `, page ${hit.metadata.page}` : ""}`));
   if (hit.metadata && Object.keys(hit.metadata).length) li.append(span("hit-meta", JSON.stringify(hit.metadata)));
+  if (hit.copies) {  // the same content at other paths, stored once: the paths on hover
+    const others = hit.also_at.map((p) => relPath(p, hit.root));
+    const more = hit.copies > others.length ? `\n… and ${hit.copies - others.length} more` : "";
+    li.append(el("p", { class: "hit-meta also-at", title: others.join("\n") + more,
+      text: `also at ${hit.copies} other path${hit.copies === 1 ? "" : "s"}` }));
+  }
   if (hit.explain) li.append(el("p", { class: "hit-meta", text: explainLine(hit.explain) }));
   return li;
 }

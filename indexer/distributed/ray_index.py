@@ -373,6 +373,7 @@ class RaySync(FolderSync):
         batches that are back, in order."""
         pieces, touches = self.pending, self.touches
         self.pending, self.pending_chunks, self.touches = [], 0, []
+        self.copy_targets = set()
         if not pieces and not touches:
             return
         # The chunks the embedding cache has are filled in here (the driver's data folder holds it); the

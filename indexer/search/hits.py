@@ -52,6 +52,9 @@ class Hit:
     span_start: int = described("Character offset of the marked span in the source text")
     span_end: int = described("Character offset where the marked span ends")
     metadata: dict[str, Any] = described("The document's metadata ({} for files)", default_factory=dict)
+    also_at: list[str] = described("Other paths of the same file content (copies and symlinks, stored once), "
+                                   "by path, at most 20; [] for documents", default_factory=list)
+    copies: int = described("How many other paths hold the same content (also_at lists the first 20)", default=0)
     explain: dict[str, Any] | None = described("Per-mode ranks and scores (only when explain was asked for)",
                                           default=None)
 
@@ -120,7 +123,7 @@ def build_hits(store: Store, ranked: Ranked, query: str, *, explain: bool,
             root=(row.root or None) if kind == "file" else None, score=float(score),
             cosine=cosine.get(sid), keyword=keyword.get(sid), chunk_id=cid,
             start=start, end=end, snippet=snippet, span_start=s0, span_end=s1, metadata=metadata,
-            explain=detail if explain else None,
+            explain=detail if explain else None, also_at=list(row.also_at), copies=row.copies,
         ))
     return hits
 

@@ -59,6 +59,12 @@ class SourceWrite:
     # resumed (and never taken for an unchanged file).
     partial: bool = False
     append: bool = False
+    # A file whose content (sha256) is already stored as file ``copy_of`` (a complete file, not itself a
+    # copy): stored once, listed under both paths. A copy has no chunks (and no vectors): the store keeps
+    # its own row (key, root, ext, size, mtime, sha256) pointing at the canonical file, whose metadata it
+    # shows. Deleting or replacing a canonical file that has copies first promotes one of them: the chunks
+    # move to it and the other copies point at it, so the content stays while any path has it.
+    copy_of: str | None = None
 
 
 @dataclass
@@ -84,6 +90,7 @@ class SourceRow:
     indexed_at: float
     chunks: int = 0
     root: str = ""  # a file's: the folder it was indexed from ("" for documents)
+    copy_of: str = ""  # a copy's canonical file (its chunks are that file's), else ""
 
 
 @dataclass
@@ -99,6 +106,13 @@ class HitRow:
     metadata: dict[str, Any]  # the source's
     chunk_metadata: dict[str, Any]  # the chunk's own (its page, slide, message)
     root: str = ""  # a file's: the folder it was indexed from ("" for documents)
+    # The other paths of the same content (its copies, see SourceWrite.copy_of), by path, at most
+    # ALSO_AT_MAX of them; ``copies`` counts them all.
+    also_at: list[str] = field(default_factory=list)
+    copies: int = 0
+
+
+ALSO_AT_MAX = 20  # other paths a hit lists (HitRow.also_at); HitRow.copies counts them all
 
 
 @dataclass
@@ -208,6 +222,11 @@ class Store(Protocol):
         ...
 
     def has_source(self, kind: str, key: str) -> bool: ...
+
+    def canonical_file(self, sha256: str) -> str | None:
+        """The path of a complete (not partial) file with this content that is not itself a copy, if
+        the collection holds one: what a new file with the same content is stored as a copy of."""
+        ...
 
     def chunk_spans(self, kind: str, key: str) -> list[tuple[int, int, int]]:
         """(ord, start, end) of a source's committed chunks, in order."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Schema changes after version 1, applied in order on open; each checks whether it is needed, so an
 # old collection opens (and is upgraded in place, without rewriting rows) and a new one ends equal.
@@ -16,10 +16,18 @@ SCHEMA_VERSION = 4
 # 3: sources.partial: 1 while a big file is committed batch by batch (see SourceWrite).
 # 4: chunks.terms: the chunk's keyword terms (``indexer.analysis.languages``), space-separated, for
 #    the ``chunks_terms`` FTS5 table of collections made since; older ones keep ``chunks_fts`` (below).
+# 5: sources.same_as: a copy's canonical source (same content, stored once; ``SourceWrite.copy_of``),
+#    NULL for every other source; indexes to find a content's canonical file and a source's copies.
+#    Files indexed before keep their duplicate chunks until they change.
 _MIGRATIONS: list[tuple[int, str, str]] = [
     (2, "chunks", "ALTER TABLE chunks ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'"),
     (3, "sources", "ALTER TABLE sources ADD COLUMN partial INTEGER NOT NULL DEFAULT 0"),
     (4, "chunks", "ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT ''"),
+    (5, "sources", "ALTER TABLE sources ADD COLUMN same_as INTEGER"),
+]
+_MIGRATION_INDEXES: list[tuple[int, str]] = [
+    (5, "CREATE INDEX IF NOT EXISTS sources_by_copy ON sources (same_as) WHERE same_as IS NOT NULL"),
+    (5, "CREATE INDEX IF NOT EXISTS sources_by_sha ON sources (sha256)"),
 ]
 
 _SCHEMA = """
@@ -110,6 +118,9 @@ def _migrate(con: sqlite3.Connection) -> None:
         for to, table, sql in _MIGRATIONS:
             columns = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
             if to > version and sql.split("ADD COLUMN ", 1)[1].split()[0] not in columns:
+                con.execute(sql)
+        for to, sql in _MIGRATION_INDEXES:
+            if to > version:
                 con.execute(sql)
         con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
         con.execute("COMMIT")

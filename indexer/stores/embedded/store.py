@@ -354,6 +354,9 @@ class EmbeddedStore:
     def has_source(self, kind: str, key: str) -> bool:
         return self.catalog.has_source(kind, key)
 
+    def canonical_file(self, sha256: str) -> str | None:
+        return self.catalog.canonical_file(sha256)
+
     def chunk_spans(self, kind: str, key: str) -> list[tuple[int, int, int]]:
         return self.catalog.chunk_spans(kind, key)
 

@@ -111,6 +111,7 @@ def create_collection_tables(con: psycopg.Connection[Any], phys: int, *, dimensi
             text text,
             indexed_at double precision NOT NULL,
             partial boolean NOT NULL DEFAULT false,
+            same_as bigint,  -- a copy's canonical source (same content, stored once), else NULL
             UNIQUE (kind, key)
         );
         CREATE INDEX ON {t['sources']} (key text_pattern_ops);
@@ -133,6 +134,25 @@ def create_collection_tables(con: psycopg.Connection[Any], phys: int, *, dimensi
         CREATE INDEX ON {t['chunks']} USING gin (terms);
         CREATE TABLE {t['terms']} (term int PRIMARY KEY, df int NOT NULL);
     """)
+    _copy_indexes(con, t["sources"])
+
+
+def _copy_indexes(con: psycopg.Connection[Any], sources: str) -> None:
+    con.execute(f"CREATE INDEX IF NOT EXISTS {sources}_same_as ON {sources} (same_as) WHERE same_as IS NOT NULL")
+    con.execute(f"CREATE INDEX IF NOT EXISTS {sources}_sha256 ON {sources} (sha256)")
+
+
+def upgrade_collection_tables(con: psycopg.Connection[Any], phys: int) -> None:
+    """Give tables made before copies existed their ``same_as`` column (NULL: every source is its own;
+    the duplicates indexed before keep their chunks until they change). Looked up first, so an
+    upgraded collection takes no table lock on open."""
+    sources = tables(phys)["sources"]
+    if con.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                   "AND table_name = %s AND column_name = 'same_as'", (sources,)).fetchone():
+        return
+    with con.transaction():
+        con.execute(f"ALTER TABLE {sources} ADD COLUMN IF NOT EXISTS same_as bigint")
+        _copy_indexes(con, sources)
 
 
 def hnsw_name(phys: int) -> str:

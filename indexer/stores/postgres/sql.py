@@ -21,24 +21,24 @@ def glob_posix(pattern: str) -> str:
     return "^" + source[:-2] + "$"
 
 
-def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+def filter_sql(filters: Filters, sources: str = "sources") -> tuple[str, list[Any]]:
     """A WHERE fragment over ``sources s`` joined with ``chunks c`` and its parameters (``%s``), or
-    ``("", [])`` when nothing is restricted. ``InvalidInput`` for filters :meth:`Filters.check` refuses."""
+    ``("", [])`` when nothing is restricted. ``InvalidInput`` for filters :meth:`Filters.check` refuses.
+    ``sources``: the collection's sources table (a copy's path, extension and mtime match for its content)."""
     filters = filters.check()
     clauses: list[str] = []
     params: list[Any] = []
     if filters.path_glob:
         # Absolute patterns match the whole path; relative ones the path below the indexed folder.
         if filters.path_glob.startswith("/"):
-            clauses.append("s.kind = 'file' AND s.key ~ %s")
+            path = "s.kind = 'file' AND s.key ~ %s"
         else:
-            clauses.append("s.kind = 'file' AND (CASE WHEN s.root <> '' AND left(s.key, length(rtrim(s.root, '/')) + 1)"
-                           " = rtrim(s.root, '/') || '/' THEN substr(s.key, length(rtrim(s.root, '/')) + 2) "
-                           "ELSE s.key END) ~ %s")
-        params.append(glob_posix(filters.path_glob))
+            path = ("s.kind = 'file' AND (CASE WHEN s.root <> '' AND left(s.key, length(rtrim(s.root, '/')) + 1)"
+                    " = rtrim(s.root, '/') || '/' THEN substr(s.key, length(rtrim(s.root, '/')) + 2) "
+                    "ELSE s.key END) ~ %s")
+        _or_copies(clauses, params, sources, path, [glob_posix(filters.path_glob)])
     if filters.ext:
-        clauses.append("s.ext = ANY(%s)")
-        params.append(list(filters.ext))
+        _or_copies(clauses, params, sources, "s.ext = ANY(%s)", [list(filters.ext)])
     for key, value in filters.metadata.items():
         # A chunk's own metadata (its page, slide, message) first, then its file's or document's; a JSON
         # null counts as missing, as in the embedded store.
@@ -50,9 +50,18 @@ def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
             clauses.append(f"{got} = %s::jsonb")
             params.extend([key, key, json.dumps(value)])
     if filters.modified_after is not None:
-        clauses.append("(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END) > %s")
-        params.append(filters.modified_after)
+        _or_copies(clauses, params, sources, "(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END) > %s",
+                   [filters.modified_after])
     return " AND ".join(clauses), params
+
+
+def _or_copies(clauses: list[str], params: list[Any], sources: str, clause: str, values: list[Any]) -> None:
+    """Add ``clause`` over ``sources s`` as matched by the source or by any of its copies (``same_as``):
+    one uncorrelated subquery of source ids, evaluated once (as the embedded store's, where a correlated
+    EXISTS per chunk cost 30x more: ``benchmarks/duplicates.py``)."""
+    clauses.append(f"s.id IN (SELECT s.id FROM {sources} s WHERE {clause} UNION ALL "
+                   f"SELECT s.same_as FROM {sources} s WHERE s.same_as IS NOT NULL AND {clause})")
+    params.extend([*values, *values])
 
 
 def fold(term: int) -> int:

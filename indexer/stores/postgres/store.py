@@ -36,10 +36,10 @@ from psycopg.types.json import Jsonb
 
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.filters import Filters
-from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
+from indexer.stores.base import ALSO_AT_MAX, HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
 from indexer.stores.postgres.connection import Database, advisory_key, scalar
 from indexer.stores.postgres.locks import PostgresIndexingLock
-from indexer.stores.postgres.schema import TERM_SPACE, ensure_hnsw, tables
+from indexer.stores.postgres.schema import TERM_SPACE, ensure_hnsw, tables, upgrade_collection_tables
 from indexer.stores.postgres.sql import chunk_terms, filter_sql, query_terms
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ class PostgresStore:
         self.analyzer = self.meta.analyzer()
         self._local = threading.local()  # the connection of a reading() batch, per thread
         self._hnsw_built = False  # known built (checked again by the first write past hnsw_after)
+        with self.pg.pools.read(f"upgrade collection {name!r}") as con:
+            upgrade_collection_tables(con, self.phys)
 
     # -- the collection's row -------------------------------------------------------------------------
     def _row(self, con: psycopg.Connection[Any] | None = None, *, lock: bool = False) -> dict[str, Any]:
@@ -131,6 +133,7 @@ class PostgresStore:
                 got = con.execute(f"SELECT id FROM {t['sources']} WHERE kind = %s AND key = %s", (kind, key)).fetchone()
                 if got is None:
                     continue
+                self._promote_copy(con, t, int(got[0]))
                 for cid, terms in con.execute(f"DELETE FROM {t['chunks']} WHERE source_id = %s RETURNING id, terms",
                                               (got[0],)).fetchall():
                     removed.append(int(cid))
@@ -138,6 +141,9 @@ class PostgresStore:
                 con.execute(f"DELETE FROM {t['sources']} WHERE id = %s", (got[0],))
             added: list[int] = []
             for u in upserts:
+                if u.copy_of is not None:
+                    self._insert_copy(con, t, u, now)
+                    continue
                 sid = self._append_to(con, t, u, now) if u.append else scalar(con,
                     f"INSERT INTO {t['sources']} (kind, key, root, ext, size, mtime, sha256, metadata, text, "
                     "indexed_at, partial) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
@@ -185,6 +191,35 @@ class PostgresStore:
             raise ValueError(f"{u.key}: no partial source with sha256 {u.sha256} to append to")
         con.execute(f"UPDATE {t['sources']} SET partial = %s, indexed_at = %s WHERE id = %s", (u.partial, now, got[0]))
         return int(got[0])
+
+    def _promote_copy(self, con: psycopg.Connection[Any], t: dict[str, str], sid: int) -> None:
+        """Before source ``sid`` is replaced or deleted: its first copy by path (if any) takes its chunks
+        (the same ids) and the other copies point at it (see ``SourceWrite.copy_of``)."""
+        got = con.execute(f"SELECT id FROM {t['sources']} WHERE same_as = %s ORDER BY key LIMIT 1", (sid,)).fetchone()
+        if got is None:
+            return
+        heir = int(got[0])
+        con.execute(f"UPDATE {t['chunks']} SET source_id = %s WHERE source_id = %s", (heir, sid))
+        con.execute(f"UPDATE {t['sources']} SET same_as = NULL WHERE id = %s", (heir,))
+        con.execute(f"UPDATE {t['sources']} SET same_as = %s WHERE same_as = %s", (heir, sid))
+
+    def _insert_copy(self, con: psycopg.Connection[Any], t: dict[str, str], u: SourceWrite, now: float) -> None:
+        """Store file ``u`` as a copy of file ``u.copy_of``: its own row, the canonical's metadata, no chunks."""
+        got = con.execute(f"SELECT id, sha256, partial, same_as FROM {t['sources']} WHERE kind = 'file' AND key = %s",
+                          (u.copy_of,)).fetchone()
+        if got is None or got[1] != u.sha256 or got[2]:
+            raise ValueError(f"{u.key}: no complete file {u.copy_of} with sha256 {u.sha256} to be a copy of")
+        canonical = got[3] if got[3] is not None else got[0]
+        con.execute(f"INSERT INTO {t['sources']} (kind, key, root, ext, size, mtime, sha256, metadata, text, "
+                    "indexed_at, partial, same_as) SELECT 'file', %s, %s, %s, %s, %s, %s, metadata, NULL, %s, false, "
+                    f"id FROM {t['sources']} WHERE id = %s",
+                    (u.key, u.root, u.ext, u.size, u.mtime, u.sha256, now, canonical))
+
+    def canonical_file(self, sha256: str) -> str | None:
+        with self._read("look up a file's content") as con:
+            got = con.execute(f"SELECT key FROM {self._t()['sources']} WHERE sha256 = %s AND kind = 'file' AND "
+                              "same_as IS NULL AND NOT partial ORDER BY key LIMIT 1", (sha256,)).fetchone()
+        return None if got is None else str(got[0])
 
     def _copy_chunks(self, con: psycopg.Connection[Any], t: dict[str, str], sid: int, u: SourceWrite,
                      df: Counter[int]) -> list[int]:
@@ -275,20 +310,21 @@ class PostgresStore:
             total = scalar(con, f"SELECT count(*) FROM {t['sources']} s {where}", params)
             rows = con.execute(
                 f"SELECT s.id, s.kind, s.key, s.ext, s.size, s.mtime, s.sha256, s.metadata, s.indexed_at, "
-                f"(SELECT count(*) FROM {t['chunks']} c WHERE c.source_id = s.id), s.root FROM {t['sources']} s "
+                f"(SELECT count(*) FROM {t['chunks']} c WHERE c.source_id = s.id), s.root, "
+                f"(SELECT o.key FROM {t['sources']} o WHERE o.id = s.same_as) FROM {t['sources']} s "
                 f"{where} ORDER BY s.key LIMIT %s OFFSET %s", [*params, limit, offset]).fetchall()
         return [SourceRow(int(r[0]), r[1], r[2], r[3], int(r[4]), float(r[5]), r[6], r[7], float(r[8]), int(r[9]),
-                          r[10]) for r in rows], int(total)
+                          r[10], r[11] or "") for r in rows], int(total)
 
     def stored_source(self, key: str, kinds: Sequence[str]) -> StoredSource | None:
         t = self._t()
         with self._read("read a source") as con, con.transaction():
             for kind in kinds:
-                row = con.execute(f"SELECT id, sha256, text, metadata FROM {t['sources']} WHERE kind = %s AND key = %s",
-                                  (kind, key)).fetchone()
-                if row is not None:
+                row = con.execute(f"SELECT id, sha256, text, metadata, COALESCE(same_as, id) FROM {t['sources']} "
+                                  "WHERE kind = %s AND key = %s", (kind, key)).fetchone()
+                if row is not None:  # (a copy's chunks are its canonical file's)
                     chunks = con.execute(f"SELECT id, start, \"end\", text FROM {t['chunks']} WHERE source_id = %s "
-                                         "ORDER BY start", (row[0],)).fetchall()
+                                         "ORDER BY start", (row[4],)).fetchall()
                     return StoredSource(int(row[0]), kind, key, row[1], row[2], row[3],
                                         [(int(a), int(b), int(c), d) for a, b, c, d in chunks])
         return None
@@ -350,7 +386,7 @@ class PostgresStore:
 
     def _filtered(self, filters: Filters) -> tuple[str, str, list[Any]]:
         """(the join with sources, the extra WHERE, its parameters) for ``filters``."""
-        where, params = filter_sql(filters)
+        where, params = filter_sql(filters, self._t()["sources"])
         if not where:
             return "", "", []
         return f" JOIN {self._t()['sources']} s ON s.id = c.source_id", " AND " + where, params
@@ -396,17 +432,28 @@ class PostgresStore:
         return {int(c): int(s) for c, s in self._by_ids(ids, "c.id, c.source_id", "read chunks")}
 
     def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
-        rows = self._by_ids(ids, 'c.id, c.start, c."end", c.text, s.kind, s.key, s.metadata, c.metadata, s.root',
-                            "read hits")
-        return {int(r[0]): HitRow(int(r[0]), int(r[1]), int(r[2]), r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows}
+        rows = self._by_ids(ids, 'c.id, c.start, c."end", c.text, s.kind, s.key, s.metadata, c.metadata, s.root, '
+                                 "s.id", "read hits")
+        also: dict[int, tuple[list[str], int]] = {}
+        files = list({int(r[9]) for r in rows if r[4] == "file"})
+        if files:
+            with self._read("read copies") as con:
+                for sid, key in con.execute(f"SELECT same_as, key FROM {self._t()['sources']} WHERE same_as = ANY(%s) "
+                                            "ORDER BY same_as, key", (files,)).fetchall():
+                    paths, n = also.get(int(sid), ([], 0))
+                    if len(paths) < ALSO_AT_MAX:
+                        paths.append(key)
+                    also[int(sid)] = (paths, n + 1)
+        return {int(r[0]): HitRow(int(r[0]), int(r[1]), int(r[2]), r[3], r[4], r[5], r[6], r[7], r[8],
+                                  *also.get(int(r[9]), ([], 0))) for r in rows}
 
     def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         return {int(c): _numpy(v) for c, v in self._by_ids(ids, "c.id, c.embedding", "read vectors")}
 
     def find_source(self, key: str) -> int | None:
         with self._read("look up a source") as con:
-            got = con.execute(f"SELECT id FROM {self._t()['sources']} WHERE key = %s ORDER BY kind = 'doc' DESC "
-                              "LIMIT 1", (key,)).fetchone()
+            got = con.execute(f"SELECT COALESCE(same_as, id) FROM {self._t()['sources']} WHERE key = %s "
+                              "ORDER BY kind = 'doc' DESC LIMIT 1", (key,)).fetchone()
         return int(got[0]) if got else None
 
     def source_vectors(self, source_id: int) -> np.ndarray:

@@ -102,7 +102,8 @@ class QdrantBackend:
             sparse_vectors_config={KEYWORD: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             shard_number=self.shards, replication_factor=self.replicas, what=f"create collection {phys}")
         for field, schema in (("type", "keyword"), ("kind", "keyword"), ("key", "keyword"), ("ext", "keyword"),
-                              ("sid", "integer"), ("gen", "integer"), ("modified", "float")):
+                              ("sid", "integer"), ("gen", "integer"), ("modified", "float"),
+                              ("same_as", "keyword"), ("sha256", "keyword")):
             self.index_field(phys, field, schema)
         return phys
 

@@ -17,6 +17,13 @@ the deleted sources. A failure before (2) leaves the old version, after it the n
 left behind are invisible and swept on the next open (the meta point's ``dirty`` flag says a write
 did not finish). Every call is idempotent (fixed ids), so connection errors are retried.
 
+Copies (``SourceWrite.copy_of``): a file with another file's content is a source point with no chunks
+whose ``same_as`` names the canonical file. The canonical's chunk points carry, for filters, the
+extensions and mtimes of the canonical and its copies as lists in ``ext`` and ``modified`` (Qdrant
+matches a list when any element does); a path glob maps a matching copy to its canonical's ``sid``.
+Replacing or deleting a canonical first promotes its first copy (by path) that the write keeps: the
+chunks' ``sid``/``key``/``root`` are set to the copy's (same ids, same gen) and the other copies point at it.
+
 Replicas: every read goes to the server, so a write is visible to every process as soon as it
 returns (the client waits for the server to apply it, ``wait=True``).
 
@@ -42,7 +49,16 @@ from qdrant_client import models
 from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
 from indexer.filters import Filters, glob_match
-from indexer.stores.base import LEGACY, HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
+from indexer.stores.base import (
+    ALSO_AT_MAX,
+    LEGACY,
+    HitRow,
+    SourceRow,
+    SourceWrite,
+    StoredSource,
+    StoreMeta,
+    WriteResult,
+)
 from indexer.stores.qdrant.indexing_lock import LeaseIndexingLock
 from indexer.stores.qdrant.points import (
     DENSE,
@@ -164,10 +180,31 @@ class QdrantStore:
             self._check_current(meta)
             self._set_meta(dirty=True)
             keys = [*deletes, *((u.kind, u.key) for u in upserts)]
+            replaced = [*deletes, *((u.kind, u.key) for u in upserts if not u.append)]
+            refresh: set[str] = set()  # canonical files whose copies changed: their chunks' ext/modified lists
             before = self._sources(keys)
+            # The replaced or deleted canonical files that have copies (one scroll for the batch) hand their
+            # chunks to a copy first; then what the write replaces is read again.
+            files = [key for kind, key in replaced if kind == "file" and (kind, key) in before
+                     and not before[(kind, key)].get("same_as")]
+            with_copies = {p["same_as"] for p in self._scroll(_f(_m("type", "source"), models.FieldCondition(
+                key="same_as", match=models.MatchAny(any=files))), ["same_as"])} if files else set()
+            for key in [key for key in files if key in with_copies]:
+                self._promote_copy("file", key, {k for kd, k in replaced if kd == "file"}, refresh)
+            if with_copies:
+                before = self._sources(keys)
+            for p in before.values():
+                if p.get("same_as"):
+                    refresh.add(p["same_as"])
             points, sources, added = [], [], []
             new_keys = set(meta.get("meta_keys", []))
+            writing = {u.key: u for u in upserts if u.kind == "file" and u.copy_of is None}
             for u in upserts:
+                if u.copy_of is not None:
+                    copy = self._copy_point(u, writing, now)
+                    sources.append(copy)
+                    refresh.add((copy.payload or {})["same_as"])
+                    continue
                 old = before.get((u.kind, u.key))
                 if u.append:
                     if old is None or not old.get("partial") or old["sha256"] != u.sha256:
@@ -219,6 +256,10 @@ class QdrantStore:
             self._delete_points(removed)
             self._delete_points(gone)
             if touches:
+                touched = self._sources([("file", key) for key, _ in touches], ["kind", "key", "same_as"])
+                refresh.update(p["same_as"] for p in touched.values() if p.get("same_as"))
+                refresh.update(p["same_as"] for p in self._scroll(_f(_m("type", "source"), models.FieldCondition(
+                    key="same_as", match=models.MatchAny(any=[key for key, _ in touches]))), ["same_as"]))
                 for key, mtime in touches:
                     sid = _h63("file", key)
                     self._call("set_payload",
@@ -226,6 +267,8 @@ class QdrantStore:
                         wait=True, what="touch")
                     self._call("set_payload",
                         self.alias, {"mtime": mtime}, points=[source_point("file", key)], wait=True, what="touch")
+            for key in sorted(refresh):
+                self._refresh_copies(key)
             seq = int(meta.get("seq", 0)) + 1
             self._set_meta(seq=seq, dirty=False, meta_keys=sorted(new_keys))
         removed_ids = [int(r) for r in removed if int(r) not in set(added)]
@@ -233,6 +276,77 @@ class QdrantStore:
                            added_vectors=np.zeros((0, self.meta.dimension), np.float32),
                            removed_ids=np.asarray(removed_ids, np.int64),
                            chunks_added=len(added), chunks_removed=len(removed_ids))
+
+    def _copies_of(self, key: str, fields: Sequence[str]) -> list[dict[str, Any]]:
+        """The source payloads of file ``key``'s copies, by path."""
+        return sorted(self._scroll(_f(_m("type", "source"), _m("same_as", key)), ["key", *fields]),
+                      key=lambda p: p["key"])
+
+    def _promote_copy(self, kind: str, key: str, leaving: set[str], refresh: set[str]) -> None:
+        """Before source (kind, key) is replaced or deleted: if it is a canonical file with copies the
+        write keeps (not in ``leaving``), the first by path takes its chunks (their sid, key and root are
+        set to the copy's; same ids and gen) and the others point at it."""
+        if kind != "file":
+            return
+        src = self._sources([(kind, key)]).get((kind, key))
+        if src is None or src.get("same_as"):
+            return
+        copies = [c for c in self._copies_of(key, ["sid", "root"]) if c["key"] not in leaving]
+        if not copies:
+            return
+        heir = copies[0]
+        # The heir's source point first (its gen is the chunks'), then the chunks, then the other copies.
+        heir_point = {**src, "sid": heir["sid"], "key": heir["key"], "root": heir["root"], "same_as": None,
+                      **{f: h for f, h in self._sources([("file", heir["key"])]).get(("file", heir["key"]), {}).items()
+                         if f in ("ext", "size", "mtime", "sha256", "indexed_at")}}
+        self._call("upsert", self.alias, [models.PointStruct(id=source_point("file", heir["key"]), vector={},
+                                                             payload=heir_point)], wait=True, what="promote a copy")
+        self._call("set_payload", self.alias, {"sid": heir["sid"], "key": heir["key"], "root": heir["root"]},
+                   points=_f(_m("sid", src["sid"]), _m("type", "chunk")), wait=True, what="promote a copy")
+        others = [source_point("file", c["key"]) for c in copies[1:]]
+        if others:
+            self._call("set_payload", self.alias, {"same_as": heir["key"]}, points=others, wait=True,
+                       what="promote a copy")
+        refresh.add(heir["key"])
+
+    def _copy_point(self, u: SourceWrite, writing: dict[str, SourceWrite], now: float) -> models.PointStruct:
+        """The source point of copy ``u`` (see ``SourceWrite.copy_of``): its canonical is a file this write
+        stores, or one stored (a copy's canonical if ``copy_of`` is itself a copy)."""
+        assert u.copy_of is not None
+        new = writing.get(u.copy_of)
+        if new is not None:
+            canonical, sha, partial, metadata = new.key, new.sha256, new.partial, new.metadata
+        else:
+            got = self._sources([("file", u.copy_of)], ["kind", "key", "sha256", "partial", "same_as", "metadata"])
+            p = got.get(("file", u.copy_of), {})
+            canonical, sha, partial = str(p.get("same_as") or u.copy_of), str(p.get("sha256")), bool(p.get("partial"))
+            metadata = p.get("metadata", {})
+        if sha != u.sha256 or partial:
+            raise ValueError(f"{u.key}: no complete file {u.copy_of} with sha256 {u.sha256} to be a copy of")
+        return models.PointStruct(id=source_point("file", u.key), vector={}, payload={
+            "type": "source", "sid": _h63("file", u.key), "gen": 0, "kind": "file", "key": u.key, "root": u.root,
+            "ext": u.ext, "size": u.size, "mtime": u.mtime, "sha256": u.sha256, "metadata": metadata, "text": None,
+            "indexed_at": now, "partial": False, "chunks": 0, "same_as": canonical})
+
+    def _refresh_copies(self, key: str) -> None:
+        """Set the ext and modified of canonical file ``key``'s chunks to its own and its copies' (lists
+        when it has copies), so a filter on a copy's extension or mtime finds the content."""
+        src = self._sources([("file", key)], ["kind", "key", "sid", "ext", "mtime", "same_as"]).get(("file", key))
+        if src is None or src.get("same_as"):
+            return
+        copies = self._copies_of(key, ["ext", "mtime"])
+        values: dict[str, Any] = {"ext": src["ext"], "modified": src["mtime"]}
+        if copies:
+            values = {"ext": sorted({src["ext"], *(c["ext"] for c in copies)}),
+                      "modified": [src["mtime"], *(c["mtime"] for c in copies)]}
+        self._call("set_payload", self.alias, values, points=_f(_m("sid", src["sid"]), _m("type", "chunk")),
+                   wait=True, what="record copies")
+
+    def canonical_file(self, sha256: str) -> str | None:
+        keys = [p["key"] for p in self._scroll(_f(_m("type", "source"), _m("kind", "file"), _m("sha256", sha256)),
+                                               ["key", "partial", "same_as"])
+                if not p.get("partial") and not p.get("same_as")]
+        return min(keys) if keys else None
 
     def checkpoint(self) -> None:
         pass  # the server makes writes durable (its WAL) before it answers
@@ -270,9 +384,10 @@ class QdrantStore:
     def list_sources(self, *, kind: str | None, offset: int, limit: int) -> tuple[list[SourceRow], int]:
         conds = [_m("type", "source"), *([_m("kind", kind)] if kind else [])]
         rows = sorted(self._scroll(_f(*conds), ["sid", "kind", "key", "ext", "size", "mtime", "sha256", "metadata",
-                                                "indexed_at", "chunks", "root"]), key=lambda p: p["key"])
+                                                "indexed_at", "chunks", "root", "same_as"]), key=lambda p: p["key"])
         page = [SourceRow(p["sid"], p["kind"], p["key"], p["ext"], p["size"], p["mtime"], p["sha256"], p["metadata"],
-                          p["indexed_at"], p["chunks"], p.get("root") or "") for p in rows[offset : offset + limit]]
+                          p["indexed_at"], p["chunks"], p.get("root") or "", p.get("same_as") or "")
+                for p in rows[offset : offset + limit]]
         return page, len(rows)
 
     def stored_source(self, key: str, kinds: Sequence[str]) -> StoredSource | None:
@@ -280,6 +395,9 @@ class QdrantStore:
         for kind in kinds:
             p = got.get((kind, key))
             if p is not None:
+                if p.get("same_as"):  # a copy: its chunks are its canonical file's
+                    p = {**p, **self._sources([("file", p["same_as"])], ["kind", "key", "sid", "gen"]).get(
+                        ("file", p["same_as"]), {})}
                 chunks = sorted(((int(pid), c["start"], c["end"], c["text"]) for pid, c in
                                  self._visible_chunks(p["sid"], p["gen"], ["ord", "start", "end", "text"])),
                                 key=lambda t: t[1])
@@ -333,8 +451,9 @@ class QdrantStore:
         Python (~50 us a point, most of a query's time on SciFact), and a server skips the payload index."""
         conds: list[Any] = []
         if filters.path_glob:
-            sids = [p["sid"] for p in self._scroll(_f(_m("type", "source"), _m("kind", "file")), ["sid", "key", "root"])
-                    if glob_match(filters.path_glob, p["key"], p["root"])]
+            files = self._scroll(_f(_m("type", "source"), _m("kind", "file")), ["sid", "key", "root", "same_as"])
+            sids = [_h63("file", p["same_as"]) if p.get("same_as") else p["sid"]  # (a copy: its canonical's)
+                    for p in files if glob_match(filters.path_glob, p["key"], p["root"])]
             if not sids:
                 return False, None
             conds.append(models.FieldCondition(key="sid", match=models.MatchAny(any=sids)))
@@ -399,18 +518,30 @@ class QdrantStore:
         return {cid: int(p["sid"]) for cid, p in self._chunks(ids, []).items()}
 
     def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
+        got = self._chunks(ids, ["start", "end", "text", "meta", "cmeta", "root"])
+        also: dict[str, tuple[list[str], int]] = {}
+        files = sorted({p["key"] for p in got.values() if p["kind"] == "file"})
+        if files:
+            copies = self._scroll(_f(_m("type", "source"), models.FieldCondition(
+                key="same_as", match=models.MatchAny(any=files))), ["key", "same_as"])
+            for c in sorted(copies, key=lambda c: c["key"]):
+                paths, n = also.get(c["same_as"], ([], 0))
+                if len(paths) < ALSO_AT_MAX:
+                    paths.append(c["key"])
+                also[c["same_as"]] = (paths, n + 1)
         return {cid: HitRow(cid, p["start"], p["end"], p["text"], p["kind"], p["key"], p["meta"], p["cmeta"],
-                            p.get("root") or "")
-                for cid, p in self._chunks(ids, ["start", "end", "text", "meta", "cmeta", "root"]).items()}
+                            p.get("root") or "", *(also.get(p["key"], ([], 0)) if p["kind"] == "file" else ([], 0)))
+                for cid, p in got.items()}
 
     def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         return {cid: p["_vector"] for cid, p in self._chunks(ids, [], vectors=True).items()}
 
     def find_source(self, key: str) -> int | None:
-        got = self._sources([("doc", key), ("file", key)], ["kind", "key", "sid"])
+        got = self._sources([("doc", key), ("file", key)], ["kind", "key", "sid", "same_as"])
         for kind in ("doc", "file"):
             if (kind, key) in got:
-                return int(got[(kind, key)]["sid"])
+                p = got[(kind, key)]
+                return _h63("file", p["same_as"]) if p.get("same_as") else int(p["sid"])
         return None
 
     def source_vectors(self, source_id: int) -> np.ndarray:

@@ -195,6 +195,66 @@ def test_filters_before_ranking(coll, tmp_path):
     assert coll.search("rock", k=10, filters=Filters(modified_after=4e9)).hits == []
 
 
+LICENSE = ("The GNU General Public License is a free, copyleft license for software and other kinds of works. "
+           "It guarantees your freedom to share and change all versions of a program.\n")
+PENGUINS = "Penguins huddle together through the antarctic winter to keep warm.\n"
+
+
+def _license_hits(coll, mode="hybrid", **kw):
+    return [h for h in coll.search("freedom to share and change a program", mode=mode, k=10, **kw)
+            if "Penguins" not in h.snippet]
+
+
+def test_a_file_with_another_files_content_is_stored_once_and_listed_under_every_path(coll, tmp_path):
+    root = tmp_path / "lic"
+    for d in ("a", "b", "c", "d"):
+        (root / d).mkdir(parents=True)
+    (root / "a/LICENSE").write_text(LICENSE)
+    (root / "b/COPY.md").write_text(LICENSE)
+    os.symlink("../b/COPY.md", root / "c/link")
+    (root / "other.txt").write_text(PENGUINS)
+    for f in ("a/LICENSE", "b/COPY.md", "other.txt"):
+        os.utime(root / f, (1e9, 1e9))
+    os.utime(root / "b/COPY.md", (3e9, 3e9))
+    report = coll.index_folder(root)
+    assert (report.added, report.copies, report.chunks_embedded) == (4, 2, 2)
+    listed = {Path(r.key).relative_to(root).as_posix(): (r.chunks, r.copy_of) for r in coll.list_sources()[0]}
+    assert listed == {"a/LICENSE": (1, ""), "b/COPY.md": (0, str(root / "a/LICENSE")),
+                      "c/link": (0, str(root / "a/LICENSE")), "other.txt": (1, "")}
+    assert coll.store.canonical_file(coll.store.source_hashes("file", [str(root / "b/COPY.md")])[
+        str(root / "b/COPY.md")]) == str(root / "a/LICENSE")
+    for mode in ("dense", "keyword", "hybrid"):
+        hits = _license_hits(coll, mode)
+        assert [(h.path, h.also_at, h.copies) for h in hits] == [
+            (str(root / "a/LICENSE"), [str(root / "b/COPY.md"), str(root / "c/link")], 2)], mode
+        # A copy's path, extension and mtime stay filterable (the hit shows the canonical path).
+        for flt in (Filters(path_glob="b/*"), Filters(ext=[".md"]), Filters(modified_after=2e9)):
+            assert [h.path for h in _license_hits(coll, mode, filters=flt)] == [str(root / "a/LICENSE")], (mode, flt)
+        assert _license_hits(coll, mode, filters=Filters(path_glob="nowhere/*")) == []
+    stored = coll.store.stored_source(str(root / "c/link"), ["file"])  # passages of a copy: its canonical's chunks
+    assert stored is not None and [c[3] for c in stored.chunks] == [LICENSE.strip()]
+    again = coll.index_folder(root)
+    assert (again.unchanged, again.chunks_embedded, again.copies) == (4, 0, 0)
+
+    # Deleting the canonical path: the content stays, under the first remaining path.
+    (root / "a/LICENSE").unlink()
+    gone = coll.index_folder(root)
+    assert (gone.removed, gone.chunks_embedded) == (1, 0)
+    assert [(h.path, h.also_at) for h in _license_hits(coll)] == [(str(root / "b/COPY.md"), [str(root / "c/link")])]
+    assert [h.path for h in _license_hits(coll, filters=Filters(path_glob="c/*"))] == [str(root / "b/COPY.md")]
+
+    # Changing the canonical's content (the symlink follows it): its old content stays with a copy.
+    (root / "d/again.txt").write_text(LICENSE)
+    assert coll.index_folder(root).copies == 1
+    (root / "b/COPY.md").write_text(PENGUINS + "Emperor penguins breed in winter.\n")
+    changed = coll.index_folder(root)
+    assert (changed.updated, changed.copies, changed.chunks_embedded) == (2, 1, 1)
+    assert [(h.path, h.copies) for h in _license_hits(coll)] == [(str(root / "d/again.txt"), 0)]
+    new = coll.search("emperor penguins breed", k=1)[0]
+    assert (new.path, new.also_at) == (str(root / "b/COPY.md"), [str(root / "c/link")])
+    assert coll.store.count_chunks() == 3
+
+
 def test_like_and_hit_metadata(coll):
     coll.upsert_documents(DOCS)
     hits = coll.search(like="tea", k=2)

@@ -226,3 +226,23 @@ def test_a_failed_reindex_leaves_the_collection_as_it_was(pg, embedder):
     coll.upsert_documents([{"id": "after", "text": "Writes work again at once: the lock went with the transaction."}])
     assert coll.store.count_chunks() == 4
     coll.close()
+
+
+def test_tables_made_before_copies_gain_same_as_on_open_and_keep_their_duplicates(pg, embedder, tmp_path):
+    root = tmp_path / "old"
+    root.mkdir()
+    text = "The lighthouse lamp is cleaned every Sunday by the keeper.\n"
+    (root / "a.txt").write_text(text)
+    coll = Collection.open(pg, "before", embedder)
+    coll.index_folder(root)
+    coll.close()
+    sources = f"c{coll.store.phys}_sources"
+    with pg.pools.write("make it old") as con:  # what the tables looked like before copies
+        con.execute(f"DROP INDEX {sources}_same_as, {sources}_sha256")
+        con.execute(f"ALTER TABLE {sources} DROP COLUMN same_as")
+    (root / "b.txt").write_text(text)
+    coll = Collection.open(pg, "before", embedder)
+    report = coll.index_folder(root)
+    assert (report.unchanged, report.copies, report.chunks_embedded) == (1, 1, 0)
+    assert coll.search("lighthouse keeper", k=1)[0].also_at == [str(root / "b.txt")]
+    coll.close()
