@@ -16,7 +16,7 @@ def test_index_query_remove_collections(tmp_path, run_cli):
     (root / "blob.txt").write_bytes(b"\x00\x01\x02binary")
     first = as_json(run_cli("index", str(root), "--json"))
     assert first["files"] == {"added": len(TOPICS), "updated": 0, "resumed": 0, "unchanged": 0, "removed": 0,
-                              "skipped": 1}
+                              "skipped": 1, "copies": 0}
     assert first["chunks"]["embedded"] == first["chunks"]["total"] == len(TOPICS)
     assert first["skipped"] == [{"path": str(root / "blob.txt"), "reason": "binary",
                                  "detail": first["skipped"][0]["detail"]}]

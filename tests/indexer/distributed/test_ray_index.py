@@ -98,7 +98,7 @@ def test_the_ray_path_gives_the_same_chunks_and_vectors_and_an_unchanged_rerun_e
         r = index_folder(on_ray, root, pool)
         expected = local.index_folder(root)
         assert r.to_dict()["files"] == expected.to_dict()["files"] == {
-            "added": 8, "updated": 0, "resumed": 0, "unchanged": 0, "removed": 0, "skipped": 2}
+            "added": 8, "updated": 0, "resumed": 0, "unchanged": 0, "removed": 0, "skipped": 2, "copies": 0}
         assert sorted((s.path, s.reason) for s in r.skipped) == sorted((s.path, s.reason) for s in expected.skipped)
         assert r.chunks_embedded == expected.chunks_embedded > 8 * 4
         assert len(files.catalog(on_ray).chunk_spans("file", str(root / "big.txt"))) > LIMITS.batch_chunks
@@ -122,7 +122,7 @@ def test_the_ray_path_gives_the_same_chunks_and_vectors_and_an_unchanged_rerun_e
         changed.write_text("Penguins huddle together through the antarctic winter.")
         third = index_folder(on_ray, root, pool)
         assert third.to_dict()["files"] == {"added": 0, "updated": 1, "resumed": 0, "unchanged": 6, "removed": 1,
-                                            "skipped": 2}
+                                            "skipped": 2, "copies": 0}
         assert third.chunks_embedded == 1
         local.index_folder(root)
         assert contents(on_ray)[0] == contents(local)[0]
