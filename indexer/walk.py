@@ -339,3 +339,13 @@ class PinnedRoot:
 
     def holds(self, path: Path) -> bool:
         return path == self.real or path.is_relative_to(self.real)
+
+
+def read_candidate(cand: Candidate, max_bytes: int) -> bytes:
+    """The file's bytes (at most ``max_bytes`` + 1), read from a descriptor opened relative to its
+    verified parent folder; ``fstat`` on that descriptor confirms it is still a regular file."""
+    fd = cand.open()
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise readers.SkipFile("unreadable", "it is no longer a regular file")
+        return f.read(max_bytes + 1)

@@ -46,7 +46,7 @@ import numpy as np
 from indexer.chunking import Chunk
 from indexer.embedding.cache import remember
 from indexer.errors import InvalidInput, RayUnavailable
-from indexer.readers import Extracted, SkipFile, read_data
+from indexer.readers import Extracted, ReadLimits, SkipFile, read_data
 from indexer.sync import FolderSync, IndexReport, Progress, _Piece, forward_passes
 from indexer.walk import Candidate, why_unreadable
 
@@ -155,12 +155,11 @@ class EmbedWorker:
         as (reason, detail): exceptions with their own constructors do not survive pickling.
         ``language``: the collection's (OCR reads images in it)."""
         from indexer.collection import Collection
-        from indexer.sync import read_limits
 
         t0 = time.perf_counter()
         try:
             doc = read_data(data, Path(path), max_bytes=self.limits.max_file_bytes,
-                            limits=read_limits(self.limits, language))
+                            limits=ReadLimits.of(self.limits, language))
         except SkipFile as e:
             return e.reason, e.detail
         except OSError as e:  # as FolderSync reports it (and keeps what was indexed)
@@ -373,7 +372,7 @@ class RaySync(FolderSync):
         batches that are back, in order."""
         pieces, touches = self.pending, self.touches
         self.pending, self.pending_chunks, self.touches = [], 0, []
-        self.copy_targets = set()
+        self.copies.targets.clear()
         if not pieces and not touches:
             return
         # The chunks the embedding cache has are filled in here (the driver's data folder holds it); the

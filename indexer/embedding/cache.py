@@ -349,9 +349,12 @@ def has_cache(embedder: Embedder) -> bool:
     return isinstance(embedder, CachedEmbedder)
 
 
-def cached_part(embedder: Embedder, texts: Sequence[str]) -> tuple[np.ndarray, list[int]] | None:
-    """What :meth:`CachedEmbedder.cached` says for ``texts``; None when ``embedder`` has no cache."""
-    return embedder.cached(texts) if isinstance(embedder, CachedEmbedder) else None
+def cached_part(embedder: Embedder, texts: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+    """What :meth:`CachedEmbedder.cached` says for ``texts``: their vectors where the cache has them and
+    the indices of the others. Without a cache: room for every vector, and every index."""
+    if isinstance(embedder, CachedEmbedder):
+        return embedder.cached(texts)
+    return np.empty((len(texts), embedder.dimension), np.float32), list(range(len(texts)))
 
 
 def remember(embedder: Embedder, texts: Sequence[str], vectors: np.ndarray) -> None:

@@ -14,7 +14,10 @@ import bisect
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from indexer.limits import Limits
 
 SKIP_REASONS: frozenset[str] = frozenset(
     {"binary", "too_large", "unreadable", "unsupported", "empty", "over_limit"})
@@ -106,6 +109,15 @@ class ReadLimits:
     max_xml_depth: int = 256  # element nesting in XML parsed here
     max_attachment_depth: int = 2  # mail inside mail inside mail
     ocr: OcrOptions = field(default_factory=OcrOptions)  # images and scanned pages
+
+    @classmethod
+    def of(cls, limits: Limits, language: str, *, cancel: threading.Event | None = None,
+           on_page: Callable[[int, int], None] | None = None) -> ReadLimits:
+        """What the readers need of a collection's limits: OCR's bounds and engine, and its language."""
+        return cls(ocr=OcrOptions(enabled=limits.ocr, command=limits.ocr_command, language=language,
+                                  languages=limits.ocr_languages, max_pixels=limits.ocr_max_pixels,
+                                  max_pages=limits.ocr_max_pages, page_seconds=limits.ocr_page_seconds,
+                                  cancel=cancel, on_page=on_page))
 
 
 DEFAULT_LIMITS = ReadLimits()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import io
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -117,9 +116,11 @@ def recognise(image: Image, options: OcrOptions, *, page: int = 1) -> Recognised
     buf = io.BytesIO()
     gray.save(buf, "PPM")
     # OMP_THREAD_LIMIT=1: Tesseract's OpenMP threads only slow it down on a machine that is busy anyway
-    # (paperless-ngx and OCRmyPDF set the same); files are read one at a time per indexing run.
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-    cmd = [eng.program, "stdin", "stdout", "-l", eng.language_for(options), "--psm", "3", "tsv"]
+    # (paperless-ngx and OCRmyPDF set the same); files are read one at a time per indexing run. Set by
+    # env(1), which execs Tesseract in its place (same pid, so a cancel's SIGTERM reaches it): the
+    # library reads no environment, not even to copy it.
+    cmd = ["env", "OMP_THREAD_LIMIT=1", eng.program, "stdin", "stdout", "-l", eng.language_for(options), "--psm", "3",
+           "tsv"]
     # The page goes in and the TSV comes out through unnamed temporary files, not pipes: with pipes a
     # large page needs communicate(), whose timeout cannot be retried with input (Python refuses to
     # send it again, and then never sends the rest), and polling for a cancel needs timeouts.
@@ -128,7 +129,7 @@ def recognise(image: Image, options: OcrOptions, *, page: int = 1) -> Recognised
         page_in.write(buf.getvalue())
         page_in.seek(0)
         del buf
-        proc = subprocess.Popen(cmd, stdin=page_in, stdout=tsv_out, stderr=errors, env=env)
+        proc = subprocess.Popen(cmd, stdin=page_in, stdout=tsv_out, stderr=errors)
         deadline = time.monotonic() + options.page_seconds
         while True:
             try:

@@ -320,7 +320,7 @@ def test_reader_sees_writes_made_by_another_process(tmp_path, embedder):
 def test_index_folder_streams_the_walk(tmp_path, embedder, monkeypatch):
     """The first batch is embedded while the walk is still early in the folder: no list of the
     folder's files is built before embedding starts (memory stays flat as folders grow)."""
-    import indexer.sync as sync_module
+    import indexer.sync.recipe as sync_module
 
     files = {f"d{i // 50:02d}/n{i:04d}.txt": f"Note {i} on topic {i % 7}." for i in range(400)}
     root = make_folder(tmp_path / "many", files)

@@ -1,4 +1,4 @@
-"""Duplicates within a collection (indexer/sync.py, SourceWrite.copy_of): a file whose content another
+"""Duplicates within a collection (indexer/sync/copies.py, SourceWrite.copy_of): a file whose content another
 indexed file has is stored once and listed under every path. Real model, real SQLite and FAISS; the same
 behaviour through every store is in tests/indexer/stores/test_contract.py."""
 

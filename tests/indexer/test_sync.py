@@ -1,4 +1,4 @@
-"""The folder-sync recipe (indexer/sync.py): odd file names, big files in bounded batches, cancel and
+"""The folder-sync recipe (indexer/sync/): odd file names, big files in bounded batches, cancel and
 resume mid-file, SIGKILL mid-file, and progress phases. Real model, real SQLite and FAISS."""
 
 from __future__ import annotations

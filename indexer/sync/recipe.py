@@ -1,54 +1,31 @@
-"""The folder-sync recipe: bring a collection in line with a folder.
-
-walk the folder -> compare each file with what the catalog knows (size and mtime, then sha256) ->
-read and chunk the new and changed files -> embed and commit them in batches of at most
-``Limits.batch_chunks`` chunks, and at least every ``Limits.commit_seconds`` -> drop the files that
-are gone -> checkpoint the vector index. The whole run holds the collection's indexing lock
-(``Store.indexing_lock``): a second run of the same collection, from another process or a server's
-job, waits for it (or is refused, ``Limits.when_busy``) and then finds the work done.
-
-Committing by time as well as by size: a batch is as many chunks as the model embeds in
-``commit_seconds`` at the rate measured so far (the first batch is one forward pass, to measure it),
-capped at ``batch_chunks``; and whatever is pending is committed once ``commit_seconds`` have passed
-since the last commit. So a Ctrl-C or a kill loses at most the last few seconds of work, whatever the
-machine's speed; a big file is committed in pieces (``SourceWrite.partial``/``append``) and resumed.
-
-Duplicates: a new or changed file whose content (sha256) the collection already holds complete, or
-that a file queued earlier in this run has, is stored as a copy of that file (``SourceWrite.copy_of``):
-no reading, no chunks, no embedding; a hit shows one path and names the others (see the stores).
-Only identical bytes count: near-duplicates (a changed line, another encoding) are indexed apart.
-
-Unchanged files cost no reading and no embedding. The folder is streamed: no list of its files is
-kept; what is known of previously indexed files is held as small tuples that shrink as files are
-seen, and what is left at the end was deleted. Walking itself (and every skip reason) lives in
-:mod:`indexer.walk`; committing a batch in :meth:`Collection.commit`.
-"""
+"""The folder-sync recipe (see the package :mod:`indexer.sync`): :class:`FolderSync`, one run over one folder."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from indexer.analysis.languages import AUTO, detect
 from indexer.chunking import Chunk
 from indexer.embedding.base import Embedder
+from indexer.embedding.batches import forward_passes
 from indexer.embedding.cache import cached_part, embed_new, has_cache
 from indexer.errors import CollectionBusy, InvalidInput
 from indexer.limits import Limits
 from indexer.readers import Extracted, ReadLimits, SkipFile, read_data
-from indexer.readers.base import OcrOptions, ReadCancelled
+from indexer.readers.base import ReadCancelled
 from indexer.stores.base import IndexingLock, SourceWrite, Store
-from indexer.walk import Candidate, Skipped, path_key, walk, why_unreadable
+from indexer.sync.copies import Copies
+from indexer.sync.report import IndexReport, Progress
+from indexer.walk import Candidate, Skipped, path_key, read_candidate, walk, why_unreadable
 
 
 class SyncTarget(Protocol):
@@ -68,85 +45,8 @@ class SyncTarget(Protocol):
 
     def checkpoint(self) -> None: ...
 
-__all__ = ["Candidate", "FolderSync", "IndexReport", "Progress", "Skipped", "walk"]
 
 TOUCHES_PER_BATCH = 1000  # mtime-only updates (unchanged content) committed together
-
-
-@dataclass
-class IndexReport:
-    """What one indexing run did. ``to_dict`` is the ``index --json`` shape."""
-
-    added: int = 0
-    updated: int = 0
-    resumed: int = 0  # files a killed or cancelled run had partly committed, finished now
-    unchanged: int = 0
-    removed: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    chunks_embedded: int = 0
-    chunks_removed: int = 0
-    chunks_total: int = 0
-    ocr_pages: int = 0  # pages and images whose text was recognised by OCR (new and changed files)
-    # new and changed files by the language their keywords are analysed in: the collection's, or under
-    # ``auto`` each file's as detected (indexer.analysis.languages.detect, on its first characters)
-    languages: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    embed_seconds: float = 0.0
-    copies: int = 0  # of the added and updated files: stored as copies of a file with the same content
-    # the embedding cache (``indexer.embedding.cache``): chunks looked up and found; None: no cache
-    cache_lookups: int | None = None
-    cache_hits: int = 0
-
-    def cache_hit_rate(self) -> float | None:
-        """Share of the chunks to embed that the embedding cache had; None without a cache or lookups."""
-        return self.cache_hits / self.cache_lookups if self.cache_lookups else None
-
-    def to_dict(self) -> dict[str, Any]:
-        rate = self.cache_hit_rate()
-        cache = None if self.cache_lookups is None else {
-            "looked_up": self.cache_lookups, "hits": self.cache_hits,
-            "hit_rate": round(rate, 4) if rate is not None else None}
-        return {
-            "files": {"added": self.added, "updated": self.updated, "resumed": self.resumed,
-                      "unchanged": self.unchanged, "removed": self.removed, "skipped": len(self.skipped),
-                      "copies": self.copies},
-            "chunks": {"embedded": self.chunks_embedded, "removed": self.chunks_removed, "total": self.chunks_total},
-            "ocr_pages": self.ocr_pages,
-            "languages": dict(sorted(self.languages.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "skipped": [asdict(s) for s in self.skipped],
-            "seconds": round(self.seconds, 3),
-            "chunks_per_second": round(self.chunks_embedded / self.embed_seconds, 1) if self.embed_seconds else None,
-            "embedding_cache": cache,
-        }
-
-
-@dataclass
-class Progress:
-    """Sent to the progress callback when a run starts, at each phase and batch, and at least every
-    ``TELL_EVERY`` seconds while files are walked or embedded.
-
-    ``phase``: (waiting, while another indexer holds the collection: ``current`` says who) -> walking
-    (counting the files to do) -> indexing (reading, chunking, embedding, committing) -> removing (files
-    that are gone) -> saving (the vector index) -> done. ``eta_seconds`` comes from the bytes still to
-    read in changed files; ``None`` until the first batch gives a rate. ``current``: the file being
-    read, chunked or embedded."""
-
-    files_done: int
-    files_total: int
-    chunks_embedded: int
-    chunks_per_second: float
-    eta_seconds: float | None
-    current: str = ""
-    phase: str = "indexing"
-    # What is in the collection now, committed by this run: new or changed files whose every chunk is
-    # committed, and chunks committed (``chunks_embedded`` also counts the batch being embedded, which a
-    # stop or a crash drops). What an interrupted job reports.
-    files_committed: int = 0
-    chunks_committed: int = 0
-    # Bytes of the new and changed files (the work to do; unchanged files cost nothing): done so far
-    # (committed, or embedded in the batch under way) and in all. What the ETA is based on.
-    bytes_done: int = 0
-    bytes_total: int = 0
 
 
 TELL_EVERY = 0.5  # seconds between progress calls while nothing else forces one
@@ -180,12 +80,7 @@ class FolderSync:
         self.pending: list[_Piece] = []
         self.pending_chunks = 0
         self.touches: list[tuple[str, float]] = []  # (key, new mtime) of files whose content is unchanged
-        # duplicates: sha256 -> path of a file queued whole in this run (a copy's canonical); the paths
-        # seen changed or gone in this run (their stored content may be going: not a canonical to point
-        # at); the canonical paths the pending copies point at (flushed before such a path is replaced)
-        self.queued_sha: dict[str, str] = {}
-        self.replacing: set[str] = set()
-        self.copy_targets: set[str] = set()
+        self.copies = Copies(collection.store)
         # progress: files and bytes (of changed files) to do and done; chunks embedded but not committed
         self.phase = "walking"
         self.current = ""
@@ -198,7 +93,7 @@ class FolderSync:
         self.rate: float | None = None  # chunks embedded per second of embedding, recent batches
         self.language = collection.store.meta.language
         self.ocr_file = ""  # the file being read (OCR's progress names it)
-        self.read_limits = read_limits(self.limits, self.language, cancel=cancel, on_page=self.ocr_page)
+        self.read_limits = ReadLimits.of(self.limits, self.language, cancel=cancel, on_page=self.ocr_page)
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -307,33 +202,20 @@ class FolderSync:
                 self.flush()
             return
         if old is not None:
-            self.replacing.add(key)
-        canonical = self.canonical(sha, key)
+            self.copies.replacing.add(key)
+        canonical = self.copies.canonical(sha, key)
         if canonical is not None:
             self.queue_copy(cand, old, sha, canonical)
             return
         self.changed(cand, old, sha, data)
 
-    def canonical(self, sha: str, key: str) -> str | None:
-        """The path of a file with content ``sha`` that ``key`` can be stored as a copy of: one queued
-        whole earlier in this run, else a complete one in the collection (unless this run changes it)."""
-        got = self.queued_sha.get(sha)
-        if got is None:
-            got = self.coll.store.canonical_file(sha)
-            if got is not None and got in self.replacing:
-                got = None  # its stored content is being replaced: this file's must be embedded
-        return got if got != key else None
-
     def queue_copy(self, cand: Candidate, old: tuple[int, float, str, bool] | None, sha: str, canonical: str) -> None:
         """Queue ``cand`` as a copy of ``canonical`` (no chunks): committed in order, so after the canonical's
         own pieces when it was queued in this run."""
-        write = SourceWrite(kind="file", key=cand.key, sha256=sha, chunks=[], vectors=np.zeros((0, 0), np.float32),
-                            ext=Path(cand.key).suffix.lower(), size=cand.size, mtime=cand.mtime, root=self.root_key,
-                            copy_of=canonical)
-        if cand.key in self.copy_targets:  # (as in queue: the copies of its stored content go first)
+        if cand.key in self.copies.targets:  # (as in queue: the copies of its stored content go first)
             self.flush()
+        write = self.copies.write(cand, sha, canonical, self.root_key)
         self.pending.append(_Piece(write, "updated" if old is not None else "added", float(cand.size)))
-        self.copy_targets.add(canonical)
         self.tell()
         if len(self.pending) >= TOUCHES_PER_BATCH or self.commit_due():
             self.flush()
@@ -405,7 +287,7 @@ class FolderSync:
             start, first = 0, held + ([chunk] if chunk is not None else [])
         if not first:
             return False
-        if cand.key in self.copy_targets:  # pending copies of its stored content: commit them first, so
+        if cand.key in self.copies.targets:  # pending copies of its stored content: commit them first, so
             self.flush()                   # replacing it hands that content to one of them
         self.bytes_done += cand.size * (first[0].start / len(text))  # the part committed before
         append = start > 0
@@ -419,7 +301,7 @@ class FolderSync:
             part.append(chunk)
             self.tell()
         self.add_piece(cand, sha, part, doc, partial=False, append=append, status=status)
-        self.queued_sha.setdefault(sha, cand.key)
+        self.copies.queued(sha, cand.key)
         return True
 
     def add_piece(self, cand: Candidate, sha: str, part: list[Chunk], doc: Extracted, *, partial: bool,
@@ -454,7 +336,7 @@ class FolderSync:
         Cancelled while embedding: the batch is dropped (nothing of it was committed)."""
         pieces, touches = self.pending, self.touches
         self.pending, self.pending_chunks, self.touches = [], 0, []
-        self.copy_targets = set()
+        self.copies.targets.clear()
         if any(p.write.chunks for p in pieces) and not self.embed(pieces):
             pieces = []
         self.commit_batch(pieces, touches)
@@ -485,20 +367,15 @@ class FolderSync:
         (over the pieces' chunks, in order) of the chunks left to embed. Every one without a cache."""
         texts = [c.text for p in pieces for c in p.write.chunks]
         t0 = time.monotonic()
-        found = cached_part(self.coll.embedder, texts)
-        dim = self.coll.embedder.dimension
-        if found is None:
-            for p in pieces:
-                p.write.vectors = np.empty((len(p.write.chunks), dim), np.float32)
-            return list(range(len(texts)))
-        vectors, missing = found
+        vectors, missing = cached_part(self.coll.embedder, texts)
         at = 0
         for p in pieces:
             p.write.vectors = vectors[at : at + len(p.write.chunks)]
             at += len(p.write.chunks)
-        self.report.embed_seconds += time.monotonic() - t0
-        self.report.cache_lookups = (self.report.cache_lookups or 0) + len(texts)
-        self.report.cache_hits += len(texts) - len(missing)
+        if self.report.cache_lookups is not None:
+            self.report.embed_seconds += time.monotonic() - t0
+            self.report.cache_lookups += len(texts)
+            self.report.cache_hits += len(texts) - len(missing)
         return missing
 
     def embed(self, pieces: list[_Piece]) -> bool:
@@ -562,39 +439,3 @@ class FolderSync:
                                self.current, self.phase, files_committed=r.added + r.updated + r.resumed,
                                chunks_committed=r.chunks_embedded, bytes_done=int(done),
                                bytes_total=int(self.bytes_total)))
-
-
-def forward_passes(lengths: Sequence[int], size: int) -> list[list[int]]:
-    """Indices of a batch's chunks (by token count) grouped into forward passes: longest first, at most
-    ``size`` per pass, and a new pass once a chunk is under half the pass's longest, so no row is padded
-    to more than twice its length. Without that last rule a small batch (a few seconds of work when
-    committing by time) is one pass padded to its longest chunk: measured on the shipped corpus's
-    passages (5-502 tokens) in batches of 30, 2.2x the time of batches of 256; with it, the same time
-    (``benchmarks/commit_by_time.py``)."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    passes: list[list[int]] = []
-    for i in order:
-        if passes and len(passes[-1]) < size and 2 * lengths[i] >= lengths[passes[-1][0]]:
-            passes[-1].append(i)
-        else:
-            passes.append([i])
-    return passes
-
-
-def read_limits(limits: Limits, language: str, *, cancel: threading.Event | None = None,
-                on_page: Callable[[int, int], None] | None = None) -> ReadLimits:
-    """What the readers need of a collection's limits: OCR's bounds and engine, and its language."""
-    return ReadLimits(ocr=OcrOptions(enabled=limits.ocr, command=limits.ocr_command, language=language,
-                                     languages=limits.ocr_languages, max_pixels=limits.ocr_max_pixels,
-                                     max_pages=limits.ocr_max_pages, page_seconds=limits.ocr_page_seconds,
-                                     cancel=cancel, on_page=on_page))
-
-
-def read_candidate(cand: Candidate, max_bytes: int) -> bytes:
-    """The file's bytes (at most ``max_bytes`` + 1), read from a descriptor opened relative to its
-    verified parent folder; ``fstat`` on that descriptor confirms it is still a regular file."""
-    fd = cand.open()
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise SkipFile("unreadable", "it is no longer a regular file")
-        return f.read(max_bytes + 1)
