@@ -8,7 +8,7 @@ from typing import Any
 
 from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.analysis.languages import Analyzer
-from indexer.filters import Filters, glob_regex
+from indexer.filters import EVERYTHING, And, Cond, Filters, Node, Not, Or, glob_regex, metadata_key
 from indexer.stores.postgres.schema import TERM_SPACE
 
 
@@ -23,36 +23,77 @@ def glob_posix(pattern: str) -> str:
 
 def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     """A WHERE fragment over ``sources s`` joined with ``chunks c`` and its parameters (``%s``), or
-    ``("", [])`` when nothing is restricted. ``InvalidInput`` for filters :meth:`Filters.check` refuses."""
-    filters = filters.check()
-    clauses: list[str] = []
+    ``("", [])`` when nothing is restricted: the checked tree of ``filters`` (``Filters.tree``;
+    ``InvalidInput`` for what it refuses) with the meaning of ``indexer.filters.matches``. Every
+    fragment is true or false, never NULL, so ``NOT`` holds."""
+    tree = filters.tree()
+    if tree == EVERYTHING:
+        return "", []
     params: list[Any] = []
-    if filters.path_glob:
+    return _node_sql(tree, params), params
+
+
+_COLUMNS = {"path": "s.key", "ext": "s.ext", "kind": "s.kind", "size": "s.size",
+            "modified": "(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END)"}
+_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_RELATIVE = ("(CASE WHEN s.root <> '' AND left(s.key, length(rtrim(s.root, '/')) + 1) = rtrim(s.root, '/') || '/' "
+             "THEN substr(s.key, length(rtrim(s.root, '/')) + 2) ELSE s.key END)")
+
+
+def _node_sql(node: Node, params: list[Any]) -> str:
+    if isinstance(node, And):
+        return "(" + " AND ".join(_node_sql(n, params) for n in node.items) + ")" if node.items else "true"
+    if isinstance(node, Or):
+        return "(" + " OR ".join(_node_sql(n, params) for n in node.items) + ")"
+    if isinstance(node, Not):
+        return f"(NOT {_node_sql(node.item, params)})"
+    key = metadata_key(node.field)
+    if key is None:
+        return _builtin_sql(node, params)
+    return _metadata_sql(node, key, params)
+
+
+def _builtin_sql(c: Cond, params: list[Any]) -> str:
+    col = _COLUMNS[c.field]
+    if c.op == "glob":
         # Absolute patterns match the whole path; relative ones the path below the indexed folder.
-        if filters.path_glob.startswith("/"):
-            clauses.append("s.kind = 'file' AND s.key ~ %s")
-        else:
-            clauses.append("s.kind = 'file' AND (CASE WHEN s.root <> '' AND left(s.key, length(rtrim(s.root, '/')) + 1)"
-                           " = rtrim(s.root, '/') || '/' THEN substr(s.key, length(rtrim(s.root, '/')) + 2) "
-                           "ELSE s.key END) ~ %s")
-        params.append(glob_posix(filters.path_glob))
-    if filters.ext:
-        clauses.append("s.ext = ANY(%s)")
-        params.append(list(filters.ext))
-    for key, value in filters.metadata.items():
-        # A chunk's own metadata (its page, slide, message) first, then its file's or document's; a JSON
-        # null counts as missing, as in the embedded store.
-        got = "COALESCE(jsonb_strip_nulls(c.metadata) -> %s, s.metadata -> %s)"
-        if value is None:
-            clauses.append(f"({got} IS NULL OR {got} = 'null'::jsonb)")
-            params.extend([key, key, key, key])
-        else:
-            clauses.append(f"{got} = %s::jsonb")
-            params.extend([key, key, json.dumps(value)])
-    if filters.modified_after is not None:
-        clauses.append("(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END) > %s")
-        params.append(filters.modified_after)
-    return " AND ".join(clauses), params
+        params.append(glob_posix(c.value))
+        return f"(s.kind = 'file' AND {'s.key' if c.value.startswith('/') else _RELATIVE} ~ %s)"
+    if c.op == "exists":  # built-ins always have a value
+        return "true" if c.value else "false"
+    if c.op in ("in", "nin"):
+        params.append(list(c.value))
+        return f"({'NOT ' if c.op == 'nin' else ''}{col} = ANY(%s))"
+    params.append(c.value)
+    return f"({col} <> %s)" if c.op == "ne" else f"({col} {_SQL_OPS[c.op]} %s)"
+
+
+def _element_sql(op: str, x: Any, params: list[Any]) -> str:
+    """One JSON element ``e.v`` against ``x``: jsonb equality is typed (true is not 1; 1 is 1.0)."""
+    if op in ("in", "nin"):
+        params.extend(json.dumps(y) for y in x)
+        return f"e.v IN ({', '.join(['%s::jsonb'] * len(x))})"
+    if op in ("eq", "ne", "contains"):
+        params.append(json.dumps(x))
+        return "e.v = %s::jsonb"
+    params.append(x)  # a range: numbers only (the CASE keeps a string from the cast)
+    return f"(CASE WHEN jsonb_typeof(e.v) = 'number' THEN (e.v)::numeric {_SQL_OPS[op]} %s ELSE false END)"
+
+
+def _metadata_sql(c: Cond, key: str, params: list[Any]) -> str:
+    # A chunk's own metadata (its page, slide, message) first, then its file's or document's; a JSON
+    # null in a chunk's counts as missing, as in the embedded store.
+    got = "COALESCE(jsonb_strip_nulls(c.metadata) -> %s, s.metadata -> %s)"
+    if c.op == "exists":
+        params.extend([key, key])
+        sql = f"(COALESCE({got} NOT IN ('null'::jsonb, '[]'::jsonb), false))"
+        return sql if c.value else f"(NOT {sql})"
+    # Each element of a list; a single value (or an object, which equals no scalar) as a list of one.
+    params.extend([key] * 6)
+    sql = (f"EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof({got}) = 'array' THEN {got} "
+           f"ELSE jsonb_build_array({got}) END) AS e(v) WHERE {{}})")
+    sql = sql.format(_element_sql(c.op, c.value, params))
+    return f"(NOT {sql})" if c.op in ("ne", "nin") else sql
 
 
 def fold(term: int) -> int:
