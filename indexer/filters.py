@@ -237,18 +237,21 @@ class _Parser:
         return Cond(name, "glob", value)
 
 
+def load_where(text: str, at: str = "where") -> Any:
+    """A ``where`` document from its JSON text (a URL parameter, a CLI option)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidInput(f"{at}: expected a JSON object such as {{\"year\": {{\"$gte\": 2024}}}}, got text "
+                           f"that is not JSON ({e.msg} at character {e.pos})", field=at) from None
+
+
 def parse_where(where: Any, at: str = "where") -> Node:
-    """A ``where`` document as a checked tree (``InvalidInput`` naming the place, the operator and what
-    was expected; ``LimitExceeded`` over a limit of ``indexer.limits``)."""
+    """A ``where`` document (or its JSON text) as a checked tree (``InvalidInput`` naming the place, the
+    operator and what was expected; ``LimitExceeded`` over a limit of ``indexer.limits``)."""
     if where is None:
         return EVERYTHING
-    if isinstance(where, str):  # the URL and CLI form: JSON text
-        try:
-            where = json.loads(where)
-        except json.JSONDecodeError as e:
-            raise InvalidInput(f"{at}: expected a JSON object, got text that is not JSON ({e.msg} at "
-                               f"character {e.pos})", field=at) from None
-    return _Parser().doc(where, at, 1)
+    return _Parser().doc(load_where(where, at) if isinstance(where, str) else where, at, 1)
 
 
 @dataclass
@@ -259,7 +262,7 @@ class Filters:
     ext: Sequence[str] = ()  # e.g. ["md", ".txt"]
     metadata: dict[str, Any] = field(default_factory=dict)  # equality on document metadata
     modified_after: float | None = None  # unix time; files by mtime, documents by indexing time
-    where: Mapping[str, Any] | None = None  # the filter language (module docstring, docs/filters.md)
+    where: Mapping[str, Any] | str | None = None  # the filter language (docs/filters.md); a str: its JSON
 
     def is_empty(self) -> bool:
         return not (self.path_glob or self.ext or self.metadata or self.modified_after is not None or self.where)

@@ -27,6 +27,7 @@ MAX_WHERE_DEPTH = 8
 MAX_WHERE_NODES = 100
 MAX_WHERE_VALUES = 100
 MAX_WHERE_STRING_CHARS = 4096
+MAX_WHERE_JSON_CHARS = 16384  # a where document as JSON text (a GET parameter, a CLI option)
 
 
 @dataclass
