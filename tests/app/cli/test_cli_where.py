@@ -8,10 +8,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from mcp import Client
 from typer.testing import CliRunner
 
 import app.cli as cli
+from app.mcp import build_server
+from app.mcp_state import LocalState
+from tests.app.conftest import make_settings
 from indexer.collection import Collection
 from indexer.filters import Filters, matches
 from indexer.stores.embedded import EmbeddedBackend
@@ -27,7 +32,7 @@ DOCS = [{"id": f"r{i}", "text": f"Report {i} on {topic}, with figures and notes.
                                            ("law", []), ("cooking", ["final"])])]
 
 
-def test_the_same_hits_through_library_http_and_cli(make_client, tmp_data_dir: Path, embedder: Any,
+def test_the_same_hits_through_library_http_mcp_and_cli(make_client, tmp_data_dir: Path, embedder: Any,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     tree = Filters(where=WHERE).tree()
     want = {d["id"] for d in DOCS if matches(tree, {"kind": "doc", "path": d["id"], "metadata": d["metadata"]})}
@@ -62,3 +67,14 @@ def test_the_same_hits_through_library_http_and_cli(make_client, tmp_data_dir: P
     r = runner.invoke(cli.app, ["query", "x", "--where", '{"$or": [{"a": 1}, {"b": {"$in": 2}}]}', *g])
     assert r.exit_code != 0 and len(r.output.strip().splitlines()) == 1
     assert "where.$or[1].b.$in: expected a non-empty list of values, got 2" in r.output
+
+    async def session() -> list[str]:
+        async with Client(build_server(LocalState(make_settings(tmp_data_dir)))) as mcp:
+            got = await mcp.call_tool("search", {"query": "report figures", "k": 20, "collection": "notes",
+                                                 "where": WHERE})
+            assert not got.is_error, got.content
+            bad = await mcp.call_tool("search", {"query": "x", "collection": "notes", "where": {"a": {"$x": 1}}})
+            assert bad.is_error and "where.a.$x: unknown operator $x" in bad.content[0].text
+            return [h["id"] for h in got.structured_content["hits"]]
+
+    assert anyio.run(session) == http
