@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 import app.cli as cli
 from app.mcp import build_server
 from app.mcp_state import LocalState
-from tests.app.conftest import make_settings
 from indexer.collection import Collection
 from indexer.filters import Filters, matches
 from indexer.stores.embedded import EmbeddedBackend
+from tests.app.conftest import make_settings
 
 runner = CliRunner()
 WHERE = {"year": {"$gte": 2021, "$lt": "2025-01-01"},
