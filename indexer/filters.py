@@ -190,6 +190,8 @@ class _Parser:
         if kind == "string":
             if not isinstance(value, str):
                 raise self.fail(at, "expected a string", value)
+            if name == "kind" and value not in ("file", "doc"):
+                raise self.fail(at, 'expected "file" or "doc"', value)
             if name == "ext" and value:
                 return value.lower() if value.startswith(".") else "." + value.lower()
             return value

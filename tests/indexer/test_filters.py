@@ -19,6 +19,7 @@ from indexer.limits import MAX_WHERE_DEPTH, MAX_WHERE_NODES, MAX_WHERE_VALUES
     ({"a": {"$exists": 1}}, "where.a.$exists", "expected true or false, got 1"),
     ({"size": {"$eq": "big"}}, "where.size.$eq", 'expected a number or an ISO 8601 date, got "big"'),
     ({"ext": 3}, "where.ext", "expected a string, got 3"),
+    ({"kind": {"$in": ["file", "pdf"]}}, "where.kind.$in[1]", 'expected "file" or "doc", got "pdf"'),
     ({"ext": {"$contains": "md"}}, "where.ext.$contains", "$contains tests a metadata list"),
     ({"tags": {"$glob": "a*"}}, "where.tags.$glob", "$glob matches the path field only"),
     ({"$and": []}, "where.$and", "expected a non-empty list of where documents"),

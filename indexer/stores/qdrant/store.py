@@ -338,7 +338,8 @@ class QdrantStore:
         """The sources a condition Qdrant cannot put on a chunk (a glob, a size) holds for, by a scan
         of the source points (one per file or document) with the reference reading of the condition."""
         fields = ["sid", "kind", "key", "root", "ext", "size", "mtime", "indexed_at"]
-        return [p["sid"] for p in self._scroll(_f(_m("type", "source")), fields)
+        scope = _f(_m("type", "source"), *([_m("kind", "file")] if cond.op == "glob" else []))  # a glob: files only
+        return [p["sid"] for p in self._scroll(scope, fields)
                 if matches(cond, {**p, "path": p["key"], "metadata": {},
                                   "modified": p["mtime"] if p["kind"] == "file" else p["indexed_at"]})]
 
