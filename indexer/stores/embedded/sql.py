@@ -4,6 +4,7 @@ query (:func:`keyword_query`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from indexer.analysis.languages import Analyzer
@@ -51,32 +52,50 @@ def _builtin_sql(c: Cond, params: list[Any]) -> str:
     return f"({col} <> ?)" if c.op == "ne" else f"({col} {_SQL_OPS[c.op]} ?)"
 
 
-def _element_sql(op: str, x: Any, params: list[Any]) -> str:
-    """One JSON element ``e`` (a row of json_each) against ``x``: typed, booleans are not numbers."""
+def _value_sql(op: str, x: Any, params: list[Any], v: Callable[[], str], t: Callable[[], str]) -> str:
+    """A JSON value ``v()`` of type ``t()`` (json_type's names) against ``x``: typed, booleans are not
+    numbers. ``v`` and ``t`` add their own parameters, so each is called where its SQL goes."""
     if op in ("in", "nin"):
-        return "(" + " OR ".join(_element_sql("eq", y, params) for y in x) + ")"
+        return "(" + " OR ".join(_value_sql("eq", y, params, v, t) for y in x) + ")"
     if isinstance(x, bool):
-        return f"e.type = '{'true' if x else 'false'}'"
+        return f"{t()} = '{'true' if x else 'false'}'"
+    value = v()
     params.append(x)
     if isinstance(x, str):
-        return "(e.type = 'text' AND e.value = ?)"
-    return f"(e.type IN ('integer', 'real') AND e.value {_SQL_OPS['eq' if op in ('ne', 'contains') else op]} ?)"
+        return f"({value} = ? AND {t()} = 'text')"
+    return f"({value} {_SQL_OPS['eq' if op in ('ne', 'contains') else op]} ? AND {t()} IN ('integer', 'real'))"
+
+
+# The metadata a key is read from: a chunk's own (its page, slide, message) when it has the key, else its
+# file's or document's. Most chunks have none ('{}'): comparing the text first spares parsing it.
+_DOC = "(CASE WHEN c.metadata <> '{}' AND COALESCE(json_type(c.metadata, ?), 'null') <> 'null' " \
+       "THEN c.metadata ELSE s.metadata END)"
 
 
 def _metadata_sql(c: Cond, key: str, params: list[Any]) -> str:
+    """A metadata condition on the key's value and type, searching a list element by element (json_each)
+    only when the value is one. Inline, not a subquery reading the value once: SQLite runs a correlated
+    subquery per row. An equality over 100k chunks (/tmp script, 2 loaded cores): json_each over every
+    value 656 ms, a subquery 530 ms, this 460 ms; the former typeless ``json_extract(...) = ?`` (which
+    took true for 1 and missed list elements) 255 ms."""
     path = '$."' + key + '"'
-    # A chunk's own metadata (its page, slide, message) first, then its file's or document's.
-    doc = "(CASE WHEN COALESCE(json_type(c.metadata, ?), 'null') <> 'null' THEN c.metadata ELSE s.metadata END)"
+
+    def read(fn: str) -> Callable[[], str]:
+        def sql() -> str:
+            params.extend([path, path])
+            return f"{fn}({_DOC}, ?)"
+        return sql
+
+    v, t = read("json_extract"), read("json_type")
     if c.op == "exists":
-        params.extend([path, path, path, path, path, path])
-        sql = (f"(COALESCE(json_type({doc}, ?), 'null') <> 'null' AND "
-               f"NOT (json_type({doc}, ?) = 'array' AND json_array_length({doc}, ?) = 0))")
+        sql = f"(COALESCE({t()}, 'null') <> 'null' AND NOT ({t()} = 'array' AND {v()} = '[]'))"
         return sql if c.value else f"(NOT {sql})"
-    # Each element of a list (json_each yields a scalar itself as one row; an object's members, whose
-    # keys are text, are left out: an object equals no scalar).
-    params.extend([path, path])
-    sql = f"EXISTS (SELECT 1 FROM json_each({doc}, ?) e WHERE typeof(e.key) <> 'text' AND {{}})"
-    sql = sql.format(_element_sql(c.op, c.value, params))
+    scalar = _value_sql(c.op, c.value, params, v, t)
+    array = f"{t()} = 'array' AND EXISTS (SELECT 1 FROM json_each({v()}) e WHERE "
+    element = _value_sql(c.op, c.value, params, lambda: "e.value", lambda: "e.type")
+    # CASE: a missing key reads NULL, here false (so NOT holds); and a CASE condition short-circuits
+    # (COALESCE's argument would not, running json_each over a string)
+    sql = f"(CASE WHEN {scalar} OR ({array}{element})) THEN 1 ELSE 0 END)"
     return f"(NOT {sql})" if c.op in ("ne", "nin") else sql
 
 
