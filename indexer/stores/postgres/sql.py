@@ -68,32 +68,38 @@ def _builtin_sql(c: Cond, params: list[Any]) -> str:
     return f"({col} <> %s)" if c.op == "ne" else f"({col} {_SQL_OPS[c.op]} %s)"
 
 
-def _element_sql(op: str, x: Any, params: list[Any]) -> str:
-    """One JSON element ``e.v`` against ``x``: jsonb equality is typed (true is not 1; 1 is 1.0)."""
-    if op in ("in", "nin"):
-        params.extend(json.dumps(y) for y in x)
-        return f"e.v IN ({', '.join(['%s::jsonb'] * len(x))})"
-    if op in ("eq", "ne", "contains"):
-        params.append(json.dumps(x))
-        return "e.v = %s::jsonb"
-    params.append(x)  # a range: numbers only (the CASE keeps a string from the cast)
-    return f"(CASE WHEN jsonb_typeof(e.v) = 'number' THEN (e.v)::numeric {_SQL_OPS[op]} %s ELSE false END)"
-
-
 def _metadata_sql(c: Cond, key: str, params: list[Any]) -> str:
+    """A metadata condition on the key's value ``g`` (jsonb): equality by jsonb's typed ``=`` (true is not
+    1; 1 is 1.0) and, for a list, containment (``@>``, which the GIN-less scan still answers without
+    unnesting); ranges compare numbers, a list's element by element. NULL (a missing key) reads false."""
     # A chunk's own metadata (its page, slide, message) first, then its file's or document's; a JSON
     # null in a chunk's counts as missing, as in the embedded store.
-    got = "COALESCE(jsonb_strip_nulls(c.metadata) -> %s, s.metadata -> %s)"
-    if c.op == "exists":
+    def g() -> str:
         params.extend([key, key])
-        sql = f"(COALESCE({got} NOT IN ('null'::jsonb, '[]'::jsonb), false))"
+        return "COALESCE(jsonb_strip_nulls(c.metadata) -> %s, s.metadata -> %s)"
+
+    if c.op == "exists":
+        sql = f"COALESCE({g()} NOT IN ('null'::jsonb, '[]'::jsonb), false)"
         return sql if c.value else f"(NOT {sql})"
-    # Each element of a list; a single value (or an object, which equals no scalar) as a list of one.
-    params.extend([key] * 6)
-    sql = (f"EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof({got}) = 'array' THEN {got} "
-           f"ELSE jsonb_build_array({got}) END) AS e(v) WHERE {{}})")
-    sql = sql.format(_element_sql(c.op, c.value, params))
-    return f"(NOT {sql})" if c.op in ("ne", "nin") else sql
+    if c.op in ("eq", "ne", "contains", "in", "nin"):
+        parts = []
+        for x in (c.value if c.op in ("in", "nin") else (c.value,)):
+            value = g()
+            params.append(json.dumps(x))
+            array = g()
+            params.append(json.dumps([x]))
+            parts.append(f"{value} = %s::jsonb OR {array} @> %s::jsonb")
+        sql = f"COALESCE({' OR '.join(parts)}, false)"
+        return f"(NOT {sql})" if c.op in ("ne", "nin") else sql
+    op = _SQL_OPS[c.op]
+    typeof, number = g(), g()
+    params.append(c.value)
+    listed = g()
+    params.append(c.value)
+    return (f"(CASE jsonb_typeof({typeof}) WHEN 'number' THEN ({number})::numeric {op} %s WHEN 'array' THEN "
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements({listed}) AS e(v) "
+            f"WHERE CASE WHEN jsonb_typeof(e.v) = 'number' THEN (e.v)::numeric {op} %s ELSE false END) "
+            "ELSE false END)")
 
 
 def fold(term: int) -> int:
