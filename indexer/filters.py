@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Union
 
-from indexer.errors import InvalidInput
+from indexer.errors import InvalidInput, LimitExceeded
 from indexer.limits import MAX_WHERE_DEPTH, MAX_WHERE_NODES, MAX_WHERE_STRING_CHARS, MAX_WHERE_VALUES
 
 METADATA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,128}")
@@ -118,8 +118,6 @@ class _Parser:
 
     def fail(self, at: str, expected: str, got: Any = ..., limit: bool = False) -> InvalidInput:
         message = f"{at}: {expected}" + ("" if got is ... else f", got {_show(got)}")
-        from indexer.errors import LimitExceeded
-
         return (LimitExceeded if limit else InvalidInput)(message, field=at)
 
     def count(self, at: str) -> None:
