@@ -158,3 +158,26 @@ def test_a_filtered_hnsw_search_returns_k_hits_inside_the_filter(backend_kind, t
     finally:
         coll.close()
         backend.close()
+
+
+def test_a_parts_page_is_a_field_in_every_store(backend_kind, tmp_path, request, embedder):
+    """A chunk's own metadata (the PDF page it starts in) is filtered on before its file's."""
+    from tests.indexer.readers.test_text_html_pdf import make_pdf
+
+    backend, coll = _open(backend_kind, tmp_path, request, embedder)
+    try:
+        topics = ["lighthouses", "glaciers", "coral reefs", "caravans"]
+        pages = [" ".join(f"Fact {j} of page {i + 1}: the study of {t} found pattern {j} each season."
+                          for j in range(12)) for i, t in enumerate(topics)]
+        (tmp_path / "pdf").mkdir()
+        (tmp_path / "pdf" / "atlas.pdf").write_bytes(make_pdf(pages))
+        coll.index_folder(tmp_path / "pdf")
+        for where, allowed in (({"page": {"$gte": 3}}, {3, 4}), ({"$not": {"page": {"$in": [1, 3, 4]}}}, {2}),
+                               ({"page": 2, "ext": "pdf", "metadata.page": {"$exists": True}}, {2})):
+            for mode in ("dense", "keyword", "hybrid"):
+                for topic in topics:
+                    hits = coll.search(f"the study of {topic}", mode=mode, k=1, filters=Filters(where=where))
+                    assert [h.metadata.get("page") in allowed for h in hits] == [True], (where, mode, topic)
+    finally:
+        coll.close()
+        backend.close()
