@@ -50,6 +50,7 @@ from app.schemas import (
     QueryRequest,
     QueryResponse,
 )
+from app.schemas.query import WHERE_DOC
 from app.search_lanes import LanesClosed
 from app.service import query_request
 from app.settings import Settings
@@ -166,11 +167,14 @@ def build_server(state: McpState) -> MCPServer:
         modified_after: Annotated[float | None, Field(
             description="Unix time: files modified (documents indexed) after it")] = None,
         offset: Annotated[int, Field(ge=MIN_OFFSET, le=s.max_k - MIN_K, description="Hits to skip (paging)")] = 0,
+        where: Annotated[dict[str, Any] | None, Field(description=WHERE_DOC + (
+            ', e.g. {"year": {"$gte": 2024}, "$or": [{"ext": "pdf"}, {"path": {"$glob": "legal/**"}}]}'))] = None,
     ) -> Annotated[CallToolResult, QueryResponse]:
         """Search a collection by meaning and/or keywords; hits carry an id (a file's path or a document
         id), a score, character offsets (start, end) and a snippet with the best span marked **like this**."""
         body = validated(models.query, {"query": query, "k": k, "offset": offset, "mode": mode, "filters": {
-            "path_glob": path_glob, "ext": ext or [], "metadata": metadata or {}, "modified_after": modified_after}})
+            "path_glob": path_glob, "ext": ext or [], "metadata": metadata or {}, "modified_after": modified_after,
+            "where": where}})
         assert isinstance(body, QueryRequest)
         name = collection or s.default_collection
         f = body.filters
@@ -178,7 +182,7 @@ def build_server(state: McpState) -> MCPServer:
             query_, opts = query_request(
                 s, query=body.query, like=None, k=body.k, offset=body.offset, mode=body.mode, explain=False,
                 filters=Filters(path_glob=f.path_glob, ext=f.ext, metadata=dict(f.metadata),
-                                modified_after=f.timestamp()))
+                                modified_after=f.timestamp(), where=f.where))
             service = await anyio.to_thread.run_sync(state.service)  # stdio: may wait for the model
             try:
                 raw = await service.submit_query(name, query_, opts)  # the HTTP route's exact JSON text

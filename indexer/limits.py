@@ -21,6 +21,13 @@ MAX_GLOB_CHARS = 1024
 MAX_EXTS = 50
 MAX_EXT_CHARS = 32
 MAX_METADATA_FILTERS = 32
+# A ``where`` document (indexer/filters.py): how deep $and/$or/$not may nest, how many conditions and
+# operators it may hold in all, and how many values one $in/$nin may list.
+MAX_WHERE_DEPTH = 8
+MAX_WHERE_NODES = 100
+MAX_WHERE_VALUES = 100
+MAX_WHERE_STRING_CHARS = 4096
+MAX_WHERE_JSON_CHARS = 16384  # a where document as JSON text (a GET parameter, a CLI option)
 
 
 @dataclass

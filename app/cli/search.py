@@ -68,6 +68,8 @@ def query(
                                        "KEY=VALUE (repeatable)"),
     modified_after: str = typer.Option(None, "--modified-after",
                                        help="Only files modified (documents indexed) after: unix time or ISO 8601"),
+    where: str = typer.Option(None, "--where", help="The filter language as JSON (docs/filters.md), AND-ed with "
+                              "the flags above, e.g. '{\"year\": {\"$gte\": 2024}, \"ext\": {\"$in\": [\"pdf\"]}}'"),
     explain: bool = typer.Option(False, "--explain", help="Show dense, keyword and fused scores per hit"),
     collection: str = COLLECTION_OPT,
     as_json: bool = JSON_OPT,
@@ -80,7 +82,7 @@ def query(
         "query": text, "like": like, "k": k, "offset": offset, "mode": mode, "fusion": fusion,
         "min_similarity": min_similarity, "explain": explain,
         "filters": {"path_glob": path_glob, "ext": ext, "metadata": metadata_filter(metadata),
-                    "modified_after": timestamp(modified_after)}}
+                    "modified_after": timestamp(modified_after), "where": _where(where)}}
     client = remote()
     if client is not None:
         body = client.query(name, request)
@@ -90,6 +92,13 @@ def query(
         sys.stdout.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n")  # the HTTP bytes
         return
     _print_hits(body, explain=explain)
+
+
+def _where(text: str | None) -> Any:
+    """--where's JSON (checked by the one query check, here or on the server)."""
+    from indexer.filters import load_where
+
+    return None if text is None else load_where(text)
 
 
 def _search_here(name: str, r: dict[str, Any]) -> str:
@@ -102,7 +111,7 @@ def _search_here(name: str, r: dict[str, Any]) -> str:
         query=r["query"], like=r["like"], k=r["k"], offset=r["offset"], mode=r["mode"],
         fusion=r["fusion"], min_similarity=r["min_similarity"], explain=r["explain"],
         filters=Filters(path_glob=f["path_glob"], ext=f["ext"], metadata=f["metadata"],
-                        modified_after=f["modified_after"]))
+                        modified_after=f["modified_after"], where=f["where"]))
     return service.query(name, query_, opts)
 
 

@@ -34,7 +34,8 @@ PATH = "/collections/{name}/query"
 
 def get_request(settings: Settings, params: QueryParams) -> tuple[SearchQuery, SearchOptions]:
     """The GET form's query and options, checked by the service's one check (``app.service.query_request``)."""
-    filters = Filters(path_glob=params.path_glob, ext=params.ext, modified_after=params.modified_after)
+    filters = Filters(path_glob=params.path_glob, ext=params.ext, modified_after=params.modified_after,
+                      where=params.where)
     try:
         return query_request(settings, query=params.q, like=params.like, k=params.k, offset=params.offset,
                              mode=params.mode, filters=filters, explain=params.explain, fusion=params.fusion,
@@ -65,7 +66,8 @@ def router(models: ApiModels) -> APIRouter:
                     service: ServiceDep) -> Response:
         """Search a collection; hits carry score, id or path, offsets, a snippet and metadata."""
         f: QueryFilters = body.filters
-        filters = Filters(path_glob=f.path_glob, ext=f.ext, metadata=dict(f.metadata), modified_after=f.timestamp())
+        filters = Filters(path_glob=f.path_glob, ext=f.ext, metadata=dict(f.metadata), modified_after=f.timestamp(),
+                          where=f.where)
         query, opts = service.query_request(query=body.query, like=body.like, k=body.k, offset=body.offset,
                                             mode=body.mode, filters=filters, explain=body.explain,
                                             fusion=body.fusion, min_similarity=body.min_similarity)

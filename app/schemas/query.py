@@ -21,11 +21,16 @@ from indexer.limits import (
     MAX_LIKE_CHARS,
     MAX_METADATA_FILTERS,
     MAX_SIMILARITY,
+    MAX_WHERE_JSON_CHARS,
     MIN_K,
     MIN_OFFSET,
     MIN_SIMILARITY,
 )
 from indexer.search import Fusion, Mode, SearchResponse
+
+WHERE_DOC = ("The filter language (docs/filters.md), AND-ed with the fields above: fields (path, ext, kind, "
+             "modified, size and any metadata key) with $eq $ne $gt $gte $lt $lte $in $nin $exists $contains $glob, "
+             "combined with $and, $or and $not")
 
 
 class QueryFilters(RequestModel):
@@ -37,6 +42,9 @@ class QueryFilters(RequestModel):
         default_factory=dict, max_length=MAX_METADATA_FILTERS, description="Equality on document metadata keys")
     modified_after: float | datetime | None = Field(
         None, description="Unix time or ISO 8601: files modified (documents indexed) after it")
+    where: dict[str, Any] | None = Field(
+        None, description=WHERE_DOC, examples=[{"year": {"$gte": 2024}, "ext": {"$in": ["pdf", "pptx"]},
+                                                "$not": {"tags": {"$contains": "draft"}}}])
 
     def timestamp(self) -> float | None:
         if isinstance(self.modified_after, datetime):
@@ -82,7 +90,8 @@ class QueryRequest(RequestModel):
 
 
 class QueryParams(BaseModel):
-    """GET /collections/{name}/query parameters: the POST body's fields, filters flattened (no metadata)."""
+    """GET /collections/{name}/query parameters: the POST body's fields, filters flattened (no metadata;
+    where as JSON)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -97,6 +106,9 @@ class QueryParams(BaseModel):
     ext: list[Annotated[str, Field(min_length=1, max_length=MAX_EXT_CHARS)]] = Field(default_factory=list,
                                                                                     max_length=MAX_EXTS)
     modified_after: float | None = Field(None, description="Unix time")
+    where: str | None = Field(None, max_length=MAX_WHERE_JSON_CHARS,
+                              description="The filter language as URL-encoded JSON, e.g. where=%7B%22year%22%3A2024%7D "
+                              "for {\"year\":2024} (docs/filters.md)")
     explain: bool = False
 
     @field_validator("modified_after")

@@ -4,8 +4,8 @@
 
 // URL parameter <-> form field. Only non-default values are written, so links stay short.
 const SEARCH_FIELDS = { c: "collection", q: "q", mode: "mode", k: "k", fusion: "fusion", glob: "path-glob",
-  ext: "ext", meta: "metadata", after: "modified-after", min: "min-similarity" };
-const OPTION_KEYS = ["glob", "ext", "meta", "after", "fusion", "min"];  // fields inside "Options"
+  ext: "ext", meta: "metadata", after: "modified-after", where: "where", min: "min-similarity" };
+const OPTION_KEYS = ["glob", "ext", "meta", "after", "where", "fusion", "min"];  // fields inside "Options"
 let searchOffset = 0;
 let likeId = null;  // "more like this": the document id or file path the hits are ranked by, instead of q
 
@@ -45,6 +45,12 @@ function queryBody() {
   const meta = parseMetadata($("metadata").value);
   if (Object.keys(meta).length) filters.metadata = meta;
   if ($("modified-after").value) filters.modified_after = $("modified-after").value + "T00:00:00Z";
+  const where = $("where").value.trim();
+  if (where) {  // the filter language (docs/filters.md); the server checks it and names what is wrong
+    try { filters.where = JSON.parse(where); } catch (e) {
+      throw new Error(`Where: not JSON (${e.message}); e.g. {"year": {"$gte": 2024}}.`);
+    }
+  }
   const body = { k: Number($("k").value) || 10, offset: searchOffset, mode: $("mode").value,
     filters, explain: $("explain").checked };
   if (likeId) body.like = likeId;

@@ -74,6 +74,7 @@ class SearchOptions:
         if self.offset + self.k > self.max_k:
             raise LimitExceeded(f"offset + k is {self.offset + self.k}, over the limit of {self.max_k} "
                                 "(SEMSEARCH_MAX_K)", field="offset")
+        self.filters.tree()  # the filters' checks (InvalidInput naming the field, operator and value)
         m = self.min_similarity
         if m is not None and not (math.isfinite(m) and MIN_SIMILARITY <= m <= MAX_SIMILARITY):
             raise InvalidInput(f"min_similarity must be a cosine between {MIN_SIMILARITY} and {MAX_SIMILARITY}, "

@@ -9,7 +9,8 @@ to a store only through :class:`Store`; each implementation lives beside this fi
 
 Each package keeps its own files, SQL and formats: nothing outside it opens them. The ranking
 package (``indexer.search``) gives a store store-neutral :class:`~indexer.filters.Filters`
-(checked by ``Filters.check``), which each store translates into its own query terms.
+(its checked tree of conditions: ``Filters.tree``), which each store translates into its own query terms
+(one function per store; ``indexer.filters.matches`` is the reference reading).
 
 Ids: a *chunk id* is a stable int64 (a vector's id in the index); a *source id* is an int that is
 stable while the source (a file or a document) keeps its content. Both are opaque to callers.

@@ -154,6 +154,15 @@ def test_new_user_flow(open_page, server, width, by):
     page.wait_for_function("document.querySelector('#search-status').textContent.startsWith('no hits')")
     assert "after=2999-01-01" in page.url and page.locator("#hits li").count() == 0
     page.fill("#modified-after", "")
+    # The filter language, raw: a where that keeps nothing, then one that is not JSON (said on the page).
+    page.fill("#where", '{"$not": {"path": {"$glob": "security/**"}}}')
+    activate(p, "#search-form button[type=submit]", by)
+    page.wait_for_function("document.querySelector('#search-status').textContent.startsWith('no hits')")
+    assert "where=" in page.url
+    page.fill("#where", '{"kind": ')
+    activate(p, "#search-form button[type=submit]", by)
+    page.wait_for_function("document.querySelector('#search-status').textContent.startsWith('Where: not JSON')")
+    page.fill("#where", "")
     activate(p, "#search-form button[type=submit]", by)
     page.wait_for_selector("#hits li")
 

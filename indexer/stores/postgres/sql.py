@@ -8,7 +8,7 @@ from typing import Any
 
 from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.analysis.languages import Analyzer
-from indexer.filters import Filters, glob_regex
+from indexer.filters import EVERYTHING, And, Cond, Filters, Node, Not, Or, glob_regex, metadata_key
 from indexer.stores.postgres.schema import TERM_SPACE
 
 
@@ -23,45 +23,102 @@ def glob_posix(pattern: str) -> str:
 
 def filter_sql(filters: Filters, sources: str = "sources") -> tuple[str, list[Any]]:
     """A WHERE fragment over ``sources s`` joined with ``chunks c`` and its parameters (``%s``), or
-    ``("", [])`` when nothing is restricted. ``InvalidInput`` for filters :meth:`Filters.check` refuses.
-    ``sources``: the collection's sources table (a copy's path, extension and mtime match for its content)."""
-    filters = filters.check()
-    clauses: list[str] = []
+    ``("", [])`` when nothing is restricted: the checked tree of ``filters`` (``Filters.tree``;
+    ``InvalidInput`` for what it refuses) with the meaning of ``indexer.filters.matches``. Every
+    fragment is true or false, never NULL, so ``NOT`` holds. ``sources``: the collection's sources table
+    (a copy's path, extension and mtime match for its content)."""
+    tree = filters.tree()
+    if tree == EVERYTHING:
+        return "", []
     params: list[Any] = []
-    if filters.path_glob:
+    return _node_sql(tree, params, sources), params
+
+
+_COLUMNS = {"path": "s.key", "ext": "s.ext", "kind": "s.kind", "size": "s.size",
+            "modified": "(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END)"}
+_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_RELATIVE = ("(CASE WHEN s.root <> '' AND left(s.key, length(rtrim(s.root, '/')) + 1) = rtrim(s.root, '/') || '/' "
+             "THEN substr(s.key, length(rtrim(s.root, '/')) + 2) ELSE s.key END)")
+
+
+def _node_sql(node: Node, params: list[Any], sources: str) -> str:
+    if isinstance(node, And):
+        return "(" + " AND ".join(_node_sql(n, params, sources) for n in node.items) + ")" if node.items else "true"
+    if isinstance(node, Or):
+        return "(" + " OR ".join(_node_sql(n, params, sources) for n in node.items) + ")"
+    if isinstance(node, Not):
+        return f"(NOT {_node_sql(node.item, params, sources)})"
+    key = metadata_key(node.field)
+    if key is None:
+        return _builtin_sql(node, params, sources)
+    return _metadata_sql(node, key, params)
+
+
+# What a copy has of its own (``same_as``: the same content at another path); its size, kind and metadata
+# are its content's.
+_COPY_FIELDS = ("path", "ext", "modified")
+
+
+def _builtin_sql(c: Cond, params: list[Any], sources: str) -> str:
+    """A condition on a built-in field; on a copy's own fields, matched by the source or any of its
+    copies (a list of paths matches when one does): one uncorrelated subquery of source ids, evaluated
+    once (as the embedded store's, where a correlated EXISTS per chunk cost 30x more)."""
+    if c.field not in _COPY_FIELDS or c.op == "exists":
+        return _source_sql(c, params)
+    own: list[Any] = []
+    clause = _source_sql(c, own)
+    params.extend([*own, *own])
+    return (f"(s.id IN (SELECT s.id FROM {sources} s WHERE {clause} UNION ALL "
+            f"SELECT s.same_as FROM {sources} s WHERE s.same_as IS NOT NULL AND {clause}))")
+
+
+def _source_sql(c: Cond, params: list[Any]) -> str:
+    col = _COLUMNS[c.field]
+    if c.op == "glob":
         # Absolute patterns match the whole path; relative ones the path below the indexed folder.
-        if filters.path_glob.startswith("/"):
-            path = "s.kind = 'file' AND s.key ~ %s"
-        else:
-            path = ("s.kind = 'file' AND (CASE WHEN s.root <> '' AND left(s.key, length(rtrim(s.root, '/')) + 1)"
-                    " = rtrim(s.root, '/') || '/' THEN substr(s.key, length(rtrim(s.root, '/')) + 2) "
-                    "ELSE s.key END) ~ %s")
-        _or_copies(clauses, params, sources, path, [glob_posix(filters.path_glob)])
-    if filters.ext:
-        _or_copies(clauses, params, sources, "s.ext = ANY(%s)", [list(filters.ext)])
-    for key, value in filters.metadata.items():
-        # A chunk's own metadata (its page, slide, message) first, then its file's or document's; a JSON
-        # null counts as missing, as in the embedded store.
-        got = "COALESCE(jsonb_strip_nulls(c.metadata) -> %s, s.metadata -> %s)"
-        if value is None:
-            clauses.append(f"({got} IS NULL OR {got} = 'null'::jsonb)")
-            params.extend([key, key, key, key])
-        else:
-            clauses.append(f"{got} = %s::jsonb")
-            params.extend([key, key, json.dumps(value)])
-    if filters.modified_after is not None:
-        _or_copies(clauses, params, sources, "(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END) > %s",
-                   [filters.modified_after])
-    return " AND ".join(clauses), params
+        params.append(glob_posix(c.value))
+        return f"(s.kind = 'file' AND {'s.key' if c.value.startswith('/') else _RELATIVE} ~ %s)"
+    if c.op == "exists":  # built-ins always have a value
+        return "true" if c.value else "false"
+    if c.op in ("in", "nin"):
+        params.append(list(c.value))
+        return f"({'NOT ' if c.op == 'nin' else ''}{col} = ANY(%s))"
+    params.append(c.value)
+    return f"({col} <> %s)" if c.op == "ne" else f"({col} {_SQL_OPS[c.op]} %s)"
 
 
-def _or_copies(clauses: list[str], params: list[Any], sources: str, clause: str, values: list[Any]) -> None:
-    """Add ``clause`` over ``sources s`` as matched by the source or by any of its copies (``same_as``):
-    one uncorrelated subquery of source ids, evaluated once (as the embedded store's, where a correlated
-    EXISTS per chunk cost 30x more: ``benchmarks/duplicates.py``)."""
-    clauses.append(f"s.id IN (SELECT s.id FROM {sources} s WHERE {clause} UNION ALL "
-                   f"SELECT s.same_as FROM {sources} s WHERE s.same_as IS NOT NULL AND {clause})")
-    params.extend([*values, *values])
+def _metadata_sql(c: Cond, key: str, params: list[Any]) -> str:
+    """A metadata condition on the key's value ``g`` (jsonb): equality by jsonb's typed ``=`` (true is not
+    1; 1 is 1.0) and, for a list, containment (``@>``, which the GIN-less scan still answers without
+    unnesting); ranges compare numbers, a list's element by element. NULL (a missing key) reads false."""
+    # A chunk's own metadata (its page, slide, message) first, then its file's or document's; a JSON
+    # null in a chunk's counts as missing, as in the embedded store.
+    def g() -> str:
+        params.extend([key, key])
+        return "COALESCE(jsonb_strip_nulls(c.metadata) -> %s, s.metadata -> %s)"
+
+    if c.op == "exists":
+        sql = f"COALESCE({g()} NOT IN ('null'::jsonb, '[]'::jsonb), false)"
+        return sql if c.value else f"(NOT {sql})"
+    if c.op in ("eq", "ne", "contains", "in", "nin"):
+        parts = []
+        for x in (c.value if c.op in ("in", "nin") else (c.value,)):
+            value = g()
+            params.append(json.dumps(x))
+            array = g()
+            params.append(json.dumps([x]))
+            parts.append(f"{value} = %s::jsonb OR {array} @> %s::jsonb")
+        sql = f"COALESCE({' OR '.join(parts)}, false)"
+        return f"(NOT {sql})" if c.op in ("ne", "nin") else sql
+    op = _SQL_OPS[c.op]
+    typeof, number = g(), g()
+    params.append(c.value)
+    listed = g()
+    params.append(c.value)
+    return (f"(CASE jsonb_typeof({typeof}) WHEN 'number' THEN ({number})::numeric {op} %s WHEN 'array' THEN "
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements({listed}) AS e(v) "
+            f"WHERE CASE WHEN jsonb_typeof(e.v) = 'number' THEN (e.v)::numeric {op} %s ELSE false END) "
+            "ELSE false END)")
 
 
 def fold(term: int) -> int:

@@ -48,7 +48,7 @@ from qdrant_client import models
 
 from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
-from indexer.filters import Filters, glob_match
+from indexer.filters import Cond, Filters, matches
 from indexer.stores.base import (
     ALSO_AT_MAX,
     LEGACY,
@@ -59,6 +59,7 @@ from indexer.stores.base import (
     StoreMeta,
     WriteResult,
 )
+from indexer.stores.qdrant.filters import filter_conditions
 from indexer.stores.qdrant.indexing_lock import LeaseIndexingLock
 from indexer.stores.qdrant.points import (
     DENSE,
@@ -442,40 +443,27 @@ class QdrantStore:
         finally:
             self._gens = None
 
-    def _filter(self, filters: Filters) -> tuple[bool, models.Filter | None]:
-        """Whether anything can match ``filters``, and the Qdrant filter for them (None: every chunk).
+    def _filter(self, filters: Filters) -> models.Filter | None:
+        """The Qdrant filter for ``filters`` (None: every chunk; ``filters.py``).
 
         No ``type == chunk`` condition: a search names a vector (``dense`` or ``keyword``) and only
         chunk points have vectors, so source and meta points never come back. Without a condition,
         an unfiltered search is a plain vector search: local mode evaluates a filter point by point in
         Python (~50 us a point, most of a query's time on SciFact), and a server skips the payload index."""
-        conds: list[Any] = []
-        if filters.path_glob:
-            files = self._scroll(_f(_m("type", "source"), _m("kind", "file")), ["sid", "key", "root", "same_as"])
-            sids = [_h63("file", p["same_as"]) if p.get("same_as") else p["sid"]  # (a copy: its canonical's)
-                    for p in files if glob_match(filters.path_glob, p["key"], p["root"])]
-            if not sids:
-                return False, None
-            conds.append(models.FieldCondition(key="sid", match=models.MatchAny(any=sids)))
-        filters = filters.check()  # the same checks of keys and values as every store (after the glob, as before)
-        if filters.ext:
-            conds.append(models.FieldCondition(key="ext", match=models.MatchAny(any=list(filters.ext))))
-        for key, value in filters.metadata.items():
-            field = f"meta.{key}"
-            if value is None:
-                conds.append(models.IsEmptyCondition(is_empty=models.PayloadField(key=field)))
-            elif isinstance(value, float) and not value.is_integer():
-                conds.append(models.FieldCondition(key=field, range=models.Range(gte=value, lte=value)))
-            else:
-                conds.append(_m(field, int(value) if isinstance(value, float) else value))
-        if filters.modified_after is not None:
-            conds.append(models.FieldCondition(key="modified", range=models.Range(gt=filters.modified_after)))
-        return True, (_f(*conds) if conds else None)
+        return filter_conditions(filters.tree(), self._source_ids)
+
+    def _source_ids(self, cond: Cond) -> list[int]:
+        """The sources a condition Qdrant cannot put on a chunk (a glob, a size) holds for, by a scan
+        of the source points (one per file or document) with the reference reading of the condition.
+        A copy that matches stands for its canonical file (whose chunks it shares)."""
+        fields = ["sid", "kind", "key", "root", "ext", "size", "mtime", "indexed_at", "same_as"]
+        scope = _f(_m("type", "source"), *([_m("kind", "file")] if cond.op == "glob" else []))  # a glob: files only
+        return [_h63("file", p["same_as"]) if p.get("same_as") else p["sid"] for p in self._scroll(scope, fields)
+                if matches(cond, {**p, "path": p["key"], "metadata": {},
+                                  "modified": p["mtime"] if p["kind"] == "file" else p["indexed_at"]})]
 
     def _query(self, query: Any, using: str, k: int, filters: Filters) -> list[tuple[int, float]]:
-        matchable, flt = self._filter(filters)
-        if not matchable:
-            return []
+        flt = self._filter(filters)
         got = self._call("query_points", self.alias, query=query, using=using, limit=k, query_filter=flt,
                          search_params=self.search_params, with_payload=False, what="search")
         return [(int(p.id), float(p.score)) for p in got.points]
