@@ -42,3 +42,10 @@ class Limits:
     wal_checkpoint_seconds: float = 0.0
     max_k: int = DEFAULT_MAX_K  # the largest offset + k a search may ask for
     max_query_chars: int = DEFAULT_MAX_QUERY_CHARS
+
+# Facets (``indexer.facets``): how many values a facet lists, and how deep a folder facet goes.
+DEFAULT_FACET_TOP = 10
+MAX_FACET_TOP = 100
+MAX_FACET_DEPTH = 8
+# A facet restricted by a query counts over this many of its best hits (the sources ranked first).
+DEFAULT_FACET_HITS = 100

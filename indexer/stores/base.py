@@ -31,6 +31,7 @@ import numpy as np
 from indexer.analysis.languages import Analyzer
 from indexer.chunking import Chunk
 from indexer.errors import SnapshotNotFound
+from indexer.facets import Facet, FacetCounts
 from indexer.filters import Filters
 from indexer.job_table import JobTable
 
@@ -261,6 +262,12 @@ class Store(Protocol):
         ...
 
     def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]: ...
+
+    def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
+        """How many sources (files and documents, not chunks) have each value of ``facet``'s field, among
+        those with a chunk that ``filters`` allow (and, when given, among the source ids ``sources``):
+        the ``facet.top`` values by count, ties by value (``indexer.facets``)."""
+        ...
 
     def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]: ...
 

@@ -28,12 +28,15 @@ path, which apply the one visibility rule ``gen`` above), ``jobs.py``
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import numpy as np
@@ -41,6 +44,7 @@ from qdrant_client import models
 
 from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
+from indexer.facets import Facet, FacetCounts, folder_at, ranked
 from indexer.filters import Filters, glob_match
 from indexer.stores.base import LEGACY, HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
 from indexer.stores.qdrant.indexing_lock import LeaseIndexingLock
@@ -398,6 +402,34 @@ class QdrantStore:
     def sources_of_chunks(self, ids: Sequence[int]) -> dict[int, int]:
         return {cid: int(p["sid"]) for cid, p in self._chunks(ids, []).items()}
 
+    def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
+        """Counted here, over a scroll of the matching chunk points: Qdrant's facet API counts points
+        (chunks), needs a payload index per field and cannot cut a folder out of a path."""
+        matchable, flt = self._filter(filters)
+        if not matchable or (sources is not None and not sources):
+            return FacetCounts(facet.name)
+        conds: list[Any] = [_m("type", "chunk"), *([flt] if flt is not None else [])]
+        if sources is not None:
+            conds.append(models.FieldCondition(key="sid", match=models.MatchAny(any=[int(i) for i in sources])))
+        seen: dict[int, tuple[str, str, int]] = {}  # sid -> (kind, key, gen) of the first chunk seen
+        values: dict[tuple[int, int], set[str]] = {}  # (sid, gen) -> the JSON text of its values
+        for p in self._scroll(_f(*conds), ["sid", "gen", "kind", "key", "root", "ext", "modified", "meta"]):
+            sid, gen = int(p["sid"]), int(p["gen"])
+            seen.setdefault(sid, (p["kind"], p["key"], gen))
+            got = values.setdefault((sid, gen), set())
+            value = _facet_value(facet, p)
+            if value is not None:
+                got.add(json.dumps(value))
+        current = self._sources([(kind, key) for kind, key, _ in seen.values()], ["kind", "key", "sid", "gen"])
+        gens = {int(p["sid"]): int(p["gen"]) for p in current.values()}
+        counts: Counter[str] = Counter()
+        total = 0
+        for (sid, gen), vals in values.items():
+            if gens.get(sid) == gen:  # a visible version of its source (the gen rule)
+                total += 1
+                counts.update(vals)
+        return FacetCounts(facet.name, ranked([(json.loads(v), n) for v, n in counts.items()], facet.top), total)
+
     def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
         return {cid: HitRow(cid, p["start"], p["end"], p["text"], p["kind"], p["key"], p["meta"], p["cmeta"],
                             p.get("root") or "")
@@ -429,6 +461,19 @@ class QdrantStore:
         return [{"chunk_id": cid, "start": p["start"], "end": p["end"], "preview": p["text"][:preview_chars],
                  "kind": p["kind"], "id": p["key"], "root": p["root"], "vector": p["_vector"]}
                 for cid, p in sorted(got.items())]
+
+
+def _facet_value(facet: Facet, p: dict[str, Any]) -> Any:
+    """A chunk point's value of ``facet`` (None: it has none), as the SQL stores compute it."""
+    if facet.field == "ext":
+        return p.get("ext") or None if p["kind"] == "file" else None
+    if facet.field == "folder":
+        return folder_at(p["key"], p.get("root") or "", facet.depth) if p["kind"] == "file" else None
+    if facet.field in ("year", "month"):
+        when = datetime.fromtimestamp(float(p["modified"]), tz=timezone.utc)
+        return when.strftime("%Y" if facet.field == "year" else "%Y-%m")
+    value = (p.get("meta") or {}).get(facet.key)
+    return value if isinstance(value, (str, int, float, bool)) else None
 
 
 def _dense(vector: Any) -> np.ndarray:

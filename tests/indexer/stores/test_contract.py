@@ -429,3 +429,44 @@ def test_a_collection_made_before_languages_keeps_its_english_keyword_search(bac
         assert c.search("brewing", mode="keyword", k=1)[0].id in {"tea", "coffee"}  # still English stems
         assert c.search("igneous rocks", mode="keyword", k=1)[0].id == "granite"
         assert c.search("Granite", mode="keyword", k=3)[0].id == "granite"
+
+
+def _counts(got):
+    return {v.value: v.count for v in got.values}
+
+
+def test_facets_count_sources_not_chunks_within_the_filters(coll, tmp_path):
+    """A facet counts files and documents (a long document with many chunks counts once), among those the
+    filters allow, and a value's count is the number of documents a filter on that value matches."""
+    from indexer.facets import parse_facet
+
+    root = make_folder(tmp_path / "docs")
+    for rel in TOPICS:  # every file modified in March 2024 but the cooking ones (May 2025), in UTC
+        os.utime(root / rel, (1709900000, 1746900000 if rel.startswith("cooking/") else 1709900000))
+    coll.index_folder(root)
+    long_text = " ".join(f"Herbal tea number {i} is brewed from dried leaves and flowers." for i in range(120))
+    coll.upsert_documents([*DOCS, {"id": "herbal", "text": long_text, "metadata": {"topic": "drinks", "new": True}}])
+    store = coll.store
+    assert len(store.chunk_spans("doc", "herbal")) > 1  # many chunks, one document
+
+    topic = store.facet_counts(parse_facet("metadata.topic"), Filters())
+    assert _counts(topic) == {"drinks": 3, "geology": 1}
+    assert topic.sources == 4 + len(TOPICS)  # every source matched; the files have no topic
+    drinks = Filters(metadata={"topic": "drinks"})
+    assert len(coll.search("tea", k=50, filters=drinks)) == 3 == store.facet_counts(parse_facet("ext"), drinks).sources
+
+    assert _counts(store.facet_counts(parse_facet("ext"), Filters())) == {".txt": 2, ".md": 2, ".rst": 1, ".html": 1,
+                                                                        ".py": 1}
+    assert [v.value for v in store.facet_counts(parse_facet("ext", top=2), Filters()).values] == [".md", ".txt"]
+    assert _counts(store.facet_counts(parse_facet("folder"), Filters(ext=["txt"]))) == {"animals": 1, "cooking": 1}
+    files_only = Filters(path_glob="**")
+    assert _counts(store.facet_counts(parse_facet("month"), files_only)) == {"2024-03": 5, "2025-05": 2}
+    assert _counts(store.facet_counts(parse_facet("year"), Filters(path_glob="cooking/**"))) == {"2025": 2}
+    assert _counts(store.facet_counts(parse_facet("metadata.new"), Filters())) == {True: 1}
+    assert _counts(store.facet_counts(parse_facet("metadata.rating"), drinks)) == {4: 1, 5: 1}
+
+    sid = store.find_source("coffee")
+    assert sid is not None
+    within = store.facet_counts(parse_facet("metadata.topic"), Filters(), sources=[sid])
+    assert (_counts(within), within.sources) == ({"drinks": 1}, 1)
+    assert store.facet_counts(parse_facet("ext"), Filters(), sources=[]).sources == 0
