@@ -70,7 +70,7 @@ def search_batch(store: Store, embed_queries: Callable[[Sequence[str]], np.ndarr
             _fill_cosines(store, qvecs[qi], page, cosine)
             text = query if isinstance(query, str) else ""
             hits = build_hits(store, page, text, explain=opts.explain, cosine=cosine, keyword=keyword)
-            results.append(Hits(hits, mode, len(ranked)))
+            results.append(Hits(hits, mode, len(ranked), [r[0] for r in page]))
     return results
 
 
