@@ -55,7 +55,7 @@ from app.service import query_request
 from app.settings import Settings
 from indexer.limits import MAX_EXTS, MAX_GLOB_CHARS, MAX_METADATA_FILTERS, MIN_K, MIN_OFFSET
 from indexer.passages import read_passage
-from indexer.search import Filters
+from indexer.search import Filters, Sort
 
 PATH = "/mcp"
 MAX_FETCH_CHARS = 20_000
@@ -166,10 +166,14 @@ def build_server(state: McpState) -> MCPServer:
         modified_after: Annotated[float | None, Field(
             description="Unix time: files modified (documents indexed) after it")] = None,
         offset: Annotated[int, Field(ge=MIN_OFFSET, le=s.max_k - MIN_K, description="Hits to skip (paging)")] = 0,
+        sort: Annotated[Sort, Field(description=(
+            "relevance (default), or to browse: the best 100 hits by modified time or path, "
+            "modified | path ascending, -modified | -path descending"))] = "relevance",
     ) -> Annotated[CallToolResult, QueryResponse]:
         """Search a collection by meaning and/or keywords; hits carry an id (a file's path or a document
         id), a score, character offsets (start, end) and a snippet with the best span marked **like this**."""
-        body = validated(models.query, {"query": query, "k": k, "offset": offset, "mode": mode, "filters": {
+        body = validated(models.query, {"query": query, "k": k, "offset": offset, "mode": mode, "sort": sort,
+                                        "filters": {
             "path_glob": path_glob, "ext": ext or [], "metadata": metadata or {}, "modified_after": modified_after}})
         assert isinstance(body, QueryRequest)
         name = collection or s.default_collection
@@ -177,6 +181,7 @@ def build_server(state: McpState) -> MCPServer:
         with tool_errors():
             query_, opts = query_request(
                 s, query=body.query, like=None, k=body.k, offset=body.offset, mode=body.mode, explain=False,
+                sort=body.sort,
                 filters=Filters(path_glob=f.path_glob, ext=f.ext, metadata=dict(f.metadata),
                                 modified_after=f.timestamp()))
             service = await anyio.to_thread.run_sync(state.service)  # stdio: may wait for the model

@@ -69,6 +69,8 @@ def query(
                                        "KEY=VALUE (repeatable)"),
     modified_after: str = typer.Option(None, "--modified-after",
                                        help="Only files modified (documents indexed) after: unix time or ISO 8601"),
+    sort: str = typer.Option("relevance", "--sort", help="relevance, or the best 100 hits by modified | path "
+                             "(ascending) | -modified | -path (descending), for browsing"),
     explain: bool = typer.Option(False, "--explain", help="Show dense, keyword and fused scores per hit"),
     collection: str = COLLECTION_OPT,
     as_json: bool = JSON_OPT,
@@ -79,7 +81,7 @@ def query(
     name = collection or state.settings.default_collection
     request: dict[str, Any] = {
         "query": text, "like": like, "k": k, "offset": offset, "mode": mode, "fusion": fusion,
-        "min_similarity": min_similarity, "explain": explain,
+        "min_similarity": min_similarity, "explain": explain, "sort": sort,
         "filters": {"path_glob": path_glob, "ext": ext, "metadata": metadata_filter(metadata),
                     "modified_after": timestamp(modified_after)}}
     client = remote()
@@ -150,7 +152,7 @@ def _search_here(name: str, r: dict[str, Any]) -> str:
     f = r["filters"]
     query_, opts = service.query_request(  # the one check, before the model loads
         query=r["query"], like=r["like"], k=r["k"], offset=r["offset"], mode=r["mode"],
-        fusion=r["fusion"], min_similarity=r["min_similarity"], explain=r["explain"],
+        fusion=r["fusion"], min_similarity=r["min_similarity"], explain=r["explain"], sort=r["sort"],
         filters=Filters(path_glob=f["path_glob"], ext=f["ext"], metadata=f["metadata"],
                         modified_after=f["modified_after"]))
     return service.query(name, query_, opts)

@@ -25,7 +25,7 @@ from indexer.limits import (
     MIN_OFFSET,
     MIN_SIMILARITY,
 )
-from indexer.search import Fusion, Mode, SearchResponse
+from indexer.search import Fusion, Mode, SearchResponse, Sort
 
 
 class QueryFilters(RequestModel):
@@ -59,6 +59,8 @@ class QueryFilters(RequestModel):
 _QUERY_DOC = "What to look for (or send like instead)"
 _LIKE_DOC = ("More like this: a document id or an indexed file's path; hits are ranked by its vector "
              "(dense), leaving it out. Send it instead of query")
+_SORT_DOC = ("relevance (the default), or for browsing the best `candidates` (100) hits by modified time or path: "
+             "modified, path (ascending), -modified, -path (descending); a document's time is its indexing time")
 _MIN_SIMILARITY_DOC = ("Drop hits whose cosine (the hit's cosine field) is below this, before paging: "
                        "e.g. 0.3 keeps only passages with some real resemblance to the query")
 
@@ -78,6 +80,7 @@ class QueryRequest(RequestModel):
         "rrf (reciprocal rank fusion)")
     min_similarity: float | None = Field(None, ge=MIN_SIMILARITY, le=MAX_SIMILARITY, description=_MIN_SIMILARITY_DOC)
     filters: QueryFilters = Field(default_factory=QueryFilters)
+    sort: Sort = Field("relevance", description=_SORT_DOC)
     explain: bool = Field(False, description="Include per-mode ranks and scores for each hit")
 
 
@@ -97,6 +100,7 @@ class QueryParams(BaseModel):
     ext: list[Annotated[str, Field(min_length=1, max_length=MAX_EXT_CHARS)]] = Field(default_factory=list,
                                                                                     max_length=MAX_EXTS)
     modified_after: float | None = Field(None, description="Unix time")
+    sort: Sort = Field("relevance", description=_SORT_DOC)
     explain: bool = False
 
     @field_validator("modified_after")

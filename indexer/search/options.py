@@ -27,6 +27,10 @@ from indexer.search.fusion import FUSIONS
 Mode = Literal["dense", "keyword", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
 Fusion = Literal["relative", "rrf"]
+# How hits are ordered: by relevance (the ranking's score), or - for browsing - the best ``candidates``
+# hits by modified time or path, ascending, or descending with a leading "-".
+Sort = Literal["relevance", "modified", "-modified", "path", "-path"]
+SORTS: tuple[str, ...] = ("relevance", "modified", "-modified", "path", "-path")
 
 
 
@@ -57,6 +61,7 @@ class SearchOptions:
     keyword_weight: float = 1.0
     candidates: int = 100  # depth of each ranking that hybrid fuses
     min_similarity: float | None = None  # drop hits whose cosine is below this (-1..1), before paging
+    sort: str = "relevance"  # see Sort: "-modified" lists the best ``candidates`` hits newest first
     # The limit offset + k was checked against (SEMSEARCH_MAX_K): not an option, so not compared.
     max_k: int = field(default=DEFAULT_MAX_K, compare=False, repr=False)
 
@@ -65,6 +70,8 @@ class SearchOptions:
             raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}", field="mode")
         if self.fusion not in FUSIONS:
             raise InvalidInput(f"fusion must be one of {', '.join(FUSIONS)}, not {self.fusion!r}", field="fusion")
+        if self.sort not in SORTS:
+            raise InvalidInput(f"sort must be one of {', '.join(SORTS)}, not {self.sort!r}", field="sort")
         if self.k < MIN_K:
             raise InvalidInput(f"k must be at least {MIN_K}", field="k")
         if self.offset < MIN_OFFSET:

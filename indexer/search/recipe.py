@@ -40,6 +40,8 @@ def search_batch(store: Store, embed_queries: Callable[[Sequence[str]], np.ndarr
         return []
     qvecs = _query_vectors(queries, embed_queries, store.meta.dimension, vectors)
     depth = opts.offset + opts.k
+    if opts.sort != "relevance":  # browsing: the best `candidates` hits, in another order
+        depth = max(depth, opts.candidates)
     mode_asked = cast(Mode, opts.mode)  # checked when the options were made
     modes: list[Mode] = ["dense" if isinstance(q, Like) else mode_asked for q in queries]
     results: list[Hits] = []
@@ -66,12 +68,23 @@ def search_batch(store: Store, embed_queries: Callable[[Sequence[str]], np.ndarr
             if opts.min_similarity is not None:
                 _fill_cosines(store, qvecs[qi], ranked, cosine)
                 ranked = [r for r in ranked if r[0] in cosine and cosine[r[0]] >= opts.min_similarity]
-            page = ranked[opts.offset : depth]
+            if opts.sort != "relevance":
+                ranked = _sorted(store, ranked, opts.sort)
+            page = ranked[opts.offset : opts.offset + opts.k]
             _fill_cosines(store, qvecs[qi], page, cosine)
             text = query if isinstance(query, str) else ""
             hits = build_hits(store, page, text, explain=opts.explain, cosine=cosine, keyword=keyword)
             results.append(Hits(hits, mode, len(ranked), [r[0] for r in page]))
     return results
+
+
+def _sorted(store: Store, ranked: Ranked, sort: str) -> Ranked:
+    """``ranked`` by modified time or path (``sort``; "-" first: descending), ties by rank."""
+    keys = store.source_sort_keys([r[0] for r in ranked])
+    by = 0 if sort.lstrip("-") == "modified" else 1
+    order = sorted(range(len(ranked)), key=lambda i: keys.get(ranked[i][0], (0.0, ""))[by],
+                   reverse=sort.startswith("-"))  # a stable sort, reversed stably: ties keep their rank
+    return [ranked[i] for i in order]
 
 
 def _query_vectors(queries: Sequence[Query], embed_queries: Callable[[Sequence[str]], np.ndarray],

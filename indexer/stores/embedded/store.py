@@ -419,6 +419,9 @@ class EmbeddedStore:
     def sources_of_chunks(self, ids: Sequence[int]) -> dict[int, int]:
         return self.catalog.sources_of_chunks(ids)
 
+    def source_sort_keys(self, ids: Sequence[int]) -> dict[int, tuple[float, str]]:
+        return self.catalog.source_sort_keys(ids)
+
     def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
         sql, params = facet_sql(facet, filters, sources)
         total_sql, total_params = facet_total_sql(filters, sources)

@@ -396,6 +396,12 @@ class PostgresStore:
     def sources_of_chunks(self, ids: Sequence[int]) -> dict[int, int]:
         return {int(c): int(s) for c, s in self._by_ids(ids, "c.id, c.source_id", "read chunks")}
 
+    def source_sort_keys(self, ids: Sequence[int]) -> dict[int, tuple[float, str]]:
+        with self._read("read sources") as con:
+            rows = con.execute(f"SELECT id, CASE WHEN kind = 'file' THEN mtime ELSE indexed_at END, key "
+                               f"FROM {self._t()['sources']} WHERE id = ANY(%s)", ([int(i) for i in ids],)).fetchall()
+        return {int(sid): (float(t), key) for sid, t, key in rows}
+
     def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
         t = self._t()
         value, vparams = facet_value_sql(facet)

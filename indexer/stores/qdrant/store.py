@@ -402,6 +402,14 @@ class QdrantStore:
     def sources_of_chunks(self, ids: Sequence[int]) -> dict[int, int]:
         return {cid: int(p["sid"]) for cid, p in self._chunks(ids, []).items()}
 
+    def source_sort_keys(self, ids: Sequence[int]) -> dict[int, tuple[float, str]]:
+        if not ids:
+            return {}
+        sids = models.FieldCondition(key="sid", match=models.MatchAny(any=[int(i) for i in ids]))
+        flt = _f(_m("type", "source"), sids)
+        return {int(p["sid"]): (float(p["mtime"] if p["kind"] == "file" else p["indexed_at"]), p["key"])
+                for p in self._scroll(flt, ["sid", "kind", "key", "mtime", "indexed_at"])}
+
     def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
         """Counted here, over a scroll of the matching chunk points: Qdrant's facet API counts points
         (chunks), needs a payload index per field and cannot cut a folder out of a path."""

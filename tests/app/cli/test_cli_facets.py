@@ -45,3 +45,13 @@ def test_facet_bounds_are_one_line_errors(g: list[str]) -> None:
         r = runner.invoke(cli.app, [*g, *args])
         assert r.exit_code != 0 and words in r.output, r.output
         assert "Traceback" not in r.output
+
+
+def test_query_sort_lists_hits_by_path(g: list[str]) -> None:
+    r = runner.invoke(cli.app, [*g, "--json", "query", "anything at all", "--mode", "dense", "--sort", "-path",
+                                "--k", "3"])
+    assert r.exit_code == 0, r.output
+    paths = [h["path"] for h in json.loads(r.stdout)["hits"]]
+    assert paths == sorted(paths, reverse=True) and paths[0].endswith("space/notes.html")
+    r = runner.invoke(cli.app, [*g, "query", "x", "--sort", "size"])
+    assert r.exit_code != 0 and "sort must be one of" in r.output

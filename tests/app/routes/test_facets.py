@@ -4,7 +4,7 @@ from __future__ import annotations
 
 DOCS = [
     {"id": "tea", "text": "Green tea is brewed with water just below boiling.", "metadata": {"topic": "drinks"}},
-    {"id": "coffee", "text": "Espresso is brewed by forcing hot water through coffee.", "metadata": {"topic": "drinks"}},
+    {"id": "coffee", "text": "Espresso is brewed by forcing hot water.", "metadata": {"topic": "drinks"}},
     {"id": "granite", "text": "Granite is an igneous rock made of quartz and mica.", "metadata": {"topic": "geology"}},
     {"id": "basalt", "text": "Basalt is a dark volcanic rock.", "metadata": {"topic": "geology", "year": 2024}},
 ]

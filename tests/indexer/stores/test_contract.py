@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from indexer.collection import Collection, Limits, list_collection_names, read_info
-from indexer.errors import CollectionBusy, CollectionNotFound, SourceNotFound, StoreUnavailable
+from indexer.errors import CollectionBusy, CollectionNotFound, InvalidInput, SourceNotFound, StoreUnavailable
 from indexer.passages import read_passage
 from indexer.projection import build_projection
 from indexer.search import Filters, SearchOptions
@@ -470,3 +470,19 @@ def test_facets_count_sources_not_chunks_within_the_filters(coll, tmp_path):
     within = store.facet_counts(parse_facet("metadata.topic"), Filters(), sources=[sid])
     assert (_counts(within), within.sources) == ({"drinks": 1}, 1)
     assert store.facet_counts(parse_facet("ext"), Filters(), sources=[]).sources == 0
+
+
+def test_sorting_by_modified_time_or_path_orders_the_best_hits(coll, tmp_path):
+    """sort lists the best hits (up to ``candidates``) by modified time or path instead of by score."""
+    root = make_folder(tmp_path / "docs")
+    for i, rel in enumerate(sorted(TOPICS)):  # mtimes in reverse path order
+        os.utime(root / rel, (1.7e9 - i * 1000, 1.7e9 - i * 1000))
+    coll.index_folder(root)
+    by_path = [h.id for h in coll.search("planets and animals", mode="dense", k=len(TOPICS), sort="path")]
+    assert by_path == sorted(str(root / rel) for rel in TOPICS)
+    newest = [h.id for h in coll.search("planets and animals", mode="dense", k=3, sort="-modified")]
+    assert newest == by_path[:3]  # the earliest paths were modified last
+    assert [h.id for h in coll.search("planets", mode="dense", k=2, offset=1, sort="-path")] == by_path[::-1][1:3]
+    assert [h.id for h in coll.search("planets", mode="dense", k=2, sort="modified")] == by_path[::-1][:2]
+    with pytest.raises(InvalidInput, match="sort must be one of relevance, modified, -modified, path, -path"):
+        coll.search("planets", sort="size")
