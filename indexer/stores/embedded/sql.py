@@ -72,8 +72,12 @@ def facet_sql(facet: Facet, filters: Filters, sources: Sequence[int] | None) -> 
     within = ""
     if sources is not None:
         within = f" AND s.id IN ({','.join('?' * len(sources))})" if sources else " AND 0"
-    return (f"SELECT v, count(*) FROM (SELECT DISTINCT s.id, {value} AS v FROM chunks c "
-            f"JOIN sources s ON s.id = c.source_id WHERE {where}{within}) WHERE v IS NOT NULL GROUP BY v",
+    matching = f"FROM chunks c JOIN sources s ON s.id = c.source_id WHERE {where}{within}"
+    if facet.field != "metadata":  # a source's own value: computed once per source, not once per chunk
+        return (f"SELECT v, count(*) FROM (SELECT {value} AS v FROM sources s WHERE s.id IN "
+                f"(SELECT c.source_id {matching})) WHERE v IS NOT NULL GROUP BY v",
+                [*vparams, *wparams, *(sources or ())])
+    return (f"SELECT v, count(*) FROM (SELECT DISTINCT s.id, {value} AS v {matching}) WHERE v IS NOT NULL GROUP BY v",
             [*vparams, *wparams, *(sources or ())])
 
 

@@ -410,8 +410,12 @@ class PostgresStore:
         params = [*wparams, *([[int(i) for i in sources]] if sources is not None else [])]
         frm = f"FROM {t['chunks']} c JOIN {t['sources']} s ON s.id = c.source_id WHERE {where}"
         with self._read("count facets") as con, con.transaction():
-            groups = con.execute(f"SELECT v, count(*) FROM (SELECT DISTINCT s.id, {value} AS v {frm}) AS d "
-                                 "WHERE v IS NOT NULL GROUP BY v", [*vparams, *params]).fetchall()
+            if facet.field == "metadata":  # a chunk's value (its page's), else its source's
+                inner = f"SELECT DISTINCT s.id, {value} AS v {frm}"
+            else:  # a source's own value: computed once per source, not once per chunk
+                inner = f"SELECT {value} AS v FROM {t['sources']} s WHERE s.id IN (SELECT c.source_id {frm})"
+            groups = con.execute(f"SELECT v, count(*) FROM ({inner}) AS d WHERE v IS NOT NULL GROUP BY v",
+                                 [*vparams, *params]).fetchall()
             total = scalar(con, f"SELECT count(DISTINCT s.id) {frm}", params)
         return FacetCounts(facet.name, ranked([(v, int(n)) for v, n in groups], facet.top), int(total))
 
