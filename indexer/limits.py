@@ -15,6 +15,10 @@ DEFAULT_MAX_K = 1000  # the largest offset + k (SEMSEARCH_MAX_K)
 DEFAULT_MAX_QUERY_CHARS = 2000  # SEMSEARCH_MAX_QUERY_CHARS
 MAX_LIKE_CHARS = 4096  # a document id (512) or a file path (4096)
 MIN_SIMILARITY, MAX_SIMILARITY = -1, 1  # the range of a cosine (min_similarity)
+# Title and file-name matches in the keyword ranking (indexer.search.rankings.boost_fields): the default
+# is what measured no worse on SciFact and the shipped corpus (benchmarks/field_boost.py).
+DEFAULT_FIELD_BOOST = 0.0
+MAX_FIELD_BOOST = 10.0
 
 # What a request's filters may hold (the interfaces refuse more before a store translates them).
 MAX_GLOB_CHARS = 1024

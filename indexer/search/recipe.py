@@ -21,7 +21,7 @@ from indexer.errors import InvalidInput, SourceNotFound
 from indexer.search.fusion import fuse
 from indexer.search.hits import Hits, Ranked, build_hits
 from indexer.search.options import DEFAULT_MAX_QUERY_CHARS, Like, Mode, Query, SearchOptions, check_query
-from indexer.search.rankings import Ranking, dense_ranking, keyword_ranking
+from indexer.search.rankings import Ranking, boost_fields, dense_ranking, keyword_ranking
 
 if TYPE_CHECKING:
     from indexer.stores.base import Store
@@ -61,7 +61,8 @@ def search_batch(store: Store, embed_queries: Callable[[Sequence[str]], np.ndarr
                 rankings["dense"] = [r for r in dense[qi] if r[0] != excluded.get(qi)]
             if mode != "dense":
                 d = depth if mode == "keyword" else max(depth, opts.candidates)
-                rankings["keyword"] = keyword_ranking(store, str(query), d, opts.filters)
+                rankings["keyword"] = boost_fields(store, keyword_ranking(store, str(query), d, opts.filters),
+                                                   str(query), opts.field_boost)
             ranked = _combine(rankings, mode, opts)
             cosine = {sid: score for sid, score, _ in rankings.get("dense", ())}
             keyword = {sid: score for sid, score, _ in rankings.get("keyword", ())}

@@ -49,7 +49,7 @@ def path_glob_sql(pattern: str, path: str, root: str) -> int:
 def facet_value_sql(facet: Facet) -> tuple[str, list[Any]]:
     """The SQL expression of a source's (or, for metadata, a chunk's) value of ``facet``, over ``sources s``
     joined with ``chunks c``, and its parameters; NULL where it has none. Metadata values are JSON text
-    (``"a"``, ``3``, ``true``), so a boolean stays a boolean; only scalars count."""
+    (``"a"``, ``3``, ``true``), so a boolean stays a boolean."""
     modified = "(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END)"
     if facet.field == "ext":
         return "(CASE WHEN s.kind = 'file' AND s.ext <> '' THEN s.ext END)", []
@@ -58,10 +58,10 @@ def facet_value_sql(facet: Facet) -> tuple[str, list[Any]]:
     if facet.field in ("year", "month"):
         return f"strftime(?, {modified}, 'unixepoch')", ["%Y" if facet.field == "year" else "%Y-%m"]
     path = '$."' + facet.key + '"'
-    # The chunk's own value first, then its source's, as filter_sql compares them.
-    picked = "(CASE WHEN json_extract(c.metadata, ?) IS NOT NULL THEN c.metadata -> ? ELSE s.metadata -> ? END)"
-    return (f"(CASE WHEN json_type({picked}) IN ('text', 'integer', 'real', 'true', 'false') THEN {picked} END)",
-            [path] * 6)
+    # The chunk's own value first, then its source's, as filter_sql compares them (most chunks have no
+    # metadata of their own: '{}' is skipped without parsing). Lists and objects are left out by facet_sql.
+    return ("(CASE WHEN c.metadata <> '{}' AND json_extract(c.metadata, ?) IS NOT NULL THEN c.metadata -> ? "
+            "ELSE s.metadata -> ? END)", [path] * 3)
 
 
 def facet_sql(facet: Facet, filters: Filters, sources: Sequence[int] | None) -> tuple[str, list[Any]]:
@@ -77,7 +77,8 @@ def facet_sql(facet: Facet, filters: Filters, sources: Sequence[int] | None) -> 
         return (f"SELECT v, count(*) FROM (SELECT {value} AS v FROM sources s WHERE s.id IN "
                 f"(SELECT c.source_id {matching})) WHERE v IS NOT NULL GROUP BY v",
                 [*vparams, *wparams, *(sources or ())])
-    return (f"SELECT v, count(*) FROM (SELECT DISTINCT s.id, {value} AS v {matching}) WHERE v IS NOT NULL GROUP BY v",
+    return (f"SELECT v, count(*) FROM (SELECT DISTINCT s.id, {value} AS v {matching}) WHERE v IS NOT NULL "
+            "AND json_type(v) IN ('text', 'integer', 'real', 'true', 'false') GROUP BY v",
             [*vparams, *wparams, *(sources or ())])
 
 

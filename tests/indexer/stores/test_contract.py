@@ -486,3 +486,23 @@ def test_sorting_by_modified_time_or_path_orders_the_best_hits(coll, tmp_path):
     assert [h.id for h in coll.search("planets", mode="dense", k=2, sort="modified")] == by_path[::-1][:2]
     with pytest.raises(InvalidInput, match="sort must be one of relevance, modified, -modified, path, -path"):
         coll.search("planets", sort="size")
+
+
+def test_field_boost_weighs_title_and_file_name_matches_more(coll, tmp_path):
+    """field_boost multiplies a source's bm25 by 1 + boost * (the share of the query's terms in its title or
+    file name); other sources keep their score, and 0 (the default) changes nothing."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "iceland_volcanoes.md").write_text("Notes on travel: hot springs and glaciers, volcanoes.")
+    coll.index_folder(tmp_path / "docs")
+    coll.upsert_documents([
+        {"id": "titled", "text": "Iceland has active volcanoes.", "metadata": {"title": "Volcanoes of Iceland"}},
+        {"id": "plain", "text": "Volcanoes erupt in Iceland, and volcanoes in Chile; a report on volcanoes."}])
+    plain = {h.id: h.keyword for h in coll.search("iceland volcanoes", mode="keyword", k=5)}
+    boosted = {h.id: h.keyword for h in coll.search("iceland volcanoes", mode="keyword", k=5, field_boost=2.0)}
+    file = str(tmp_path / "docs" / "iceland_volcanoes.md")
+    assert boosted["titled"] == pytest.approx(plain["titled"] * 3, rel=1e-3)  # both terms in the title
+    assert boosted[file] == pytest.approx(plain[file] * 3, rel=1e-3)  # both in the file name
+    assert boosted["plain"] == pytest.approx(plain["plain"], rel=1e-3)
+    assert coll.search("iceland volcanoes", mode="hybrid", k=1, field_boost=10.0)[0].id in ("titled", file)
+    with pytest.raises(InvalidInput, match="field_boost must be between 0"):
+        coll.search("x", field_boost=-1.0)
