@@ -47,7 +47,7 @@ from indexer.embedding.cpu import one_core
 from indexer.errors import CollectionBusy, CollectionNotFound
 from indexer.facets import Facet, parse_facet
 from indexer.fulltext import SourceText, source_text
-from indexer.limits import DEFAULT_FACET_HITS, DEFAULT_FACET_TOP
+from indexer.limits import DEFAULT_FACET_HITS, DEFAULT_FACET_TOP, DEFAULT_FIELD_BOOST
 from indexer.projection import Projection, ProjectionCache, locate_query
 from indexer.search import Filters, Like, SearchOptions, check_query, query_of, search_response
 from indexer.search import Query as SearchQuery
@@ -95,12 +95,14 @@ def model_load_note(settings: Settings) -> str:
 
 def query_request(settings: Settings, *, query: str | None, like: str | None, k: int, offset: int, mode: str,
                   filters: Filters, explain: bool, fusion: str | None = None,
-                  min_similarity: float | None = None, sort: str = "relevance") -> tuple[SearchQuery, SearchOptions]:
+                  min_similarity: float | None = None, sort: str = "relevance",
+                  field_boost: float | None = None) -> tuple[SearchQuery, SearchOptions]:
     """A query request's query and options, checked by the library's rules: the one check every
     interface runs (HTTP POST and GET, the CLI, MCP), with the same messages. It needs only the
     settings, so a bad request is refused before the model loads."""
     opts = SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
                          min_similarity=min_similarity, max_k=settings.max_k, sort=sort,
+                         field_boost=DEFAULT_FIELD_BOOST if field_boost is None else field_boost,
                          fusion=fusion if fusion is not None else settings.fusion)  # SEMSEARCH_FUSION
     return check_query(query_of(query, like), mode=mode, max_chars=settings.max_query_chars), opts
 

@@ -19,7 +19,14 @@ from rich.markup import escape
 
 from app.cli import common
 from app.cli.common import COLLECTION_OPT, JSON_OPT, app, command, fail, out, remote, state
-from indexer.limits import DEFAULT_FACET_HITS, DEFAULT_FACET_TOP, MAX_FACET_DEPTH, MAX_FACET_TOP
+from indexer.limits import (
+    DEFAULT_FACET_HITS,
+    DEFAULT_FACET_TOP,
+    DEFAULT_FIELD_BOOST,
+    MAX_FACET_DEPTH,
+    MAX_FACET_TOP,
+    MAX_FIELD_BOOST,
+)
 
 
 def metadata_filter(pairs: list[str]) -> dict[str, Any]:
@@ -71,6 +78,9 @@ def query(
                                        help="Only files modified (documents indexed) after: unix time or ISO 8601"),
     sort: str = typer.Option("relevance", "--sort", help="relevance, or the best 100 hits by modified | path "
                              "(ascending) | -modified | -path (descending), for browsing"),
+    field_boost: float = typer.Option(None, "--field-boost", help="Title and file-name matches weigh more in "
+                                      f"keyword and hybrid ranking: 0 (off) .. {MAX_FIELD_BOOST}, default "
+                                      f"{DEFAULT_FIELD_BOOST}"),
     explain: bool = typer.Option(False, "--explain", help="Show dense, keyword and fused scores per hit"),
     collection: str = COLLECTION_OPT,
     as_json: bool = JSON_OPT,
@@ -82,6 +92,7 @@ def query(
     request: dict[str, Any] = {
         "query": text, "like": like, "k": k, "offset": offset, "mode": mode, "fusion": fusion,
         "min_similarity": min_similarity, "explain": explain, "sort": sort,
+        "field_boost": field_boost,
         "filters": {"path_glob": path_glob, "ext": ext, "metadata": metadata_filter(metadata),
                     "modified_after": timestamp(modified_after)}}
     client = remote()
@@ -153,6 +164,7 @@ def _search_here(name: str, r: dict[str, Any]) -> str:
     query_, opts = service.query_request(  # the one check, before the model loads
         query=r["query"], like=r["like"], k=r["k"], offset=r["offset"], mode=r["mode"],
         fusion=r["fusion"], min_similarity=r["min_similarity"], explain=r["explain"], sort=r["sort"],
+        field_boost=r["field_boost"],
         filters=Filters(path_glob=f["path_glob"], ext=f["ext"], metadata=f["metadata"],
                         modified_after=f["modified_after"]))
     return service.query(name, query_, opts)
