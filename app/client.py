@@ -86,6 +86,9 @@ class Client:
     def query(self, collection: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", f"/collections/{_seg(collection)}/query", body)
 
+    def facets(self, collection: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", f"/collections/{_seg(collection)}/facets", body)
+
     def embed(self, texts: list[str]) -> dict[str, Any]:
         return self.request("POST", "/embed", {"texts": texts})
 

@@ -27,7 +27,7 @@ from app.docs_pages import install_docs
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.metrics import Metrics, MetricsMiddleware
 from app.middleware import AuthMiddleware, BodyLimitMiddleware
-from app.routes import collections, compare, documents, embed, explain, health, jobs, query, snapshots, texts
+from app.routes import collections, compare, documents, embed, explain, facets, health, jobs, query, snapshots, texts
 from app.routes import map as map_routes
 from app.schemas import build_models
 from app.service import Service
@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(_summarized(health.router))
     for r in (embed.router(models), compare.router(models), collections.router, documents.router(models),
               query_router, jobs.router, snapshots.router, explain.router(models), health.metrics_router,
-              texts.router, map_routes.router):
+              texts.router, map_routes.router, facets.router):
         app.include_router(_summarized(r), dependencies=auth)
     mcp.mount(app, models)  # the MCP tools over streamable HTTP at /mcp, behind the same key check
 

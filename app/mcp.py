@@ -54,9 +54,17 @@ from app.schemas.query import WHERE_DOC
 from app.search_lanes import LanesClosed
 from app.service import query_request
 from app.settings import Settings
-from indexer.limits import MAX_EXTS, MAX_GLOB_CHARS, MAX_METADATA_FILTERS, MIN_K, MIN_OFFSET
+from indexer.limits import (
+    DEFAULT_FIELD_BOOST,
+    MAX_EXTS,
+    MAX_FIELD_BOOST,
+    MAX_GLOB_CHARS,
+    MAX_METADATA_FILTERS,
+    MIN_K,
+    MIN_OFFSET,
+)
 from indexer.passages import read_passage
-from indexer.search import Filters
+from indexer.search import Filters, Sort
 
 PATH = "/mcp"
 MAX_FETCH_CHARS = 20_000
@@ -169,10 +177,18 @@ def build_server(state: McpState) -> MCPServer:
         offset: Annotated[int, Field(ge=MIN_OFFSET, le=s.max_k - MIN_K, description="Hits to skip (paging)")] = 0,
         where: Annotated[dict[str, Any] | None, Field(description=WHERE_DOC + (
             ', e.g. {"year": {"$gte": 2024}, "$or": [{"ext": "pdf"}, {"path": {"$glob": "legal/**"}}]}'))] = None,
+        sort: Annotated[Sort, Field(description=(
+            "relevance (default), or to browse: the best 100 hits by modified time or path, "
+            "modified | path ascending, -modified | -path descending"))] = "relevance",
+        field_boost: Annotated[float | None, Field(ge=0, le=MAX_FIELD_BOOST, description=(
+            "Title and file-name matches weigh more in keyword and hybrid ranking (0: off; default "
+            f"{DEFAULT_FIELD_BOOST})"))] = None,
     ) -> Annotated[CallToolResult, QueryResponse]:
         """Search a collection by meaning and/or keywords; hits carry an id (a file's path or a document
         id), a score, character offsets (start, end) and a snippet with the best span marked **like this**."""
-        body = validated(models.query, {"query": query, "k": k, "offset": offset, "mode": mode, "filters": {
+        body = validated(models.query, {"query": query, "k": k, "offset": offset, "mode": mode, "sort": sort,
+                                        "field_boost": field_boost,
+                                        "filters": {
             "path_glob": path_glob, "ext": ext or [], "metadata": metadata or {}, "modified_after": modified_after,
             "where": where}})
         assert isinstance(body, QueryRequest)
@@ -181,6 +197,7 @@ def build_server(state: McpState) -> MCPServer:
         with tool_errors():
             query_, opts = query_request(
                 s, query=body.query, like=None, k=body.k, offset=body.offset, mode=body.mode, explain=False,
+                sort=body.sort, field_boost=body.field_boost,
                 filters=Filters(path_glob=f.path_glob, ext=f.ext, metadata=dict(f.metadata),
                                 modified_after=f.timestamp(), where=f.where))
             service = await anyio.to_thread.run_sync(state.service)  # stdio: may wait for the model

@@ -47,9 +47,11 @@ from indexer.collection import (
 from indexer.embedding import Embedder, cpu_count, load_embedder
 from indexer.embedding.cpu import one_core
 from indexer.errors import CollectionBusy, CollectionNotFound
+from indexer.facets import Facet, parse_facet
 from indexer.fulltext import SourceText, source_text
+from indexer.limits import DEFAULT_FACET_HITS, DEFAULT_FACET_TOP, DEFAULT_FIELD_BOOST
 from indexer.projection import Projection, ProjectionCache, locate_query
-from indexer.search import Filters, SearchOptions, check_query, query_of, search_response
+from indexer.search import Filters, Like, SearchOptions, check_query, query_of, search_response
 from indexer.search import Query as SearchQuery
 from indexer.similarity import rank_candidates, similarity_matrix
 
@@ -96,14 +98,33 @@ def model_load_note(settings: Settings) -> str:
 
 def query_request(settings: Settings, *, query: str | None, like: str | None, k: int, offset: int, mode: str,
                   filters: Filters, explain: bool, fusion: str | None = None,
-                  min_similarity: float | None = None) -> tuple[SearchQuery, SearchOptions]:
+                  min_similarity: float | None = None, sort: str = "relevance",
+                  field_boost: float | None = None) -> tuple[SearchQuery, SearchOptions]:
     """A query request's query and options, checked by the library's rules: the one check every
     interface runs (HTTP POST and GET, the CLI, MCP), with the same messages. It needs only the
     settings, so a bad request is refused before the model loads."""
     opts = SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
-                         min_similarity=min_similarity, max_k=settings.max_k,
+                         min_similarity=min_similarity, max_k=settings.max_k, sort=sort,
+                         field_boost=DEFAULT_FIELD_BOOST if field_boost is None else field_boost,
                          fusion=fusion if fusion is not None else settings.fusion)  # SEMSEARCH_FUSION
     return check_query(query_of(query, like), mode=mode, max_chars=settings.max_query_chars), opts
+
+
+def facet_request(settings: Settings, *, field: str, depth: int = 1, top: int = DEFAULT_FACET_TOP,
+                  query: str | None = None, like: str | None = None, mode: str = "hybrid",
+                  k: int = DEFAULT_FACET_HITS, filters: Filters | None = None
+                  ) -> tuple[Facet, SearchQuery | None, SearchOptions]:
+    """A facet request's facet, its query (None: count over the whole collection) and the options of
+    that query's search (whose filters restrict the counts either way), checked by the same rules as a
+    query (``query_request``): the one check every interface runs."""
+    facet = parse_facet(field, depth=depth, top=top)
+    filters = filters or Filters()
+    if query is None and like is None:
+        filters.check()  # the same refusal as a search's, before anything is opened
+        return facet, None, SearchOptions(filters=filters, max_k=settings.max_k)
+    q, opts = query_request(settings, query=query, like=like, k=k, offset=0, mode=mode, filters=filters,
+                            explain=False)
+    return facet, q, opts
 
 
 class Service:
@@ -241,6 +262,10 @@ class Service:
         """The request's query and options, checked (see :func:`query_request`)."""
         return query_request(self.settings, **request)
 
+    def facet_request(self, **request: Any) -> tuple[Facet, SearchQuery | None, SearchOptions]:
+        """A facet request's facet, query and options, checked (see :func:`facet_request`)."""
+        return facet_request(self.settings, **request)
+
     async def submit_query(self, name: str, query: SearchQuery, opts: SearchOptions) -> str:
         """The response's JSON text, computed on a search lane (see ``app.search_lanes``): concurrent
         queries with the same collection and options share one embedding pass and one snapshot."""
@@ -270,6 +295,17 @@ class Service:
             lane.release()  # the rest is ranking in Python: the core is free for the next batch's forward pass
             results = coll.search_batch(queries, options=opts, vectors=vectors)
         return [search_response(name, q, opts, hits).to_json() for q, hits in zip(queries, results, strict=True)]
+
+    def facets(self, name: str, facet: Facet, query: SearchQuery | None, opts: SearchOptions) -> dict[str, Any]:
+        """A facet's counts (files and documents per value) within ``opts.filters`` and, with ``query``,
+        within the sources of its best ``opts.k`` hits: the ``/facets`` body (see ``facet_request``)."""
+        with self.collections.lease(name) as coll:
+            counts = coll.facets(facet, filters=opts.filters, query=query, options=opts if query is not None else None)
+        return {"collection": name, "field": counts.field,
+                "query": query if isinstance(query, str) else None,
+                "like": query.id if isinstance(query, Like) else None,
+                "hits": opts.k if query is not None else None,
+                "sources": counts.sources, "values": [{"value": v.value, "count": v.count} for v in counts.values]}
 
     # -- texts ------------------------------------------------------------------------------------
     def embed(self, texts: list[str]) -> EmbedResponse:

@@ -35,7 +35,9 @@ from indexer.errors import (
     InvalidInput,
     ModelMismatch,
 )
-from indexer.limits import Limits
+from indexer.facets import Facet, FacetCounts
+from indexer.filters import Filters
+from indexer.limits import DEFAULT_FACET_HITS, Limits
 from indexer.names import NAME_PATTERN, NAME_RE, validate_name
 from indexer.search import Hits, Like, Query, SearchOptions
 from indexer.stores.base import SourceRow, SourceWrite, Store, StoreBackend, StoreMeta
@@ -300,6 +302,20 @@ class Collection:
         self.refresh()
         return search.search_batch(self.store, self.embed_queries, queries, opts, vectors,
                                    max_query_chars=self.limits.max_query_chars)
+
+    def facets(self, facet: Facet, *, filters: Filters | None = None, query: Query | None = None,
+               options: SearchOptions | None = None) -> FacetCounts:
+        """How many files and documents have each value of ``facet``'s field (``indexer.facets``), among
+        those ``filters`` allow; with a ``query``, among the sources of its hits, ranked first with
+        ``options`` (whose filters are then the ones applied; default: hybrid, the best 100)."""
+        if query is not None:
+            opts = options or SearchOptions(k=DEFAULT_FACET_HITS, filters=filters or Filters())
+            sources: list[int] | None = self.search_batch([query], options=opts)[0].source_ids
+            filters = opts.filters
+        else:
+            sources = None
+            self.refresh()
+        return self.store.facet_counts(facet, filters or Filters(), sources)
 
     def info(self) -> CollectionInfo:
         s = self.store

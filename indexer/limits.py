@@ -15,6 +15,10 @@ DEFAULT_MAX_K = 1000  # the largest offset + k (SEMSEARCH_MAX_K)
 DEFAULT_MAX_QUERY_CHARS = 2000  # SEMSEARCH_MAX_QUERY_CHARS
 MAX_LIKE_CHARS = 4096  # a document id (512) or a file path (4096)
 MIN_SIMILARITY, MAX_SIMILARITY = -1, 1  # the range of a cosine (min_similarity)
+# Title and file-name matches in the keyword ranking (indexer.search.rankings.boost_fields): the default
+# is what measured no worse on SciFact and the shipped corpus (benchmarks/field_boost.py).
+DEFAULT_FIELD_BOOST = 0.0
+MAX_FIELD_BOOST = 10.0
 
 # What a request's filters may hold (the interfaces refuse more before a store translates them).
 MAX_GLOB_CHARS = 1024
@@ -56,3 +60,10 @@ class Limits:
     ocr_page_seconds: float = 60.0  # time to recognise one page
     max_k: int = DEFAULT_MAX_K  # the largest offset + k a search may ask for
     max_query_chars: int = DEFAULT_MAX_QUERY_CHARS
+
+# Facets (``indexer.facets``): how many values a facet lists, and how deep a folder facet goes.
+DEFAULT_FACET_TOP = 10
+MAX_FACET_TOP = 100
+MAX_FACET_DEPTH = 8
+# A facet restricted by a query counts over this many of its best hits (the sources ranked first).
+DEFAULT_FACET_HITS = 100

@@ -19,6 +19,14 @@ from rich.markup import escape
 
 from app.cli import common
 from app.cli.common import COLLECTION_OPT, JSON_OPT, app, command, fail, out, remote, state
+from indexer.limits import (
+    DEFAULT_FACET_HITS,
+    DEFAULT_FACET_TOP,
+    DEFAULT_FIELD_BOOST,
+    MAX_FACET_DEPTH,
+    MAX_FACET_TOP,
+    MAX_FIELD_BOOST,
+)
 
 
 def metadata_filter(pairs: list[str]) -> dict[str, Any]:
@@ -70,6 +78,11 @@ def query(
                                        help="Only files modified (documents indexed) after: unix time or ISO 8601"),
     where: str = typer.Option(None, "--where", help="The filter language as JSON (docs/filters.md), AND-ed with "
                               "the flags above, e.g. '{\"year\": {\"$gte\": 2024}, \"ext\": {\"$in\": [\"pdf\"]}}'"),
+    sort: str = typer.Option("relevance", "--sort", help="relevance, or the best 100 hits by modified | path "
+                             "(ascending) | -modified | -path (descending), for browsing"),
+    field_boost: float = typer.Option(None, "--field-boost", help="Title and file-name matches weigh more in "
+                                      f"keyword and hybrid ranking: 0 (off) .. {MAX_FIELD_BOOST}, default "
+                                      f"{DEFAULT_FIELD_BOOST}"),
     explain: bool = typer.Option(False, "--explain", help="Show dense, keyword and fused scores per hit"),
     collection: str = COLLECTION_OPT,
     as_json: bool = JSON_OPT,
@@ -80,7 +93,8 @@ def query(
     name = collection or state.settings.default_collection
     request: dict[str, Any] = {
         "query": text, "like": like, "k": k, "offset": offset, "mode": mode, "fusion": fusion,
-        "min_similarity": min_similarity, "explain": explain,
+        "min_similarity": min_similarity, "explain": explain, "sort": sort,
+        "field_boost": field_boost,
         "filters": {"path_glob": path_glob, "ext": ext, "metadata": metadata_filter(metadata),
                     "modified_after": timestamp(modified_after), "where": _where(where)}}
     client = remote()
@@ -101,6 +115,57 @@ def _where(text: str | None) -> Any:
     return None if text is None else load_where(text)
 
 
+@app.command()
+@command
+def facets(
+    field: str = typer.Argument(..., help="ext | folder | year | month | metadata.KEY"),
+    top: int = typer.Option(DEFAULT_FACET_TOP, "--top", help=f"How many values to list (at most {MAX_FACET_TOP})"),
+    depth: int = typer.Option(1, "--depth", help=f"Folder levels below the indexed folder (at most {MAX_FACET_DEPTH})"),
+    text: str = typer.Option(None, "--query", "-q", help="Count only over the best --k hits of this query"),
+    k: int = typer.Option(DEFAULT_FACET_HITS, "--k", "-k", help="How many of the query's hits count"),
+    mode: str = typer.Option("hybrid", "--mode", help="The query's ranking: dense | keyword | hybrid"),
+    path_glob: str = typer.Option(None, "--path-glob", help="Only files whose path matches, e.g. 'docs/**'"),
+    ext: list[str] = typer.Option([], "--ext", help="Only files with this extension (repeatable)"),
+    metadata: list[str] = typer.Option([], "--metadata", help="Only sources whose metadata KEY equals VALUE: "
+                                       "KEY=VALUE (repeatable)"),
+    modified_after: str = typer.Option(None, "--modified-after",
+                                       help="Only files modified (documents indexed) after: unix time or ISO 8601"),
+    where: str = typer.Option(None, "--where", help="The filter language as JSON (docs/filters.md), AND-ed with "
+                              "the flags above"),
+    collection: str = COLLECTION_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Count files and documents (not chunks) per value of a field, to see how to narrow a search."""
+    name = collection or state.settings.default_collection
+    request: dict[str, Any] = {
+        "field": field, "top": top, "depth": depth, "query": text, "k": k, "mode": mode,
+        "filters": {"path_glob": path_glob, "ext": ext, "metadata": metadata_filter(metadata),
+                    "modified_after": timestamp(modified_after), "where": _where(where)}}
+    client = remote()
+    if client is not None:
+        body = client.facets(name, request)
+    else:
+        from indexer.search import Filters
+
+        service = common.service()
+        f = request["filters"]
+        facet, query_, opts = service.facet_request(  # the one check, before the model loads
+            field=field, top=top, depth=depth, query=text, mode=mode, k=k,
+            filters=Filters(path_glob=f["path_glob"], ext=f["ext"], metadata=f["metadata"],
+                            modified_after=f["modified_after"], where=f["where"]))
+        body = service.facets(name, facet, query_, opts)
+    if as_json:
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n")  # the HTTP bytes
+        return
+    scope = f" among the best {body['hits']} hits of {body['query']!r}" if body.get("query") else ""
+    out.print(f"[bold]{escape(body['field'])}[/bold]: {body['sources']} files and documents{escape(scope)}")
+    if not body["values"]:
+        out.print("no values")
+    for v in body["values"]:
+        shown = v["value"] if isinstance(v["value"], str) else json.dumps(v["value"])
+        out.print(f"{v['count']:>8}  [cyan]{escape(shown)}[/cyan]")
+
+
 def _search_here(name: str, r: dict[str, Any]) -> str:
     """What the server's query route answers, computed in this process (its JSON text)."""
     from indexer.search import Filters
@@ -109,7 +174,8 @@ def _search_here(name: str, r: dict[str, Any]) -> str:
     f = r["filters"]
     query_, opts = service.query_request(  # the one check, before the model loads
         query=r["query"], like=r["like"], k=r["k"], offset=r["offset"], mode=r["mode"],
-        fusion=r["fusion"], min_similarity=r["min_similarity"], explain=r["explain"],
+        fusion=r["fusion"], min_similarity=r["min_similarity"], explain=r["explain"], sort=r["sort"],
+        field_boost=r["field_boost"],
         filters=Filters(path_glob=f["path_glob"], ext=f["ext"], metadata=f["metadata"],
                         modified_after=f["modified_after"], where=f["where"]))
     return service.query(name, query_, opts)

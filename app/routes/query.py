@@ -39,7 +39,8 @@ def get_request(settings: Settings, params: QueryParams) -> tuple[SearchQuery, S
     try:
         return query_request(settings, query=params.q, like=params.like, k=params.k, offset=params.offset,
                              mode=params.mode, filters=filters, explain=params.explain, fusion=params.fusion,
-                             min_similarity=params.min_similarity)
+                             min_similarity=params.min_similarity, sort=params.sort,
+                             field_boost=params.field_boost)
     except InvalidInput as e:
         if e.field == "query":  # GET spells it q
             e.field = "q"
@@ -70,7 +71,8 @@ def router(models: ApiModels) -> APIRouter:
                           where=f.where)
         query, opts = service.query_request(query=body.query, like=body.like, k=body.k, offset=body.offset,
                                             mode=body.mode, filters=filters, explain=body.explain,
-                                            fusion=body.fusion, min_similarity=body.min_similarity)
+                                            fusion=body.fusion, min_similarity=body.min_similarity,
+                                            sort=body.sort, field_boost=body.field_boost)
         return await _search(lanes, name, opts, query)
 
     @r.get("", operation_id="query_collection_get", response_model=QueryResponse, responses=errors(404, 409, 503))

@@ -75,6 +75,7 @@ from app.schemas.explain import (
     ModelInfo,
     TokenSimilarity,
 )
+from app.schemas.facets import FacetParams, FacetRequest, FacetResponse, FacetValue
 from app.schemas.health import (
     Health,
     Ready,
@@ -106,7 +107,9 @@ __all__ = [
     "Fusion", "Mode",
     "ApiModels", "CollectionCreate", "CollectionInfo", "CollectionList", "CompareRequest", "CompareResponse",
     "DEFAULTS", "DeleteDocumentsRequest", "DeleteResponse", "DocumentIn", "DocumentOut", "EmbedRequest",
-    "EmbedResponse", "ErrorDetail", "ErrorResponse", "ExplainRequest", "ExplainTokensRequest", "ExplainTrace",
+    "EmbedResponse", "ErrorDetail",
+    "ErrorResponse", "ExplainRequest", "ExplainTokensRequest", "ExplainTrace",
+    "FacetParams", "FacetRequest", "FacetResponse", "FacetValue",
     "Health", "IndexFolderRequest", "Job", "JobList", "JobState", "MAX_DOCUMENTS", "MAX_EXPLAIN_CHARS",
     "MAX_ID_CHARS", "MAX_K", "MAX_METADATA_BYTES", "MAX_PATH_CHARS", "MAX_QUERY_CHARS", "MAX_TEXTS",
     "MAX_TEXT_CHARS", "ModelInfo", "NAME_PATTERN", "NAME_RULE", "NAME_SCHEMA", "OpenAIEmbedding",

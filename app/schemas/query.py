@@ -15,8 +15,10 @@ from app.schemas.common import (
     check_metadata,
 )
 from indexer.limits import (
+    DEFAULT_FIELD_BOOST,
     MAX_EXT_CHARS,
     MAX_EXTS,
+    MAX_FIELD_BOOST,
     MAX_GLOB_CHARS,
     MAX_LIKE_CHARS,
     MAX_METADATA_FILTERS,
@@ -26,7 +28,7 @@ from indexer.limits import (
     MIN_OFFSET,
     MIN_SIMILARITY,
 )
-from indexer.search import Fusion, Mode, SearchResponse
+from indexer.search import Fusion, Mode, SearchResponse, Sort
 
 WHERE_DOC = ("The filter language (docs/filters.md), AND-ed with the fields above: fields (path, ext, kind, "
              "modified, size and any metadata key) with $eq $ne $gt $gte $lt $lte $in $nin $exists $contains $glob, "
@@ -67,6 +69,10 @@ class QueryFilters(RequestModel):
 _QUERY_DOC = "What to look for (or send like instead)"
 _LIKE_DOC = ("More like this: a document id or an indexed file's path; hits are ranked by its vector "
              "(dense), leaving it out. Send it instead of query")
+_SORT_DOC = ("relevance (the default), or for browsing the best `candidates` (100) hits by modified time or path: "
+             "modified, path (ascending), -modified, -path (descending); a document's time is its indexing time")
+_FIELD_BOOST_DOC = ("Title and file-name matches weigh more in keyword and hybrid ranking: a hit whose metadata title "
+                    "or file name holds a share f of the query's words scores bm25 * (1 + field_boost * f); 0: off")
 _MIN_SIMILARITY_DOC = ("Drop hits whose cosine (the hit's cosine field) is below this, before paging: "
                        "e.g. 0.3 keeps only passages with some real resemblance to the query")
 
@@ -86,6 +92,9 @@ class QueryRequest(RequestModel):
         "rrf (reciprocal rank fusion)")
     min_similarity: float | None = Field(None, ge=MIN_SIMILARITY, le=MAX_SIMILARITY, description=_MIN_SIMILARITY_DOC)
     filters: QueryFilters = Field(default_factory=QueryFilters)
+    sort: Sort = Field("relevance", description=_SORT_DOC)
+    field_boost: float | None = Field(None, ge=0, le=MAX_FIELD_BOOST,
+                                      description=_FIELD_BOOST_DOC + f" (default {DEFAULT_FIELD_BOOST})")
     explain: bool = Field(False, description="Include per-mode ranks and scores for each hit")
 
 
@@ -109,6 +118,8 @@ class QueryParams(BaseModel):
     where: str | None = Field(None, max_length=MAX_WHERE_JSON_CHARS,
                               description="The filter language as URL-encoded JSON, e.g. where=%7B%22year%22%3A2024%7D "
                               "for {\"year\":2024} (docs/filters.md)")
+    sort: Sort = Field("relevance", description=_SORT_DOC)
+    field_boost: float | None = Field(None, ge=0, le=MAX_FIELD_BOOST, description=_FIELD_BOOST_DOC)
     explain: bool = False
 
     @field_validator("modified_after")

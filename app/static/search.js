@@ -140,11 +140,39 @@ async function runSearch({ push = true } = {}) {
     $("hits-page").textContent = data.hits.length ? `page ${Math.floor(data.offset / body.k) + 1}` : "";
     $("hits-prev").disabled = data.offset === 0;
     $("hits-next").disabled = data.hits.length < body.k || data.offset + body.k >= data.total_candidates;
+    showFacets(name, body);
   } catch (err) {
     lastHits = [];
     $("hits-pager").hidden = true;
+    $("facets").hidden = true;
     setStatus(status, err.message, true);
   }
+}
+
+// -- facets: how many of the best 100 hits' files and documents have each value; a click narrows ------------
+const FACETS = [  // field, heading, what a click on a value does to the form
+  ["ext", "Type", (v) => { $("ext").value = v; }],
+  ["folder", "Folder", (v) => { $("path-glob").value = v === "." ? "*" : `${v}/**`; }],
+  ["year", "Modified", (v) => { $("modified-after").value = `${v}-01-01`; }],
+];
+
+async function showFacets(name, body) {
+  const box = $("facets");
+  const request = { query: body.query, like: body.like, mode: body.mode, k: 100, top: 8, filters: body.filters };
+  if (body.like) delete request.query;
+  const parts = [];
+  for (const [field, heading, narrow] of FACETS) {
+    let got;
+    try { got = await api("POST", `/collections/${enc(name)}/facets`, { ...request, field }); } catch { continue; }
+    if (got.values.length < 2) continue;  // one value narrows nothing
+    const items = got.values.map((v) => el("li", {}, el("button", { type: "button", class: "link",
+      title: `Only these (${v.count} of the best ${got.hits} hits' files and documents)`,
+      onclick: () => { narrow(String(v.value)); searchOffset = 0; runSearch(); } },
+      `${field === "year" ? `${v.value} and later` : v.value} (${v.count})`)));
+    parts.push(el("h3", { text: heading }), el("ul", {}, ...items));
+  }
+  box.replaceChildren(...parts);
+  box.hidden = !parts.length;
 }
 
 function searchFromUrl() {

@@ -26,13 +26,25 @@ ranking: ``indexer/filters.py``, re-exported here), ``rankings`` (dense and keyw
 from indexer.filters import Filters, glob_match, glob_regex
 from indexer.search.fusion import FUSIONS, fuse, min_max
 from indexer.search.hits import Hit, Hits, SearchResponse, search_response
-from indexer.search.options import MODES, Fusion, Like, Mode, Query, SearchOptions, check_query, query_of
+from indexer.search.options import (
+    MODES,
+    SORTS,
+    Fusion,
+    Like,
+    Mode,
+    Query,
+    SearchOptions,
+    Sort,
+    check_query,
+    query_of,
+)
 from indexer.search.recipe import search_batch
 from indexer.search.snippets import QueryTerms, make_snippet
 
 __all__ = [
     "FUSIONS",
     "MODES",
+    "SORTS",
     "Filters",
     "Fusion",
     "Hit",
@@ -43,6 +55,7 @@ __all__ = [
     "QueryTerms",
     "SearchOptions",
     "SearchResponse",
+    "Sort",
     "check_query",
     "fuse",
     "glob_match",

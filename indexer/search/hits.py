@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from indexer.described import described
@@ -85,6 +85,8 @@ class Hits:
     hits: list[Hit]
     mode: Mode
     total_candidates: int = 0
+    # The hits' source ids (opaque, store-given), for what counts over the hits (facets of a query).
+    source_ids: list[int] = field(default_factory=list, repr=False, compare=False)
 
     def to_list(self) -> list[dict[str, Any]]:
         return [h.to_dict() for h in self.hits]

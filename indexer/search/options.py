@@ -14,8 +14,10 @@ from typing import Literal
 from indexer.errors import InvalidInput, LimitExceeded
 from indexer.filters import Filters
 from indexer.limits import (
+    DEFAULT_FIELD_BOOST,
     DEFAULT_MAX_K,
     DEFAULT_MAX_QUERY_CHARS,
+    MAX_FIELD_BOOST,
     MAX_LIKE_CHARS,
     MAX_SIMILARITY,
     MIN_K,
@@ -27,6 +29,10 @@ from indexer.search.fusion import FUSIONS
 Mode = Literal["dense", "keyword", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
 Fusion = Literal["relative", "rrf"]
+# How hits are ordered: by relevance (the ranking's score), or - for browsing - the best ``candidates``
+# hits by modified time or path, ascending, or descending with a leading "-".
+Sort = Literal["relevance", "modified", "-modified", "path", "-path"]
+SORTS: tuple[str, ...] = ("relevance", "modified", "-modified", "path", "-path")
 
 
 
@@ -57,6 +63,10 @@ class SearchOptions:
     keyword_weight: float = 1.0
     candidates: int = 100  # depth of each ranking that hybrid fuses
     min_similarity: float | None = None  # drop hits whose cosine is below this (-1..1), before paging
+    # Title and file-name matches weigh more in the keyword ranking (so in hybrid too): a source whose
+    # title or name holds a share f of the query's terms scores bm25 * (1 + field_boost * f); 0: off.
+    field_boost: float = DEFAULT_FIELD_BOOST
+    sort: str = "relevance"  # see Sort: "-modified" lists the best ``candidates`` hits newest first
     # The limit offset + k was checked against (SEMSEARCH_MAX_K): not an option, so not compared.
     max_k: int = field(default=DEFAULT_MAX_K, compare=False, repr=False)
 
@@ -65,6 +75,11 @@ class SearchOptions:
             raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}", field="mode")
         if self.fusion not in FUSIONS:
             raise InvalidInput(f"fusion must be one of {', '.join(FUSIONS)}, not {self.fusion!r}", field="fusion")
+        if self.sort not in SORTS:
+            raise InvalidInput(f"sort must be one of {', '.join(SORTS)}, not {self.sort!r}", field="sort")
+        if not (math.isfinite(self.field_boost) and 0 <= self.field_boost <= MAX_FIELD_BOOST):
+            raise InvalidInput(f"field_boost must be between 0 (off) and {MAX_FIELD_BOOST}, not {self.field_boost!r}",
+                               field="field_boost")
         if self.k < MIN_K:
             raise InvalidInput(f"k must be at least {MIN_K}", field="k")
         if self.offset < MIN_OFFSET:

@@ -21,7 +21,7 @@ from indexer.errors import InvalidInput, SourceNotFound
 from indexer.search.fusion import fuse
 from indexer.search.hits import Hits, Ranked, build_hits
 from indexer.search.options import DEFAULT_MAX_QUERY_CHARS, Like, Mode, Query, SearchOptions, check_query
-from indexer.search.rankings import Ranking, dense_ranking, keyword_ranking
+from indexer.search.rankings import Ranking, boost_fields, dense_ranking, keyword_ranking
 
 if TYPE_CHECKING:
     from indexer.stores.base import Store
@@ -40,6 +40,8 @@ def search_batch(store: Store, embed_queries: Callable[[Sequence[str]], np.ndarr
         return []
     qvecs = _query_vectors(queries, embed_queries, store.meta.dimension, vectors)
     depth = opts.offset + opts.k
+    if opts.sort != "relevance":  # browsing: the best `candidates` hits, in another order
+        depth = max(depth, opts.candidates)
     mode_asked = cast(Mode, opts.mode)  # checked when the options were made
     modes: list[Mode] = ["dense" if isinstance(q, Like) else mode_asked for q in queries]
     results: list[Hits] = []
@@ -59,19 +61,31 @@ def search_batch(store: Store, embed_queries: Callable[[Sequence[str]], np.ndarr
                 rankings["dense"] = [r for r in dense[qi] if r[0] != excluded.get(qi)]
             if mode != "dense":
                 d = depth if mode == "keyword" else max(depth, opts.candidates)
-                rankings["keyword"] = keyword_ranking(store, str(query), d, opts.filters)
+                rankings["keyword"] = boost_fields(store, keyword_ranking(store, str(query), d, opts.filters),
+                                                   str(query), opts.field_boost)
             ranked = _combine(rankings, mode, opts)
             cosine = {sid: score for sid, score, _ in rankings.get("dense", ())}
             keyword = {sid: score for sid, score, _ in rankings.get("keyword", ())}
             if opts.min_similarity is not None:
                 _fill_cosines(store, qvecs[qi], ranked, cosine)
                 ranked = [r for r in ranked if r[0] in cosine and cosine[r[0]] >= opts.min_similarity]
-            page = ranked[opts.offset : depth]
+            if opts.sort != "relevance":
+                ranked = _sorted(store, ranked, opts.sort)
+            page = ranked[opts.offset : opts.offset + opts.k]
             _fill_cosines(store, qvecs[qi], page, cosine)
             text = query if isinstance(query, str) else ""
             hits = build_hits(store, page, text, explain=opts.explain, cosine=cosine, keyword=keyword)
-            results.append(Hits(hits, mode, len(ranked)))
+            results.append(Hits(hits, mode, len(ranked), [r[0] for r in page]))
     return results
+
+
+def _sorted(store: Store, ranked: Ranked, sort: str) -> Ranked:
+    """``ranked`` by modified time or path (``sort``; "-" first: descending), ties by rank."""
+    keys = store.source_sort_keys([r[0] for r in ranked])
+    by = 0 if sort.lstrip("-") == "modified" else 1
+    order = sorted(range(len(ranked)), key=lambda i: keys.get(ranked[i][0], (0.0, ""))[by],
+                   reverse=sort.startswith("-"))  # a stable sort, reversed stably: ties keep their rank
+    return [ranked[i] for i in order]
 
 
 def _query_vectors(queries: Sequence[Query], embed_queries: Callable[[Sequence[str]], np.ndarray],

@@ -32,6 +32,7 @@ import numpy as np
 from indexer.analysis.languages import Analyzer
 from indexer.chunking import Chunk
 from indexer.errors import SnapshotNotFound
+from indexer.facets import Facet, FacetCounts
 from indexer.filters import Filters
 from indexer.job_table import JobTable
 
@@ -281,6 +282,17 @@ class Store(Protocol):
         ...
 
     def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]: ...
+
+    def source_sort_keys(self, ids: Sequence[int]) -> dict[int, tuple[float, str]]:
+        """source id -> (modified time, key) for sorting hits: a file's mtime and path, a document's
+        indexing time and id (the same time ``modified_after`` filters on)."""
+        ...
+
+    def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
+        """How many sources (files and documents, not chunks) have each value of ``facet``'s field, among
+        those with a chunk that ``filters`` allow (and, when given, among the source ids ``sources``):
+        the ``facet.top`` values by count, ties by value (``indexer.facets``)."""
+        ...
 
     def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]: ...
 

@@ -66,3 +66,20 @@ def test_an_app_started_twice_serves_mcp_each_time(embedder, tmp_data_dir):
             r = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
                             headers={"accept": "application/json, text/event-stream"})
             assert r.status_code == 200 and len(r.json()["result"]["tools"]) == 4
+
+
+def test_the_search_tool_offers_sorting_and_field_boosts_with_their_bounds(tmp_data_dir):
+    import json
+
+    app = create_app(make_settings(tmp_data_dir))
+    server = build_server(AppState(app, build_models(app.state.settings)))
+
+    async def session() -> None:
+        async with Client(server) as client:
+            tools = (await client.list_tools()).tools
+            search = next(t for t in tools if t.name == "search")
+            props = search.input_schema["properties"]
+            assert "-modified" in json.dumps(props["sort"]) and "path" in json.dumps(props["sort"])
+            assert '"maximum": 10.0' in json.dumps(props["field_boost"])
+
+    anyio.run(session)

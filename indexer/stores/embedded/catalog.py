@@ -354,6 +354,17 @@ class Catalog:
                 f"SELECT id, source_id FROM chunks WHERE id IN ({','.join('?' * len(part))})", part).fetchall())
         return out
 
+    def source_sort_keys(self, ids: Sequence[int]) -> dict[int, tuple[float, str]]:
+        """source id -> (modified time, key) (``Store.source_sort_keys``)."""
+        out: dict[int, tuple[float, str]] = {}
+        for i in range(0, len(ids), 900):
+            part = [int(x) for x in ids[i : i + 900]]
+            rows = self.reader.execute(
+                "SELECT id, CASE WHEN kind = 'file' THEN mtime ELSE indexed_at END, key FROM sources "
+                f"WHERE id IN ({','.join('?' * len(part))})", part)
+            out.update((int(sid), (float(t), key)) for sid, t, key in rows)
+        return out
+
     def keyword_chunks(self, match: str, where: str, params: Sequence[Any], limit: int
                        ) -> list[tuple[int, float]]:
         """[(chunk id, -bm25)] best first for an FTS5 MATCH expression, among the sources matching

@@ -4,11 +4,12 @@ query (:func:`keyword_query`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from indexer.analysis.languages import Analyzer
 from indexer.analysis.words import STOPWORDS, WORD
+from indexer.facets import Facet, folder_at
 from indexer.filters import And, Cond, Filters, Node, Not, Or, glob_match, metadata_key
 
 
@@ -123,7 +124,55 @@ def path_glob_sql(pattern: str, path: str, root: str) -> int:
     return int(glob_match(pattern, path, root))
 
 
-SQL_FUNCTIONS = {"path_glob": (3, path_glob_sql)}  # what filter_sql needs registered on the connection
+def facet_value_sql(facet: Facet) -> tuple[str, list[Any]]:
+    """The SQL expression of a source's (or, for metadata, a chunk's) value of ``facet``, over ``sources s``
+    joined with ``chunks c``, and its parameters; NULL where it has none. Metadata values are JSON text
+    (``"a"``, ``3``, ``true``), so a boolean stays a boolean."""
+    modified = "(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END)"
+    if facet.field == "ext":
+        return "(CASE WHEN s.kind = 'file' AND s.ext <> '' THEN s.ext END)", []
+    if facet.field == "folder":
+        return "(CASE WHEN s.kind = 'file' THEN folder_at(s.key, s.root, ?) END)", [facet.depth]
+    if facet.field in ("year", "month"):
+        return f"strftime(?, {modified}, 'unixepoch')", ["%Y" if facet.field == "year" else "%Y-%m"]
+    path = '$."' + facet.key + '"'
+    # The chunk's own value first, then its source's, as filter_sql compares them (most chunks have no
+    # metadata of their own: '{}' is skipped without parsing). Lists and objects are left out by facet_sql.
+    return ("(CASE WHEN c.metadata <> '{}' AND json_extract(c.metadata, ?) IS NOT NULL THEN c.metadata -> ? "
+            "ELSE s.metadata -> ? END)", [path] * 3)
+
+
+def facet_sql(facet: Facet, filters: Filters, sources: Sequence[int] | None) -> tuple[str, list[Any]]:
+    """``SELECT value, sources`` per value of ``facet`` over the sources that match ``filters`` (and are
+    among ``sources``, when given): distinct sources per value, so a source with many chunks counts once."""
+    value, vparams = facet_value_sql(facet)
+    where, wparams = filter_sql(filters)
+    within = ""
+    if sources is not None:
+        within = f" AND s.id IN ({','.join('?' * len(sources))})" if sources else " AND 0"
+    matching = f"FROM chunks c JOIN sources s ON s.id = c.source_id WHERE {where}{within}"
+    if facet.field != "metadata":  # a source's own value: computed once per source, not once per chunk
+        return (f"SELECT v, count(*) FROM (SELECT {value} AS v FROM sources s WHERE s.id IN "
+                f"(SELECT c.source_id {matching})) WHERE v IS NOT NULL GROUP BY v",
+                [*vparams, *wparams, *(sources or ())])
+    return (f"SELECT v, count(*) FROM (SELECT DISTINCT s.id, {value} AS v {matching}) WHERE v IS NOT NULL "
+            "AND json_type(v) IN ('text', 'integer', 'real', 'true', 'false') GROUP BY v",
+            [*vparams, *wparams, *(sources or ())])
+
+
+def facet_total_sql(filters: Filters, sources: Sequence[int] | None) -> tuple[str, list[Any]]:
+    """How many sources match ``filters`` (among ``sources``, when given)."""
+    where, params = filter_sql(filters)
+    within = ""
+    if sources is not None:
+        within = f" AND s.id IN ({','.join('?' * len(sources))})" if sources else " AND 0"
+    return (f"SELECT count(DISTINCT s.id) FROM chunks c JOIN sources s ON s.id = c.source_id WHERE {where}{within}",
+            [*params, *(sources or ())])
+
+
+# What filter_sql and facet_sql need registered on the connection.
+SQL_FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
+    "path_glob": (3, path_glob_sql), "folder_at": (3, folder_at)}
 
 
 def keyword_query(text: str, analyzer: Analyzer | None) -> str | None:

@@ -22,6 +22,7 @@ No path re-embeds anything. All SQL lives in ``catalog.py`` and ``sql.py`` besid
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from indexer.errors import CatalogBehindIndex, CatalogWalMissing, damaged_catalog
+from indexer.facets import Facet, FacetCounts, ranked
 from indexer.filters import Filters
 from indexer.stores.base import (
     LEGACY,
@@ -55,7 +57,7 @@ from indexer.stores.embedded.layout import (
     data_dir_of,
 )
 from indexer.stores.embedded.space import disk_full_answer, is_disk_full
-from indexer.stores.embedded.sql import SQL_FUNCTIONS, filter_sql, keyword_query
+from indexer.stores.embedded.sql import SQL_FUNCTIONS, facet_sql, facet_total_sql, filter_sql, keyword_query
 from indexer.stores.embedded.tempfiles import remove_stale_temp_files
 from indexer.stores.embedded.vectors import IndexFileError, VectorIndex
 
@@ -419,6 +421,19 @@ class EmbeddedStore:
 
     def sources_of_chunks(self, ids: Sequence[int]) -> dict[int, int]:
         return self.catalog.sources_of_chunks(ids)
+
+    def source_sort_keys(self, ids: Sequence[int]) -> dict[int, tuple[float, str]]:
+        return self.catalog.source_sort_keys(ids)
+
+    def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
+        sql, params = facet_sql(facet, filters, sources)
+        total_sql, total_params = facet_total_sql(filters, sources)
+        with self.catalog.snapshot(SQL_FUNCTIONS) as con:
+            groups = con.execute(sql, params).fetchall()
+            total = con.execute(total_sql, total_params).fetchone()[0]
+        if facet.field == "metadata":  # JSON text, so a boolean comes back a boolean
+            groups = [(json.loads(v), n) for v, n in groups]
+        return FacetCounts(facet.name, ranked(groups, facet.top), int(total))
 
     def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
         return self.catalog.hit_rows(ids)

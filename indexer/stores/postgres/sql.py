@@ -8,6 +8,7 @@ from typing import Any
 
 from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.analysis.languages import Analyzer
+from indexer.facets import Facet
 from indexer.filters import EVERYTHING, And, Cond, Filters, Node, Not, Or, glob_regex, metadata_key
 from indexer.stores.postgres.schema import TERM_SPACE
 
@@ -119,6 +120,28 @@ def _metadata_sql(c: Cond, key: str, params: list[Any]) -> str:
             f"EXISTS (SELECT 1 FROM jsonb_array_elements({listed}) AS e(v) "
             f"WHERE CASE WHEN jsonb_typeof(e.v) = 'number' THEN (e.v)::numeric {op} %s ELSE false END) "
             "ELSE false END)")
+
+
+def facet_value_sql(facet: Facet) -> tuple[str, list[Any]]:
+    """The SQL expression of a source's (for metadata, a chunk's) value of ``facet`` over ``sources s``
+    joined with ``chunks c``, and its parameters; NULL where it has none. The twin of the embedded
+    store's (``indexer/stores/embedded/sql.py``): the folder as ``indexer.facets.folder_at`` cuts it."""
+    if facet.field == "ext":
+        return "(CASE WHEN s.kind = 'file' AND s.ext <> '' THEN s.ext END)", []
+    if facet.field == "folder":
+        base = "rtrim(s.root, '/')"
+        rel = (f"(CASE WHEN {base} <> '' AND left(s.key, length({base}) + 1) = {base} || '/' "
+               f"THEN substr(s.key, length({base}) + 2) ELSE ltrim(s.key, '/') END)")
+        parts = f"string_to_array({rel}, '/')"
+        return (f"(CASE WHEN s.kind = 'file' THEN COALESCE(NULLIF(array_to_string(({parts})"
+                f"[1:LEAST(%s, cardinality({parts}) - 1)], '/'), ''), '.') END)", [facet.depth])
+    if facet.field in ("year", "month"):
+        modified = "(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END)"
+        return (f"to_char(to_timestamp({modified}) AT TIME ZONE 'UTC', %s)",
+                ["YYYY" if facet.field == "year" else "YYYY-MM"])
+    got = "COALESCE(jsonb_strip_nulls(c.metadata) -> %s, s.metadata -> %s)"  # as filter_sql compares them
+    return (f"(CASE WHEN jsonb_typeof({got}) IN ('string', 'number', 'boolean') THEN {got} END)",
+            [facet.key] * 4)
 
 
 def fold(term: int) -> int:

@@ -35,12 +35,13 @@ from pgvector import SparseVector
 from psycopg.types.json import Jsonb
 
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
+from indexer.facets import Facet, FacetCounts, ranked
 from indexer.filters import Filters
 from indexer.stores.base import ALSO_AT_MAX, HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
 from indexer.stores.postgres.connection import Database, advisory_key, scalar
 from indexer.stores.postgres.locks import PostgresIndexingLock
 from indexer.stores.postgres.schema import TERM_SPACE, ensure_hnsw, tables, upgrade_collection_tables
-from indexer.stores.postgres.sql import chunk_terms, filter_sql, query_terms
+from indexer.stores.postgres.sql import chunk_terms, facet_value_sql, filter_sql, query_terms
 
 log = logging.getLogger(__name__)
 
@@ -430,6 +431,29 @@ class PostgresStore:
 
     def sources_of_chunks(self, ids: Sequence[int]) -> dict[int, int]:
         return {int(c): int(s) for c, s in self._by_ids(ids, "c.id, c.source_id", "read chunks")}
+
+    def source_sort_keys(self, ids: Sequence[int]) -> dict[int, tuple[float, str]]:
+        with self._read("read sources") as con:
+            rows = con.execute(f"SELECT id, CASE WHEN kind = 'file' THEN mtime ELSE indexed_at END, key "
+                               f"FROM {self._t()['sources']} WHERE id = ANY(%s)", ([int(i) for i in ids],)).fetchall()
+        return {int(sid): (float(t), key) for sid, t, key in rows}
+
+    def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
+        t = self._t()
+        value, vparams = facet_value_sql(facet)
+        where, wparams = filter_sql(filters)
+        where = " AND ".join(w for w in (where, "s.id = ANY(%s)" if sources is not None else "") if w) or "true"
+        params = [*wparams, *([[int(i) for i in sources]] if sources is not None else [])]
+        frm = f"FROM {t['chunks']} c JOIN {t['sources']} s ON s.id = c.source_id WHERE {where}"
+        with self._read("count facets") as con, con.transaction():
+            if facet.field == "metadata":  # a chunk's value (its page's), else its source's
+                inner = f"SELECT DISTINCT s.id, {value} AS v {frm}"
+            else:  # a source's own value: computed once per source, not once per chunk
+                inner = f"SELECT {value} AS v FROM {t['sources']} s WHERE s.id IN (SELECT c.source_id {frm})"
+            groups = con.execute(f"SELECT v, count(*) FROM ({inner}) AS d WHERE v IS NOT NULL GROUP BY v",
+                                 [*vparams, *params]).fetchall()
+            total = scalar(con, f"SELECT count(DISTINCT s.id) {frm}", params)
+        return FacetCounts(facet.name, ranked([(v, int(n)) for v, n in groups], facet.top), int(total))
 
     def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
         rows = self._by_ids(ids, 'c.id, c.start, c."end", c.text, s.kind, s.key, s.metadata, c.metadata, s.root, '

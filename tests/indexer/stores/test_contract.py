@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from indexer.collection import Collection, Limits, list_collection_names, read_info
-from indexer.errors import CollectionBusy, CollectionNotFound, SourceNotFound, StoreUnavailable
+from indexer.errors import CollectionBusy, CollectionNotFound, InvalidInput, SourceNotFound, StoreUnavailable
 from indexer.passages import read_passage
 from indexer.projection import build_projection
 from indexer.search import Filters, SearchOptions
@@ -489,3 +489,80 @@ def test_a_collection_made_before_languages_keeps_its_english_keyword_search(bac
         assert c.search("brewing", mode="keyword", k=1)[0].id in {"tea", "coffee"}  # still English stems
         assert c.search("igneous rocks", mode="keyword", k=1)[0].id == "granite"
         assert c.search("Granite", mode="keyword", k=3)[0].id == "granite"
+
+
+def _counts(got):
+    return {v.value: v.count for v in got.values}
+
+
+def test_facets_count_sources_not_chunks_within_the_filters(coll, tmp_path):
+    """A facet counts files and documents (a long document with many chunks counts once), among those the
+    filters allow, and a value's count is the number of documents a filter on that value matches."""
+    from indexer.facets import parse_facet
+
+    root = make_folder(tmp_path / "docs")
+    for rel in TOPICS:  # every file modified in March 2024 but the cooking ones (May 2025), in UTC
+        os.utime(root / rel, (1709900000, 1746900000 if rel.startswith("cooking/") else 1709900000))
+    coll.index_folder(root)
+    long_text = " ".join(f"Herbal tea number {i} is brewed from dried leaves and flowers." for i in range(120))
+    coll.upsert_documents([*DOCS, {"id": "herbal", "text": long_text, "metadata": {"topic": "drinks", "new": True}}])
+    store = coll.store
+    assert len(store.chunk_spans("doc", "herbal")) > 1  # many chunks, one document
+
+    topic = store.facet_counts(parse_facet("metadata.topic"), Filters())
+    assert _counts(topic) == {"drinks": 3, "geology": 1}
+    assert topic.sources == 4 + len(TOPICS)  # every source matched; the files have no topic
+    drinks = Filters(metadata={"topic": "drinks"})
+    assert len(coll.search("tea", k=50, filters=drinks)) == 3 == store.facet_counts(parse_facet("ext"), drinks).sources
+
+    assert _counts(store.facet_counts(parse_facet("ext"), Filters())) == {".txt": 2, ".md": 2, ".rst": 1, ".html": 1,
+                                                                        ".py": 1}
+    assert [v.value for v in store.facet_counts(parse_facet("ext", top=2), Filters()).values] == [".md", ".txt"]
+    assert _counts(store.facet_counts(parse_facet("folder"), Filters(ext=["txt"]))) == {"animals": 1, "cooking": 1}
+    files_only = Filters(path_glob="**")
+    assert _counts(store.facet_counts(parse_facet("month"), files_only)) == {"2024-03": 5, "2025-05": 2}
+    assert _counts(store.facet_counts(parse_facet("year"), Filters(path_glob="cooking/**"))) == {"2025": 2}
+    assert _counts(store.facet_counts(parse_facet("metadata.new"), Filters())) == {True: 1}
+    assert _counts(store.facet_counts(parse_facet("metadata.rating"), drinks)) == {4: 1, 5: 1}
+
+    sid = store.find_source("coffee")
+    assert sid is not None
+    within = store.facet_counts(parse_facet("metadata.topic"), Filters(), sources=[sid])
+    assert (_counts(within), within.sources) == ({"drinks": 1}, 1)
+    assert store.facet_counts(parse_facet("ext"), Filters(), sources=[]).sources == 0
+
+
+def test_sorting_by_modified_time_or_path_orders_the_best_hits(coll, tmp_path):
+    """sort lists the best hits (up to ``candidates``) by modified time or path instead of by score."""
+    root = make_folder(tmp_path / "docs")
+    for i, rel in enumerate(sorted(TOPICS)):  # mtimes in reverse path order
+        os.utime(root / rel, (1.7e9 - i * 1000, 1.7e9 - i * 1000))
+    coll.index_folder(root)
+    by_path = [h.id for h in coll.search("planets and animals", mode="dense", k=len(TOPICS), sort="path")]
+    assert by_path == sorted(str(root / rel) for rel in TOPICS)
+    newest = [h.id for h in coll.search("planets and animals", mode="dense", k=3, sort="-modified")]
+    assert newest == by_path[:3]  # the earliest paths were modified last
+    assert [h.id for h in coll.search("planets", mode="dense", k=2, offset=1, sort="-path")] == by_path[::-1][1:3]
+    assert [h.id for h in coll.search("planets", mode="dense", k=2, sort="modified")] == by_path[::-1][:2]
+    with pytest.raises(InvalidInput, match="sort must be one of relevance, modified, -modified, path, -path"):
+        coll.search("planets", sort="size")
+
+
+def test_field_boost_weighs_title_and_file_name_matches_more(coll, tmp_path):
+    """field_boost multiplies a source's bm25 by 1 + boost * (the share of the query's terms in its title or
+    file name); other sources keep their score, and 0 (the default) changes nothing."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "iceland_volcanoes.md").write_text("Notes on travel: hot springs and glaciers, volcanoes.")
+    coll.index_folder(tmp_path / "docs")
+    coll.upsert_documents([
+        {"id": "titled", "text": "Iceland has active volcanoes.", "metadata": {"title": "Volcanoes of Iceland"}},
+        {"id": "plain", "text": "Volcanoes erupt in Iceland, and volcanoes in Chile; a report on volcanoes."}])
+    plain = {h.id: h.keyword for h in coll.search("iceland volcanoes", mode="keyword", k=5)}
+    boosted = {h.id: h.keyword for h in coll.search("iceland volcanoes", mode="keyword", k=5, field_boost=2.0)}
+    file = str(tmp_path / "docs" / "iceland_volcanoes.md")
+    assert boosted["titled"] == pytest.approx(plain["titled"] * 3, rel=1e-3)  # both terms in the title
+    assert boosted[file] == pytest.approx(plain[file] * 3, rel=1e-3)  # both in the file name
+    assert boosted["plain"] == pytest.approx(plain["plain"], rel=1e-3)
+    assert coll.search("iceland volcanoes", mode="hybrid", k=1, field_boost=10.0)[0].id in ("titled", file)
+    with pytest.raises(InvalidInput, match="field_boost must be between 0"):
+        coll.search("x", field_boost=-1.0)
