@@ -38,11 +38,16 @@ class GraphCache:
     converts afresh. An entry is written to a temporary folder and renamed into place, so a reader
     never sees half of one; an entry that fails to load or to pass the check is removed."""
 
-    def __init__(self, root: Path, path: Path) -> None:
+    def __init__(self, root: Path, path: Path, *, variant: tuple[str, Path] | None = None) -> None:
+        """``variant``: (name, calibration file) for a graph derived from the fp32 one - the int8 graph -
+        whose key also holds NNCF's version and the calibration file's hash."""
         stats = sorted((str(f.relative_to(path)), f.stat()) for f in path.rglob("*") if f.is_file())
-        desc = {"format": GRAPH_FORMAT, "model": str(path.resolve()),
-                "files": [(name, st.st_size, st.st_mtime_ns) for name, st in stats],
-                "versions": [_version(d) for d in ("openvino", "torch", "transformers", "sentence-transformers")]}
+        desc: dict[str, Any] = {
+            "format": GRAPH_FORMAT, "model": str(path.resolve()),
+            "files": [(name, st.st_size, st.st_mtime_ns) for name, st in stats],
+            "versions": [_version(d) for d in ("openvino", "torch", "transformers", "sentence-transformers")]}
+        if variant is not None:
+            desc["variant"] = [variant[0], _version("nncf"), hashlib.sha256(variant[1].read_bytes()).hexdigest()]
         key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:32]
         self.dir = root / "openvino" / key
 
