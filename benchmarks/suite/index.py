@@ -97,9 +97,9 @@ class Stages:
             self.texts.extend(texts)
             return embed(texts, **k)
 
-        sync.walk = self.timed_iter("walk", saved["walk"])  # type: ignore[assignment]
-        sync.read_candidate = self.timed("read", saved["read_candidate"])  # type: ignore[assignment]
-        sync.read_data = self.timed("read", saved["read_data"])  # type: ignore[assignment]
+        sync.walk = self.timed_iter("walk", saved["walk"])
+        sync.read_candidate = self.timed("read", saved["read_candidate"])
+        sync.read_data = self.timed("read", saved["read_data"])
         coll.embedder.embed = self.timed("embed", record)
         coll.iter_chunks = self.timed_iter("chunk", coll.iter_chunks)
         coll.commit = self.timed("commit", coll.commit)
