@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     model: str = Field("sentence-transformers/all-MiniLM-L6-v2",
                        description="Embedding model: the bundled default, or a local sentence-transformers folder")
     backend: Backend = Field("sentence-transformers", description="sentence-transformers | minimal (NumPy)")
-    precision: Precision = Field("auto", description="auto (int8 where the CPU has int8 dot products, else bf16 where it has native bf16) | fp32 | bf16 | int8")
+    precision: Precision = Field("auto", description="auto (int8 where the CPU has int8 dot products, else bf16 "
+                                 "where it has native bf16) | fp32 | bf16 | int8")
     engine: Engine = Field("auto", description="auto | openvino | torch | encode: how the sentence-transformers "
                         "backend runs the model (auto picks the fastest one that reproduces encode())")
     model_cache: str = Field("", description="Folder for converted model graphs (default "
