@@ -30,7 +30,7 @@ SETUP_HEADER = "X-Semsearch-Setup"  # /readyz: the server's Settings.fingerprint
 # The library's choices (tests/app/test_settings.py checks they match indexer's own tuples).
 Backend = Literal["sentence-transformers", "minimal"]
 Engine = Literal["auto", "openvino", "torch", "encode"]
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["auto", "fp32", "bf16", "int8"]
 WhenBusy = Literal["wait", "refuse"]
 IndexType = Literal["flat", "hnsw"]
 Fusion = Literal["relative", "rrf"]
@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     model: str = Field("sentence-transformers/all-MiniLM-L6-v2",
                        description="Embedding model: the bundled default, or a local sentence-transformers folder")
     backend: Backend = Field("sentence-transformers", description="sentence-transformers | minimal (NumPy)")
-    precision: Precision = Field("auto", description="auto (bf16 bulk embedding where the CPU has it) | fp32 | bf16")
+    precision: Precision = Field("auto", description="auto (bf16 where the CPU has native bf16, else fp32) | fp32 | "
+                                 "bf16 | int8 (asked for only)")
     engine: Engine = Field("auto", description="auto | openvino | torch | encode: how the sentence-transformers "
                         "backend runs the model (auto picks the fastest one that reproduces encode())")
     model_cache: str = Field("", description="Folder for converted model graphs (default "

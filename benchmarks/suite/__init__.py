@@ -8,7 +8,11 @@ on a shared machine hits both sides alike. Each figure is reported as median/min
 Sections (each can be skipped):
 
 - ``embed``: chunks/s of ``Embedder.embed`` (the indexing path) vs plain encode, and the fidelity
-  (minimum cosine over every chunk) of both the bulk and the query path vs plain fp32.
+  (minimum cosine over every chunk) of both the bulk and the query path vs plain fp32. Against the
+  CPU's own limit (``peak.py``): the FLOPs of the forward passes from the model's shapes and the real
+  token counts, the GFLOP/s achieved, the CPU's peak for the embedder's precision (a one-second
+  matmul on every core, beside the features' ceiling) and the fraction of it; and per batch, the
+  padding, tokenization and Python work around the forward passes, as shares of the batch time.
 - ``query``: p50 latency of embed + top-10 over ``index_size`` vectors in process, vs plain encode +
   ``IndexFlatIP``. The vectors are the corpus chunks' own vectors, replicated with small Gaussian
   perturbations (renormalized) up to ``index_size`` when the corpus has fewer chunks.
@@ -23,7 +27,9 @@ Sections (each can be skipped):
 - ``index``: a folder of ``reindex_files`` small files indexed by a subprocess (``python -m
   benchmarks.suite --child-index``): first run vs unchanged re-run (``Collection.index_folder``, what
   ``semsearch index`` runs, model load excluded), and peak RSS, also for a folder 4x smaller to show
-  that memory stays flat as the folder grows.
+  that memory stays flat as the folder grows. End to end: the first run's seconds per stage (walk,
+  read, chunk, embed, commit, other) and its chunks/s against embedding the same chunks alone, for the
+  small files and (full run) the shipped corpus's Markdown folder.
 - ``hnsw``: recall@10 of the HNSW index vs exact flat search at 100k (and 1M, opt-in) synthetic
   clustered vectors, plus filtered HNSW queries returning k hits that satisfy the filter.
 """

@@ -1,15 +1,19 @@
-"""Section ``embed``: bulk embedding throughput and fidelity against plain sentence-transformers."""
+"""Section ``embed``: bulk embedding throughput and fidelity against plain sentence-transformers, and the
+project's throughput against the CPU's own limit (:mod:`benchmarks.suite.peak`): FLOPs of the forward
+passes, GFLOP/s, the fraction of peak, and where the rest of each batch's time goes."""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from benchmarks.suite.config import BenchConfig
 from benchmarks.suite.corpus import Corpus
+from benchmarks.suite.peak import ModelShape, achieved, peak_report
 from benchmarks.suite.stats import alternate, ratio, summarize
 
 log = logging.getLogger(__name__)
@@ -20,6 +24,7 @@ def bench_embed(embedder: Any, corpus: Corpus, cfg: BenchConfig) -> tuple[dict[s
     import torch
 
     from indexer.embedding import l2_normalize
+    from indexer.embedding.batches import BatchProfile
     from indexer.embedding.cpu import one_core
 
     st = embedder.model
@@ -41,7 +46,11 @@ def bench_embed(embedder: Any, corpus: Corpus, cfg: BenchConfig) -> tuple[dict[s
         seen.setdefault("project", v)
         return len(chunks) / dt
 
-    rates = alternate({"plain": plain, "project": project}, cfg.repeats)
+    profile = embedder.profile = BatchProfile()  # the project's runs record where their time goes
+    try:
+        rates = alternate({"plain": plain, "project": project}, cfg.repeats)
+    finally:
+        embedder.profile = None
     ref = l2_normalize(seen["plain"])
     cos_bulk = np.sum(ref * seen["project"], axis=1)
     nq = min(len(chunks), 64)
@@ -62,5 +71,25 @@ def bench_embed(embedder: Any, corpus: Corpus, cfg: BenchConfig) -> tuple[dict[s
         "fidelity_min_cos": float(cos_bulk.min()),
         "fidelity_mean_cos": float(cos_bulk.mean()),
         "query_fidelity_min_cos": float(cos_query.min()),
+        "limit": against_peak(embedder, profile),
     }
     return figures, ref
+
+
+def against_peak(embedder: Any, profile: Any) -> dict[str, Any]:
+    """The project's runs against the CPU's peak for the embedder's precision, and the batch profile."""
+    from indexer.embedding.cpu import cpu_features
+
+    peak = peak_report(embedder.precision, cpu_features())
+    shape = ModelShape.from_config(embedder.path)
+    out: dict[str, Any] = {"model_shape": asdict(shape), **peak,
+                           "batches": profile.batches, "real_tokens": sum(profile.lengths),
+                           "padded_tokens": profile.padded, **profile.shares()}
+    if profile.total_s > 0:
+        whole = achieved(shape, profile.lengths, profile.total_s, peak["peak_gflops"])
+        fwd = achieved(shape, profile.lengths, profile.forward_s, peak["peak_gflops"])
+        out.update({"gflop_per_run": round(whole["gflop"] / max(1, profile.runs), 3),
+                    "gflops": whole["gflops"], "fraction_of_peak": whole["fraction_of_peak"],
+                    "forward_gflops": fwd["gflops"], "forward_fraction_of_peak": fwd["fraction_of_peak"],
+                    "ms_per_batch": round(1000 * profile.total_s / max(1, profile.batches), 2)})
+    return out

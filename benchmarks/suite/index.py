@@ -12,14 +12,18 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from benchmarks.suite.config import BenchConfig
+from benchmarks.suite.config import DEFAULT_CORPUS, BenchConfig
 from benchmarks.suite.corpus import Corpus
 from benchmarks.suite.stats import ratio, summarize
 
 log = logging.getLogger(__name__)
+
+SHIPPED_DOCS = DEFAULT_CORPUS / "docs"  # the shipped corpus as files: 35 Factbook profiles in Markdown
 
 
 def make_folder(root: Path, corpus: Corpus, n: int, *, seed: int = 0) -> Path:
@@ -46,6 +50,83 @@ def peak_rss_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+class Stages:
+    """Seconds per stage of one indexing run (walk, read, chunk, embed, commit, the rest), by wrapping
+    the functions :class:`~indexer.sync.FolderSync` calls - the library is not changed for it - and
+    the texts it embedded, to embed them again alone: the pure embedding rate of the same chunks."""
+
+    NAMES = ("walk", "read", "chunk", "embed", "commit")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.NAMES, 0.0)
+        self.texts: list[str] = []
+
+    def timed(self, stage: str, fn: Any) -> Any:
+        def call(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.seconds[stage] += time.perf_counter() - t0
+        return call
+
+    def timed_iter(self, stage: str, fn: Any) -> Any:
+        """``fn`` returns an iterator: the time of each ``next`` is the stage's (walk and chunk are lazy)."""
+        def call(*a: Any, **k: Any) -> Any:
+            it = iter(fn(*a, **k))
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+                finally:
+                    self.seconds[stage] += time.perf_counter() - t0
+                yield item
+        return call
+
+    @contextmanager
+    def on(self, coll: Any) -> Iterator[None]:
+        import indexer.sync.recipe as sync
+
+        saved = {n: getattr(sync, n) for n in ("walk", "read_candidate", "read_data")}
+        model = getattr(coll.embedder, "inner", coll.embedder)  # the model behind the embedding cache
+        embed = model.embed
+
+        def record(texts: Any, **k: Any) -> Any:
+            texts = list(texts)
+            self.texts.extend(texts)
+            return embed(texts, **k)
+
+        sync.walk = self.timed_iter("walk", saved["walk"])
+        sync.read_candidate = self.timed("read", saved["read_candidate"])
+        sync.read_data = self.timed("read", saved["read_data"])
+        model.embed = self.timed("embed", record)
+        coll.iter_chunks = self.timed_iter("chunk", coll.iter_chunks)
+        coll.commit = self.timed("commit", coll.commit)
+        coll.checkpoint = self.timed("commit", coll.checkpoint)
+        try:
+            yield
+        finally:
+            for n, f in saved.items():
+                setattr(sync, n, f)
+            del model.embed, coll.iter_chunks, coll.commit, coll.checkpoint
+
+    def report(self, total_s: float, embedder: Any, batch_size: int) -> dict[str, Any]:
+        """Seconds and share per stage, and the run's chunks/s against embedding the same chunks alone."""
+        t0 = time.perf_counter()
+        embedder.embed(self.texts, batch_size=batch_size)
+        pure_s = time.perf_counter() - t0
+        n = len(self.texts)
+        stages = {k: round(v, 3) for k, v in self.seconds.items()}
+        stages["other"] = round(max(0.0, total_s - sum(self.seconds.values())), 3)
+        index_rate, pure_rate = n / total_s if total_s else 0.0, n / pure_s if pure_s else 0.0
+        return {"chunks": n, "total_s": round(total_s, 3), "stages_s": stages,
+                "stage_share": {k: round(v / total_s, 3) if total_s else 0.0 for k, v in stages.items()},
+                "index_chunks_per_s": round(index_rate, 1), "pure_embed_chunks_per_s": round(pure_rate, 1),
+                "end_to_end_ratio": round(index_rate / pure_rate, 3) if pure_rate else None}
+
+
 def child_index(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
     """Run in a subprocess: index ``folder`` (first run) then again unchanged, ``repeats`` times alternating."""
     from app.service import Service
@@ -61,13 +142,19 @@ def child_index(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
     copied: list[float] = []
     report: dict[str, Any] = {}
     copy_report: dict[str, Any] = {}
+    report_stages: dict[str, Any] = {}
     for r in range(repeats):
         for leftover in data_dir.glob("embedding-cache.sqlite3*"):  # each first run starts with a cold cache
             leftover.unlink()
         with service.open_collection(f"bench{r}", create=True) as coll:
-            t0 = time.perf_counter()
-            rep = coll.index_folder(folder)
-            first.append(time.perf_counter() - t0)
+            stages = Stages() if r == 0 else None
+            with stages.on(coll) if stages is not None else nullcontext():
+                t0 = time.perf_counter()
+                rep = coll.index_folder(folder)
+                first.append(time.perf_counter() - t0)
+            if stages is not None:
+                report_stages = stages.report(first[-1], getattr(coll.embedder, "inner", coll.embedder),
+                                              coll.limits.embed_batch_size)
             report = rep.to_dict()
             t0 = time.perf_counter()
             rep2 = coll.index_folder(folder)
@@ -84,7 +171,7 @@ def child_index(folder: Path, data_dir: Path, repeats: int) -> dict[str, Any]:
     service.close()
     return {"files": report["files"]["added"], "chunks": report["chunks"]["embedded"],
             "first_s": first, "unchanged_s": again, "peak_rss": peak_rss_bytes(), "rss_after_model_load": rss_model,
-            "chunks_per_s": report["chunks_per_second"], "copy_s": copied,
+            "chunks_per_s": report["chunks_per_second"], "copy_s": copied, "stages": report_stages,
             "first_cache": report["embedding_cache"], "copy_cache": copy_report["embedding_cache"]}
 
 
@@ -106,7 +193,11 @@ def bench_index(corpus: Corpus, cfg: BenchConfig, work: Path) -> dict[str, Any]:
     res_small = _run_child(small, work / "index-small", 1)
     res_big = _run_child(big, work / "index-big", max(1, min(cfg.repeats, 2)))
     gib = 1024**3
-    return {"files": res_big["files"], "chunks": res_big["chunks"], "first_run_s": summarize(res_big["first_s"]),
+    docs = None
+    if not cfg.quick and SHIPPED_DOCS.is_dir():  # what a user indexes: Markdown files, chunks of up to 256 tokens
+        docs = _run_child(SHIPPED_DOCS, work / "index-docs", 1)["stages"]
+    return {"end_to_end": {"small_files": res_big["stages"], "shipped_docs": docs},
+            "files": res_big["files"], "chunks": res_big["chunks"], "first_run_s": summarize(res_big["first_s"]),
             "unchanged_run_s": summarize(res_big["unchanged_s"]),
             "reindex_ratio": ratio(res_big["unchanged_s"], res_big["first_s"]),
             # the same files into a second collection, the embedding cache warm; the hit rates (None: cache off)

@@ -63,6 +63,20 @@ def table_rows(result: BenchResult) -> list[tuple[str, str, str, str]]:
         rows.append(("embedding fidelity", f"{f['fidelity_min_cos']:.6f}",
                      f"min cosine bulk vs plain fp32 (mean {e['fidelity_mean_cos']:.6f}); query path "
                      f"{f['query_fidelity_min_cos']:.7f}", mark("fidelity_min_cos")))
+        lim = e.get("limit")
+        if lim and "gflops" in lim:
+            ms = lim["model_shape"]
+            rows.append((f"fraction of {lim['precision']} peak", f"{lim['fraction_of_peak']:.0%}",
+                         f"{lim['gflops']} GFLOP/s ({lim['gflop_per_run']} GFLOP a run: {ms['layers']} layers, "
+                         f"H {ms['hidden']}, {ms['heads']} heads, I {ms['intermediate']}, real tokens) vs peak "
+                         f"{lim['peak_gflops']} GFLOP/s ({lim['peak_source']}; features say "
+                         f"{lim['theoretical_gflops']}: {lim['theoretical_from']}); forward passes alone "
+                         f"{lim['forward_gflops']} GFLOP/s = {lim['forward_fraction_of_peak']:.0%}", ""))
+            rows.append(("  batch time: forward", f"{lim['forward_share']:.1%}",
+                         f"tokenize {lim['tokenize_share']:.1%}, Python around the passes {lim['python_share']:.1%}, "
+                         f"padding {lim['padding_share']:.1%} of real tokens ({lim['padded_tokens']:,} padded vs "
+                         f"{lim['real_tokens']:,} real over {lim['batches']} batches, {lim['ms_per_batch']} ms each)",
+                         "others < 5%"))
     if "query" in s:
         q = s["query"]
         rows.append(("single query p50", f"{f['query_ratio']:.2f}x",
@@ -91,6 +105,14 @@ def table_rows(result: BenchResult) -> list[tuple[str, str, str, str]]:
                          f"the same files into a second collection: {mmm(ix['copy_run_s'], ' s', '.2f')} vs first run "
                          f"{mmm(ix['first_run_s'], ' s', '.1f')} (first run's own hit rate: "
                          f"{ix['first_run_cache_hit_rate'] or 0:.1%})", ""))
+        for name, st in (ix.get("end_to_end") or {}).items():
+            if not st:
+                continue
+            secs = ", ".join(f"{k} {v:.2f}" for k, v in st["stages_s"].items())
+            rows.append((f"index end to end ({name.replace('_', ' ')})", f"{st['end_to_end_ratio']:.2f}x",
+                         f"{st['index_chunks_per_s']} vs {st['pure_embed_chunks_per_s']} chunks/s embedding the same "
+                         f"{st['chunks']:,} chunks alone; seconds per stage: {secs} of {st['total_s']:.2f}",
+                         ">= 0.9"))
         m = ix["memory"]
         rows.append(("peak RSS indexing", f"{f['memory_peak_gib']:.2f} GiB",
                      f"{m['peak_rss_gib'][0]:.2f} GiB at {m['files'][0]:,} files, {m['peak_rss_gib'][1]:.2f} GiB at "

@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-WIDTH_STEP = 16  # bulk batches pad their width to a multiple of this (fewer shapes to compile)
+WIDTH_STEP = 8  # bulk batches pad their width to a multiple of this (fewer shapes to compile)
+#: a text under this share of its batch's width starts a new batch (once the batch holds MIN_TOKENS)
+FILL = 0.9
+#: a batch smaller than this many padded tokens takes the next text whatever its length: below it a
+#: forward pass's matmuls are too small to run at full speed
+MIN_TOKENS = 256
 
 
-def token_budget_batches(lengths: Sequence[int], budget: int, *, max_rows: int) -> list[list[int]]:
+def token_budget_batches(lengths: Sequence[int], budget: int, *, max_rows: int, fill: float = FILL
+                         ) -> list[list[int]]:
     """Indices grouped into batches, longest first, each padded width x rows <= ``budget`` tokens
-    (and <= ``max_rows`` rows; a text longer than the budget still gets a batch of its own)."""
+    (and <= ``max_rows`` rows; a text longer than the budget still gets a batch of its own). A text
+    shorter than ``fill`` x the batch's width starts a new one, once the batch holds
+    :data:`MIN_TOKENS`: padding is arithmetic done for nothing. Measured on the bench's 512 chunks
+    (5-256 tokens): padded tokens 40% over the real ones with packing by budget alone, 9% with
+    ``fill`` 0.9 and a width step of 8 (16 gave 14%)."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
     at = 0
     while at < len(order):
         width = max(1, lengths[order[at]])
         n = max(1, min(max_rows, budget // width))
-        batches.append(order[at : at + n])
-        at += n
+        end = at + 1
+        while end < len(order) and end - at < n and (
+                lengths[order[end]] >= fill * width or (end - at) * width < MIN_TOKENS):
+            end += 1
+        batches.append(order[at:end])
+        at = end
     return batches
 
 
@@ -38,6 +53,33 @@ def padded_batches(ids_list: Sequence[Sequence[int]], budget: int, *, max_rows: 
             ids[r, : len(ids_list[i])] = ids_list[i]
             mask[r, : len(ids_list[i])] = 1
         yield rows, ids, mask
+
+
+@dataclass
+class BatchProfile:
+    """Where the time of :meth:`Embedder.embed` calls goes, batch by batch, filled while an embedder's
+    ``profile`` is set (the benchmark sets it; two clock reads per batch cost nothing measurable).
+
+    ``lengths``: the real token count of every row; ``padded``: rows x width summed over the batches;
+    ``forward_s``: the forward passes alone; ``tokenize_s``: the tokenizer; ``total_s``: the whole calls,
+    so what is in neither - batching, copies, normalization, Python - is ``total_s - forward_s - tokenize_s``."""
+
+    lengths: list[int] = field(default_factory=list)
+    runs: int = 0  # embed calls
+    padded: int = 0
+    batches: int = 0
+    forward_s: float = 0.0
+    tokenize_s: float = 0.0
+    total_s: float = 0.0
+
+    def shares(self) -> dict[str, float]:
+        """Padding (padded tokens / real tokens - 1), and tokenization, forward and the rest as shares of the time."""
+        real = sum(self.lengths)
+        other = max(0.0, self.total_s - self.forward_s - self.tokenize_s)
+        t = self.total_s or 1.0
+        return {"padding_share": round(self.padded / real - 1, 4) if real else 0.0,
+                "tokenize_share": round(self.tokenize_s / t, 4), "forward_share": round(self.forward_s / t, 4),
+                "python_share": round(other / t, 4)}
 
 
 def forward_passes(lengths: Sequence[int], size: int) -> list[list[int]]:

@@ -51,9 +51,13 @@ class GraphCache:
     converts afresh. An entry is written to a temporary folder and renamed into place, so a reader
     never sees half of one; an entry that fails to load or to pass the check is removed."""
 
-    def __init__(self, root: Path, path: Path) -> None:
-        desc = {"format": GRAPH_FORMAT, "model": str(path.resolve()), "files": model_files(path),
-                "versions": library_versions()}
+    def __init__(self, root: Path, path: Path, *, variant: tuple[str, Path] | None = None) -> None:
+        """``variant``: (name, calibration file) for a graph derived from the fp32 one - the int8 graph -
+        whose key also holds NNCF's version and the calibration file's hash."""
+        desc: dict[str, Any] = {"format": GRAPH_FORMAT, "model": str(path.resolve()), "files": model_files(path),
+                                "versions": library_versions()}
+        if variant is not None:
+            desc["variant"] = [variant[0], _version("nncf"), hashlib.sha256(variant[1].read_bytes()).hexdigest()]
         key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:32]
         self.dir = root / "openvino" / key
 

@@ -15,7 +15,8 @@ from indexer.embedding.torch_engine import pooled_module
 
 class OpenVinoModel:
     """The model's own graph converted to OpenVINO (pooling included) and compiled for the CPU: fp32
-    for queries (and bulk in fp32), bf16 inference precision for bulk where the CPU has native bf16.
+    for exact calls, and a fast model for documents and search queries - the int8 graph where the
+    precision is int8, bf16 inference precision where it is bf16, else fp32 as well.
     OpenVINO fuses bias + activation, LayerNorm and attention into few kernels and has a small per-call
     cost, which is what a single short query needs."""
 
@@ -39,31 +40,36 @@ class OpenVinoModel:
         finally:
             transformers.logging.set_verbosity(verbosity)
 
-    def __init__(self, graph: Any, *, bf16: bool) -> None:
-        """Compile ``graph`` (from :meth:`convert`, or read back from the graph cache)."""
+    def __init__(self, graph: Any, *, bf16: bool, int8: Any = None) -> None:
+        """Compile ``graph`` (from :meth:`convert`, or read back from the graph cache). The fast model -
+        what documents and search queries use - is ``int8`` (the quantized graph,
+        :func:`~indexer.embedding.quantize.quantize_int8`) where given, else ``graph`` in bf16 where
+        ``bf16``, else none (fp32 for everything)."""
         import openvino as ov
 
         core = ov.Core()
         latency = {"PERFORMANCE_HINT": "LATENCY"}  # one call spread over every core
         self.fp32 = core.compile_model(graph, "CPU", {**latency, "INFERENCE_PRECISION_HINT": "f32"})
-        self.bf16 = core.compile_model(graph, "CPU", {**latency, "INFERENCE_PRECISION_HINT": "bf16"}) if bf16 else None
+        fast_graph, hint = (int8, "f32") if int8 is not None else (graph, "bf16")
+        self.fast = core.compile_model(fast_graph, "CPU", {**latency, "INFERENCE_PRECISION_HINT": hint}) \
+            if int8 is not None or bf16 else None
         # One stream per core, one thread each, for calls made while others run: concurrent batches then
         # run side by side instead of each being split across every core (less synchronisation).
         self.lanes = cpu_count()
-        self.shared_bf16 = bf16  # the per-core model runs in the embedder's precision
-        self.shared = core.compile_model(graph, "CPU", {
+        self.shared_fast = self.fast is not None  # the per-core model runs in the embedder's precision
+        self.shared = core.compile_model(fast_graph if self.shared_fast else graph, "CPU", {
             "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.lanes,
-            "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32"}) if self.lanes > 1 else None
+            "INFERENCE_PRECISION_HINT": hint if self.shared_fast else "f32"}) if self.lanes > 1 else None
         self._requests: dict[str, queue.SimpleQueue[Any]] = {
-            "fp32": queue.SimpleQueue(), "bf16": queue.SimpleQueue(), "shared": queue.SimpleQueue()}
+            "fp32": queue.SimpleQueue(), "fast": queue.SimpleQueue(), "shared": queue.SimpleQueue()}
 
-    def __call__(self, ids: np.ndarray, mask: np.ndarray, *, bf16: bool = False) -> np.ndarray:
-        """Pooled vectors: in bf16 where asked and compiled, else fp32; inside :func:`~indexer.embedding.cpu.one_core`
-        on one core of the per-core model, in the model's precision."""
-        if self.shared is not None and bf16 == self.shared_bf16 and on_one_core():
+    def __call__(self, ids: np.ndarray, mask: np.ndarray, *, fast: bool = False) -> np.ndarray:
+        """Pooled vectors: by the fast model (bf16 or int8) where asked and compiled, else fp32; inside
+        :func:`~indexer.embedding.cpu.one_core` on one core of the per-core model, in the model's precision."""
+        if self.shared is not None and fast == self.shared_fast and on_one_core():
             kind, model = "shared", self.shared
-        elif bf16 and self.bf16 is not None:
-            kind, model = "bf16", self.bf16
+        elif fast and self.fast is not None:
+            kind, model = "fast", self.fast
         else:
             kind, model = "fp32", self.fp32
         pool = self._requests[kind]

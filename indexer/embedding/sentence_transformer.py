@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ class SentenceTransformerEmbedder(Embedder):
 
     The first two share the batching: the model's fast tokenizer (truncated at ``max_seq_length``),
     texts sorted by length and packed by a token budget (little padding, big batches of short texts).
-    Documents and search queries use bf16 where the CPU has native bf16 (``precision``); ``exact`` calls are fp32.
+    Documents and search queries use the fast precision (``precision``: int8 where the CPU has int8 dot
+    products, bf16 where it has native bf16; the OpenVINO engine alone runs int8); ``exact`` calls are fp32.
     """
 
     backend = "sentence-transformers"
@@ -54,16 +56,21 @@ class SentenceTransformerEmbedder(Embedder):
         self._model_lock = threading.Lock()
         self._embed_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._embed_tokenizer.no_padding()
-        self._forward: Callable[..., np.ndarray] | None = None  # (ids, mask, bf16) -> vectors
+        self._forward: Callable[..., np.ndarray] | None = None  # (ids, mask, fast) -> vectors
         self.engine = "encode"
         #: where the OpenVINO graph came from: "cache" (no conversion), "conversion", or "" (other engine)
         self.graph_source = ""
         wanted = resolve_engine(engine)
         cache = GraphCache(model_cache, path) if model_cache is not None and wanted in ("auto", "openvino") else None
+        self._model_cache = model_cache
         if cache is not None and self._open_cached(cache):
             return  # no torch, transformers or sentence-transformers imported
         _ = self.model
         self._pick_engine(wanted, cache)
+        if self.precision == "int8" and self.engine != "openvino":
+            log.warning("precision int8 runs on the OpenVINO engine only (engine %s here): embedding in fp32",
+                        self.engine)
+            self.precision = "fp32"
 
     @property
     def model(self) -> Any:
@@ -101,13 +108,45 @@ class SentenceTransformerEmbedder(Embedder):
 
     def _try_openvino(self, graph: Any, probe: list[str], ref: np.ndarray) -> str | None:
         """Compile ``graph`` and make it the engine if it passes the self-check; else what failed."""
-        ov_model = OpenVinoModel(graph, bf16=self.precision == "bf16")
-        self.engine_model: OpenVinoModel | None = ov_model
-        self._forward = lambda ids, mask, bf16: ov_model(ids, mask, bf16=bf16)
+        if self.precision == "int8":
+            failed = None
+            try:
+                self._compile(graph, int8=self._int8_graph(graph))
+                failed = self._self_check(probe, ref)
+            except Exception as e:  # noqa: BLE001 - NNCF or the int8 graph failing costs int8, never the load
+                failed = f"{type(e).__name__}: {e}"
+            if failed is None:
+                self.engine = "openvino"
+                return None
+            log.warning("int8 graph off (%s): embedding in fp32", failed)
+            self.precision = "fp32"
+        self._compile(graph)
         failed = self._self_check(probe, ref)
         if failed is None:
             self.engine = "openvino"
         return failed
+
+    def _compile(self, graph: Any, int8: Any = None) -> None:
+        ov_model = OpenVinoModel(graph, bf16=self.precision == "bf16", int8=int8)
+        self.engine_model: OpenVinoModel | None = ov_model
+        self._forward = lambda ids, mask, fast: ov_model(ids, mask, fast=fast)
+
+    def _int8_graph(self, graph: Any) -> Any:
+        """The int8 graph of fp32 ``graph``: from the graph cache, else quantized now (tens of seconds,
+        once: the result is cached beside the fp32 graph, under a key that also names NNCF's version and
+        the calibration text)."""
+        from indexer.embedding.quantize import CALIBRATION, calibration_texts, quantize_int8
+
+        cache = GraphCache(self._model_cache, self.path, variant=("int8", CALIBRATION)) \
+            if self._model_cache is not None else None
+        entry = cache.load() if cache is not None else None
+        if entry is not None:
+            return entry[0]
+        log.info("quantizing the model to int8 (once; calibrated on %s)", CALIBRATION.name)
+        int8 = quantize_int8(graph, self._embed_tokenizer, calibration_texts())
+        if cache is not None:
+            cache.save(int8, {"calibration": CALIBRATION.name})
+        return int8
 
     def _open_cached(self, cache: GraphCache) -> bool:
         """The OpenVINO engine from a cached graph, checked against the reference vectors stored with it."""
@@ -159,8 +198,8 @@ class SentenceTransformerEmbedder(Embedder):
                 (log.warning if wanted == "openvino" else log.info)("OpenVINO engine unavailable: %s", e)
         tm = TorchModel(hf, pooling, torch)
 
-        def forward(ids: np.ndarray, mask: np.ndarray, bf16: bool) -> np.ndarray:
-            return tm(ids, mask, bf16=bf16)
+        def forward(ids: np.ndarray, mask: np.ndarray, fast: bool) -> np.ndarray:
+            return tm(ids, mask, bf16=fast and self.precision == "bf16")
 
         self._forward = forward
         failed = self._self_check(probe, ref)
@@ -173,16 +212,23 @@ class SentenceTransformerEmbedder(Embedder):
 
     #: the fidelity bar: every vector of the fast path within this cosine of fp32 sentence-transformers
     MIN_COSINE = 0.9999
+    #: int8's bar at load, on the prose probes (it catches a broken graph; ranking is checked on SciFact's
+    #: nDCG@10, within 0.005 of fp32: tests/indexer/embedding/test_int8.py). The bundled model: 0.994-0.996
+    INT8_MIN_COSINE = 0.98
 
     def _self_check(self, probe: list[str], ref: np.ndarray) -> str | None:
         """Every path of the direct engine against ``ref``, what ``SentenceTransformer.encode`` in fp32
         gives for ``probe``: the exact path to 1e-5, the fast (bf16 where enabled) paths - alone and
         shared - to ``MIN_COSINE``. None when all pass, else what failed."""
-        fast = self.MIN_COSINE if self.precision == "bf16" else 0.99999  # in fp32 every path is exact
+        fast = {"bf16": self.MIN_COSINE, "int8": self.INT8_MIN_COSINE}.get(self.precision, 0.99999)
+        # int8 is checked on the prose probes only: the last one, a word repeated to fill the window (it
+        # checks truncation, which the exact path covers), is far from any calibration text (cosine 0.77)
+        fast_n = len(probe) - 1 if self.precision == "int8" else len(probe)
         for exact, shared, bar in ((True, False, 0.99999), (False, False, fast), (False, True, fast)):
+            n = len(probe) if exact else fast_n
             with one_core(shared):
-                got = l2_normalize(self._direct_encode(probe, batch_size=4, bulk=False, exact=exact))
-            cos = float(np.min(np.sum(ref * got, axis=1)))
+                got = l2_normalize(self._direct_encode(probe[:n], batch_size=4, bulk=False, exact=exact))
+            cos = float(np.min(np.sum(ref[:n] * got, axis=1)))
             if cos < bar:
                 return (f"cosine {cos:.6f} vs sentence-transformers, under {bar} "
                         f"({'fp32' if exact else self.precision}, {'one core' if shared else 'alone'})")
@@ -206,14 +252,24 @@ class SentenceTransformerEmbedder(Embedder):
 
     def _direct_encode(self, texts: list[str], *, batch_size: int, bulk: bool, exact: bool = False) -> np.ndarray:
         assert self._forward is not None
-        bf16 = not exact and self.precision == "bf16"
+        fast = not exact and self.precision in ("bf16", "int8")
         tok = self._embed_tokenizer
+        profile = self.profile if bulk else None
+        t0 = time.perf_counter()
         ids_list = [e.ids for e in tok.encode_batch(texts)] if len(texts) > 1 else [tok.encode(texts[0]).ids]
+        if profile is not None:
+            profile.tokenize_s += time.perf_counter() - t0
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for rows, ids, mask in padded_batches(ids_list, batch_size * self.max_seq_length,
                                               max_rows=8 * batch_size if bulk else batch_size,
                                               window=self.max_seq_length if bulk else None):
-            out[rows] = self._forward(ids, mask, bf16)
+            t0 = time.perf_counter()
+            out[rows] = self._forward(ids, mask, fast)
+            if profile is not None:
+                profile.forward_s += time.perf_counter() - t0
+                profile.batches += 1
+                profile.padded += ids.size
+                profile.lengths.extend(len(ids_list[i]) for i in rows)
         return out
 
 

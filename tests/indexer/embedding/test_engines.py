@@ -74,7 +74,7 @@ def test_precision_selection(monkeypatch):
     assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")
     monkeypatch.setenv("SEMSEARCH_PRECISION", "fp32")  # the library reads no environment: the argument wins
     assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")
-    monkeypatch.setattr("indexer.embedding.cpu.cpu_has_bf16", lambda: False)
+    monkeypatch.setattr("indexer.embedding.cpu.cpu_has_bf16", lambda flags=None: False)
     assert resolve_precision("auto") == "fp32"  # the fallback where the CPU lacks bf16
     with pytest.raises(InvalidInput):
         resolve_precision("fp16")
@@ -106,6 +106,18 @@ def test_token_budget_batches():
         assert len(b) * lengths[b[0]] <= 512 or len(b) == 1
         assert len(b) <= 4
     assert token_budget_batches([1000], 512, max_rows=4) == [[0]]  # over budget still gets its batch
+
+
+def test_token_budget_batches_keep_padding_low():
+    """A text much shorter than its batch's width starts a new batch (padding is arithmetic for nothing),
+    unless the batch is still too small to run at full speed."""
+    lengths = [200, 190, 100, 95, 20, 19, 18]
+    batches = token_budget_batches(lengths, 8192, max_rows=64)
+    # 20 joins 100 and 95 (two rows of 100 are under 256 tokens: too small a pass to split off)
+    assert batches == [[0, 1], [2, 3, 4], [5, 6]]
+    real = sum(lengths)
+    padded = sum(len(b) * lengths[b[0]] for b in batches)
+    assert padded / real - 1 < 0.25  # packing by budget alone: one batch of 7 x 200, 120% padding
 
 
 # -- micro-batcher ---------------------------------------------------------------------------------------
