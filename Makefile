@@ -27,7 +27,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e .
 	touch $@
 
-OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-chi-sim
+# (fonts-wqy-microhei: a Chinese font the tests render a scan with)
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-chi-sim \
+  fonts-wqy-microhei
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -q -e '.[test]'
@@ -38,7 +40,8 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	  else echo "note: /usr/bin/chromium is missing; tests/browser will be skipped (as root: apt-get install -y chromium)"; fi; \
 	fi
 	# OCR (images, scanned PDFs) runs Debian's Tesseract, with the languages the tests read.
-	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx chi_sim; then \
+	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx chi_sim \
+	    || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	      --no-install-recommends $(OCR_PACKAGES); \

@@ -117,6 +117,27 @@ def test_a_german_scan_is_read_with_its_umlauts_in_a_german_collection() -> None
     assert "Häuser" in doc.text and "größere" in doc.text
 
 
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian's fonts-wqy-microhei
+
+
+@needs_tesseract
+def test_a_chinese_scan_is_read_without_spaces_between_characters_in_a_chinese_collection() -> None:
+    """Tesseract puts a space between CJK word boxes; the text keeps none, so a word inside a sentence
+    (机器学习) is one run of characters, as keyword search's bigrams expect."""
+    if "chi_sim" not in installed_languages() or not CJK_FONT.exists():
+        pytest.skip("tesseract-ocr-chi-sim or fonts-wqy-microhei is not installed (make install-test installs both)")
+    from PIL import Image, ImageDraw, ImageFont
+
+    face = ImageFont.truetype(str(CJK_FONT), 44)
+    page = Image.new("L", (1400, 260), 255)
+    draw = ImageDraw.Draw(page)
+    draw.text((60, 60), "我们研究机器学习在医学影像中的应用。", font=face, fill=0)
+    draw.text((60, 140), "这个方法提高了诊断的准确率。", font=face, fill=0)
+    doc = read_bytes("scan.png", encode(page, "PNG"), limits=ocr(language="zh"))
+    assert "机器学习" in doc.text and "诊断" in doc.text
+    assert doc.parts[0].metadata["ocr"] is True
+
+
 def installed_languages() -> frozenset[str]:
     from indexer.readers.ocr import engine
 
