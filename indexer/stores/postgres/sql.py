@@ -22,7 +22,7 @@ def glob_posix(pattern: str) -> str:
     return "^" + source[:-2] + "$"
 
 
-def filter_sql(filters: Filters, sources: str = "sources") -> tuple[str, list[Any]]:
+def filter_sql(filters: Filters, sources: str) -> tuple[str, list[Any]]:
     """A WHERE fragment over ``sources s`` joined with ``chunks c`` and its parameters (``%s``), or
     ``("", [])`` when nothing is restricted: the checked tree of ``filters`` (``Filters.tree``;
     ``InvalidInput`` for what it refuses) with the meaning of ``indexer.filters.matches``. Every
