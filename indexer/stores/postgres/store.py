@@ -301,7 +301,7 @@ class PostgresStore:
     def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
         t = self._t()
         value, vparams = facet_value_sql(facet)
-        where, wparams = filter_sql(filters)
+        where, wparams = filter_sql(filters, t["sources"])  # the physical table, as in _filtered
         where = " AND ".join(w for w in (where, "s.id = ANY(%s)" if sources is not None else "") if w) or "true"
         params = [*wparams, *([[int(i) for i in sources]] if sources is not None else [])]
         frm = f"FROM {t['chunks']} c JOIN {t['sources']} s ON s.id = c.source_id WHERE {where}"
