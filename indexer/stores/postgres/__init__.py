@@ -7,8 +7,10 @@ extra.
 
 The package: ``connection.py`` (the pools, standbys, and the one place a driver error becomes a
 clear line), ``schema.py`` (the tables), ``sql.py`` (filters and BM25 terms into SQL), ``store.py``
-(one collection: writes and reads), ``backend.py`` (collections by name, the read policy),
-``jobs.py`` (the shared job table) and ``reindex.py`` (a new model in one transaction).
+(one collection: its reads), ``writes.py`` (its write transaction), ``copies.py`` (copies: promoting
+one, storing one, a hit's other paths), ``backend.py`` (collections by name, the read policy),
+``jobs.py`` (the shared job table), ``locks.py`` (the indexer lock) and ``reindex.py`` (a new model in
+one transaction).
 
 Names are imported on first use, so ``import indexer.stores.postgres`` costs nothing.
 """

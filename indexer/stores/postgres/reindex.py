@@ -16,6 +16,8 @@ refused write names them.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -38,10 +40,14 @@ from indexer.stores.postgres.schema import (
     ensure_hnsw,
     tables,
 )
-from indexer.stores.postgres.store import COPY_ROWS, _vector_value, whoami
+from indexer.stores.postgres.writes import COPY_ROWS, vector_value
 
 BATCH = 256  # chunks embedded per forward pass batch and copied per round trip
 
+
+def whoami() -> str:
+    """This process, as the re-index records it (``by``: what a refused write names)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def reindex(pg: Database, name: str, embedder: Embedder, *,
@@ -104,5 +110,5 @@ def _copy(con: psycopg.Connection[Any], table: str, rows: list[tuple[Any, ...]],
             cp.set_types(["int8", "int8", "int4", "int4", "int4", "text", "jsonb", vector_type, "sparsevec", "int4[]"])
             for r, v in zip(rows[lo : lo + COPY_ROWS], vectors[lo : lo + COPY_ROWS], strict=True):
                 keywords = r[7] if isinstance(r[7], SparseVector) else SparseVector(r[7], TERM_SPACE)
-                cp.write_row([*r[:6], Jsonb(r[6]), _vector_value(v, vector_type), keywords, r[8]])
+                cp.write_row([*r[:6], Jsonb(r[6]), vector_value(v, vector_type), keywords, r[8]])
 

@@ -1,4 +1,5 @@
-"""One collection in Postgres (``schema.py`` has the tables): the write path and every read path.
+"""One collection in Postgres (``schema.py`` has the tables): every read path, and the door to the write path
+(``writes.py``; copies: ``copies.py``).
 
 Writes: one transaction per batch. It locks the collection's row (``FOR UPDATE``, so the writes of one
 collection are serialized across every process and replica), replaces and deletes sources and their
@@ -20,10 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,24 +30,19 @@ from typing import Any
 import numpy as np
 import psycopg
 from pgvector import SparseVector
-from psycopg.types.json import Jsonb
 
-from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
+from indexer.errors import CollectionNotFound, ModelMismatch
 from indexer.facets import Facet, FacetCounts, ranked
 from indexer.filters import Filters
-from indexer.stores.base import ALSO_AT_MAX, HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
-from indexer.stores.postgres.connection import Database, advisory_key, scalar
+from indexer.stores.base import HitRow, SourceRow, SourceWrite, StoredSource, StoreMeta, WriteResult
+from indexer.stores.postgres import copies, writes
+from indexer.stores.postgres.connection import Database, scalar
 from indexer.stores.postgres.locks import PostgresIndexingLock
-from indexer.stores.postgres.schema import TERM_SPACE, ensure_hnsw, tables, upgrade_collection_tables
-from indexer.stores.postgres.sql import chunk_terms, facet_value_sql, filter_sql, query_terms
+from indexer.stores.postgres.schema import TERM_SPACE, tables, upgrade_collection_tables
+from indexer.stores.postgres.sql import facet_value_sql, filter_sql, query_terms
+from indexer.stores.postgres.writes import vector_value as _vector_value  # (the name benchmarks import)
 
 log = logging.getLogger(__name__)
-
-COPY_ROWS = 1000  # chunks per COPY batch (bounded memory on both sides)
-
-
-def whoami() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class PostgresStore:
@@ -108,152 +101,19 @@ class PostgresStore:
     def indexing_lock(self) -> PostgresIndexingLock:
         return PostgresIndexingLock(self.pg, self.name)
 
-    # -- writing -------------------------------------------------------------------------------------
+    # -- writing (``writes.py``; copies: ``copies.py``) -----------------------------------------------
     def write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
               touches: Sequence[tuple[str, float]] = ()) -> WriteResult:
-        for u in upserts:
-            if len(u.chunks) != len(u.vectors):
-                raise ValueError(f"{u.key}: {len(u.chunks)} chunks but {len(u.vectors)} vectors")
-            if len(u.chunks) and np.asarray(u.vectors).shape[1] != self.meta.dimension:
-                raise ModelMismatch(self.name, self.meta.model, self.meta.dimension, "the vectors given",
-                                    int(np.asarray(u.vectors).shape[1]))
-        now = time.time()
-        with self.pg.pools.write(f"write to collection {self.name!r}") as con:
-            if not scalar(con, "SELECT pg_try_advisory_xact_lock_shared(%s)",
-                               (advisory_key("reindex", self.name),)):
-                raise self._reindexing(con)
-            if self.pg.reads == "synchronous":  # acknowledged once the synchronous standbys applied it
-                con.execute("SET LOCAL synchronous_commit = remote_apply")
-            row = self._row(con, lock=True)
-            self._follow(row)
-            t = tables(self.phys)
-            removed: list[int] = []
-            df: Counter[int] = Counter()
-            replaced = [*deletes, *((u.kind, u.key) for u in upserts if not u.append)]
-            for kind, key in replaced:
-                got = con.execute(f"SELECT id FROM {t['sources']} WHERE kind = %s AND key = %s", (kind, key)).fetchone()
-                if got is None:
-                    continue
-                self._promote_copy(con, t, int(got[0]))
-                for cid, terms in con.execute(f"DELETE FROM {t['chunks']} WHERE source_id = %s RETURNING id, terms",
-                                              (got[0],)).fetchall():
-                    removed.append(int(cid))
-                    df.subtract(terms)
-                con.execute(f"DELETE FROM {t['sources']} WHERE id = %s", (got[0],))
-            added: list[int] = []
-            for u in upserts:
-                if u.copy_of is not None:
-                    self._insert_copy(con, t, u, now)
-                    continue
-                sid = self._append_to(con, t, u, now) if u.append else scalar(con,
-                    f"INSERT INTO {t['sources']} (kind, key, root, ext, size, mtime, sha256, metadata, text, "
-                    "indexed_at, partial) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                    (u.kind, u.key, u.root, u.ext, u.size, u.mtime, u.sha256, Jsonb(u.metadata), u.text, now,
-                     u.partial))
-                added += self._copy_chunks(con, t, int(sid), u, df)
-            for key, mtime in touches:
-                con.execute(f"UPDATE {t['sources']} SET mtime = %s WHERE kind = 'file' AND key = %s", (mtime, key))
-            changed = [(term, n) for term, n in df.items() if n]
-            if changed:
-                con.execute(
-                    f"INSERT INTO {t['terms']} AS t (term, df) SELECT * FROM unnest(%s::int[], %s::int[]) "
-                    "ON CONFLICT (term) DO UPDATE SET df = t.df + EXCLUDED.df",
-                    ([c[0] for c in changed], [c[1] for c in changed]))
-                con.execute(f"DELETE FROM {t['terms']} WHERE df <= 0 AND term = ANY(%s)", ([c[0] for c in changed],))
-            seq = scalar(con, "UPDATE collections SET seq = seq + 1, chunks = chunks + %s WHERE name = %s "
-                              "RETURNING seq", (len(added) - len(removed), self.name))
-        if self.meta.index_type == "hnsw" and int(row["chunks"]) + len(added) - len(removed) >= self.pg.hnsw_after \
-                and not self._hnsw_built:
-            self._build_hnsw()
-        return WriteResult(seq=int(seq), added_ids=np.asarray(added, np.int64),
-                           added_vectors=np.zeros((0, self.meta.dimension), np.float32),
-                           removed_ids=np.asarray(removed, np.int64), chunks_added=len(added),
-                           chunks_removed=len(removed))
-
-    def _build_hnsw(self) -> None:
-        """Build the HNSW index once the collection is big enough (after its commit: the write is
-        already acknowledged by the server; searches and writes go on while it builds)."""
-        with self.pg.pools.read(f"build the HNSW index of collection {self.name!r}") as con:
-            # One builder at a time across replicas; the others find it built.
-            with con.transaction():
-                got = con.execute("SELECT pg_try_advisory_xact_lock(hashtext('semsearch hnsw ' || %s))",
-                                  (self.name,)).fetchone()
-            if got is None or not got[0]:
-                return
-            started = time.monotonic()
-            if ensure_hnsw(con, self.phys, self.vector_type, concurrently=True):
-                log.info("%s: HNSW index built in %.1fs", self.name, time.monotonic() - started)
-        self._hnsw_built = True
-
-    def _append_to(self, con: psycopg.Connection[Any], t: dict[str, str], u: SourceWrite, now: float) -> int:
-        got = con.execute(f"SELECT id, sha256 FROM {t['sources']} WHERE kind = %s AND key = %s AND partial",
-                          (u.kind, u.key)).fetchone()
-        if got is None or got[1] != u.sha256:
-            raise ValueError(f"{u.key}: no partial source with sha256 {u.sha256} to append to")
-        con.execute(f"UPDATE {t['sources']} SET partial = %s, indexed_at = %s WHERE id = %s", (u.partial, now, got[0]))
-        return int(got[0])
-
-    def _promote_copy(self, con: psycopg.Connection[Any], t: dict[str, str], sid: int) -> None:
-        """Before source ``sid`` is replaced or deleted: its first copy by path (if any) takes its chunks
-        (the same ids) and the other copies point at it (see ``SourceWrite.copy_of``)."""
-        got = con.execute(f"SELECT id FROM {t['sources']} WHERE same_as = %s ORDER BY key LIMIT 1", (sid,)).fetchone()
-        if got is None:
-            return
-        heir = int(got[0])
-        con.execute(f"UPDATE {t['chunks']} SET source_id = %s WHERE source_id = %s", (heir, sid))
-        con.execute(f"UPDATE {t['sources']} SET same_as = NULL WHERE id = %s", (heir,))
-        con.execute(f"UPDATE {t['sources']} SET same_as = %s WHERE same_as = %s", (heir, sid))
-
-    def _insert_copy(self, con: psycopg.Connection[Any], t: dict[str, str], u: SourceWrite, now: float) -> None:
-        """Store file ``u`` as a copy of file ``u.copy_of``: its own row, the canonical's metadata, no chunks."""
-        got = con.execute(f"SELECT id, sha256, partial, same_as FROM {t['sources']} WHERE kind = 'file' AND key = %s",
-                          (u.copy_of,)).fetchone()
-        if got is None or got[1] != u.sha256 or got[2]:
-            raise ValueError(f"{u.key}: no complete file {u.copy_of} with sha256 {u.sha256} to be a copy of")
-        canonical = got[3] if got[3] is not None else got[0]
-        con.execute(f"INSERT INTO {t['sources']} (kind, key, root, ext, size, mtime, sha256, metadata, text, "
-                    "indexed_at, partial, same_as) SELECT 'file', %s, %s, %s, %s, %s, %s, metadata, NULL, %s, false, "
-                    f"id FROM {t['sources']} WHERE id = %s",
-                    (u.key, u.root, u.ext, u.size, u.mtime, u.sha256, now, canonical))
-
-    def canonical_file(self, sha256: str) -> str | None:
-        with self._read("look up a file's content") as con:
-            got = con.execute(f"SELECT key FROM {self._t()['sources']} WHERE sha256 = %s AND kind = 'file' AND "
-                              "same_as IS NULL AND NOT partial ORDER BY key LIMIT 1", (sha256,)).fetchone()
-        return None if got is None else str(got[0])
+        return writes.write(self, upserts, deletes, touches)
 
     def _copy_chunks(self, con: psycopg.Connection[Any], t: dict[str, str], sid: int, u: SourceWrite,
                      df: Counter[int]) -> list[int]:
-        """COPY a source's chunks in bounded batches, with ids taken from the table's sequence first
-        (COPY returns none). Adds each chunk's terms to ``df``."""
-        n = len(u.chunks)
-        if not n:
-            return []
-        ids = [r[0] for r in con.execute(f"SELECT nextval(pg_get_serial_sequence('{t['chunks']}', 'id')) "
-                                         "FROM generate_series(1, %s)", (n,)).fetchall()]
-        vectors = np.asarray(u.vectors, np.float32)
-        metas = list(u.chunk_metadata) or [{}] * n
-        analyzer = self.analyzer.for_document([c.text for c in u.chunks]) if self.analyzer else None
-        columns = "(id, source_id, ord, start, \"end\", text, metadata, embedding, keywords, terms)"
-        for lo in range(0, n, COPY_ROWS):
-            with con.cursor().copy(f"COPY {t['chunks']} {columns} FROM STDIN WITH (FORMAT BINARY)") as cp:
-                cp.set_types(["int8", "int8", "int4", "int4", "int4", "text", "jsonb", self.vector_type, "sparsevec",
-                              "int4[]"])
-                for i in range(lo, min(n, lo + COPY_ROWS)):
-                    c = u.chunks[i]
-                    weights = chunk_terms(c.text, analyzer)
-                    df.update(weights.keys())
-                    cp.write_row([ids[i], sid, c.ord, c.start, c.end, c.text.replace("\x00", ""), Jsonb(metas[i]),
-                                  _vector_value(vectors[i], self.vector_type), SparseVector(weights, TERM_SPACE),
-                                  list(weights)])
-        return [int(i) for i in ids]
+        """COPY a source's chunks (``writes.copy_chunks``): a method, so a test can break a write here."""
+        return writes.copy_chunks(self, con, t, sid, u, df)
 
-    def _reindexing(self, con: psycopg.Connection[Any]) -> Reindexing:
-        """The error for a write refused because a re-index holds the collection, naming its model and
-        process (``reindex.py`` records them before it takes the lock)."""
-        got = con.execute("SELECT model, by FROM reindexing WHERE name = %s", (self.name,)).fetchone()
-        model, by = got if got else ("another model", "another process")
-        return Reindexing(self.name, model, by)
+    def canonical_file(self, sha256: str) -> str | None:
+        with self._read("look up a file's content") as con:
+            return copies.canonical_file(con, self._t(), sha256)
 
     def checkpoint(self) -> None:
         pass  # the server's WAL makes a commit durable before it is acknowledged
@@ -441,7 +301,7 @@ class PostgresStore:
     def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
         t = self._t()
         value, vparams = facet_value_sql(facet)
-        where, wparams = filter_sql(filters, self._t()["sources"])
+        where, wparams = filter_sql(filters, t["sources"])  # the physical table, as in _filtered
         where = " AND ".join(w for w in (where, "s.id = ANY(%s)" if sources is not None else "") if w) or "true"
         params = [*wparams, *([[int(i) for i in sources]] if sources is not None else [])]
         frm = f"FROM {t['chunks']} c JOIN {t['sources']} s ON s.id = c.source_id WHERE {where}"
@@ -462,12 +322,7 @@ class PostgresStore:
         files = list({int(r[9]) for r in rows if r[4] == "file"})
         if files:
             with self._read("read copies") as con:
-                for sid, key in con.execute(f"SELECT same_as, key FROM {self._t()['sources']} WHERE same_as = ANY(%s) "
-                                            "ORDER BY same_as, key", (files,)).fetchall():
-                    paths, n = also.get(int(sid), ([], 0))
-                    if len(paths) < ALSO_AT_MAX:
-                        paths.append(key)
-                    also[int(sid)] = (paths, n + 1)
+                also = copies.also_at(con, self._t(), files)
         return {int(r[0]): HitRow(int(r[0]), int(r[1]), int(r[2]), r[3], r[4], r[5], r[6], r[7], r[8],
                                   *also.get(int(r[9]), ([], 0))) for r in rows}
 
@@ -496,15 +351,6 @@ class PostgresStore:
                                  "s.root, c.embedding", "read the map")
         return [{"chunk_id": int(r[0]), "start": int(r[1]), "end": int(r[2]), "preview": r[3], "kind": r[4],
                  "id": r[5], "root": r[6], "vector": _numpy(r[7])} for r in rows]
-
-
-def _vector_value(v: np.ndarray, vector_type: str) -> Any:
-    """A vector as the driver sends it for the column's type (pgvector's adapters)."""
-    if vector_type == "halfvec":
-        from pgvector import HalfVector
-
-        return HalfVector(v.astype(np.float16))
-    return np.asarray(v, np.float32)
 
 
 def _numpy(v: Any) -> np.ndarray:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from qdrant_client import models
+
+from indexer.analysis.languages import Analyzer
+from indexer.stores.base import StoreMeta
 
 PREFIX = "semsearch_"
 DENSE, KEYWORD = "dense", "keyword"
@@ -31,6 +36,48 @@ class Connection(Protocol):
     def index_field(self, phys: str, field: str, schema: str) -> None: ...
 
     def swap(self, name: str, phys: str) -> None: ...
+
+
+class Points(Protocol):
+    """What the modules beside the store (its write path ``writes.py``, ``copies.py``, ``facets.py`` and the
+    filter glue in ``filters.py``) use of one collection, :class:`~indexer.stores.qdrant.store.QdrantStore`
+    (a protocol, so that they need not import the store that imports them)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def alias(self) -> str: ...
+
+    @property
+    def qb(self) -> Connection: ...
+
+    @property
+    def meta(self) -> StoreMeta: ...
+
+    @property
+    def analyzer(self) -> Analyzer | None: ...
+
+    @property
+    def _write_lock(self) -> threading.Lock: ...
+
+    def _call(self, method: str, *args: Any, what: str, **kwargs: Any) -> Any: ...
+
+    def _meta_payload(self) -> dict[str, Any]: ...
+
+    def _set_meta(self, **values: Any) -> None: ...
+
+    def _check_current(self, meta: dict[str, Any], *, writing: bool = True) -> None: ...
+
+    def _scroll_ids(self, flt: models.Filter, fields: Sequence[str] | bool = True, vectors: bool = False
+                    ) -> Iterator[tuple[Any, dict[str, Any]]]: ...
+
+    def _scroll(self, flt: models.Filter, fields: Sequence[str] | bool = True) -> Iterator[dict[str, Any]]: ...
+
+    def _delete_points(self, ids: Sequence[Any]) -> None: ...
+
+    def _sources(self, keys: Sequence[tuple[str, str]], fields: Sequence[str] | bool = True
+                 ) -> dict[tuple[str, str], dict[str, Any]]: ...
 
 
 def _h63(*parts: str) -> int:

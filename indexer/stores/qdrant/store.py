@@ -28,33 +28,30 @@ Replicas: every read goes to the server, so a write is visible to every process 
 returns (the client waits for the server to apply it, ``wait=True``).
 
 The package: ``points.py`` (point ids, names, filter helpers), ``backend.py`` (the server or local
-mode: collections by name, the job table), this file (one collection: the write path and every read
-path, which apply the one visibility rule ``gen`` above), ``jobs.py``
-(the job table) and ``reindex.py`` (re-embedding behind the alias).
+mode: collections by name, the job table), this file (one collection: its meta point and every read
+path, which apply the one visibility rule ``gen`` above), ``writes.py`` (the write path, the three steps
+above), ``copies.py`` (copies: promoting one, their ext/modified lists, a hit's other paths),
+``filters.py`` (a search's filters as Qdrant conditions), ``facets.py`` (facet counts and sort keys),
+``jobs.py`` (the job table) and ``reindex.py`` (re-embedding behind the alias).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import numpy as np
 from qdrant_client import models
 
-from indexer.analysis.bm25 import document_vector, query_vector
+from indexer.analysis.bm25 import query_vector
 from indexer.errors import CollectionNotFound, ModelMismatch, Reindexing
-from indexer.facets import Facet, FacetCounts, folder_at, ranked
-from indexer.filters import Cond, Filters, matches
+from indexer.facets import Facet, FacetCounts
+from indexer.filters import Filters
 from indexer.stores.base import (
-    ALSO_AT_MAX,
     LEGACY,
     HitRow,
     SourceRow,
@@ -63,7 +60,8 @@ from indexer.stores.base import (
     StoreMeta,
     WriteResult,
 )
-from indexer.stores.qdrant.filters import filter_conditions
+from indexer.stores.qdrant import copies, facets, writes
+from indexer.stores.qdrant.filters import chunk_filter
 from indexer.stores.qdrant.indexing_lock import LeaseIndexingLock
 from indexer.stores.qdrant.points import (
     DENSE,
@@ -173,185 +171,13 @@ class QdrantStore:
         return sorted(self._scroll_ids(_f(_m("sid", sid), _m("gen", gen), _m("type", "chunk")), fields, vectors),
                       key=lambda t: t[1]["ord"])
 
-    # -- writing -------------------------------------------------------------------------------------
+    # -- writing (``writes.py``; copies: ``copies.py``) -----------------------------------------------
     def write(self, upserts: Sequence[SourceWrite] = (), deletes: Sequence[tuple[str, str]] = (),
               touches: Sequence[tuple[str, float]] = ()) -> WriteResult:
-        for u in upserts:
-            if len(u.chunks) != len(u.vectors):
-                raise ValueError(f"{u.key}: {len(u.chunks)} chunks but {len(u.vectors)} vectors")
-        now = time.time()
-        with self._write_lock:
-            meta = self._meta_payload()
-            self._check_current(meta)
-            self._set_meta(dirty=True)
-            keys = [*deletes, *((u.kind, u.key) for u in upserts)]
-            replaced = [*deletes, *((u.kind, u.key) for u in upserts if not u.append)]
-            refresh: set[str] = set()  # canonical files whose copies changed: their chunks' ext/modified lists
-            before = self._sources(keys)
-            # The replaced or deleted canonical files that have copies (one scroll for the batch) hand their
-            # chunks to a copy first; then what the write replaces is read again.
-            files = [key for kind, key in replaced if kind == "file" and (kind, key) in before
-                     and not before[(kind, key)].get("same_as")]
-            with_copies = {p["same_as"] for p in self._scroll(_f(_m("type", "source"), models.FieldCondition(
-                key="same_as", match=models.MatchAny(any=files))), ["same_as"])} if files else set()
-            for key in [key for key in files if key in with_copies]:
-                self._promote_copy("file", key, {k for kd, k in replaced if kd == "file"}, refresh)
-            if with_copies:
-                before = self._sources(keys)
-            for p in before.values():
-                if p.get("same_as"):
-                    refresh.add(p["same_as"])
-            points, sources, added = [], [], []
-            new_keys = set(meta.get("meta_keys", []))
-            writing = {u.key: u for u in upserts if u.kind == "file" and u.copy_of is None}
-            for u in upserts:
-                if u.copy_of is not None:
-                    copy = self._copy_point(u, writing, now)
-                    sources.append(copy)
-                    refresh.add((copy.payload or {})["same_as"])
-                    continue
-                old = before.get((u.kind, u.key))
-                if u.append:
-                    if old is None or not old.get("partial") or old["sha256"] != u.sha256:
-                        raise ValueError(f"{u.key}: no partial source with sha256 {u.sha256} to append to")
-                    gen = int(old["gen"])
-                else:
-                    gen = random.getrandbits(62) + 1
-                sid = _h63(u.kind, u.key)
-                modified = u.mtime if u.kind == "file" else now
-                cmetas = list(u.chunk_metadata) or [{}] * len(u.chunks)
-                analyzer = self.analyzer.for_document([c.text for c in u.chunks]) if self.analyzer else None
-                for c, v, cm in zip(u.chunks, np.asarray(u.vectors, np.float32), cmetas, strict=True):
-                    cid = _h63(u.kind, u.key, str(gen), str(c.ord))
-                    merged = {**u.metadata, **cm}
-                    new_keys.update(merged)
-                    idx, vals = document_vector(c.text, analyzer)
-                    points.append(models.PointStruct(id=cid, vector={
-                        DENSE: v.tolist(), KEYWORD: models.SparseVector(indices=idx, values=vals)}, payload={
-                        "type": "chunk", "sid": sid, "gen": gen, "ord": c.ord, "start": c.start, "end": c.end,
-                        "text": c.text, "kind": u.kind, "key": u.key, "root": u.root, "ext": u.ext,
-                        "modified": modified, "meta": merged, "cmeta": cm}))
-                    added.append(cid)
-                src = {"type": "source", "sid": sid, "gen": gen, "kind": u.kind, "key": u.key, "root": u.root,
-                       "ext": u.ext, "size": u.size, "mtime": u.mtime, "sha256": u.sha256, "metadata": u.metadata,
-                       "text": u.text, "indexed_at": now, "partial": u.partial,
-                       "chunks": (int(old["chunks"]) if u.append and old else 0) + len(u.chunks)}
-                if u.append and old:
-                    src = {**old, "partial": u.partial, "indexed_at": now, "chunks": src["chunks"]}
-                sources.append(models.PointStruct(id=source_point(u.kind, u.key), vector={}, payload=src))
-            for f in sorted(new_keys - set(meta.get("meta_keys", []))):
-                self.qb.index_field(self.qb.physical(self.name), f"meta.{f}", "keyword")
-            for i in range(0, len(points), PAGE // 4):  # 1. the new chunks, invisible (their gen is not current)
-                part = points[i : i + PAGE // 4]
-                self._call("upsert", self.alias, part, wait=True, what="write chunks")
-            if sources:  # 2. the commit point: each source now shows its new chunks
-                self._call("upsert", self.alias, sources, wait=True, what="write sources")
-            removed: list[Any] = []  # 3. what the write replaced or deleted
-            current = {(s.payload or {})["sid"]: (s.payload or {})["gen"] for s in sources}
-            for kind, key in keys:
-                old = before.get((kind, key))
-                if old is None:
-                    continue
-                sid = int(old["sid"])
-                keep = current.get(sid)
-                removed += [pid for pid, c in self._scroll_ids(_f(_m("sid", sid), _m("type", "chunk")), ["gen"])
-                            if c.get("gen") != keep]
-            gone = [source_point(k, key) for k, key in deletes if (k, key) in before
-                    and _h63(k, key) not in current]
-            self._delete_points(removed)
-            self._delete_points(gone)
-            if touches:
-                touched = self._sources([("file", key) for key, _ in touches], ["kind", "key", "same_as"])
-                refresh.update(p["same_as"] for p in touched.values() if p.get("same_as"))
-                refresh.update(p["same_as"] for p in self._scroll(_f(_m("type", "source"), models.FieldCondition(
-                    key="same_as", match=models.MatchAny(any=[key for key, _ in touches]))), ["same_as"]))
-                for key, mtime in touches:
-                    sid = _h63("file", key)
-                    self._call("set_payload",
-                        self.alias, {"modified": mtime}, points=_f(_m("sid", sid), _m("type", "chunk")),
-                        wait=True, what="touch")
-                    self._call("set_payload",
-                        self.alias, {"mtime": mtime}, points=[source_point("file", key)], wait=True, what="touch")
-            for key in sorted(refresh):
-                self._refresh_copies(key)
-            seq = int(meta.get("seq", 0)) + 1
-            self._set_meta(seq=seq, dirty=False, meta_keys=sorted(new_keys))
-        removed_ids = [int(r) for r in removed if int(r) not in set(added)]
-        return WriteResult(seq=seq, added_ids=np.asarray(added, np.int64),
-                           added_vectors=np.zeros((0, self.meta.dimension), np.float32),
-                           removed_ids=np.asarray(removed_ids, np.int64),
-                           chunks_added=len(added), chunks_removed=len(removed_ids))
-
-    def _copies_of(self, key: str, fields: Sequence[str]) -> list[dict[str, Any]]:
-        """The source payloads of file ``key``'s copies, by path."""
-        return sorted(self._scroll(_f(_m("type", "source"), _m("same_as", key)), ["key", *fields]),
-                      key=lambda p: p["key"])
-
-    def _promote_copy(self, kind: str, key: str, leaving: set[str], refresh: set[str]) -> None:
-        """Before source (kind, key) is replaced or deleted: if it is a canonical file with copies the
-        write keeps (not in ``leaving``), the first by path takes its chunks (their sid, key and root are
-        set to the copy's; same ids and gen) and the others point at it."""
-        if kind != "file":
-            return
-        src = self._sources([(kind, key)]).get((kind, key))
-        if src is None or src.get("same_as"):
-            return
-        copies = [c for c in self._copies_of(key, ["sid", "root"]) if c["key"] not in leaving]
-        if not copies:
-            return
-        heir = copies[0]
-        # The heir's source point first (its gen is the chunks'), then the chunks, then the other copies.
-        heir_point = {**src, "sid": heir["sid"], "key": heir["key"], "root": heir["root"], "same_as": None,
-                      **{f: h for f, h in self._sources([("file", heir["key"])]).get(("file", heir["key"]), {}).items()
-                         if f in ("ext", "size", "mtime", "sha256", "indexed_at")}}
-        self._call("upsert", self.alias, [models.PointStruct(id=source_point("file", heir["key"]), vector={},
-                                                             payload=heir_point)], wait=True, what="promote a copy")
-        self._call("set_payload", self.alias, {"sid": heir["sid"], "key": heir["key"], "root": heir["root"]},
-                   points=_f(_m("sid", src["sid"]), _m("type", "chunk")), wait=True, what="promote a copy")
-        others = [source_point("file", c["key"]) for c in copies[1:]]
-        if others:
-            self._call("set_payload", self.alias, {"same_as": heir["key"]}, points=others, wait=True,
-                       what="promote a copy")
-        refresh.add(heir["key"])
-
-    def _copy_point(self, u: SourceWrite, writing: dict[str, SourceWrite], now: float) -> models.PointStruct:
-        """The source point of copy ``u`` (see ``SourceWrite.copy_of``): its canonical is a file this write
-        stores, or one stored (a copy's canonical if ``copy_of`` is itself a copy)."""
-        assert u.copy_of is not None
-        new = writing.get(u.copy_of)
-        if new is not None:
-            canonical, sha, partial, metadata = new.key, new.sha256, new.partial, new.metadata
-        else:
-            got = self._sources([("file", u.copy_of)], ["kind", "key", "sha256", "partial", "same_as", "metadata"])
-            p = got.get(("file", u.copy_of), {})
-            canonical, sha, partial = str(p.get("same_as") or u.copy_of), str(p.get("sha256")), bool(p.get("partial"))
-            metadata = p.get("metadata", {})
-        if sha != u.sha256 or partial:
-            raise ValueError(f"{u.key}: no complete file {u.copy_of} with sha256 {u.sha256} to be a copy of")
-        return models.PointStruct(id=source_point("file", u.key), vector={}, payload={
-            "type": "source", "sid": _h63("file", u.key), "gen": 0, "kind": "file", "key": u.key, "root": u.root,
-            "ext": u.ext, "size": u.size, "mtime": u.mtime, "sha256": u.sha256, "metadata": metadata, "text": None,
-            "indexed_at": now, "partial": False, "chunks": 0, "same_as": canonical})
-
-    def _refresh_copies(self, key: str) -> None:
-        """Set the ext and modified of canonical file ``key``'s chunks to its own and its copies' (lists
-        when it has copies), so a filter on a copy's extension or mtime finds the content."""
-        src = self._sources([("file", key)], ["kind", "key", "sid", "ext", "mtime", "same_as"]).get(("file", key))
-        if src is None or src.get("same_as"):
-            return
-        copies = self._copies_of(key, ["ext", "mtime"])
-        values: dict[str, Any] = {"ext": src["ext"], "modified": src["mtime"]}
-        if copies:
-            values = {"ext": [src["ext"], *sorted({c["ext"] for c in copies} - {src["ext"]})],  # its own first
-                      "modified": [src["mtime"], *(c["mtime"] for c in copies)]}
-        self._call("set_payload", self.alias, values, points=_f(_m("sid", src["sid"]), _m("type", "chunk")),
-                   wait=True, what="record copies")
+        return writes.write(self, upserts, deletes, touches)
 
     def canonical_file(self, sha256: str) -> str | None:
-        keys = [p["key"] for p in self._scroll(_f(_m("type", "source"), _m("kind", "file"), _m("sha256", sha256)),
-                                               ["key", "partial", "same_as"])
-                if not p.get("partial") and not p.get("same_as")]
-        return min(keys) if keys else None
+        return copies.canonical_file(self, sha256)
 
     def checkpoint(self) -> None:
         pass  # the server makes writes durable (its WAL) before it answers
@@ -447,27 +273,8 @@ class QdrantStore:
         finally:
             self._gens = None
 
-    def _filter(self, filters: Filters) -> models.Filter | None:
-        """The Qdrant filter for ``filters`` (None: every chunk; ``filters.py``).
-
-        No ``type == chunk`` condition: a search names a vector (``dense`` or ``keyword``) and only
-        chunk points have vectors, so source and meta points never come back. Without a condition,
-        an unfiltered search is a plain vector search: local mode evaluates a filter point by point in
-        Python (~50 us a point, most of a query's time on SciFact), and a server skips the payload index."""
-        return filter_conditions(filters.tree(), self._source_ids)
-
-    def _source_ids(self, cond: Cond) -> list[int]:
-        """The sources a condition Qdrant cannot put on a chunk (a glob, a size) holds for, by a scan
-        of the source points (one per file or document) with the reference reading of the condition.
-        A copy that matches stands for its canonical file (whose chunks it shares)."""
-        fields = ["sid", "kind", "key", "root", "ext", "size", "mtime", "indexed_at", "same_as"]
-        scope = _f(_m("type", "source"), *([_m("kind", "file")] if cond.op == "glob" else []))  # a glob: files only
-        return [_h63("file", p["same_as"]) if p.get("same_as") else p["sid"] for p in self._scroll(scope, fields)
-                if matches(cond, {**p, "path": p["key"], "metadata": {},
-                                  "modified": p["mtime"] if p["kind"] == "file" else p["indexed_at"]})]
-
     def _query(self, query: Any, using: str, k: int, filters: Filters) -> list[tuple[int, float]]:
-        flt = self._filter(filters)
+        flt = chunk_filter(self, filters)
         got = self._call("query_points", self.alias, query=query, using=using, limit=k, query_filter=flt,
                          search_params=self.search_params, with_payload=False, what="search")
         return [(int(p.id), float(p.score)) for p in got.points]
@@ -510,70 +317,14 @@ class QdrantStore:
         return {cid: int(p["sid"]) for cid, p in self._chunks(ids, []).items()}
 
     def source_sort_keys(self, ids: Sequence[int]) -> dict[int, tuple[float, str]]:
-        if not ids:
-            return {}
-        sids = models.FieldCondition(key="sid", match=models.MatchAny(any=[int(i) for i in ids]))
-        flt = _f(_m("type", "source"), sids)
-        return {int(p["sid"]): (float(p["mtime"] if p["kind"] == "file" else p["indexed_at"]), p["key"])
-                for p in self._scroll(flt, ["sid", "kind", "key", "mtime", "indexed_at"])}
+        return facets.source_sort_keys(self, ids)
 
     def facet_counts(self, facet: Facet, filters: Filters, sources: Sequence[int] | None = None) -> FacetCounts:
-        """Counted here, over a scroll of the matching source points (when only source-level fields are
-        asked and filtered) or chunk points: Qdrant's facet API counts points (chunks), needs a payload
-        index per field and cannot cut a folder out of a path."""
-        flt = self._filter(filters)
-        if sources is not None and not sources:
-            return FacetCounts(facet.name)
-        within = [] if sources is None else [
-            models.FieldCondition(key="sid", match=models.MatchAny(any=[int(i) for i in sources]))]
-        if facet.field != "metadata" and not filters.metadata and filters.modified_after is None \
-                and filters.where is None:
-            # Only source-level conditions (ext, the glob's sids): count the source points, a tenth of
-            # the chunks or less (local mode reads every point it scrolls in Python). A ``where`` is written
-            # for chunk points (their payload), so it takes the chunk scroll below.
-            by_value: Counter[str] = Counter()
-            total = 0
-            for p in self._scroll(_f(_m("type", "source"), *([flt] if flt is not None else []), *within),
-                                  ["sid", "kind", "key", "root", "ext", "mtime", "indexed_at", "chunks"]):
-                if not p.get("chunks"):  # no chunk to match, as in the chunk scroll below and the SQL stores
-                    continue
-                total += 1
-                value = _facet_value(facet, {**p, "modified": p["mtime"] if p["kind"] == "file" else p["indexed_at"]})
-                if value is not None:
-                    by_value[json.dumps(value)] += 1
-            return FacetCounts(facet.name, ranked([(json.loads(v), n) for v, n in by_value.items()], facet.top), total)
-        conds: list[Any] = [_m("type", "chunk"), *([flt] if flt is not None else []), *within]
-        seen: dict[int, tuple[str, str, int]] = {}  # sid -> (kind, key, gen) of the first chunk seen
-        values: dict[tuple[int, int], set[str]] = {}  # (sid, gen) -> the JSON text of its values
-        for p in self._scroll(_f(*conds), ["sid", "gen", "kind", "key", "root", "ext", "modified", "meta"]):
-            sid, gen = int(p["sid"]), int(p["gen"])
-            seen.setdefault(sid, (p["kind"], p["key"], gen))
-            got = values.setdefault((sid, gen), set())
-            value = _facet_value(facet, p)
-            if value is not None:
-                got.add(json.dumps(value))
-        current = self._sources([(kind, key) for kind, key, _ in seen.values()], ["kind", "key", "sid", "gen"])
-        gens = {int(p["sid"]): int(p["gen"]) for p in current.values()}
-        counts: Counter[str] = Counter()
-        total = 0
-        for (sid, gen), vals in values.items():
-            if gens.get(sid) == gen:  # a visible version of its source (the gen rule)
-                total += 1
-                counts.update(vals)
-        return FacetCounts(facet.name, ranked([(json.loads(v), n) for v, n in counts.items()], facet.top), total)
+        return facets.facet_counts(self, facet, filters, sources)
 
     def hit_rows(self, ids: Sequence[int]) -> dict[int, HitRow]:
         got = self._chunks(ids, ["start", "end", "text", "meta", "cmeta", "root"])
-        also: dict[str, tuple[list[str], int]] = {}
-        files = sorted({p["key"] for p in got.values() if p["kind"] == "file"})
-        if files:
-            copies = self._scroll(_f(_m("type", "source"), models.FieldCondition(
-                key="same_as", match=models.MatchAny(any=files))), ["key", "same_as"])
-            for c in sorted(copies, key=lambda c: c["key"]):
-                paths, n = also.get(c["same_as"], ([], 0))
-                if len(paths) < ALSO_AT_MAX:
-                    paths.append(c["key"])
-                also[c["same_as"]] = (paths, n + 1)
+        also = copies.also_at(self, sorted({p["key"] for p in got.values() if p["kind"] == "file"}))
         return {cid: HitRow(cid, p["start"], p["end"], p["text"], p["kind"], p["key"], p["meta"], p["cmeta"],
                             p.get("root") or "", *(also.get(p["key"], ([], 0)) if p["kind"] == "file" else ([], 0)))
                 for cid, p in got.items()}
@@ -605,21 +356,6 @@ class QdrantStore:
         return [{"chunk_id": cid, "start": p["start"], "end": p["end"], "preview": p["text"][:preview_chars],
                  "kind": p["kind"], "id": p["key"], "root": p["root"], "vector": p["_vector"]}
                 for cid, p in sorted(got.items())]
-
-
-def _facet_value(facet: Facet, p: dict[str, Any]) -> Any:
-    """A chunk point's value of ``facet`` (None: it has none), as the SQL stores compute it: a file with
-    copies lists their ext and modified after its own (``_refresh_copies``), and counts by its own."""
-    p = {**p, **{k: p[k][0] for k in ("ext", "modified") if isinstance(p.get(k), list) and p[k]}}
-    if facet.field == "ext":
-        return p.get("ext") or None if p["kind"] == "file" else None
-    if facet.field == "folder":
-        return folder_at(p["key"], p.get("root") or "", facet.depth) if p["kind"] == "file" else None
-    if facet.field in ("year", "month"):
-        when = datetime.fromtimestamp(float(p["modified"]), tz=timezone.utc)
-        return when.strftime("%Y" if facet.field == "year" else "%Y-%m")
-    value = (p.get("meta") or {}).get(facet.key)
-    return value if isinstance(value, (str, int, float, bool)) else None
 
 
 def _dense(vector: Any) -> np.ndarray:
