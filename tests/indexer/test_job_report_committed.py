@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-import indexer.sync as sync
+import indexer.sync.recipe as sync
 from indexer.collection import Collection, Limits
 from indexer.jobs import _interrupted
 from indexer.stores.embedded import EmbeddedBackend
