@@ -7,7 +7,7 @@ interfaces only translate: HTTP requests, command lines, tool calls -> a service
 
 What it holds:
 
-- the model, loaded from the settings in one place (:func:`load_model`) on first use, so commands
+- the model, loaded from the settings in one place (:func:`app.model.load_model`) on first use, so commands
   that only read the store never load it; collections get it as a :class:`LazyEmbedder`
   (:meth:`Service.collection_model`), which knows its name and dimension without loading, so removing
   a path or re-indexing an unchanged folder loads no model: the first chunk to embed does; in front of
@@ -17,9 +17,10 @@ What it holds:
 - the search lanes (:class:`SearchLanes`), which batch concurrent queries, and the jobs
   (:class:`JobManager`) - both started by :meth:`Service.start`, for the long-running servers.
 
-Query options are checked here, once, by the library's rules (:meth:`Service.query_request` makes
-the immutable ``SearchOptions`` the collection trusts): the HTTP request models and MCP tools carry
-the same limits (``indexer.limits``) for their documents and the first 422.
+Query options are checked once, by the library's rules (:meth:`Service.query_request`, from
+``app/requests.py``, makes the immutable ``SearchOptions`` the collection trusts): the HTTP request
+models and MCP tools carry the same limits (``indexer.limits``) for their documents and the first 422.
+Loading the model and the embedding cache in front of it: ``app/model.py``.
 """
 
 from __future__ import annotations
@@ -29,11 +30,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from app.model import SharedEmbeddingCache, metered
+from app.model import load_model as load_model  # (the patch point of tests that share one model)
+from app.model import model_load_note as model_load_note
 from app.registry import CollectionRegistry
+from app.requests import facet_request as facet_request
+from app.requests import query_request as query_request
 from app.search_lanes import Lane, SearchLanes
-from app.settings import Settings, model_cache_dir
+from app.settings import Settings
 from indexer.collection import (
     Collection,
     CollectionInfo,
@@ -44,87 +50,23 @@ from indexer.collection import (
     scan_collections,
     validate_name,
 )
-from indexer.embedding import Embedder, cpu_count, load_embedder
+from indexer.embedding import Embedder, cpu_count
 from indexer.embedding.cpu import one_core
 from indexer.errors import CollectionBusy, CollectionNotFound
-from indexer.facets import Facet, parse_facet
+from indexer.facets import Facet
 from indexer.fulltext import SourceText, source_text
-from indexer.limits import DEFAULT_FACET_HITS, DEFAULT_FACET_TOP, DEFAULT_FIELD_BOOST
 from indexer.projection import Projection, ProjectionCache, locate_query
-from indexer.search import Filters, Like, SearchOptions, check_query, query_of, search_response
+from indexer.search import Like, SearchOptions, search_response
 from indexer.search import Query as SearchQuery
 from indexer.similarity import rank_candidates, similarity_matrix
 
 if TYPE_CHECKING:  # (app.schemas loads on the first embed or compare: the CLI's store commands need none)
     from app.metrics import Metrics
     from app.schemas import CompareResponse, EmbedResponse
-    from indexer.embedding.cache import EmbeddingCache
     from indexer.jobs import JobManager
     from indexer.sync import IndexReport
 
 log = logging.getLogger(__name__)
-
-
-def load_model(settings: Settings, *, backend: str | None = None) -> Embedder:
-    """The model the settings name (``backend`` overrides ``SEMSEARCH_BACKEND``): the one place it loads."""
-    s = settings
-    return load_embedder(s.model, backend=backend or s.backend, precision=s.precision, engine=s.engine,
-                         model_cache=model_cache_dir(s.model_cache))
-
-
-def model_load_note(settings: Settings) -> str:
-    """What loading the model will do, in a few words, for the start-up line a server prints before its
-    address: a first load converts the model to an OpenVINO graph (a minute or more on a small machine),
-    later ones read the converted graph from the cache. Only looks at the cache folder: it loads nothing."""
-    from indexer.embedding.graph_cache import GraphCache
-    from indexer.embedding.selection import resolve_model
-
-    s = settings
-    if s.backend == "minimal":
-        return "NumPy transformer, nothing to convert"
-    if s.engine not in ("auto", "openvino"):
-        return f"{s.engine} engine, no converted graph"
-    cache = model_cache_dir(s.model_cache)
-    if cache is None:
-        return "graph cache off: converting the model, a minute or more"
-    try:
-        _, path = resolve_model(s.model)
-        cached = (GraphCache(cache, path).dir / "meta.json").is_file()
-    except Exception:  # noqa: BLE001 - the load itself names what is wrong with the model setting
-        return "checking the model"
-    return ("converted graph cached" if cached
-            else f"first load: converting the model, a minute or more; cached in {cache} for the next start")
-
-
-def query_request(settings: Settings, *, query: str | None, like: str | None, k: int, offset: int, mode: str,
-                  filters: Filters, explain: bool, fusion: str | None = None,
-                  min_similarity: float | None = None, sort: str = "relevance",
-                  field_boost: float | None = None) -> tuple[SearchQuery, SearchOptions]:
-    """A query request's query and options, checked by the library's rules: the one check every
-    interface runs (HTTP POST and GET, the CLI, MCP), with the same messages. It needs only the
-    settings, so a bad request is refused before the model loads."""
-    opts = SearchOptions(k=k, offset=offset, mode=mode, filters=filters, explain=explain,
-                         min_similarity=min_similarity, max_k=settings.max_k, sort=sort,
-                         field_boost=DEFAULT_FIELD_BOOST if field_boost is None else field_boost,
-                         fusion=fusion if fusion is not None else settings.fusion)  # SEMSEARCH_FUSION
-    return check_query(query_of(query, like), mode=mode, max_chars=settings.max_query_chars), opts
-
-
-def facet_request(settings: Settings, *, field: str, depth: int = 1, top: int = DEFAULT_FACET_TOP,
-                  query: str | None = None, like: str | None = None, mode: str = "hybrid",
-                  k: int = DEFAULT_FACET_HITS, filters: Filters | None = None
-                  ) -> tuple[Facet, SearchQuery | None, SearchOptions]:
-    """A facet request's facet, its query (None: count over the whole collection) and the options of
-    that query's search (whose filters restrict the counts either way), checked by the same rules as a
-    query (``query_request``): the one check every interface runs."""
-    facet = parse_facet(field, depth=depth, top=top)
-    filters = filters or Filters()
-    if query is None and like is None:
-        filters.check()  # the same refusal as a search's, before anything is opened
-        return facet, None, SearchOptions(filters=filters, max_k=settings.max_k)
-    q, opts = query_request(settings, query=query, like=like, k=k, offset=0, mode=mode, filters=filters,
-                            explain=False)
-    return facet, q, opts
 
 
 class Service:
@@ -138,13 +80,11 @@ class Service:
         self._model: Embedder | None = None
         self._model_lock = threading.Lock()
         self._lazy: Embedder | None = None
-        self._embedding_cache: EmbeddingCache | None = None  # opened by the first collection that embeds
-        self._cache_identity: str | None = None
-        self._cache_lock = threading.Lock()
+        self._embedding_cache = SharedEmbeddingCache(settings)  # opened by the first collection that embeds
         #: called (in the loading thread) just before the model loads: the CLI says so on stderr
         self.on_model_load: Callable[[], None] | None = None
         if embedder is not None:
-            self._model = self._metered(embedder)
+            self._model = metered(embedder, metrics)
         self.collections = CollectionRegistry(settings, self.collection_model, backend)
         self.lanes: SearchLanes | None = None  # started by start()
         self.jobs: JobManager | None = None
@@ -157,13 +97,6 @@ class Service:
         return cls(settings, settings.store_backend(), embedder=embedder, metrics=metrics)
 
     # -- the model --------------------------------------------------------------------------------
-    def _metered(self, model: Embedder) -> Embedder:
-        if self.metrics is None:
-            return model
-        from app.metrics import MeteredEmbedder
-
-        return cast(Embedder, MeteredEmbedder(model, self.metrics))
-
     @property
     def embedder(self) -> Embedder:
         """The model, loaded on first use (once, whichever thread asks first)."""
@@ -176,7 +109,7 @@ class Service:
                     log.info("loading model %s (%s)", s.model, model_load_note(s))
                     model = load_model(s)
                     log.info("ready: model %s (%d dimensions), data in %s", model.name, model.dimension, s.data_dir)
-                    self._model = self._metered(model)
+                    self._model = metered(model, self.metrics)
         return self._model
 
     @property
@@ -188,7 +121,7 @@ class Service:
         the loaded one, else a :class:`LazyEmbedder` that loads it (through :attr:`embedder`) on the first
         chunk the cache does not have. Its dimension is read from the model's folder; a folder that does
         not say loads the model now."""
-        return self._with_cache(self._model_for_collections())
+        return self._embedding_cache.wrap(self._model_for_collections())
 
     def _model_for_collections(self) -> Embedder:
         if self._model is not None:
@@ -203,27 +136,6 @@ class Service:
                 return self.embedder
             self._lazy = LazyEmbedder(name, path, dimension, lambda: self.embedder)
         return self._lazy
-
-    def _with_cache(self, model: Embedder) -> Embedder:
-        """``model`` behind the data folder's embedding cache (shared by every collection and store), keyed
-        by the identity of the model the settings describe; ``model`` itself when the cache is off."""
-        s = self.settings
-        if s.embedding_cache_mb <= 0:
-            return model
-        from indexer.embedding.cache import CACHE_FILE, CachedEmbedder, EmbeddingCache, model_identity
-        from indexer.embedding.cpu import resolve_precision
-        from indexer.embedding.selection import resolve_model
-
-        with self._cache_lock:
-            if self._embedding_cache is None:
-                self._embedding_cache = EmbeddingCache(s.data_dir.expanduser() / CACHE_FILE,
-                                                       max_bytes=s.embedding_cache_mb * 1024 * 1024)
-            if self._cache_identity is None:
-                _, path = resolve_model(s.model)
-                self._cache_identity = model_identity(
-                    model.name, path, backend=s.backend, precision=resolve_precision(s.precision, quiet=True),
-                    engine=s.engine, dimension=model.dimension, max_seq_length=model.max_seq_length)
-        return CachedEmbedder(model, self._embedding_cache, self._cache_identity)
 
     # -- lifecycle (the servers: HTTP and MCP) ----------------------------------------------------
     def start(self, *, jobs: bool = True) -> None:
@@ -254,8 +166,7 @@ class Service:
         self.stop()
         self.collections.close_all()
         self.backend.close()
-        if self._embedding_cache is not None:
-            self._embedding_cache.close()
+        self._embedding_cache.close()
 
     # -- queries -----------------------------------------------------------------------------------
     def query_request(self, **request: Any) -> tuple[SearchQuery, SearchOptions]:

@@ -8,7 +8,8 @@ cache, see ``vectors.py``) records the sequence it reflects and replays the log 
 Chunk ids come from AUTOINCREMENT, so an id is never reused: a FAISS id always means one chunk.
 
 The schema and its migrations are in ``catalog_schema.py``; the SQL of a search's filters and
-keyword query in ``sql.py``.
+keyword query in ``sql.py``; copies of a file (duplicates) in ``catalog_copies.py``; the reads the
+Store interface answers (sources, listings, the map) in ``catalog_reads.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import numpy as np
 
 from indexer.analysis.languages import Analyzer
 from indexer.errors import damaged_catalog
-from indexer.stores.base import ALSO_AT_MAX, HitRow, SourceRow, SourceWrite, StoredSource, WriteResult
+from indexer.stores.base import HitRow, SourceRow, SourceWrite, WriteResult
+from indexer.stores.embedded.catalog_copies import also_at, insert_copy, promote_copy
+from indexer.stores.embedded.catalog_reads import source_row
 from indexer.stores.embedded.catalog_schema import (
     _SCHEMA,
     KEYWORD_TABLES,
@@ -144,7 +147,7 @@ class Catalog:
                     row = con.execute("SELECT id FROM sources WHERE kind=? AND key=?", (kind, key)).fetchone()
                     if row is None:
                         continue
-                    self._promote_copy(row[0])
+                    promote_copy(con, row[0])
                     ids = [r[0] for r in con.execute("SELECT id FROM chunks WHERE source_id=?", (row[0],))]
                     removed.extend(ids)
                     con.execute("DELETE FROM chunks WHERE source_id=?", (row[0],))
@@ -153,7 +156,7 @@ class Catalog:
                 added_vecs: list[np.ndarray] = []
                 for u in upserts:
                     if u.copy_of is not None:
-                        self._insert_copy(u, now)
+                        insert_copy(con, u, now)
                         continue
                     if len(u.chunks) != len(u.vectors):
                         raise ValueError(f"{u.key}: {len(u.chunks)} chunks but {len(u.vectors)} vectors")
@@ -195,55 +198,6 @@ class Catalog:
             chunks_added=len(added_ids),
             chunks_removed=len(removed),
         )
-
-    def _promote_copy(self, sid: int) -> None:
-        """Before source ``sid`` is replaced or deleted (inside ``write``'s transaction): if it has copies,
-        the first by path becomes the canonical source: it takes the chunks (their ids, so the vector
-        index needs no change) and the other copies point at it. The content stays while a path has it."""
-        con = self._w
-        copies = [r[0] for r in con.execute("SELECT id FROM sources WHERE same_as=? ORDER BY key", (sid,))]
-        if not copies:
-            return
-        heir = copies[0]
-        con.execute("UPDATE chunks SET source_id=? WHERE source_id=?", (heir, sid))
-        con.execute("UPDATE sources SET same_as=NULL WHERE id=?", (heir,))
-        con.execute("UPDATE sources SET same_as=? WHERE same_as=?", (heir, sid))
-
-    def _insert_copy(self, u: SourceWrite, now: float) -> None:
-        """Store file ``u`` as a copy of file ``u.copy_of`` (inside ``write``'s transaction): its own row,
-        the canonical's metadata, no chunks. The canonical must hold the same content, complete."""
-        row = self._w.execute("SELECT id, sha256, partial, same_as, metadata FROM sources WHERE kind='file' AND key=?",
-                              (u.copy_of,)).fetchone()
-        if row is None or row[1] != u.sha256 or row[2]:
-            raise ValueError(f"{u.key}: no complete file {u.copy_of} with sha256 {u.sha256} to be a copy of")
-        canonical, metadata = row[0], row[4]
-        if row[3] is not None:  # a copy itself: point at its canonical
-            canonical = row[3]
-            metadata = self._w.execute("SELECT metadata FROM sources WHERE id=?", (canonical,)).fetchone()[0]
-        self._w.execute(
-            "INSERT INTO sources (kind, key, root, ext, size, mtime, sha256, metadata, text, indexed_at, partial, "
-            "same_as) VALUES ('file', ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?)",
-            (u.key, u.root, u.ext, u.size, u.mtime, u.sha256, metadata, now, canonical))
-
-    def canonical_file(self, sha256: str) -> str | None:
-        row = self.reader.execute("SELECT key FROM sources WHERE sha256=? AND kind='file' AND same_as IS NULL "
-                                  "AND partial=0 ORDER BY key LIMIT 1", (sha256,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def _also_at(self, source_ids: Iterable[int]) -> dict[int, tuple[list[str], int]]:
-        """source id -> (the paths of its copies, the first ALSO_AT_MAX by path; how many there are)."""
-        out: dict[int, tuple[list[str], int]] = {}
-        wanted = list(dict.fromkeys(source_ids))
-        for i in range(0, len(wanted), 900):
-            part = wanted[i : i + 900]
-            for sid, key in self.reader.execute(
-                    f"SELECT same_as, key FROM sources WHERE same_as IN ({','.join('?' * len(part))}) "
-                    "ORDER BY same_as, key", part):
-                paths, n = out.get(sid, ([], 0))
-                if len(paths) < ALSO_AT_MAX:
-                    paths.append(key)
-                out[sid] = (paths, n + 1)
-        return out
 
     def _analyzer(self) -> Analyzer:
         if self.analyzer is None:
@@ -400,86 +354,15 @@ class Catalog:
         rows = self.reader.execute(
             "SELECT c.id, c.start, c.end, c.text, s.kind, s.key, s.metadata, c.metadata, s.root, s.id FROM chunks c "
             f"JOIN sources s ON s.id = c.source_id WHERE c.id IN ({','.join('?' * len(ids))})", list(ids)).fetchall()
-        also = self._also_at(r[9] for r in rows if r[4] == "file")
+        also = also_at(self.reader, (r[9] for r in rows if r[4] == "file"))
         return {r[0]: HitRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]), r[8],
                              *also.get(r[9], ([], 0))) for r in rows}
 
-
-    # -- reads the Store interface answers (see indexer.stores.base) -----------------------------------
-    def file_states(self, prefix: str) -> dict[str, tuple[int, float, str, bool]]:
-        rows = self.reader.execute(
-            "SELECT key, size, mtime, sha256, partial FROM sources WHERE kind='file' AND substr(key, 1, ?) = ?",
-            (len(prefix), prefix))
-        return {key: (size, mtime, sha, bool(partial)) for key, size, mtime, sha, partial in rows}
-
-    def has_source(self, kind: str, key: str) -> bool:
-        return self.reader.execute("SELECT 1 FROM sources WHERE kind=? AND key=?", (kind, key)).fetchone() is not None
-
-    def source_hashes(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for i in range(0, len(keys), 900):
-            part = list(keys[i : i + 900])
-            out.update(self.reader.execute(
-                f"SELECT key, sha256 FROM sources WHERE kind=? AND key IN ({','.join('?' * len(part))})",
-                [kind, *part]).fetchall())
-        return out
-
-    def source_keys(self) -> dict[str, str]:
-        return dict(self.reader.execute("SELECT key, kind FROM sources").fetchall())
-
-    def list_sources(self, *, kind: str | None, offset: int, limit: int) -> tuple[list[SourceRow], int]:
-        where = "WHERE s.kind = ?" if kind else ""
-        params: list[Any] = [kind] if kind else []
-        con = self.reader
-        total = con.execute(f"SELECT COUNT(*) FROM sources s {where}", params).fetchone()[0]
-        rows = con.execute(
-            "SELECT s.id, s.kind, s.key, s.ext, s.size, s.mtime, s.sha256, s.metadata, s.indexed_at, "
-            "(SELECT COUNT(*) FROM chunks c WHERE c.source_id = s.id), s.root, "
-            f"(SELECT o.key FROM sources o WHERE o.id = s.same_as) FROM sources s {where} "
-            "ORDER BY s.key LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
-        return [source_row(r) for r in rows], int(total)
-
-    def stored_source(self, key: str, kinds: Sequence[str]) -> StoredSource | None:
-        con = self.reader
-        con.execute("BEGIN")  # the source row and its chunks from one snapshot
-        try:
-            for kind in kinds:
-                row = con.execute("SELECT id, sha256, text, metadata, COALESCE(same_as, id) FROM sources "
-                                  "WHERE kind=? AND key=?", (kind, key)).fetchone()
-                if row is not None:  # (a copy's chunks are its canonical file's)
-                    chunks = con.execute("SELECT id, start, end, text FROM chunks WHERE source_id=? ORDER BY start",
-                                         (row[4],)).fetchall()
-                    return StoredSource(int(row[0]), kind, key, row[1], row[2], json.loads(row[3]), chunks)
-            return None
-        finally:
-            con.execute("COMMIT")
-
     def count_sources(self) -> dict[str, int]:
         return dict(self.reader.execute("SELECT kind, COUNT(*) FROM sources GROUP BY kind").fetchall())
-
-    def chunk_ids(self) -> np.ndarray:
-        return np.array([r[0] for r in self.reader.execute("SELECT id FROM chunks ORDER BY id")], dtype=np.int64)
-
-    def map_rows(self, ids: Sequence[int], preview_chars: int) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for i in range(0, len(ids), 900):
-            part = list(ids[i : i + 900])
-            out += [{"chunk_id": r[0], "start": r[1], "end": r[2], "preview": r[3], "kind": r[5], "id": r[6],
-                     "root": r[7], "vector": np.frombuffer(r[4], dtype="<f4")}
-                    for r in self.reader.execute(
-                        f"SELECT c.id, c.start, c.end, substr(c.text, 1, {int(preview_chars)}), c.vector, s.kind, "
-                        f"s.key, s.root FROM chunks c JOIN sources s ON s.id = c.source_id WHERE c.id IN "
-                        f"({','.join('?' * len(part))}) ORDER BY c.id", part)]
-        return out
 
 
 def _unpack(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
     return ids, vecs.astype(np.float32)
-
-
-def source_row(r: sqlite3.Row | tuple[Any, ...]) -> SourceRow:
-    return SourceRow(id=r[0], kind=r[1], key=r[2], ext=r[3], size=r[4], mtime=r[5], sha256=r[6],
-                     metadata=json.loads(r[7]), indexed_at=r[8], chunks=r[9] if len(r) > 9 else 0,
-                     root=r[10] if len(r) > 10 else "", copy_of=(r[11] or "") if len(r) > 11 else "")

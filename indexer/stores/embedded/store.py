@@ -5,29 +5,21 @@ update happen under the index lock, and a search pins its SQLite snapshot and se
 the same lock (:meth:`EmbeddedStore.reading`), so a reader sees a write completely or not at all.
 Writes are serialized by the catalog's write lock.
 
-Acknowledging: a write returns once ``catalog.sqlite3`` itself holds it (the WAL is checkpointed
-before the answer goes out), so a ``-wal`` lost after a crash loses nothing. When that checkpoint cannot
-finish (a reader of an older state past the wait, another process, a full disk), or when the caller
-chose a delayed checkpoint (``wal_checkpoint_seconds`` > 0), the write's number is written into
-``catalog.sqlite3-acked`` first, and the open path refuses a catalog older than that number
-(:class:`CatalogWalMissing`) instead of opening without acknowledged writes. That file is made when
-the collection is opened and then only overwritten in place, so a full disk cannot stop the number
-from being recorded.
+Acknowledging: a write returns once ``catalog.sqlite3`` itself holds it, or once its number is in
+``catalog.sqlite3-acked`` (a delayed or unfinished WAL checkpoint): see ``acked_writes.py``.
 
 Open path: load the FAISS file; if it is missing, corrupt, of another shape, or behind the catalog
 by more than the change log covers, rebuild it from the stored vectors; otherwise replay the log.
-No path re-embeds anything. All SQL lives in ``catalog.py`` and ``sql.py`` beside this file, FAISS in
-``vectors.py``.
+No path re-embeds anything. All SQL lives in ``catalog.py``, ``catalog_reads.py``, ``catalog_copies.py``
+and ``sql.py`` beside this file, FAISS in ``vectors.py``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -36,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.errors import CatalogBehindIndex, CatalogWalMissing, damaged_catalog
+from indexer.errors import CatalogBehindIndex, damaged_catalog
 from indexer.facets import Facet, FacetCounts, ranked
 from indexer.filters import Filters
 from indexer.stores.base import (
@@ -48,25 +40,18 @@ from indexer.stores.base import (
     StoreMeta,
     WriteResult,
 )
+from indexer.stores.embedded import catalog_reads as reads
+from indexer.stores.embedded.acked_writes import AckedWrites
 from indexer.stores.embedded.catalog import Catalog
+from indexer.stores.embedded.catalog_copies import canonical_file
 from indexer.stores.embedded.indexing_lock import FileIndexingLock
-from indexer.stores.embedded.layout import (
-    ACKED_FILE,
-    CATALOG_FILE,
-    INDEX_FILE,
-    data_dir_of,
-)
+from indexer.stores.embedded.layout import CATALOG_FILE, INDEX_FILE, data_dir_of
 from indexer.stores.embedded.space import disk_full_answer, is_disk_full
 from indexer.stores.embedded.sql import SQL_FUNCTIONS, facet_sql, facet_total_sql, filter_sql, keyword_query
 from indexer.stores.embedded.tempfiles import remove_stale_temp_files
 from indexer.stores.embedded.vectors import IndexFileError, VectorIndex
 
 log = logging.getLogger(__name__)
-
-# How long a write's checkpoint waits for searches that still read the state before it (they take
-# milliseconds); past it the write is acknowledged with its number in catalog.sqlite3-acked.
-ACK_CHECKPOINT_WAIT_MS = 2000
-
 
 class EmbeddedStore:
     """One collection's folder: ``catalog.sqlite3`` + ``vectors.faiss``."""
@@ -79,14 +64,6 @@ class EmbeddedStore:
         self.name = path.name
         self.data_dir = data_dir_of(path)
         self.checkpoint_every = checkpoint_every
-        # 0: every write is checkpointed into catalog.sqlite3 before it is acknowledged (two fsyncs; see
-        # benchmarks/wal_checkpoint.py). > 0: at most this often (a burst of small writes pays one
-        # checkpoint per period); meanwhile catalog.sqlite3-acked records what the -wal must hold.
-        self.wal_checkpoint_seconds = wal_checkpoint_seconds
-        self._wal_moved = float("-inf")  # monotonic time of the last WAL checkpoint
-        self._wal_timer: threading.Timer | None = None
-        self._unsaved = False  # a write was acknowledged with its number in catalog.sqlite3-acked only
-        self._acked_fd: int | None = None  # catalog.sqlite3-acked, open for writing
         self._closed = False
         self._new = not (path / CATALOG_FILE).exists()  # a failed create removes the folder it made
         creating = f"creating collection {self.name!r}"
@@ -98,12 +75,13 @@ class EmbeddedStore:
                 self._discard_new()
                 raise
             try:
+                self.acks = AckedWrites(path, self.name, self.catalog, wal_checkpoint_seconds)
                 meta = self.catalog.get_meta()
                 if "model" not in meta:
                     self.catalog.set_meta(model=model, dimension=dimension, index_type=index_type,
                                           created=time.time(), language=language)
                     meta = self.catalog.get_meta()
-                self._check_acked()
+                self.acks.check()
             except BaseException as e:
                 self._failed_open(e)
                 raise
@@ -140,46 +118,6 @@ class EmbeddedStore:
         collection is left to be reported damaged after a restart."""
         if self._new:
             shutil.rmtree(self.path, ignore_errors=True)
-
-    # -- acknowledged writes and catalog.sqlite3-acked ------------------------------------------------
-    def _check_acked(self) -> None:
-        """Refuse to open a catalog older than the last write catalog.sqlite3-acked says was
-        acknowledged (its -wal was lost or is an older one); else open that file for the writes."""
-        file = self.path / ACKED_FILE
-        try:
-            text = file.read_text().strip() or "0"  # (empty: made by a process killed before its first number)
-        except FileNotFoundError:
-            text = "0"
-        if not text.isdigit():
-            log.warning("%s: ignoring %s, which holds no write number", self.name, ACKED_FILE)
-            text = "0"
-        acknowledged, seq = int(text), self.catalog.seq
-        if seq < acknowledged:
-            raise CatalogWalMissing(self.name, seq, acknowledged)
-        try:
-            self._acked_fd = os.open(file, os.O_WRONLY | os.O_CREAT, 0o644)
-            if os.fstat(self._acked_fd).st_size == 0:  # its one block, allocated now, rewritten in place after
-                _write_acked(self._acked_fd, 0)
-        except OSError as e:  # (a full disk): tried again at the first write that needs it
-            log.warning("%s: cannot write %s: %s", self.name, ACKED_FILE, e)
-
-    def _acknowledge(self, seq: int) -> None:
-        """Make write ``seq`` safe to acknowledge (the caller holds the write lock): in catalog.sqlite3,
-        or (delayed or unfinished checkpoint) recorded in catalog.sqlite3-acked."""
-        if self.wal_checkpoint_seconds <= 0:
-            # Wait for older readers once per stall: while a checkpoint is still owed (a snapshot reading
-            # for a minute, say), the next writes try without waiting and are recorded like this one.
-            if self._move_wal("FULL", wait_ms=0 if self._unsaved else ACK_CHECKPOINT_WAIT_MS):
-                return
-        try:
-            if self._acked_fd is None:
-                self._acked_fd = os.open(self.path / ACKED_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
-            _write_acked(self._acked_fd, seq)
-        except OSError as e:  # committed all the same: nothing may answer an error now
-            log.error("%s: write %d is committed but only in the -wal, and %s cannot be written: %s",
-                      self.name, seq, ACKED_FILE, e)
-        self._unsaved = True
-        self._move_wal_soon()
 
     @property
     def index(self) -> VectorIndex:
@@ -258,7 +196,7 @@ class EmbeddedStore:
         index = index or self.index
         # The catalog's commits reach disk (WAL synced, pages copied) before a vector file that reflects
         # them does, so even a power loss cannot leave the vectors ahead of the catalog.
-        self._move_wal()
+        self.acks.move_wal()
         with index.lock:
             seq = index.seq
             index.save(self.path / INDEX_FILE, seq)
@@ -269,9 +207,9 @@ class EmbeddedStore:
         """Write the FAISS file now and move the catalog's WAL into ``catalog.sqlite3``. Errors are
         logged: what was committed stays committed."""
         with self.catalog.write_lock:
-            self._move_wal("TRUNCATE")
-            if self._unsaved:  # readers still pinned an older state: wait for them
-                self._move_wal("FULL")
+            self.acks.move_wal("TRUNCATE")
+            if self.acks.unsaved:  # readers still pinned an older state: wait for them
+                self.acks.move_wal("FULL")
         if self.vectors is not None and self.index.seq != int(self.catalog.get_meta().get("log_floor", 0)):
             self._checkpoint_after_commit()
 
@@ -281,13 +219,8 @@ class EmbeddedStore:
         try:
             self.checkpoint()
         finally:
-            with self.catalog.write_lock:
-                self._closed = True
-                if self._wal_timer is not None:
-                    self._wal_timer.cancel()
-                if self._acked_fd is not None:
-                    os.close(self._acked_fd)
-                    self._acked_fd = None
+            self._closed = True
+            self.acks.close()
             self.catalog.close()
 
     def indexing_lock(self) -> FileIndexingLock:
@@ -312,34 +245,8 @@ class EmbeddedStore:
             self._pending_changes += res.chunks_added + res.chunks_removed
             if self._pending_changes >= self.checkpoint_every or self.index.needs_rebuild:
                 self._checkpoint_after_commit()  # (the vector file is saved after the WAL is checkpointed)
-            self._acknowledge(res.seq)
+            self.acks.acknowledge(res.seq)
         return res
-
-    def _move_wal_soon(self) -> None:
-        """Checkpoint the WAL now, or within ``wal_checkpoint_seconds`` (1 s to retry one that could not
-        finish); the caller holds the write lock."""
-        wait = self._wal_moved + (self.wal_checkpoint_seconds or 1.0) - time.monotonic()
-        if wait <= 0 and self._move_wal():
-            return
-        if self._wal_timer is None:
-            self._wal_timer = threading.Timer(max(wait, 0.05), self._move_wal_later)
-            self._wal_timer.daemon = True
-            self._wal_timer.start()
-
-    def _move_wal_later(self) -> None:
-        with self.catalog.write_lock:
-            self._wal_timer = None
-            if not self._closed and not self._move_wal() and self._unsaved:
-                self._move_wal_soon()  # still unfinished: try again
-
-    def _move_wal(self, mode: str = "PASSIVE", *, wait_ms: int = 5000) -> bool:
-        """Checkpoint the catalog's WAL. True if every committed write is in catalog.sqlite3."""
-        with self.catalog.write_lock:
-            done = self.catalog.checkpoint_wal(mode, wait_ms=wait_ms)
-            self._wal_moved = time.monotonic()
-            if done:
-                self._unsaved = False
-        return done
 
     def _checkpoint_after_commit(self) -> None:
         """Save the vector file after a committed write; a failure (disk full ...) is logged, not raised:
@@ -351,28 +258,28 @@ class EmbeddedStore:
 
     # -- sync, documents, counts -----------------------------------------------------------------------
     def file_states(self, prefix: str) -> dict[str, tuple[int, float, str, bool]]:
-        return self.catalog.file_states(prefix)
+        return reads.file_states(self.catalog.reader, prefix)
 
     def has_source(self, kind: str, key: str) -> bool:
-        return self.catalog.has_source(kind, key)
+        return reads.has_source(self.catalog.reader, kind, key)
 
     def canonical_file(self, sha256: str) -> str | None:
-        return self.catalog.canonical_file(sha256)
+        return canonical_file(self.catalog.reader, sha256)
 
     def chunk_spans(self, kind: str, key: str) -> list[tuple[int, int, int]]:
         return self.catalog.chunk_spans(kind, key)
 
     def source_hashes(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
-        return self.catalog.source_hashes(kind, keys)
+        return reads.source_hashes(self.catalog.reader, kind, keys)
 
     def source_keys(self) -> dict[str, str]:
-        return self.catalog.source_keys()
+        return reads.source_keys(self.catalog.reader)
 
     def list_sources(self, *, kind: str | None, offset: int, limit: int) -> tuple[list[SourceRow], int]:
-        return self.catalog.list_sources(kind=kind, offset=offset, limit=limit)
+        return reads.list_sources(self.catalog.reader, kind=kind, offset=offset, limit=limit)
 
     def stored_source(self, key: str, kinds: Sequence[str]) -> StoredSource | None:
-        return self.catalog.stored_source(key, kinds)
+        return reads.stored_source(self.catalog.reader, key, kinds)
 
     def count_chunks(self) -> int:
         return self.catalog.count_chunks()
@@ -448,16 +355,10 @@ class EmbeddedStore:
         return self.catalog.source_vectors(source_id)
 
     def chunk_ids(self) -> np.ndarray:
-        return self.catalog.chunk_ids()
+        return reads.chunk_ids(self.catalog.reader)
 
     def map_rows(self, ids: Sequence[int], preview_chars: int) -> list[dict[str, Any]]:
-        return self.catalog.map_rows(ids, preview_chars)
-
-
-def _write_acked(fd: int, seq: int) -> None:
-    """Record that writes up to ``seq`` are acknowledged: a fixed-width number written in place with one
-    ``pwrite`` (no new block, so it works on a full disk; a kill leaves the old number or the new one)."""
-    os.pwrite(fd, f"{seq:020d}\n".encode(), 0)
+        return reads.map_rows(self.catalog.reader, ids, preview_chars)
 
 
 def _meta(meta: dict[str, str]) -> StoreMeta:

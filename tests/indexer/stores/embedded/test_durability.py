@@ -116,7 +116,7 @@ def test_a_checkpoint_held_up_by_a_reader_records_the_write_and_catches_up(tmp_p
     """A search still reading the state before a write keeps the checkpoint from finishing: the write is
     acknowledged with its number in catalog.sqlite3-acked (a copy without the -wal is refused), and the
     checkpoint is done once the reader is gone."""
-    monkeypatch.setattr("indexer.stores.embedded.store.ACK_CHECKPOINT_WAIT_MS", 50)
+    monkeypatch.setattr("indexer.stores.embedded.acked_writes.ACK_CHECKPOINT_WAIT_MS", 50)
     coll = Collection.create(EmbeddedBackend(tmp_path / "live"), "c", embedder)
     coll.upsert_documents(DOCS[:1])
     reader = sqlite3.connect(coll.path / files.CATALOG_FILE, isolation_level=None)
