@@ -46,11 +46,13 @@ class _PoolEmbedder:
 
 def _service(data_dir: Path, embedder: Any) -> Any:
     """The front door over an embedded store in ``data_dir``, with the given model (settings otherwise
-    from the environment, as the server subprocess reads them)."""
+    from the environment, as the server subprocess reads them). No embedding cache: the collection is
+    filled with pooled vectors (``_PoolEmbedder``) that must never be kept as the model's."""
     from app.service import Service
     from app.settings import Settings
 
-    return Service.from_settings(Settings(data_dir=data_dir, store="embedded"), embedder=embedder)
+    return Service.from_settings(Settings(data_dir=data_dir, store="embedded", embedding_cache_mb=0),
+                                 embedder=embedder)
 
 
 def build_collection(data_dir: Path, name: str, embedder: Any, corpus: Corpus, vectors: np.ndarray,

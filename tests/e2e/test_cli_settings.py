@@ -16,7 +16,7 @@ BAD = [
     ("SEMSEARCH_PORT", "70000", ["serve"], "it must be an integer, at least 1 and at most 65535"),
     ("SEMSEARCH_BACKEND", "onnx", ["embed", "hello"], "allowed values are sentence-transformers, minimal"),
     ("SEMSEARCH_ENGINE", "gpu", ["query", "x"], "allowed values are auto, openvino, torch, encode"),
-    ("SEMSEARCH_PRECISION", "fp16", ["compare", "a", "b"], "allowed values are auto, fp32, bf16"),
+    ("SEMSEARCH_PRECISION", "fp16", ["compare", "a", "b"], "allowed values are auto, fp32, bf16, int8"),
     ("SEMSEARCH_FUSION", "max", ["query", "x"], "allowed values are relative, rrf"),
     ("SEMSEARCH_CHUNK_OVERLAP", "999", ["index", "{docs}"], "it must be an integer, at least 0 and at most 128"),
     ("SEMSEARCH_WORKERS", "0", ["serve"], "it must be an integer, at least 1 and at most 64"),
