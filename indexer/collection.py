@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,8 +41,11 @@ from indexer.limits import DEFAULT_FACET_HITS, Limits
 from indexer.names import NAME_PATTERN, NAME_RE, validate_name
 from indexer.search import Hits, Like, Query, SearchOptions
 from indexer.stores.base import SourceRow, SourceWrite, Store, StoreBackend, StoreMeta
-from indexer.sync import FolderSync, IndexReport, Progress
 from indexer.walk import path_key
+
+if TYPE_CHECKING:  # (imported where used: the sync recipe and its readers cost ~60 ms of every command's
+    # start-up, and most commands, such as remove, list or query, never run it)
+    from indexer.sync import IndexReport, Progress
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +220,8 @@ class Collection:
     def index_folder(self, root: Path | str, *, progress: Callable[[Progress], None] | None = None,
                      cancel: threading.Event | None = None) -> IndexReport:
         """Bring the collection in line with the files under ``root`` (see :mod:`indexer.sync`)."""
+        from indexer.sync import FolderSync
+
         return FolderSync(self, Path(root), progress=progress, cancel=cancel).run()
 
     def file_states(self, root: Path) -> dict[str, tuple[int, float, str, bool]]:
