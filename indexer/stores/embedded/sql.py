@@ -10,7 +10,8 @@ from typing import Any
 from indexer.analysis.languages import Analyzer
 from indexer.analysis.words import STOPWORDS, WORD
 from indexer.facets import Facet, folder_at
-from indexer.filters import And, Cond, Filters, Node, Not, Or, glob_match, metadata_key
+from indexer.filters import Cond, Filters, glob_match
+from indexer.stores.sql_filters import COLUMNS, SQL_OPS, tree_sql
 
 
 def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
@@ -18,48 +19,12 @@ def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     tree of ``filters`` (``Filters.tree``; ``InvalidInput`` for what it refuses), with the meaning of
     ``indexer.filters.matches``. Every fragment is true or false, never NULL, so ``NOT`` holds."""
     params: list[Any] = []
-    return _node_sql(filters.tree(), params), params
-
-
-_COLUMNS = {"path": "s.key", "ext": "s.ext", "kind": "s.kind", "size": "s.size",
-            "modified": "(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END)"}
-_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-
-
-def _node_sql(node: Node, params: list[Any]) -> str:
-    if isinstance(node, And):
-        return "(" + " AND ".join(_node_sql(n, params) for n in node.items) + ")" if node.items else "1"
-    if isinstance(node, Or):
-        return "(" + " OR ".join(_node_sql(n, params) for n in node.items) + ")"
-    if isinstance(node, Not):
-        return f"(NOT {_node_sql(node.item, params)})"
-    key = metadata_key(node.field)
-    if key is None:
-        return _builtin_sql(node, params)
-    return _metadata_sql(node, key, params)
-
-
-# What a copy has of its own (``sources.same_as``: the same content at another path); its size, kind and
-# metadata are its content's.
-_COPY_FIELDS = ("path", "ext", "modified")
-
-
-def _builtin_sql(c: Cond, params: list[Any]) -> str:
-    """A condition on a built-in field; on a copy's own fields, matched by the source or any of its
-    copies (a list of paths matches when one does, like any list). The ids are one uncorrelated
-    subquery, which SQLite evaluates once (a correlated EXISTS per chunk cost 30x more for an extension
-    filter: ``benchmarks/duplicates.py``)."""
-    if c.field not in _COPY_FIELDS or c.op == "exists":
-        return _source_sql(c, params)
-    own: list[Any] = []
-    clause = _source_sql(c, own)
-    params.extend([*own, *own])
-    return (f"(s.id IN (SELECT s.id FROM sources s WHERE {clause} UNION ALL "
-            f"SELECT s.same_as FROM sources s WHERE s.same_as IS NOT NULL AND {clause}))")
+    return tree_sql(filters.tree(), params, true="1", source=_source_sql, metadata=_metadata_sql), params
 
 
 def _source_sql(c: Cond, params: list[Any]) -> str:
-    col = _COLUMNS[c.field]
+    """A condition on a built-in field of one source row ``s``."""
+    col = COLUMNS[c.field]
     if c.op == "glob":
         params.append(c.value)
         return "(s.kind = 'file' AND path_glob(?, s.key, s.root))"
@@ -69,7 +34,7 @@ def _source_sql(c: Cond, params: list[Any]) -> str:
         params.extend(c.value)
         return f"({col} {'NOT ' if c.op == 'nin' else ''}IN ({','.join('?' * len(c.value))}))"
     params.append(c.value)
-    return f"({col} <> ?)" if c.op == "ne" else f"({col} {_SQL_OPS[c.op]} ?)"
+    return f"({col} <> ?)" if c.op == "ne" else f"({col} {SQL_OPS[c.op]} ?)"
 
 
 def _value_sql(op: str, x: Any, params: list[Any], v: Callable[[], str], t: Callable[[], str]) -> str:
@@ -83,7 +48,7 @@ def _value_sql(op: str, x: Any, params: list[Any], v: Callable[[], str], t: Call
     params.append(x)
     if isinstance(x, str):
         return f"({value} = ? AND {t()} = 'text')"
-    return f"({value} {_SQL_OPS['eq' if op in ('ne', 'contains') else op]} ? AND {t()} IN ('integer', 'real'))"
+    return f"({value} {SQL_OPS['eq' if op in ('ne', 'contains') else op]} ? AND {t()} IN ('integer', 'real'))"
 
 
 # The metadata a key is read from: a chunk's own (its page, slide, message) when it has the key, else its

@@ -9,8 +9,9 @@ from typing import Any
 from indexer.analysis.bm25 import document_vector, query_vector
 from indexer.analysis.languages import Analyzer
 from indexer.facets import Facet
-from indexer.filters import EVERYTHING, And, Cond, Filters, Node, Not, Or, glob_regex, metadata_key
+from indexer.filters import EVERYTHING, Cond, Filters, glob_regex
 from indexer.stores.postgres.schema import TERM_SPACE
+from indexer.stores.sql_filters import COLUMNS, SQL_OPS, tree_sql
 
 
 def glob_posix(pattern: str) -> str:
@@ -32,49 +33,16 @@ def filter_sql(filters: Filters, sources: str) -> tuple[str, list[Any]]:
     if tree == EVERYTHING:
         return "", []
     params: list[Any] = []
-    return _node_sql(tree, params, sources), params
+    return tree_sql(tree, params, true="true", source=_source_sql, metadata=_metadata_sql, sources=sources), params
 
 
-_COLUMNS = {"path": "s.key", "ext": "s.ext", "kind": "s.kind", "size": "s.size",
-            "modified": "(CASE WHEN s.kind = 'file' THEN s.mtime ELSE s.indexed_at END)"}
-_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _RELATIVE = ("(CASE WHEN s.root <> '' AND left(s.key, length(rtrim(s.root, '/')) + 1) = rtrim(s.root, '/') || '/' "
              "THEN substr(s.key, length(rtrim(s.root, '/')) + 2) ELSE s.key END)")
 
 
-def _node_sql(node: Node, params: list[Any], sources: str) -> str:
-    if isinstance(node, And):
-        return "(" + " AND ".join(_node_sql(n, params, sources) for n in node.items) + ")" if node.items else "true"
-    if isinstance(node, Or):
-        return "(" + " OR ".join(_node_sql(n, params, sources) for n in node.items) + ")"
-    if isinstance(node, Not):
-        return f"(NOT {_node_sql(node.item, params, sources)})"
-    key = metadata_key(node.field)
-    if key is None:
-        return _builtin_sql(node, params, sources)
-    return _metadata_sql(node, key, params)
-
-
-# What a copy has of its own (``same_as``: the same content at another path); its size, kind and metadata
-# are its content's.
-_COPY_FIELDS = ("path", "ext", "modified")
-
-
-def _builtin_sql(c: Cond, params: list[Any], sources: str) -> str:
-    """A condition on a built-in field; on a copy's own fields, matched by the source or any of its
-    copies (a list of paths matches when one does): one uncorrelated subquery of source ids, evaluated
-    once (as the embedded store's, where a correlated EXISTS per chunk cost 30x more)."""
-    if c.field not in _COPY_FIELDS or c.op == "exists":
-        return _source_sql(c, params)
-    own: list[Any] = []
-    clause = _source_sql(c, own)
-    params.extend([*own, *own])
-    return (f"(s.id IN (SELECT s.id FROM {sources} s WHERE {clause} UNION ALL "
-            f"SELECT s.same_as FROM {sources} s WHERE s.same_as IS NOT NULL AND {clause}))")
-
-
 def _source_sql(c: Cond, params: list[Any]) -> str:
-    col = _COLUMNS[c.field]
+    """A condition on a built-in field of one source row ``s``."""
+    col = COLUMNS[c.field]
     if c.op == "glob":
         # Absolute patterns match the whole path; relative ones the path below the indexed folder.
         params.append(glob_posix(c.value))
@@ -85,7 +53,7 @@ def _source_sql(c: Cond, params: list[Any]) -> str:
         params.append(list(c.value))
         return f"({'NOT ' if c.op == 'nin' else ''}{col} = ANY(%s))"
     params.append(c.value)
-    return f"({col} <> %s)" if c.op == "ne" else f"({col} {_SQL_OPS[c.op]} %s)"
+    return f"({col} <> %s)" if c.op == "ne" else f"({col} {SQL_OPS[c.op]} %s)"
 
 
 def _metadata_sql(c: Cond, key: str, params: list[Any]) -> str:
@@ -111,7 +79,7 @@ def _metadata_sql(c: Cond, key: str, params: list[Any]) -> str:
             parts.append(f"{value} = %s::jsonb OR {array} @> %s::jsonb")
         sql = f"COALESCE({' OR '.join(parts)}, false)"
         return f"(NOT {sql})" if c.op in ("ne", "nin") else sql
-    op = _SQL_OPS[c.op]
+    op = SQL_OPS[c.op]
     typeof, number = g(), g()
     params.append(c.value)
     listed = g()
