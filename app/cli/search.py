@@ -59,6 +59,24 @@ def timestamp(value: str | None) -> float | None:
         fail(f"--modified-after must be unix seconds or ISO 8601 (2024-05-01T12:00), not {value!r}")
 
 
+# The filters that query and facets both take: the same flags, read the same way.
+PATH_GLOB_OPT = typer.Option(None, "--path-glob", help="Only files whose path matches, e.g. 'docs/**'")
+EXT_OPT = typer.Option([], "--ext", help="Only files with this extension (repeatable)")
+METADATA_OPT = typer.Option([], "--metadata", help="Only files and documents whose metadata KEY equals VALUE: "
+                            "KEY=VALUE (repeatable)")
+MODIFIED_AFTER_OPT = typer.Option(None, "--modified-after",
+                                  help="Only files modified (documents indexed) after: unix time or ISO 8601")
+WHERE_OPT = typer.Option(None, "--where", help="The filter language as JSON (docs/filters.md), AND-ed with the "
+                         "flags above, e.g. '{\"year\": {\"$gte\": 2024}, \"ext\": {\"$in\": [\"pdf\"]}}'")
+
+
+def _filters(path_glob: str | None, ext: list[str], metadata: list[str], modified_after: str | None,
+             where: str | None) -> dict[str, Any]:
+    """The filter flags as the HTTP body's ``filters`` (checked by the one query check, here or on the server)."""
+    return {"path_glob": path_glob, "ext": ext, "metadata": metadata_filter(metadata),
+            "modified_after": timestamp(modified_after), "where": _where(where)}
+
+
 @app.command()
 @command
 def query(
@@ -70,14 +88,11 @@ def query(
     min_similarity: float = typer.Option(None, "--min-similarity",
                                          help="Drop hits whose cosine is below this (-1..1), e.g. 0.3"),
     like: str = typer.Option(None, "--like", help="More like this: a document id or an indexed file's path"),
-    path_glob: str = typer.Option(None, "--path-glob", help="Only files whose path matches, e.g. 'docs/**'"),
-    ext: list[str] = typer.Option([], "--ext", help="Only files with this extension (repeatable)"),
-    metadata: list[str] = typer.Option([], "--metadata", help="Only documents whose metadata KEY equals VALUE: "
-                                       "KEY=VALUE (repeatable)"),
-    modified_after: str = typer.Option(None, "--modified-after",
-                                       help="Only files modified (documents indexed) after: unix time or ISO 8601"),
-    where: str = typer.Option(None, "--where", help="The filter language as JSON (docs/filters.md), AND-ed with "
-                              "the flags above, e.g. '{\"year\": {\"$gte\": 2024}, \"ext\": {\"$in\": [\"pdf\"]}}'"),
+    path_glob: str = PATH_GLOB_OPT,
+    ext: list[str] = EXT_OPT,
+    metadata: list[str] = METADATA_OPT,
+    modified_after: str = MODIFIED_AFTER_OPT,
+    where: str = WHERE_OPT,
     sort: str = typer.Option("relevance", "--sort", help="relevance, or the best 100 hits by modified | path "
                              "(ascending) | -modified | -path (descending), for browsing"),
     field_boost: float = typer.Option(None, "--field-boost", help="Title and file-name matches weigh more in "
@@ -95,8 +110,7 @@ def query(
         "query": text, "like": like, "k": k, "offset": offset, "mode": mode, "fusion": fusion,
         "min_similarity": min_similarity, "explain": explain, "sort": sort,
         "field_boost": field_boost,
-        "filters": {"path_glob": path_glob, "ext": ext, "metadata": metadata_filter(metadata),
-                    "modified_after": timestamp(modified_after), "where": _where(where)}}
+        "filters": _filters(path_glob, ext, metadata, modified_after, where)}
     client = remote()
     if client is not None:
         body = client.query(name, request)
@@ -124,14 +138,11 @@ def facets(
     text: str = typer.Option(None, "--query", "-q", help="Count only over the best --k hits of this query"),
     k: int = typer.Option(DEFAULT_FACET_HITS, "--k", "-k", help="How many of the query's hits count"),
     mode: str = typer.Option("hybrid", "--mode", help="The query's ranking: dense | keyword | hybrid"),
-    path_glob: str = typer.Option(None, "--path-glob", help="Only files whose path matches, e.g. 'docs/**'"),
-    ext: list[str] = typer.Option([], "--ext", help="Only files with this extension (repeatable)"),
-    metadata: list[str] = typer.Option([], "--metadata", help="Only sources whose metadata KEY equals VALUE: "
-                                       "KEY=VALUE (repeatable)"),
-    modified_after: str = typer.Option(None, "--modified-after",
-                                       help="Only files modified (documents indexed) after: unix time or ISO 8601"),
-    where: str = typer.Option(None, "--where", help="The filter language as JSON (docs/filters.md), AND-ed with "
-                              "the flags above"),
+    path_glob: str = PATH_GLOB_OPT,
+    ext: list[str] = EXT_OPT,
+    metadata: list[str] = METADATA_OPT,
+    modified_after: str = MODIFIED_AFTER_OPT,
+    where: str = WHERE_OPT,
     collection: str = COLLECTION_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -139,8 +150,7 @@ def facets(
     name = collection or state.settings.default_collection
     request: dict[str, Any] = {
         "field": field, "top": top, "depth": depth, "query": text, "k": k, "mode": mode,
-        "filters": {"path_glob": path_glob, "ext": ext, "metadata": metadata_filter(metadata),
-                    "modified_after": timestamp(modified_after), "where": _where(where)}}
+        "filters": _filters(path_glob, ext, metadata, modified_after, where)}
     client = remote()
     if client is not None:
         body = client.facets(name, request)
